@@ -1,0 +1,308 @@
+//! Engine-wide policy and per-trunk configuration.
+use crate::validate::{self, Finding, Profile, Transport};
+use std::fmt;
+use std::sync::Arc;
+
+/// A secret (a SIP password). Its `Debug` and `Display` print `<redacted>`;
+/// it is never serialised.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The secret itself, for digest computation. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Whether the secret is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Engine-wide policy. Every field has a sensible default.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// Registration events kept per trunk (default 32, at least 1).
+    pub history_len: usize,
+    /// Point of the granted expiry at which a refresh is due (default 0.5).
+    pub refresh_ratio: f64,
+    /// Grace after the refresh point before the trunk counts as
+    /// `refresh_late` (default 30 s; never more than half of the time left
+    /// between the refresh point and expiry).
+    pub refresh_grace_ms: u64,
+    /// A granted expiry below `drift_ratio × requested` is reported as
+    /// `expiry_drift` (default 0.9).
+    pub drift_ratio: f64,
+    /// Consecutive 401/407 answers within one attempt that count as
+    /// rejected credentials when the host did not say whether it sent
+    /// credentials (default 2: the first is the normal challenge).
+    pub challenges_before_rejection: u8,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            history_len: 32,
+            refresh_ratio: 0.5,
+            refresh_grace_ms: 30_000,
+            drift_ratio: 0.9,
+            challenges_before_rejection: 2,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Sets one option by name, as the C ABI and configuration files do.
+    /// Keys: `history_len`, `refresh_ratio`, `refresh_grace_ms`,
+    /// `drift_ratio`, `challenges_before_rejection`.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let v = value.trim();
+        match key {
+            "history_len" => {
+                let n: usize = parse_num(key, v)?;
+                if !(1..=4096).contains(&n) {
+                    return Err(ConfigError::invalid(key, "must be between 1 and 4096"));
+                }
+                self.history_len = n;
+            }
+            "refresh_ratio" => {
+                let r: f64 = parse_num(key, v)?;
+                if !(r > 0.0 && r < 1.0) {
+                    return Err(ConfigError::invalid(
+                        key,
+                        "must be between 0 and 1 (exclusive)",
+                    ));
+                }
+                self.refresh_ratio = r;
+            }
+            "refresh_grace_ms" => self.refresh_grace_ms = parse_num(key, v)?,
+            "drift_ratio" => {
+                let r: f64 = parse_num(key, v)?;
+                if !(r > 0.0 && r <= 1.0) {
+                    return Err(ConfigError::invalid(key, "must be in (0, 1]"));
+                }
+                self.drift_ratio = r;
+            }
+            "challenges_before_rejection" => {
+                let n: u8 = parse_num(key, v)?;
+                if n < 2 {
+                    return Err(ConfigError::invalid(
+                        key,
+                        "must be at least 2 (the first 401/407 is a normal challenge)",
+                    ));
+                }
+                self.challenges_before_rejection = n;
+            }
+            _ => return Err(ConfigError::UnknownKey(key.to_owned())),
+        }
+        Ok(())
+    }
+}
+
+/// Why a configuration value was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// No such key.
+    UnknownKey(String),
+    /// The value does not fit the key.
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(key: &str, reason: &str) -> ConfigError {
+        ConfigError::InvalidValue {
+            key: key.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::UnknownKey(k) => write!(f, "unknown configuration key `{k}`"),
+            ConfigError::InvalidValue { key, reason } => {
+                write!(f, "invalid value for `{key}`: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn parse_num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
+    v.parse()
+        .map_err(|_| ConfigError::invalid(key, "not a number in range"))
+}
+
+/// One trunk: a registration of `username@domain` to a registrar.
+///
+/// Built field by field with [`TrunkConfig::set`] (the keys the C ABI and
+/// the PBX adapters use), or directly. `Debug` never shows the password.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrunkConfig {
+    /// The trunk's name as the host knows it (Asterisk registration name,
+    /// FreeSWITCH gateway name). Unique within an engine.
+    pub name: Arc<str>,
+    /// The SIP domain (registrar), as configured: validation reports any
+    /// decoration (`https://`, `user@`, port, trailing dot).
+    pub domain: String,
+    /// The AOR user part (`From`/`To` user).
+    pub username: String,
+    /// The digest authorization user, when it differs from `username`.
+    pub auth_username: Option<String>,
+    /// The digest password.
+    pub password: Option<Secret>,
+    /// The digest realm the host is configured to answer, if pinned.
+    pub realm: Option<String>,
+    /// The transport the host registers over.
+    pub transport: Option<Transport>,
+    /// The registrar port, if not the transport's default.
+    pub port: Option<u16>,
+    /// An outbound proxy (`host[:port]`) that packets go to instead of the domain.
+    pub proxy: Option<String>,
+    /// The expiry the host requests, in seconds.
+    pub expires: Option<u32>,
+    /// Whose rules apply. `None`: detected from the domain.
+    pub profile: Option<Profile>,
+}
+
+impl TrunkConfig {
+    /// A configuration with only a name.
+    pub fn new(name: &str) -> TrunkConfig {
+        TrunkConfig {
+            name: Arc::from(name),
+            ..TrunkConfig::default()
+        }
+    }
+
+    /// The configuration keys [`TrunkConfig::set`] accepts.
+    pub const KEYS: &'static [&'static str] = &[
+        "name",
+        "domain",
+        "username",
+        "auth_username",
+        "password",
+        "realm",
+        "transport",
+        "port",
+        "proxy",
+        "expires",
+        "profile",
+    ];
+
+    /// Sets one field from text. An empty value clears optional fields.
+    /// Validation of the *content* (typos, weak passwords) is left to
+    /// [`TrunkConfig::findings`]; `set` refuses only what cannot be stored
+    /// (a port that is not a number, an unknown transport or profile).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let opt = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        match key {
+            "name" => {
+                if value.trim().is_empty() {
+                    return Err(ConfigError::invalid(key, "a trunk needs a name"));
+                }
+                self.name = Arc::from(value);
+            }
+            "domain" => self.domain = value.to_owned(),
+            "username" => self.username = value.to_owned(),
+            "auth_username" => self.auth_username = opt(value),
+            "password" => self.password = (!value.is_empty()).then(|| Secret::new(value)),
+            "realm" => self.realm = opt(value),
+            "transport" => {
+                self.transport = if value.trim().is_empty() {
+                    None
+                } else {
+                    Some(
+                        Transport::parse(value)
+                            .ok_or_else(|| ConfigError::invalid(key, "expected udp, tcp or tls"))?,
+                    )
+                }
+            }
+            "port" => {
+                self.port = if value.trim().is_empty() {
+                    None
+                } else {
+                    let p: u16 = parse_num(key, value.trim())?;
+                    if p == 0 {
+                        return Err(ConfigError::invalid(key, "port 0 is not a port"));
+                    }
+                    Some(p)
+                }
+            }
+            "proxy" => self.proxy = opt(value.trim()),
+            "expires" => {
+                self.expires = if value.trim().is_empty() {
+                    None
+                } else {
+                    Some(parse_num(key, value.trim())?)
+                }
+            }
+            "profile" => {
+                self.profile = match value.trim() {
+                    "" | "auto" => None,
+                    v => Some(Profile::parse(v).ok_or_else(|| {
+                        ConfigError::invalid(key, "expected twilio, generic or auto")
+                    })?),
+                }
+            }
+            _ => return Err(ConfigError::UnknownKey(key.to_owned())),
+        }
+        Ok(())
+    }
+
+    /// The profile in force: the configured one, else detected from the domain.
+    pub fn effective_profile(&self) -> Profile {
+        self.profile
+            .unwrap_or_else(|| Profile::detect(&self.domain))
+    }
+
+    /// The effective authorization user (`auth_username`, else `username`).
+    pub fn auth_user(&self) -> &str {
+        self.auth_username.as_deref().unwrap_or(&self.username)
+    }
+
+    /// Runs every validator that applies to this configuration.
+    /// `refresh_ratio` is the engine's refresh policy.
+    pub fn findings(&self, refresh_ratio: Option<f64>) -> Vec<Finding> {
+        let profile = self.effective_profile();
+        let mut out = validate::validate_domain(&self.domain, profile);
+        out.extend(validate::validate_credentials(
+            &self.username,
+            self.auth_username.as_deref(),
+            self.password.as_ref().map(Secret::expose),
+            profile,
+        ));
+        if let Some(e) = self.expires {
+            out.extend(validate::validate_expiry(e, refresh_ratio, profile));
+        }
+        if let Some(t) = self.transport {
+            out.extend(validate::validate_transport(t, self.port, profile));
+        }
+        if let Some(r) = &self.realm {
+            out.extend(validate::validate_realm(r, None, &self.domain, profile));
+        }
+        out
+    }
+}

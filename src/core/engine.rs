@@ -1,0 +1,1237 @@
+//! The sans-IO engine: trunks, registration tracking, timers, alerts.
+use super::config::{EngineConfig, TrunkConfig};
+use super::diagnosis::{self, codes, ChallengeFacts, Diagnosis, Facts};
+use super::event::{Event, Output};
+use super::history::{History, HistoryEntry, HistoryKind};
+use super::observation::{
+    HostState, Observation, RegisterResponse, RegisterSent, TransportErrorKind,
+};
+use super::state::{Cause, RegState};
+use crate::validate::{self, Finding, Profile, Severity, Transport};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+
+/// A trunk's handle within one engine. Stale handles (of a removed trunk)
+/// are refused with [`Error::UnknownTrunk`], never confused with a new trunk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrunkId {
+    slot: u32,
+    gen: u32,
+}
+
+impl TrunkId {
+    /// The id as one number (stable for the trunk's life in this engine).
+    pub fn as_u64(self) -> u64 {
+        (u64::from(self.gen) << 32) | u64::from(self.slot)
+    }
+    /// The inverse of [`as_u64`](Self::as_u64).
+    pub fn from_u64(v: u64) -> TrunkId {
+        TrunkId {
+            slot: v as u32,
+            gen: (v >> 32) as u32,
+        }
+    }
+}
+
+/// Why an engine call was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// No trunk with that id or name.
+    UnknownTrunk,
+    /// A trunk with that name exists already.
+    DuplicateName(String),
+    /// The trunk configuration has no name.
+    MissingName,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownTrunk => f.write_str("no such trunk"),
+            Error::DuplicateName(n) => write!(f, "a trunk named `{n}` exists already"),
+            Error::MissingName => f.write_str("a trunk needs a name"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum TimerKind {
+    /// The refresh point plus grace.
+    RefreshCheck,
+    /// The binding's expiry.
+    Expiry,
+}
+
+/// The REGISTER exchange under way.
+#[derive(Clone, Copy, Debug, Default)]
+struct Attempt {
+    /// A REGISTER was seen and has no final answer yet.
+    open: bool,
+    /// When the last REGISTER of this attempt was sent.
+    sent_at: Option<u64>,
+    /// Requested expiry; `Some(0)` is a deregistration.
+    expires: Option<u32>,
+    /// Whether the last REGISTER carried credentials (None: not observed).
+    with_credentials: Option<bool>,
+    /// 401/407 answers in this attempt.
+    challenges: u8,
+    transport: Option<Transport>,
+    /// This REGISTER refreshes a live binding.
+    refresh: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Binding {
+    registered_at: u64,
+    requested: Option<u32>,
+    granted: Option<u32>,
+    expires_at: Option<u64>,
+    refresh_due_at: Option<u64>,
+    late_at: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct StoredChallenge {
+    proxy: bool,
+    realm: String,
+    algorithm: Option<String>,
+    qop: Option<String>,
+    stale: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct LastResponse {
+    code: u16,
+    reason: String,
+    at: u64,
+    server: Option<String>,
+    twilio_error: Option<(u32, String)>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct TransportSeen {
+    timeouts_in_row: u32,
+    answered: bool,
+}
+
+fn set_string(dst: &mut String, src: &str) {
+    if dst != src {
+        dst.clear();
+        dst.push_str(src);
+    }
+}
+
+fn set_opt_string(dst: &mut Option<String>, src: Option<&str>) {
+    match (dst.as_mut(), src) {
+        (Some(d), Some(s)) => set_string(d, s),
+        (None, Some(s)) => *dst = Some(s.to_owned()),
+        (_, None) => *dst = None,
+    }
+}
+
+struct Trunk {
+    id: TrunkId,
+    config: TrunkConfig,
+    profile: Profile,
+    findings: Vec<Finding>,
+    state: RegState,
+    cause: Cause,
+    /// The code behind the current cause, if any.
+    cause_code: Option<u16>,
+    alert: Option<Cause>,
+    attempt: Attempt,
+    binding: Option<Binding>,
+    last: Option<LastResponse>,
+    challenge: Option<StoredChallenge>,
+    min_expires: Option<u32>,
+    retry_after: Option<u32>,
+    transports: [TransportSeen; 3],
+    transport_error: Option<(TransportErrorKind, Option<String>, Option<Transport>)>,
+    host_state: Option<HostState>,
+    /// The cause of the last failed attempt, until a success.
+    failure: Option<Cause>,
+    failures_in_row: u32,
+    refresh_late_by: Option<u64>,
+    timer: Option<(u64, TimerKind)>,
+    history: History,
+    registers_sent: u64,
+}
+
+impl Trunk {
+    fn facts(&self, now_ms: u64, refresh_ratio: f64) -> Facts<'_> {
+        let mut f = Facts {
+            trunk: &self.config.name,
+            profile: self.profile,
+            domain: &self.config.domain,
+            username: &self.config.username,
+            auth_username: self.config.auth_username.as_deref(),
+            configured_realm: self.config.realm.as_deref(),
+            transport: self.config.transport,
+            state: self.state,
+            now_ms,
+            challenge: self.challenge.as_ref().map(|c| ChallengeFacts {
+                proxy: c.proxy,
+                realm: &c.realm,
+                algorithm: c.algorithm.as_deref(),
+                qop: c.qop.as_deref(),
+                stale: c.stale,
+            }),
+            sent_credentials: self.attempt.with_credentials,
+            challenges_in_attempt: self.attempt.challenges,
+            min_expires: self.min_expires,
+            retry_after: self.retry_after,
+            requested_expires: self
+                .attempt
+                .expires
+                .or(self.binding.and_then(|b| b.requested))
+                .or(self.config.expires),
+            refresh_late_by_ms: self.refresh_late_by,
+            refresh_ratio,
+            transport_error: self
+                .transport_error
+                .as_ref()
+                .map(|(k, d, t)| (*k, d.as_deref(), *t)),
+            host_state: self.host_state,
+            failures_in_row: self.failures_in_row,
+            findings: &self.findings,
+            ..Facts::default()
+        };
+        if let Some(l) = &self.last {
+            f.last_code = Some(l.code);
+            f.last_reason = Some(&l.reason);
+            f.last_response_at_ms = Some(l.at);
+            f.server = l.server.as_deref();
+            f.twilio_error = l.twilio_error.as_ref().map(|(c, t)| (*c, t.as_str()));
+        }
+        if let Some(b) = self.binding {
+            f.registered_at_ms = Some(b.registered_at);
+            f.granted_expires = b.granted;
+            f.refresh_due_at_ms = b.refresh_due_at;
+            f.expires_at_ms = b.expires_at;
+        }
+        for t in Transport::ALL {
+            let s = self.transports[t.index()];
+            f.timeouts[t.index()] = s.timeouts_in_row;
+            f.answered[t.index()] = s.answered;
+        }
+        if self.cause == Cause::DomainNotFound
+            || self.findings.iter().any(|x| x.code.starts_with("domain."))
+        {
+            f.suggested_domain = validate::suggest_domain(&self.config.domain);
+        }
+        f
+    }
+}
+
+struct Slot {
+    gen: u32,
+    trunk: Option<Trunk>,
+}
+
+/// A read-only summary of one trunk, for hosts that render their own view.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrunkSnapshot {
+    /// The trunk's name.
+    pub name: Arc<str>,
+    /// The profile in force.
+    pub profile: Profile,
+    /// The configured domain.
+    pub domain: String,
+    /// The AOR user.
+    pub username: String,
+    /// The state.
+    pub state: RegState,
+    /// The cause.
+    pub cause: Cause,
+    /// Whether an alert is raised.
+    pub alerting: bool,
+    /// The last final response code.
+    pub last_code: Option<u16>,
+    /// The last reason phrase.
+    pub last_reason: Option<String>,
+    /// The expiry granted last.
+    pub granted_expires: Option<u32>,
+    /// Milliseconds until the binding lapses (0 when lapsed; None when unknown).
+    pub expires_in_ms: Option<u64>,
+    /// Milliseconds until the refresh is due (0 when overdue).
+    pub refresh_in_ms: Option<u64>,
+    /// REGISTERs seen.
+    pub registers_sent: u64,
+    /// Failed attempts in a row.
+    pub failures_in_row: u32,
+    /// Validation findings.
+    pub findings: Vec<Finding>,
+    /// Recent events, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// The sans-IO registration engine. See the crate docs for the run-loop
+/// contract.
+///
+/// `Send`, not `Sync`: serialise calls on one engine.
+pub struct Engine {
+    cfg: EngineConfig,
+    seed: u64,
+    now_ms: u64,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_name: HashMap<Arc<str>, u32>,
+    timers: BTreeSet<(u64, u32, TimerKind)>,
+    out: VecDeque<Output>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("trunks", &self.by_name.len())
+            .field("timers", &self.timers.len())
+            .field("pending_outputs", &self.out.len())
+            .field("now_ms", &self.now_ms)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// A new engine. `now_ms` is the current monotonic time; `seed` feeds
+    /// the engine's jitter, so two engines with the same seed and inputs
+    /// behave identically.
+    pub fn new(cfg: EngineConfig, now_ms: u64, seed: u64) -> Engine {
+        Engine {
+            cfg,
+            seed,
+            now_ms,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_name: HashMap::new(),
+            timers: BTreeSet::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Replaces the policy. Applies to bindings made from now on.
+    pub fn set_config(&mut self, cfg: EngineConfig) {
+        self.cfg = cfg;
+    }
+
+    /// The jitter seed given to [`Engine::new`].
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The latest time the engine has seen.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// How many trunks there are.
+    pub fn trunk_count(&self) -> usize {
+        self.by_name.len()
+    }
+
+    fn tick(&mut self, now_ms: u64) -> u64 {
+        if now_ms > self.now_ms {
+            self.now_ms = now_ms;
+        }
+        self.now_ms
+    }
+
+    /// Adds a trunk. Its configuration is validated at once: findings come
+    /// out as [`Event::Finding`], and an error-level finding makes the
+    /// trunk's cause `config_invalid` (with an alert) until evidence from
+    /// the wire says otherwise.
+    pub fn add_trunk(&mut self, now_ms: u64, config: TrunkConfig) -> Result<TrunkId, Error> {
+        let now = self.tick(now_ms);
+        if config.name.trim().is_empty() {
+            return Err(Error::MissingName);
+        }
+        if self.by_name.contains_key(&config.name) {
+            return Err(Error::DuplicateName(config.name.to_string()));
+        }
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(Slot {
+                    gen: 0,
+                    trunk: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let gen = self.slots[slot as usize].gen;
+        let id = TrunkId { slot, gen };
+        let name = config.name.clone();
+        let trunk = Trunk {
+            id,
+            profile: config.effective_profile(),
+            config,
+            findings: Vec::new(),
+            state: RegState::Unknown,
+            cause: Cause::Unknown,
+            cause_code: None,
+            alert: None,
+            attempt: Attempt::default(),
+            binding: None,
+            last: None,
+            challenge: None,
+            min_expires: None,
+            retry_after: None,
+            transports: Default::default(),
+            transport_error: None,
+            host_state: None,
+            failure: None,
+            failures_in_row: 0,
+            refresh_late_by: None,
+            timer: None,
+            history: History::default(),
+            registers_sent: 0,
+        };
+        self.slots[slot as usize].trunk = Some(trunk);
+        self.by_name.insert(name, slot);
+        tracing::debug!(trunk = %self.slots[slot as usize].trunk.as_ref().map(|t| &*t.config.name).unwrap_or(""), "trunk added");
+        self.configure(now, id);
+        Ok(id)
+    }
+
+    /// Replaces a trunk's configuration (a renamed trunk keeps its id and
+    /// history). Findings are recomputed and emitted again.
+    pub fn update_trunk(
+        &mut self,
+        now_ms: u64,
+        id: TrunkId,
+        config: TrunkConfig,
+    ) -> Result<(), Error> {
+        let now = self.tick(now_ms);
+        if config.name.trim().is_empty() {
+            return Err(Error::MissingName);
+        }
+        let old_name = self.trunk_ref(id)?.config.name.clone();
+        if old_name != config.name {
+            if self.by_name.contains_key(&config.name) {
+                return Err(Error::DuplicateName(config.name.to_string()));
+            }
+            self.by_name.remove(&old_name);
+            self.by_name.insert(config.name.clone(), id.slot);
+        }
+        let t = self.trunk_mut(id)?;
+        t.profile = config.effective_profile();
+        t.config = config;
+        self.configure(now, id);
+        Ok(())
+    }
+
+    fn configure(&mut self, now: u64, id: TrunkId) {
+        let ratio = self.cfg.refresh_ratio;
+        let Ok(t) = self.trunk_mut(id) else { return };
+        t.findings = t.config.findings(Some(ratio));
+        t.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        let name = t.config.name.clone();
+        let events: Vec<Output> = t
+            .findings
+            .iter()
+            .map(|f| {
+                Output::Event(Event::Finding {
+                    trunk: id,
+                    name: name.clone(),
+                    finding: f.clone(),
+                })
+            })
+            .collect();
+        let has_error = t.findings.iter().any(|f| f.severity == Severity::Error);
+        let (state, cause) = (t.state, t.cause);
+        self.out.extend(events);
+        let new_cause = match (cause, has_error) {
+            (Cause::Unknown, true) if state == RegState::Unknown => Cause::ConfigInvalid,
+            (Cause::ConfigInvalid, false) => Cause::Unknown,
+            (c, _) => c,
+        };
+        self.transition(now, id, HistoryKind::Configured, state, new_cause, None);
+    }
+
+    /// Removes a trunk. An alert still raised is cleared first.
+    pub fn remove_trunk(&mut self, now_ms: u64, id: TrunkId) -> Result<(), Error> {
+        let now = self.tick(now_ms);
+        self.trunk_ref(id)?;
+        self.set_timer(id, None);
+        let slot = &mut self.slots[id.slot as usize];
+        let Some(t) = slot.trunk.take() else {
+            return Err(Error::UnknownTrunk);
+        };
+        slot.gen = slot.gen.wrapping_add(1);
+        self.free.push(id.slot);
+        self.by_name.remove(&t.config.name);
+        if let Some(cause) = t.alert {
+            self.out.push_back(Output::Event(Event::AlertCleared {
+                trunk: id,
+                name: t.config.name.clone(),
+                at_ms: now,
+                cause,
+                state: t.state,
+            }));
+        }
+        tracing::debug!(trunk = %t.config.name, "trunk removed");
+        Ok(())
+    }
+
+    /// The id of the trunk with this name.
+    pub fn find_trunk(&self, name: &str) -> Option<TrunkId> {
+        let slot = *self.by_name.get(name)?;
+        self.slots[slot as usize].trunk.as_ref().map(|t| t.id)
+    }
+
+    /// Every trunk's id, in slot order.
+    pub fn trunk_ids(&self) -> impl Iterator<Item = TrunkId> + '_ {
+        self.slots
+            .iter()
+            .filter_map(|s| s.trunk.as_ref().map(|t| t.id))
+    }
+
+    /// A trunk's configuration.
+    pub fn trunk_config(&self, id: TrunkId) -> Option<&TrunkConfig> {
+        self.trunk_ref(id).ok().map(|t| &t.config)
+    }
+
+    fn trunk_ref(&self, id: TrunkId) -> Result<&Trunk, Error> {
+        self.slots
+            .get(id.slot as usize)
+            .filter(|s| s.gen == id.gen)
+            .and_then(|s| s.trunk.as_ref())
+            .ok_or(Error::UnknownTrunk)
+    }
+
+    fn trunk_mut(&mut self, id: TrunkId) -> Result<&mut Trunk, Error> {
+        self.slots
+            .get_mut(id.slot as usize)
+            .filter(|s| s.gen == id.gen)
+            .and_then(|s| s.trunk.as_mut())
+            .ok_or(Error::UnknownTrunk)
+    }
+
+    fn set_timer(&mut self, id: TrunkId, timer: Option<(u64, TimerKind)>) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        let old = std::mem::replace(&mut t.timer, timer);
+        if old == timer {
+            return;
+        }
+        if let Some((at, kind)) = old {
+            self.timers.remove(&(at, id.slot, kind));
+        }
+        if let Some((at, kind)) = timer {
+            self.timers.insert((at, id.slot, kind));
+        }
+    }
+
+    /// Feeds one observation about a trunk.
+    pub fn handle_observation(
+        &mut self,
+        now_ms: u64,
+        id: TrunkId,
+        obs: Observation<'_>,
+    ) -> Result<(), Error> {
+        let now = self.tick(now_ms);
+        self.trunk_ref(id)?;
+        match obs {
+            Observation::RegisterSent(s) => self.on_register_sent(now, id, s),
+            Observation::RegisterResponse(r) => self.on_response(now, id, &r),
+            Observation::RegisterTimeout { transport } => self.on_timeout(now, id, transport),
+            Observation::TransportError {
+                transport,
+                kind,
+                detail,
+            } => self.on_transport_error(now, id, transport, kind, detail),
+            Observation::Deregistered => self.on_deregistered(now, id, HistoryKind::Deregistered),
+            Observation::HostState { state, detail } => self.on_host_state(now, id, state, detail),
+        }
+        Ok(())
+    }
+
+    fn on_register_sent(&mut self, now: u64, id: TrunkId, s: RegisterSent) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        t.registers_sent += 1;
+        let bound = t.state.is_bound();
+        // A REGISTER with credentials right after a challenge continues the
+        // attempt; anything else starts a new one.
+        let continues = t.attempt.open && t.attempt.challenges > 0 && s.with_credentials;
+        let challenges = if continues { t.attempt.challenges } else { 0 };
+        let refresh = bound && s.expires != Some(0);
+        if refresh && !continues {
+            if let Some(b) = t.binding {
+                if let (Some(due), Some(late)) = (b.refresh_due_at, b.late_at) {
+                    t.refresh_late_by = (now > late).then(|| now - due);
+                }
+            }
+        }
+        t.attempt = Attempt {
+            open: true,
+            sent_at: Some(now),
+            expires: s.expires,
+            with_credentials: Some(s.with_credentials),
+            challenges,
+            transport: s.transport.or(t.config.transport),
+            refresh,
+        };
+        let state = match t.state {
+            st if st.is_bound() => st,
+            _ if s.expires == Some(0) => t.state,
+            _ => RegState::Registering,
+        };
+        let cause = t.cause;
+        self.transition_with(
+            now,
+            id,
+            HistoryKind::RegisterSent,
+            state,
+            cause,
+            None,
+            |e| {
+                e.expires = s.expires;
+                e.credentials = s.with_credentials;
+                e.transport = s.transport;
+            },
+        );
+    }
+
+    fn on_response(&mut self, now: u64, id: TrunkId, r: &RegisterResponse<'_>) {
+        if r.code < 200 {
+            return;
+        }
+        let cfg = self.cfg.clone();
+        let Ok(t) = self.trunk_mut(id) else { return };
+        // Record what the response says.
+        match &mut t.last {
+            Some(l) => {
+                l.code = r.code;
+                set_string(&mut l.reason, r.reason);
+                l.at = now;
+                set_opt_string(&mut l.server, r.server);
+                match (&mut l.twilio_error, r.twilio_error) {
+                    (Some((c, txt)), Some(e)) => {
+                        *c = e.code;
+                        set_string(txt, e.text);
+                    }
+                    (slot, e) => *slot = e.map(|e| (e.code, e.text.to_owned())),
+                }
+            }
+            None => {
+                t.last = Some(LastResponse {
+                    code: r.code,
+                    reason: r.reason.to_owned(),
+                    at: now,
+                    server: r.server.map(str::to_owned),
+                    twilio_error: r.twilio_error.map(|e| (e.code, e.text.to_owned())),
+                })
+            }
+        }
+        if r.retry_after.is_some() {
+            t.retry_after = r.retry_after;
+        }
+        let transport = r.transport.or(t.attempt.transport).or(t.config.transport);
+        if let Some(tr) = transport {
+            // A locally generated 408 is a timeout, not an answer.
+            if r.code != 408 {
+                let seen = &mut t.transports[tr.index()];
+                seen.answered = true;
+                seen.timeouts_in_row = 0;
+            }
+        }
+        if r.code != 408 {
+            t.transport_error = None;
+        }
+        let dereg = t.attempt.expires == Some(0);
+        let code = r.code;
+        let twilio_cause = r
+            .twilio_error
+            .and_then(|e| codes::cause_for_twilio_code(e.code));
+        let sent_credentials = t.attempt.with_credentials;
+
+        let set_entry = |e: &mut HistoryEntry| {
+            e.code = code;
+            e.transport = transport;
+        };
+
+        if (200..300).contains(&code) {
+            if dereg {
+                t.attempt.open = false;
+                self.on_deregistered(now, id, HistoryKind::Response);
+                if let Some(e) = self.trunk_mut(id).ok().and_then(|t| t.history.last_mut()) {
+                    set_entry(e);
+                }
+                return;
+            }
+            let requested = t.attempt.expires.or(t.config.expires);
+            let granted = r.granted_expires.or(requested);
+            t.attempt = Attempt::default();
+            t.challenge = None;
+            if r.contact_bound == Some(false) || granted == Some(0) {
+                t.binding = None;
+                t.failure = Some(Cause::ContactNotBound);
+                t.failures_in_row += 1;
+                self.set_timer(id, None);
+                self.transition_with(
+                    now,
+                    id,
+                    HistoryKind::Response,
+                    RegState::Rejected,
+                    Cause::ContactNotBound,
+                    Some(code),
+                    |e| {
+                        set_entry(e);
+                        e.expires = granted;
+                    },
+                );
+                return;
+            }
+            let mut b = Binding {
+                registered_at: now,
+                requested,
+                granted,
+                ..Binding::default()
+            };
+            if let Some(g) = granted {
+                let life = u64::from(g) * 1000;
+                let due = now + (life as f64 * cfg.refresh_ratio) as u64;
+                let expires_at = now + life;
+                let grace = cfg.refresh_grace_ms.min((expires_at - due) / 2);
+                b.expires_at = Some(expires_at);
+                b.refresh_due_at = Some(due);
+                b.late_at = Some(due + grace);
+            }
+            t.binding = Some(b);
+            t.failure = None;
+            t.failures_in_row = 0;
+            t.host_state = None;
+            t.min_expires = None;
+            let drift = matches!((requested, granted), (Some(req), Some(g)) if (g as f64) < req as f64 * cfg.drift_ratio);
+            let cause = if t.refresh_late_by.is_some() {
+                Cause::RefreshLate
+            } else if drift {
+                Cause::ExpiryDrift
+            } else {
+                Cause::Healthy
+            };
+            let timer = b.late_at.map(|at| (at, TimerKind::RefreshCheck));
+            self.set_timer(id, timer);
+            self.transition_with(
+                now,
+                id,
+                HistoryKind::Response,
+                RegState::Registered,
+                cause,
+                Some(code),
+                |e| {
+                    set_entry(e);
+                    e.expires = granted;
+                },
+            );
+            return;
+        }
+
+        // A failure or a challenge.
+        let mut cause = match code {
+            401 | 407 => {
+                let ch = r.challenge.unwrap_or_default();
+                t.challenge = Some(StoredChallenge {
+                    proxy: code == 407,
+                    realm: ch.realm.to_owned(),
+                    algorithm: ch.algorithm.map(str::to_owned),
+                    qop: ch.qop.map(str::to_owned),
+                    stale: ch.stale,
+                });
+                if ch.stale {
+                    // The nonce expired; the credentials were fine.
+                    t.attempt.challenges = t.attempt.challenges.max(1);
+                    let (state, cause) = (t.state, t.cause);
+                    self.transition_with(
+                        now,
+                        id,
+                        HistoryKind::Response,
+                        state,
+                        cause,
+                        None,
+                        set_entry,
+                    );
+                    return;
+                }
+                t.attempt.challenges = t.attempt.challenges.saturating_add(1);
+                let rejected = match sent_credentials {
+                    Some(true) => true,
+                    _ => t.attempt.challenges >= cfg.challenges_before_rejection,
+                };
+                if !rejected {
+                    // The normal first challenge.
+                    let (state, cause) = (t.state, t.cause);
+                    let state = if state.is_bound() {
+                        state
+                    } else {
+                        RegState::Registering
+                    };
+                    self.transition_with(
+                        now,
+                        id,
+                        HistoryKind::Response,
+                        state,
+                        cause,
+                        None,
+                        set_entry,
+                    );
+                    return;
+                }
+                twilio_cause.unwrap_or(Cause::CredentialsRejected)
+            }
+            403 => twilio_cause.unwrap_or(
+                if sent_credentials == Some(true) || t.attempt.challenges > 0 {
+                    Cause::CredentialsRejected
+                } else {
+                    Cause::AccountForbidden
+                },
+            ),
+            404 | 604 => Cause::DomainNotFound,
+            423 => {
+                t.min_expires = r.min_expires;
+                Cause::IntervalTooBrief
+            }
+            429 => Cause::RateLimited,
+            408 => Cause::RegistrarUnreachable,
+            603 => Cause::AccountForbidden,
+            500..=599 => twilio_cause
+                .filter(|c| *c == Cause::RateLimited)
+                .unwrap_or(Cause::ServerError),
+            _ => twilio_cause.unwrap_or(Cause::Unknown),
+        };
+        // Twilio refuses an authorization user that differs from the AOR user.
+        if cause == Cause::CredentialsRejected
+            && t.profile == Profile::Twilio
+            && t.config
+                .auth_username
+                .as_deref()
+                .is_some_and(|a| a != t.config.username)
+        {
+            cause = Cause::AuthUsernameMismatch;
+        }
+        if code == 408 {
+            if let Some(tr) = transport {
+                t.transports[tr.index()].timeouts_in_row += 1;
+                t.transports[tr.index()].answered = false;
+            }
+        }
+        t.attempt.open = false;
+        let state = if cause == Cause::RegistrarUnreachable {
+            RegState::Unreachable
+        } else {
+            RegState::Rejected
+        };
+        self.fail(
+            now,
+            id,
+            HistoryKind::Response,
+            state,
+            cause,
+            Some(code),
+            set_entry,
+        );
+    }
+
+    /// Records a failed attempt: the binding, if still valid, stays; the
+    /// state reflects the failure only once nothing is bound.
+    fn fail(
+        &mut self,
+        now: u64,
+        id: TrunkId,
+        kind: HistoryKind,
+        failed_state: RegState,
+        cause: Cause,
+        code: Option<u16>,
+        fill: impl FnOnce(&mut HistoryEntry),
+    ) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        t.failure = Some(cause);
+        t.failures_in_row += 1;
+        t.attempt.open = false;
+        let state = if t.state.is_bound() {
+            t.state
+        } else {
+            failed_state
+        };
+        self.transition_with(now, id, kind, state, cause, code, fill);
+    }
+
+    fn on_timeout(&mut self, now: u64, id: TrunkId, transport: Option<Transport>) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        let tr = transport.or(t.attempt.transport).or(t.config.transport);
+        if let Some(tr) = tr {
+            let s = &mut t.transports[tr.index()];
+            s.timeouts_in_row += 1;
+            s.answered = false;
+        }
+        let other_answers = tr.is_some_and(|tr| {
+            Transport::ALL
+                .iter()
+                .any(|o| *o != tr && t.transports[o.index()].answered)
+        });
+        let cause = if other_answers {
+            Cause::TransportBlocked
+        } else {
+            Cause::RegistrarUnreachable
+        };
+        self.fail(
+            now,
+            id,
+            HistoryKind::Timeout,
+            RegState::Unreachable,
+            cause,
+            None,
+            |e| {
+                e.transport = tr;
+            },
+        );
+    }
+
+    fn on_transport_error(
+        &mut self,
+        now: u64,
+        id: TrunkId,
+        transport: Option<Transport>,
+        kind: TransportErrorKind,
+        detail: Option<&str>,
+    ) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        let tr = transport.or(t.attempt.transport).or(t.config.transport);
+        if let Some(tr) = tr {
+            t.transports[tr.index()].answered = false;
+        }
+        t.transport_error = Some((kind, detail.map(str::to_owned), tr));
+        let cause = match kind {
+            TransportErrorKind::Refused => Cause::ConnectionRefused,
+            TransportErrorKind::Unreachable => Cause::RegistrarUnreachable,
+            TransportErrorKind::Dns => Cause::DnsFailure,
+            TransportErrorKind::Tls => Cause::TlsFailure,
+        };
+        self.fail(
+            now,
+            id,
+            HistoryKind::TransportError(kind),
+            RegState::Unreachable,
+            cause,
+            None,
+            |e| {
+                e.transport = tr;
+            },
+        );
+    }
+
+    fn on_deregistered(&mut self, now: u64, id: TrunkId, kind: HistoryKind) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        t.binding = None;
+        t.attempt = Attempt::default();
+        t.failure = None;
+        t.failures_in_row = 0;
+        t.refresh_late_by = None;
+        self.set_timer(id, None);
+        self.transition(
+            now,
+            id,
+            kind,
+            RegState::Deregistered,
+            Cause::Deregistered,
+            None,
+        );
+    }
+
+    fn on_host_state(&mut self, now: u64, id: TrunkId, hs: HostState, _detail: Option<&str>) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        t.host_state = Some(hs);
+        let known_failure = t.failure;
+        let kind = HistoryKind::HostState(hs);
+        match hs {
+            HostState::Registered => {
+                if t.state.is_bound() {
+                    let (s, c) = (t.state, t.cause);
+                    self.transition(now, id, kind, s, c, None);
+                } else {
+                    // Bound, expiry unknown: no timers until the SIP detail comes.
+                    t.binding = Some(Binding {
+                        registered_at: now,
+                        ..Binding::default()
+                    });
+                    t.failure = None;
+                    t.failures_in_row = 0;
+                    self.set_timer(id, None);
+                    self.transition(now, id, kind, RegState::Registered, Cause::Healthy, None);
+                }
+            }
+            HostState::Unregistered | HostState::Rejected | HostState::GaveUp => {
+                t.binding = None;
+                self.set_timer(id, None);
+                let Ok(t) = self.trunk_mut(id) else { return };
+                let cause = known_failure.unwrap_or(Cause::Unknown);
+                let state = match hs {
+                    HostState::GaveUp => RegState::Stopped,
+                    HostState::Rejected => RegState::Rejected,
+                    _ => match cause {
+                        Cause::Unknown => RegState::Registering,
+                        c if unreachable_cause(c) => RegState::Unreachable,
+                        _ => RegState::Rejected,
+                    },
+                };
+                if hs == HostState::Rejected && known_failure.is_none() {
+                    t.failures_in_row += 1;
+                }
+                let code = t
+                    .last
+                    .as_ref()
+                    .map(|l| l.code)
+                    .filter(|_| known_failure.is_some());
+                self.transition(now, id, kind, state, cause, code);
+            }
+        }
+    }
+
+    /// Fires every timer due at or before `now_ms`.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        let now = self.tick(now_ms);
+        while let Some(&(at, slot, kind)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            let Some(t) = self.slots[slot as usize].trunk.as_mut() else {
+                continue;
+            };
+            t.timer = None;
+            let id = t.id;
+            match kind {
+                TimerKind::RefreshCheck => self.on_refresh_check(at, id),
+                TimerKind::Expiry => self.on_expiry(at, id),
+            }
+        }
+    }
+
+    fn on_refresh_check(&mut self, at: u64, id: TrunkId) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(b) = t.binding else { return };
+        let expiry = b.expires_at.map(|e| (e, TimerKind::Expiry));
+        // A refresh sent before this point and still unanswered is not late
+        // (yet): the expiry timer will tell.
+        let pending =
+            t.attempt.open && t.attempt.refresh && t.attempt.sent_at.is_some_and(|s| s <= at);
+        if !pending {
+            let cause = t.failure.unwrap_or(Cause::RefreshLate);
+            if let Some(due) = b.refresh_due_at {
+                t.refresh_late_by = Some(at.saturating_sub(due));
+            }
+            self.set_timer(id, expiry);
+            self.transition(
+                at,
+                id,
+                HistoryKind::RefreshMissed,
+                RegState::RefreshLate,
+                cause,
+                None,
+            );
+        } else {
+            self.set_timer(id, expiry);
+        }
+    }
+
+    fn on_expiry(&mut self, at: u64, id: TrunkId) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        t.binding = None;
+        let (state, cause) = match t.failure {
+            Some(c) if unreachable_cause(c) => (RegState::Unreachable, c),
+            Some(c) => (RegState::Rejected, c),
+            None => (RegState::Expired, Cause::RegistrationExpired),
+        };
+        let code = t
+            .last
+            .as_ref()
+            .map(|l| l.code)
+            .filter(|_| t.failure.is_some());
+        self.transition(at, id, HistoryKind::BindingLapsed, state, cause, code);
+    }
+
+    fn transition(
+        &mut self,
+        at: u64,
+        id: TrunkId,
+        kind: HistoryKind,
+        state: RegState,
+        cause: Cause,
+        code: Option<u16>,
+    ) {
+        self.transition_with(at, id, kind, state, cause, code, |_| {});
+    }
+
+    /// Applies a new (state, cause), records history, emits events and
+    /// raises or clears the alert.
+    #[allow(clippy::too_many_arguments)]
+    fn transition_with(
+        &mut self,
+        at: u64,
+        id: TrunkId,
+        kind: HistoryKind,
+        state: RegState,
+        cause: Cause,
+        code: Option<u16>,
+        fill: impl FnOnce(&mut HistoryEntry),
+    ) {
+        let cap = self.cfg.history_len;
+        let ratio = self.cfg.refresh_ratio;
+        let now = self.now_ms;
+        let Some(t) = self
+            .slots
+            .get_mut(id.slot as usize)
+            .and_then(|s| s.trunk.as_mut())
+        else {
+            return;
+        };
+        let mut entry = HistoryEntry {
+            at_ms: at,
+            kind,
+            expires: None,
+            code: 0,
+            transport: None,
+            credentials: false,
+            state,
+            cause,
+        };
+        fill(&mut entry);
+        t.history.push(cap, entry);
+        let (from, old_cause) = (t.state, t.cause);
+        if from == state && old_cause == cause {
+            return;
+        }
+        t.state = state;
+        t.cause = cause;
+        t.cause_code = code.or(t.cause_code.filter(|_| old_cause == cause));
+        tracing::debug!(
+            trunk = %t.config.name,
+            from = from.as_str(),
+            to = state.as_str(),
+            cause = cause.as_str(),
+            "registration state changed"
+        );
+        self.out.push_back(Output::Event(Event::StateChanged {
+            trunk: id,
+            name: t.config.name.clone(),
+            at_ms: at,
+            from,
+            to: state,
+            cause,
+            code,
+        }));
+        let wanted = alert_wanted(state, cause).then_some(cause);
+        if wanted != t.alert {
+            let previous = std::mem::replace(&mut t.alert, wanted);
+            match wanted {
+                Some(c) => {
+                    let summary = diagnosis::render(c, &t.facts(now, ratio)).summary;
+                    tracing::warn!(trunk = %t.config.name, cause = c.as_str(), "{summary}");
+                    self.out.push_back(Output::Event(Event::AlertRaised {
+                        trunk: id,
+                        name: t.config.name.clone(),
+                        at_ms: at,
+                        cause: c,
+                        severity: c.severity().max(Severity::Warning),
+                        state,
+                        code: t.cause_code,
+                        summary,
+                    }))
+                }
+                None => {
+                    if let Some(p) = previous {
+                        tracing::info!(trunk = %t.config.name, cause = p.as_str(), "alert cleared");
+                        self.out.push_back(Output::Event(Event::AlertCleared {
+                            trunk: id,
+                            name: t.config.name.clone(),
+                            at_ms: at,
+                            cause: p,
+                            state,
+                        }))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next output, if any. Drain until `None` after every input.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The next deadline (absolute, on the caller's monotonic clock), if any.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.timers.first().map(|&(at, _, _)| at)
+    }
+
+    /// The trunk's current state and cause.
+    pub fn trunk_state(&self, id: TrunkId) -> Result<(RegState, Cause), Error> {
+        self.trunk_ref(id).map(|t| (t.state, t.cause))
+    }
+
+    /// The full diagnosis of the trunk's current condition.
+    pub fn diagnose(&self, id: TrunkId) -> Result<Diagnosis, Error> {
+        let t = self.trunk_ref(id)?;
+        Ok(diagnosis::render(
+            t.cause,
+            &t.facts(self.now_ms, self.cfg.refresh_ratio),
+        ))
+    }
+
+    /// A read-only summary of the trunk.
+    pub fn snapshot(&self, id: TrunkId) -> Result<TrunkSnapshot, Error> {
+        let t = self.trunk_ref(id)?;
+        let now = self.now_ms;
+        let b = t.binding.filter(|_| t.state.is_bound());
+        Ok(TrunkSnapshot {
+            name: t.config.name.clone(),
+            profile: t.profile,
+            domain: t.config.domain.clone(),
+            username: t.config.username.clone(),
+            state: t.state,
+            cause: t.cause,
+            alerting: t.alert.is_some(),
+            last_code: t.last.as_ref().map(|l| l.code),
+            last_reason: t.last.as_ref().map(|l| l.reason.clone()),
+            granted_expires: t.binding.and_then(|b| b.granted),
+            expires_in_ms: b.and_then(|b| b.expires_at).map(|e| e.saturating_sub(now)),
+            refresh_in_ms: b
+                .and_then(|b| b.refresh_due_at)
+                .map(|e| e.saturating_sub(now)),
+            registers_sent: t.registers_sent,
+            failures_in_row: t.failures_in_row,
+            findings: t.findings.clone(),
+            history: t.history.entries().copied().collect(),
+        })
+    }
+}
+
+fn unreachable_cause(c: Cause) -> bool {
+    matches!(
+        c,
+        Cause::RegistrarUnreachable
+            | Cause::TransportBlocked
+            | Cause::ConnectionRefused
+            | Cause::DnsFailure
+            | Cause::TlsFailure
+    )
+}
+
+/// Whether a (state, cause) pair deserves an alert.
+fn alert_wanted(state: RegState, cause: Cause) -> bool {
+    match state {
+        RegState::Unknown => cause == Cause::ConfigInvalid,
+        RegState::Deregistered => false,
+        RegState::Expired | RegState::Rejected | RegState::Unreachable | RegState::Stopped => true,
+        RegState::Registering | RegState::Registered | RegState::RefreshLate => {
+            cause.severity() >= Severity::Warning && cause != Cause::Unknown
+        }
+    }
+}

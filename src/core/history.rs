@@ -1,0 +1,88 @@
+//! The per-trunk ring of recent registration events.
+use super::observation::{HostState, TransportErrorKind};
+use super::state::{Cause, RegState};
+use crate::validate::Transport;
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "what")]
+pub enum HistoryKind {
+    /// The trunk was added or its configuration changed.
+    Configured,
+    /// A REGISTER was sent (`expires` = requested; `credentials` set).
+    RegisterSent,
+    /// A final response arrived (`code`, `expires` = granted).
+    Response,
+    /// A REGISTER timed out.
+    Timeout,
+    /// A REGISTER could not be delivered.
+    TransportError(TransportErrorKind),
+    /// The binding was removed on purpose.
+    Deregistered,
+    /// The host reported a state.
+    HostState(HostState),
+    /// The refresh point (plus grace) passed without a successful refresh.
+    RefreshMissed,
+    /// The binding lapsed.
+    BindingLapsed,
+}
+
+/// One entry of a trunk's history (24 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    /// When, in the engine's monotonic milliseconds.
+    pub at_ms: u64,
+    /// What.
+    #[serde(flatten)]
+    pub kind: HistoryKind,
+    /// Requested (REGISTER sent) or granted (2xx) expiry, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u32>,
+    /// The status code of a response (0 otherwise).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub code: u16,
+    /// The transport, if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+    /// Whether a REGISTER carried credentials.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub credentials: bool,
+    /// The state after this event.
+    pub state: RegState,
+    /// The cause after this event.
+    pub cause: Cause,
+}
+
+fn is_zero(c: &u16) -> bool {
+    *c == 0
+}
+
+/// A bounded ring: the oldest entry goes when a new one comes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct History {
+    ring: VecDeque<HistoryEntry>,
+}
+
+impl History {
+    pub(crate) fn push(&mut self, cap: usize, e: HistoryEntry) {
+        if self.ring.capacity() < cap {
+            self.ring.reserve_exact(cap - self.ring.len());
+        }
+        while self.ring.len() >= cap.max(1) {
+            self.ring.pop_front();
+        }
+        self.ring.push_back(e);
+    }
+
+    pub(crate) fn entries(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &HistoryEntry> + ExactSizeIterator {
+        self.ring.iter()
+    }
+
+    pub(crate) fn last_mut(&mut self) -> Option<&mut HistoryEntry> {
+        self.ring.back_mut()
+    }
+}

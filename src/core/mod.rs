@@ -1,0 +1,29 @@
+//! The sans-IO core: no clock reads, no sockets, no threads, no unsafe.
+//!
+//! Time comes in as `now_ms` (monotonic milliseconds, any origin); the
+//! engine's outputs are drained with [`Engine::poll_output`] and its next
+//! deadline read with [`Engine::poll_timeout`]. See the crate docs for the
+//! run-loop contract.
+#![forbid(unsafe_code)]
+
+mod config;
+pub mod diagnosis;
+mod engine;
+mod event;
+mod history;
+mod observation;
+mod report;
+mod state;
+
+pub use crate::validate::Severity;
+pub use config::{ConfigError, EngineConfig, Secret, TrunkConfig};
+pub use diagnosis::{Confidence, Diagnosis, Reference};
+pub use engine::{Engine, Error, TrunkId, TrunkSnapshot};
+pub use event::{Action, Event, Output};
+pub use history::{HistoryEntry, HistoryKind};
+pub use observation::{
+    Challenge, HostState, Observation, RegisterResponse, RegisterSent, TransportErrorKind,
+    TwilioError,
+};
+pub use report::{render_trunk_json, render_trunk_text};
+pub use state::{Cause, RegState};

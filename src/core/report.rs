@@ -1,0 +1,127 @@
+//! Rendering a trunk for people (console text) and machines (JSON).
+use super::engine::{Engine, Error, TrunkId};
+
+/// The trunk as JSON: name, state, cause, summary, evidence, remediation,
+/// references, confidence, findings, history and timings.
+pub fn render_trunk_json(engine: &Engine, id: TrunkId) -> Result<String, Error> {
+    let snap = engine.snapshot(id)?;
+    let diag = engine.diagnose(id)?;
+    let v = serde_json::json!({
+        "name": snap.name,
+        "profile": snap.profile,
+        "domain": snap.domain,
+        "username": snap.username,
+        "state": snap.state,
+        "cause": diag.cause,
+        "severity": diag.severity,
+        "alerting": snap.alerting,
+        "summary": diag.summary,
+        "evidence": diag.evidence,
+        "remediation": diag.remediation,
+        "references": diag.references,
+        "confidence": diag.confidence,
+        "last_code": snap.last_code,
+        "last_reason": snap.last_reason,
+        "granted_expires": snap.granted_expires,
+        "expires_in_ms": snap.expires_in_ms,
+        "refresh_in_ms": snap.refresh_in_ms,
+        "registers_sent": snap.registers_sent,
+        "failures_in_row": snap.failures_in_row,
+        "findings": snap.findings,
+        "history": snap.history,
+    });
+    Ok(v.to_string())
+}
+
+/// The trunk as plain text for a PBX console.
+pub fn render_trunk_text(engine: &Engine, id: TrunkId) -> Result<String, Error> {
+    use std::fmt::Write;
+    let snap = engine.snapshot(id)?;
+    let diag = engine.diagnose(id)?;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Trunk {} ({} profile, {})",
+        snap.name,
+        snap.profile.as_str(),
+        snap.domain
+    );
+    let _ = write!(s, "  State: {}   Cause: {}", snap.state, diag.cause);
+    if let Some(c) = snap.last_code {
+        let _ = write!(
+            s,
+            "   Last response: {} {}",
+            c,
+            snap.last_reason.as_deref().unwrap_or("")
+        );
+    }
+    s.push('\n');
+    if let Some(e) = snap.expires_in_ms {
+        let _ = writeln!(
+            s,
+            "  Binding lapses in {} s (refresh due in {} s)",
+            e / 1000,
+            snap.refresh_in_ms.unwrap_or(0) / 1000
+        );
+    }
+    let _ = writeln!(s, "  {}", diag.summary);
+    if !diag.evidence.is_empty() {
+        s.push_str("  Evidence:\n");
+        for e in &diag.evidence {
+            let _ = writeln!(s, "    - {e}");
+        }
+    }
+    if !diag.remediation.is_empty() {
+        s.push_str("  What to do:\n");
+        for (i, r) in diag.remediation.iter().enumerate() {
+            let _ = writeln!(s, "    {}. {r}", i + 1);
+        }
+    }
+    if !diag.references.is_empty() {
+        s.push_str("  References:\n");
+        for r in &diag.references {
+            let _ = write!(s, "    - {} {}: {}", r.source, r.id, r.title);
+            if let Some(n) = &r.note {
+                let _ = write!(s, " ({n})");
+            }
+            s.push('\n');
+        }
+    }
+    let _ = writeln!(s, "  Confidence: {:?}", diag.confidence);
+    if !snap.findings.is_empty() {
+        s.push_str("  Configuration findings:\n");
+        for f in &snap.findings {
+            let _ = writeln!(
+                s,
+                "    [{}] {} ({}): {} Fix: {}",
+                f.severity, f.code, f.field, f.message, f.fix
+            );
+        }
+    }
+    if !snap.history.is_empty() {
+        s.push_str("  History (oldest first):\n");
+        for h in &snap.history {
+            let _ = write!(
+                s,
+                "    t={}.{:03}s {:?}",
+                h.at_ms / 1000,
+                h.at_ms % 1000,
+                h.kind
+            );
+            if h.code != 0 {
+                let _ = write!(s, " {}", h.code);
+            }
+            if let Some(e) = h.expires {
+                let _ = write!(s, " expires={e}");
+            }
+            if let Some(t) = h.transport {
+                let _ = write!(s, " via {t}");
+            }
+            if h.credentials {
+                s.push_str(" +credentials");
+            }
+            let _ = writeln!(s, " -> {} ({})", h.state, h.cause);
+        }
+    }
+    Ok(s)
+}
