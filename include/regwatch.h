@@ -1,0 +1,426 @@
+/*
+ * regwatch: keeps SIP trunk registrations alive and explains why they fail.
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ *
+ * Conventions:
+ *  - Functions that can fail return regwatch_status and write their outputs
+ *    only on REGWATCH_STATUS_OK (exception: on REGWATCH_STATUS_BUFFER_TOO_SMALL,
+ *    *out_len receives the size needed, including the NUL).
+ *  - Strings in are NUL-terminated UTF-8, borrowed for the call only.
+ *  - Text out goes into caller-owned buffers and is always NUL-terminated.
+ *  - No function panics across this boundary: an internal error returns
+ *    REGWATCH_STATUS_PANIC and poisons the handle (REGWATCH_STATUS_POISONED
+ *    from then on; only _free is allowed).
+ *  - Thread safety is stated on each type.
+ */
+
+#ifndef REGWATCH_H
+#define REGWATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Generated from Cargo.toml by build.rs: do not edit. */
+#define REGWATCH_VERSION_MAJOR 0
+#define REGWATCH_VERSION_MINOR 1
+#define REGWATCH_VERSION_PATCH 0
+/* (major << 16) | (minor << 8) | patch, as c-ares does. */
+#define REGWATCH_VERSION_NUMBER 0x000100
+#define REGWATCH_VERSION_STR "0.1.0"
+#define REGWATCH_SONAME "libregwatch.so.0.1"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define REGWATCH_MUST_USE __attribute__((warn_unused_result))
+#else
+#define REGWATCH_MUST_USE
+#endif
+
+
+// The ABI version. Bumped on every incompatible change of the C ABI;
+// hosts compare the header's `REGWATCH_ABI_VERSION` with
+// `regwatch_abi_version()` at load time and refuse to run on a mismatch.
+#define REGWATCH_ABI_VERSION 1
+
+// The result of every fallible call. Values are explicit and never
+// renumbered; retired values stay reserved.
+enum regwatch_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Success; outputs were written.
+  REGWATCH_STATUS_OK = 0,
+  // Nothing (more) to report: no event pending, no deadline armed.
+  REGWATCH_STATUS_DONE = 1,
+  // A required pointer argument was NULL.
+  REGWATCH_STATUS_NULL_ARGUMENT = 100,
+  // An argument's value is out of range or malformed.
+  REGWATCH_STATUS_INVALID_ARGUMENT = 101,
+  // A string argument is not valid UTF-8.
+  REGWATCH_STATUS_INVALID_UTF8 = 102,
+  // The output buffer is too small; `*out_len` holds the size needed.
+  REGWATCH_STATUS_BUFFER_TOO_SMALL = 103,
+  // No trunk with that name.
+  REGWATCH_STATUS_NOT_FOUND = 104,
+  // A trunk with that name exists already.
+  REGWATCH_STATUS_ALREADY_EXISTS = 105,
+  // A configuration key that does not exist.
+  REGWATCH_STATUS_UNKNOWN_KEY = 106,
+  // A previous call on this handle panicked; only `_free` is allowed.
+  REGWATCH_STATUS_POISONED = 900,
+  // This call panicked (a bug in regwatch); the handle is now poisoned.
+  REGWATCH_STATUS_PANIC = 901,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum regwatch_status regwatch_status;
+#else
+typedef uint32_t regwatch_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// The sans-IO engine (a Box).
+//
+// **Not thread-safe.** It may be moved between threads, but the caller
+// must serialise every call on one engine (Asterisk: one serializer or one
+// lock; FreeSWITCH: one mutex or the runtime thread). Different engines are
+// independent. Callbacks run synchronously on the calling thread, during
+// `regwatch_engine_*` calls only, and must not call back into the same
+// engine.
+//
+// The run loop: after any input (an observation, `handle_timeout`,
+// add/update/remove trunk), drain `regwatch_engine_poll_event` until it
+// returns `REGWATCH_STATUS_DONE`, then re-arm one timer at the deadline
+// from `regwatch_engine_poll_timeout`.
+typedef struct regwatch_engine regwatch_engine;
+
+// A trunk configuration (a Box). Not thread-safe: one thread at a time.
+// Create with `regwatch_trunk_config_new`, fill with
+// `regwatch_trunk_config_set`, pass to `regwatch_engine_add_trunk` (which
+// copies it), free with `regwatch_trunk_config_free`.
+typedef struct regwatch_trunk_config regwatch_trunk_config;
+
+// A transport, as passed to observation functions.
+typedef uint32_t regwatch_transport;
+
+// A response to a REGISTER, as the host saw it. Initialise with
+// `regwatch_register_response_init` (which sets `struct_size` and marks
+// every optional field absent), then fill what is known. Strings are
+// borrowed for the call only; NULL means absent.
+typedef struct regwatch_register_response {
+  // `sizeof(regwatch_register_response)`, so fields can be added later.
+  uint32_t struct_size;
+  // The status code (100..699). Provisional codes are ignored.
+  uint16_t code;
+  // The reason phrase, or NULL.
+  const char *reason;
+  // Granted expiry in seconds (our Contact's `expires`, else the Expires
+  // header); negative when absent.
+  int64_t granted_expires;
+  // Whether our Contact is listed in a 2xx: 1 yes, 0 no, -1 unknown.
+  int32_t contact_bound;
+  // The challenge realm of a 401/407, or NULL when there was none.
+  const char *challenge_realm;
+  // The challenge algorithm, or NULL (MD5).
+  const char *challenge_algorithm;
+  // The challenge qop options, or NULL.
+  const char *challenge_qop;
+  // Whether the challenge said `stale=true`.
+  bool challenge_stale;
+  // `Min-Expires` of a 423; negative when absent.
+  int64_t min_expires;
+  // `Retry-After` in seconds; negative when absent.
+  int64_t retry_after;
+  // The `X-Twilio-Error` code; 0 when absent.
+  uint32_t twilio_error_code;
+  // The `X-Twilio-Error` text, or NULL.
+  const char *twilio_error_text;
+  // The `Server` header, or NULL.
+  const char *server;
+  // The transport it arrived on (`REGWATCH_TRANSPORT_*`).
+  regwatch_transport transport;
+} regwatch_register_response;
+
+// Log levels, most severe first.
+typedef uint32_t regwatch_log_level;
+
+// Receives one log line. `message` is NUL-terminated UTF-8, borrowed for
+// the duration of the callback only. Called synchronously, on the thread
+// that made the `regwatch_engine_*` call, during that call; it must not
+// call back into the same engine. Passwords never appear in messages.
+typedef void (*regwatch_log_callback)(void *userdata, regwatch_log_level level, const char *message);
+
+// What kind of delivery failure `regwatch_engine_transport_error` reports.
+typedef uint32_t regwatch_transport_error;
+
+// A state reported by the host itself, without SIP detail.
+typedef uint32_t regwatch_host_state;
+
+// What a `regwatch_event` is.
+typedef uint32_t regwatch_event_kind;
+
+// One output of the engine. Every pointer in it is owned by the engine and
+// valid until the next call on that engine; copy what you keep.
+typedef struct regwatch_event {
+  // `REGWATCH_EVENT_*`.
+  regwatch_event_kind kind;
+  // The trunk's name.
+  const char *trunk;
+  // When, on the engine's clock (milliseconds).
+  uint64_t at_ms;
+  // The state now (`registered`, `rejected`, ...), or "" for findings and actions.
+  const char *state;
+  // The state before (state changes only), or "".
+  const char *previous_state;
+  // The cause id (`credentials_rejected`, ...), or the finding code for findings.
+  const char *cause;
+  // `info`, `warning` or `error` (alerts and findings), or "".
+  const char *severity;
+  // The SIP status code behind it, or 0.
+  uint16_t code;
+  // The alert summary, the finding's message and fix, or "".
+  const char *summary;
+  // The whole event as a JSON object.
+  const char *json;
+} regwatch_event;
+
+
+
+
+
+// Not known.
+#define REGWATCH_TRANSPORT_UNKNOWN 0
+
+// UDP.
+#define REGWATCH_TRANSPORT_UDP 1
+
+// TCP.
+#define REGWATCH_TRANSPORT_TCP 2
+
+// TLS.
+#define REGWATCH_TRANSPORT_TLS 3
+
+// ICMP port unreachable or TCP RST: nothing listens.
+#define REGWATCH_TRANSPORT_ERROR_REFUSED 1
+
+// No route to host, network unreachable.
+#define REGWATCH_TRANSPORT_ERROR_UNREACHABLE 2
+
+// The name did not resolve.
+#define REGWATCH_TRANSPORT_ERROR_DNS 3
+
+// TLS handshake or certificate failure.
+#define REGWATCH_TRANSPORT_ERROR_TLS 4
+
+// The host says the trunk is registered.
+#define REGWATCH_HOST_REGISTERED 1
+
+// The host says it is not registered (and will retry).
+#define REGWATCH_HOST_UNREGISTERED 2
+
+// The host says the registrar rejected it (no code).
+#define REGWATCH_HOST_REJECTED 3
+
+// The host stopped retrying.
+#define REGWATCH_HOST_GAVE_UP 4
+
+// The trunk's state or cause changed.
+#define REGWATCH_EVENT_STATE_CHANGED 1
+
+// An alert was raised (or re-raised with a new cause).
+#define REGWATCH_EVENT_ALERT_RAISED 2
+
+// The alert is over.
+#define REGWATCH_EVENT_ALERT_CLEARED 3
+
+// A configuration finding (on add/update).
+#define REGWATCH_EVENT_FINDING 4
+
+// The host should re-send REGISTER for the trunk now.
+#define REGWATCH_EVENT_ACTION_REREGISTER 5
+
+// Errors: something regwatch could not do.
+#define REGWATCH_LOG_ERROR 1
+
+// Alerts raised and other conditions that need attention.
+#define REGWATCH_LOG_WARN 2
+
+// Alerts cleared, notable changes.
+#define REGWATCH_LOG_INFO 3
+
+// State changes and trunk management.
+#define REGWATCH_LOG_DEBUG 4
+
+// Every observation.
+#define REGWATCH_LOG_TRACE 5
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+// Creates an empty trunk configuration. On OK, `*out` owns it.
+REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_new(struct regwatch_trunk_config **out);
+
+// Sets one field. Keys: `name` (required before adding to an engine),
+// `domain`, `username`, `auth_username`, `password`, `realm`, `transport`
+// (`udp`/`tcp`/`tls`), `port`, `proxy` (`host[:port]`), `expires`
+// (seconds), `profile` (`twilio`/`generic`/`auto`). `value` NULL or `""`
+// clears an optional field. Returns `REGWATCH_STATUS_UNKNOWN_KEY` for an
+// unknown key and `REGWATCH_STATUS_INVALID_ARGUMENT` for a value that
+// cannot be stored (a port that is not a number). Content problems (a
+// mistyped domain, a weak password) are not errors here: see
+// `regwatch_trunk_config_findings`. The password is copied and never logged.
+REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_set(struct regwatch_trunk_config *cfg, const char *key, const char *value);
+
+// Validates the whole configuration (domain, credentials, expiry,
+// transport/port, realm) and writes the findings as a JSON array, as
+// `regwatch_validate_domain` does. No secret appears in the output.
+REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_findings(const struct regwatch_trunk_config *cfg, char *buf, size_t len, size_t *out_len);
+
+// Frees a configuration. NULL is ignored.
+void regwatch_trunk_config_free(struct regwatch_trunk_config *cfg);
+
+// Fills `resp` with defaults: `struct_size` set, code 0, every optional
+// field absent. NULL is ignored.
+void regwatch_register_response_init(struct regwatch_register_response *resp);
+
+// Creates an engine. `now_ms` is the current time on a monotonic clock of
+// the host's choice (every later `now_ms` must use the same clock);
+// `seed` feeds the engine's jitter. On OK, `*out` owns the engine; free it
+// with `regwatch_engine_free`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_new(uint64_t now_ms, uint64_t seed, struct regwatch_engine **out);
+
+// Frees an engine (poisoned or not). NULL is ignored. Pointers from
+// `regwatch_engine_poll_event` become invalid.
+void regwatch_engine_free(struct regwatch_engine *engine);
+
+// Sets an engine-wide policy option: `history_len` (1..4096, default 32),
+// `refresh_ratio` (0..1, default 0.5), `refresh_grace_ms` (default 30000),
+// `drift_ratio` (default 0.9), `challenges_before_rejection` (default 2).
+// Applies to bindings made from then on.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_set_option(struct regwatch_engine *engine, const char *key, const char *value);
+
+// Installs (or, with `callback` NULL, removes) the engine's log callback.
+// Only messages at `max_level` or more severe are delivered
+// (`REGWATCH_LOG_ERROR` .. `REGWATCH_LOG_TRACE`). `userdata` is passed back
+// untouched and must outlive the engine (or the next call to this
+// function). The callback runs on the calling thread during
+// `regwatch_engine_*` calls and must not call into the same engine.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_set_log_callback(struct regwatch_engine *engine, regwatch_log_callback callback, void *userdata, regwatch_log_level max_level);
+
+// Adds a trunk; `cfg` (which must have a `name`) is copied and stays the
+// caller's. Validation findings come out as `REGWATCH_EVENT_FINDING`
+// events. Returns `REGWATCH_STATUS_ALREADY_EXISTS` for a taken name and
+// `REGWATCH_STATUS_INVALID_ARGUMENT` for a missing name.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_add_trunk(struct regwatch_engine *engine, uint64_t now_ms, const struct regwatch_trunk_config *cfg);
+
+// Replaces the configuration of trunk `trunk` (a different `name` in
+// `cfg` renames it). History and state are kept; findings are emitted again.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_update_trunk(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, const struct regwatch_trunk_config *cfg);
+
+// Removes a trunk (an alert still raised is cleared with an event).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_remove_trunk(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk);
+
+// Observation: the host sent a REGISTER for `trunk`. `expires` is the
+// requested expiry in seconds (0 = deregistration; negative = unknown);
+// `with_credentials` whether it carried Authorization/Proxy-Authorization.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_register_sent(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, int64_t expires, bool with_credentials, regwatch_transport transport);
+
+// Observation: a response to the last REGISTER of `trunk` (see
+// `regwatch_register_response`). `resp->struct_size` must be at least
+// the size of the fields this library knows; initialise with
+// `regwatch_register_response_init`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_register_response(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, const struct regwatch_register_response *resp);
+
+// Observation: the last REGISTER of `trunk` got no answer.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_register_timeout(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_transport transport);
+
+// Observation: the last REGISTER of `trunk` could not be delivered
+// (`REGWATCH_TRANSPORT_ERROR_*`). `detail` (may be NULL) is free text such
+// as the name that failed to resolve.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_transport_error(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_transport transport, regwatch_transport_error kind, const char *detail);
+
+// Observation: the binding of `trunk` was removed on purpose (Expires: 0
+// answered 2xx, or the host unregistered).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_deregistered(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk);
+
+// Observation: the host reports a state for `trunk` without SIP detail
+// (`REGWATCH_HOST_*`). `detail` may be NULL.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_host_state(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_host_state state, const char *detail);
+
+// Fires every timer due at or before `now_ms` (refresh checks, expiry).
+// Calling it early or late is harmless.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_handle_timeout(struct regwatch_engine *engine, uint64_t now_ms);
+
+// Writes the next deadline (absolute, on the host's clock) to
+// `*out_deadline_ms` and returns OK, or returns `REGWATCH_STATUS_DONE`
+// when no timer is armed (nothing is written).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_poll_timeout(struct regwatch_engine *engine, uint64_t *out_deadline_ms);
+
+// Takes the next output and fills `*out` (returns OK), or returns
+// `REGWATCH_STATUS_DONE` when there is none. The strings in `*out` belong
+// to the engine and stay valid until the next call on this engine.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_poll_event(struct regwatch_engine *engine, struct regwatch_event *out);
+
+// Writes the trunk as JSON (state, cause, summary, evidence, remediation,
+// references, confidence, findings, history, timings) into `buf`,
+// NUL-terminated; `*out_len` gets the size needed (also on
+// `REGWATCH_STATUS_BUFFER_TOO_SMALL`). No secret appears in it.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_json(struct regwatch_engine *engine, const char *trunk, char *buf, size_t len, size_t *out_len);
+
+// Writes the same as `regwatch_engine_trunk_json`, as plain text for a
+// PBX console (several lines, each ending in `\n`).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_text(struct regwatch_engine *engine, const char *trunk, char *buf, size_t len, size_t *out_len);
+
+// Writes a JSON array with one summary object per trunk (name, state,
+// cause, alerting, last_code, expires_in_ms, findings count), for
+// `show trunks`-style listings. Output as for `regwatch_engine_trunk_json`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunks_json(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
+
+// Writes the trunk's state and cause ids (static strings, never freed) to
+// `*out_state` and `*out_cause`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_state(struct regwatch_engine *engine, const char *trunk, const char **out_state, const char **out_cause);
+
+// A static, NUL-terminated description of a status value (never NULL;
+// unknown values give "unknown status"). Thread-safe.
+const char *regwatch_status_str(uint32_t status);
+
+// Validates a registrar domain. Writes the findings as a JSON array
+// (`[{"code","severity","field","message","fix"}]`, `[]` when clean) into
+// `buf`, NUL-terminated.
+//
+// `profile`: `"twilio"`, `"generic"`, or NULL / `"auto"` to detect from
+// the domain. `*out_len` (if not NULL) receives the bytes needed,
+// including the NUL, on OK and on `REGWATCH_STATUS_BUFFER_TOO_SMALL`.
+// Thread-safe; calls no callback.
+REGWATCH_MUST_USE regwatch_status regwatch_validate_domain(const char *domain, const char *profile, char *buf, size_t len, size_t *out_len);
+
+// Validates credentials. `auth_username` and `password` may be NULL (not
+// configured). The password is never copied into the output: findings
+// describe it without quoting it. Output as for
+// `regwatch_validate_domain`. `profile`: `"twilio"` or `"generic"`
+// (NULL or `"auto"` means generic: there is no domain to detect from).
+// Thread-safe; calls no callback.
+REGWATCH_MUST_USE regwatch_status regwatch_validate_credentials(const char *username, const char *auth_username, const char *password, const char *profile, char *buf, size_t len, size_t *out_len);
+
+// Checks a REGISTER Request-URI (`sip:acme.sip.twilio.com`) against the
+// configured domain. Output as for `regwatch_validate_domain`.
+// Thread-safe; calls no callback.
+REGWATCH_MUST_USE regwatch_status regwatch_validate_request_uri(const char *request_uri, const char *domain, const char *profile, char *buf, size_t len, size_t *out_len);
+
+// The library version as a static NUL-terminated string ("0.1.0").
+// Thread-safe.
+const char *regwatch_version(void);
+
+// The ABI version of the loaded library (compare with
+// `REGWATCH_ABI_VERSION` from the header). Thread-safe.
+uint32_t regwatch_abi_version(void);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* REGWATCH_H */
+
+
