@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs from Debian's packages, skipping what
+# is already there. Safe to run again.
+set -euo pipefail
+need=()
+command -v cc >/dev/null || need+=(gcc)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v objdump >/dev/null || need+=(binutils)
+command -v python3 >/dev/null || need+=(python3)
+command -v make >/dev/null || need+=(make)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: need ${need[*]} (run as root, or install them)" >&2
+        exit 1
+    fi
+    echo "install-deps: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+echo "install-deps: ok"

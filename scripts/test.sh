@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite: what CI runs (.ci/run) and what README.md shows.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+scripts/install-deps.sh
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+
+step "Rust tests (unit, scenarios, validation, FFI, header drift, doc tests)"
+cargo test --all-targets 2>&1 | tee -a "$log"
+cargo test --doc 2>&1 | tee -a "$log"
+
+step "C API tests (-Wall -Wextra -Werror; static, shared, ASAN+UBSAN)"
+scripts/c-tests.sh 2>&1 | tee -a "$log"
+
+step "install and link with pkg-config"
+scripts/install-test.sh
+
+step "the shipped example (main job)"
+cargo run --quiet --example triage -- examples/sample/trunks.toml > /dev/null
+
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
+echo
+echo "suite finished in $(( $(date +%s) - start )) s"
+echo "regwatch: ${passed:-0} passed, ${failed:-0} failed"
