@@ -432,7 +432,7 @@ impl Engine {
         let ratio = self.cfg.refresh_ratio;
         let Ok(t) = self.trunk_mut(id) else { return };
         t.findings = t.config.findings(Some(ratio));
-        t.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        t.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         let name = t.config.name.clone();
         let events: Vec<Output> = t
             .findings
@@ -841,6 +841,7 @@ impl Engine {
 
     /// Records a failed attempt: the binding, if still valid, stays; the
     /// state reflects the failure only once nothing is bound.
+    #[allow(clippy::too_many_arguments)]
     fn fail(
         &mut self,
         now: u64,

@@ -886,7 +886,7 @@ fn static_cstr(s: &'static str) -> *const c_char {
         .iter()
         .find(|(k, _)| *k == s)
         .map(|(_, c)| c.as_ptr())
-        .unwrap_or(b"\0".as_ptr().cast())
+        .unwrap_or(c"".as_ptr())
 }
 
 /// For the crate's own tests of the poisoning path: runs `f` inside the

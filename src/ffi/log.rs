@@ -73,7 +73,7 @@ impl Visit for Line {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             if !self.0.is_empty() {
-                self.0.insert_str(0, " ");
+                self.0.insert(0, ' ');
             }
             self.0.insert_str(0, value);
         } else {

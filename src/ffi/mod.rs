@@ -14,6 +14,8 @@
 //!   every later call on it returns `REGWATCH_STATUS_POISONED`, except `_free`.
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
+// `#[must_use]` on each export makes cbindgen emit REGWATCH_MUST_USE.
+#![allow(clippy::double_must_use)]
 
 pub mod config;
 pub mod engine;

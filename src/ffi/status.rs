@@ -1,5 +1,5 @@
 //! Status codes.
-use std::ffi::c_char;
+use std::ffi::{c_char, CStr};
 
 /// The result of every fallible call. Values are explicit and never
 /// renumbered; retired values stay reserved.
@@ -32,7 +32,7 @@ pub enum regwatch_status {
 }
 
 impl regwatch_status {
-    fn name(code: u32) -> &'static [u8] {
+    fn name(code: u32) -> &'static CStr {
         use regwatch_status::*;
         const ALL: [regwatch_status; 11] = [
             REGWATCH_STATUS_OK,
@@ -48,22 +48,20 @@ impl regwatch_status {
             REGWATCH_STATUS_PANIC,
         ];
         match ALL.iter().find(|s| **s as u32 == code) {
-            Some(REGWATCH_STATUS_OK) => b"ok\0",
-            Some(REGWATCH_STATUS_DONE) => b"done: nothing more to report\0",
-            Some(REGWATCH_STATUS_NULL_ARGUMENT) => b"a required argument was NULL\0",
-            Some(REGWATCH_STATUS_INVALID_ARGUMENT) => b"invalid argument\0",
-            Some(REGWATCH_STATUS_INVALID_UTF8) => b"a string argument is not valid UTF-8\0",
-            Some(REGWATCH_STATUS_BUFFER_TOO_SMALL) => b"the output buffer is too small\0",
-            Some(REGWATCH_STATUS_NOT_FOUND) => b"no such trunk\0",
-            Some(REGWATCH_STATUS_ALREADY_EXISTS) => b"a trunk with that name exists already\0",
-            Some(REGWATCH_STATUS_UNKNOWN_KEY) => b"unknown configuration key\0",
+            Some(REGWATCH_STATUS_OK) => c"ok",
+            Some(REGWATCH_STATUS_DONE) => c"done: nothing more to report",
+            Some(REGWATCH_STATUS_NULL_ARGUMENT) => c"a required argument was NULL",
+            Some(REGWATCH_STATUS_INVALID_ARGUMENT) => c"invalid argument",
+            Some(REGWATCH_STATUS_INVALID_UTF8) => c"a string argument is not valid UTF-8",
+            Some(REGWATCH_STATUS_BUFFER_TOO_SMALL) => c"the output buffer is too small",
+            Some(REGWATCH_STATUS_NOT_FOUND) => c"no such trunk",
+            Some(REGWATCH_STATUS_ALREADY_EXISTS) => c"a trunk with that name exists already",
+            Some(REGWATCH_STATUS_UNKNOWN_KEY) => c"unknown configuration key",
             Some(REGWATCH_STATUS_POISONED) => {
-                b"the handle is poisoned by an earlier internal error\0"
+                c"the handle is poisoned by an earlier internal error"
             }
-            Some(REGWATCH_STATUS_PANIC) => {
-                b"internal error (panic caught); the handle is poisoned\0"
-            }
-            None => b"unknown status\0",
+            Some(REGWATCH_STATUS_PANIC) => c"internal error (panic caught); the handle is poisoned",
+            None => c"unknown status",
         }
     }
 }
@@ -72,5 +70,5 @@ impl regwatch_status {
 /// unknown values give "unknown status"). Thread-safe.
 #[no_mangle]
 pub extern "C" fn regwatch_status_str(status: u32) -> *const c_char {
-    regwatch_status::name(status).as_ptr().cast()
+    regwatch_status::name(status).as_ptr()
 }

@@ -1,0 +1,210 @@
+//! Engine costs: one observation through the C ABI, and timer handling
+//! (poll_timeout + handle_timeout) from 1k to 100k trunks.
+//!
+//!     cargo bench --bench engine
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use regwatch::ffi::config::*;
+use regwatch::ffi::engine::*;
+use regwatch::ffi::regwatch_status::REGWATCH_STATUS_OK;
+use regwatch::{
+    Engine, EngineConfig, Event, Observation, Output, RegisterResponse, RegisterSent, TrunkConfig,
+    TrunkId,
+};
+use std::ffi::CString;
+use std::hint::black_box;
+use std::ptr;
+use std::time::{Duration, Instant};
+
+const TRUNKS: usize = 1000;
+
+fn ffi_engine(n: usize) -> (*mut regwatch_engine, Vec<CString>) {
+    let mut e = ptr::null_mut();
+    let mut names = Vec::new();
+    unsafe {
+        assert_eq!(regwatch_engine_new(0, 1, &mut e), REGWATCH_STATUS_OK);
+        for i in 0..n {
+            let mut cfg = ptr::null_mut();
+            assert_eq!(regwatch_trunk_config_new(&mut cfg), REGWATCH_STATUS_OK);
+            let name = CString::new(format!("trunk-{i:06}")).unwrap();
+            let set = |k: &str, v: &str| {
+                let (k, v) = (CString::new(k).unwrap(), CString::new(v).unwrap());
+                assert_eq!(
+                    regwatch_trunk_config_set(cfg, k.as_ptr(), v.as_ptr()),
+                    REGWATCH_STATUS_OK
+                );
+            };
+            set("name", name.to_str().unwrap());
+            set("domain", "acme.sip.twilio.com");
+            set("username", "office");
+            set("password", "Str0ngPassw0rdX");
+            set("expires", "600");
+            assert_eq!(regwatch_engine_add_trunk(e, 0, cfg), REGWATCH_STATUS_OK);
+            regwatch_trunk_config_free(cfg);
+            names.push(name);
+        }
+        let mut ev = std::mem::MaybeUninit::uninit();
+        while regwatch_engine_poll_event(e, ev.as_mut_ptr()) == REGWATCH_STATUS_OK {}
+    }
+    (e, names)
+}
+
+fn ok_response() -> regwatch_register_response {
+    let mut r = std::mem::MaybeUninit::uninit();
+    unsafe {
+        regwatch_register_response_init(r.as_mut_ptr());
+        let mut r = r.assume_init();
+        r.code = 200;
+        r.reason = c"OK".as_ptr();
+        r.granted_expires = 600;
+        r.contact_bound = 1;
+        r.server = c"Twilio".as_ptr();
+        r.transport = REGWATCH_TRANSPORT_UDP;
+        r
+    }
+}
+
+/// One observation through the C ABI, on an engine with 1,000 trunks that
+/// are all registered (the steady state: refreshes answered with 200 OK).
+fn ffi_observation(c: &mut Criterion) {
+    let (e, names) = ffi_engine(TRUNKS);
+    let resp = ok_response();
+    let mut now = 1u64;
+    let mut i = 0usize;
+    // Register every trunk once.
+    for n in &names {
+        unsafe {
+            assert_eq!(
+                regwatch_engine_register_sent(e, now, n.as_ptr(), 600, true, 1),
+                REGWATCH_STATUS_OK
+            );
+            assert_eq!(
+                regwatch_engine_register_response(e, now, n.as_ptr(), &resp),
+                REGWATCH_STATUS_OK
+            );
+        }
+    }
+    let mut ev = std::mem::MaybeUninit::uninit();
+    while unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) } == REGWATCH_STATUS_OK {}
+
+    let mut g = c.benchmark_group("ffi_observation_1k_trunks");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("register_sent", |b| {
+        b.iter(|| {
+            i = (i + 1) % TRUNKS;
+            now += 1;
+            unsafe {
+                black_box(regwatch_engine_register_sent(
+                    e,
+                    now,
+                    names[i].as_ptr(),
+                    600,
+                    true,
+                    1,
+                ))
+            }
+        })
+    });
+    g.bench_function("register_response_200", |b| {
+        b.iter(|| {
+            i = (i + 1) % TRUNKS;
+            now += 1;
+            unsafe {
+                black_box(regwatch_engine_register_response(
+                    e,
+                    now,
+                    names[i].as_ptr(),
+                    &resp,
+                ))
+            }
+        })
+    });
+    g.finish();
+    unsafe { regwatch_engine_free(e) };
+}
+
+fn rust_engine(n: usize) -> (Engine, Vec<TrunkId>) {
+    let mut engine = Engine::new(EngineConfig::default(), 0, 1);
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut cfg = TrunkConfig::new(&format!("trunk-{i:06}"));
+        cfg.set("domain", "acme.sip.twilio.com").unwrap();
+        cfg.set("username", "office").unwrap();
+        cfg.set("expires", "600").unwrap();
+        let id = engine.add_trunk(0, cfg).unwrap();
+        // Spread the bindings over 600 s so deadlines are distinct.
+        let at = (i as u64 * 600_000) / n as u64;
+        register(&mut engine, id, at);
+        ids.push(id);
+    }
+    while engine.poll_output().is_some() {}
+    (engine, ids)
+}
+
+fn register(engine: &mut Engine, id: TrunkId, at: u64) {
+    engine
+        .handle_observation(
+            at,
+            id,
+            Observation::RegisterSent(RegisterSent {
+                expires: Some(600),
+                with_credentials: true,
+                transport: None,
+            }),
+        )
+        .unwrap();
+    engine
+        .handle_observation(
+            at,
+            id,
+            Observation::RegisterResponse(RegisterResponse {
+                code: 200,
+                reason: "OK",
+                granted_expires: Some(600),
+                contact_bound: Some(true),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+}
+
+/// The timer path at scale: `poll_timeout` + `handle_timeout` for the due
+/// refresh check (a state change and an alert) + draining the outputs.
+/// Only those calls are timed; the re-registration that keeps the engine in
+/// its steady state (every trunk bound, one timer each) is not.
+fn timers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("timer_poll_and_fire");
+    g.throughput(Throughput::Elements(1));
+    for n in [1_000usize, 10_000, 100_000] {
+        let (mut engine, _ids) = rust_engine(n);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let t = Instant::now();
+                    let at = engine.poll_timeout().expect("a timer per trunk");
+                    engine.handle_timeout(at);
+                    let mut fired = None;
+                    while let Some(o) = engine.poll_output() {
+                        if let Output::Event(Event::StateChanged { trunk, .. }) = &o {
+                            fired = Some(*trunk);
+                        }
+                        black_box(o);
+                    }
+                    total += t.elapsed();
+                    let id = fired.expect("the refresh check fires a state change");
+                    register(&mut engine, id, at);
+                    while engine.poll_output().is_some() {}
+                }
+                total
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(3));
+    targets = ffi_observation, timers
+}
+criterion_main!(benches);
