@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "what")]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
 pub enum HistoryKind {
     /// The trunk was added or its configuration changed.
     Configured,
