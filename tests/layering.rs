@@ -66,7 +66,11 @@ fn core_and_validate_are_sans_io() {
             }
         }
     }
-    assert!(bad.is_empty(), "IO or clock use in a sans-IO layer:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "IO or clock use in a sans-IO layer:\n{}",
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -93,6 +97,9 @@ fn core_and_validate_forbid_unsafe() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for m in ["core/mod.rs", "validate/mod.rs"] {
         let text = fs::read_to_string(root.join(m)).unwrap();
-        assert!(text.contains("#![forbid(unsafe_code)]"), "{m} must forbid unsafe code");
+        assert!(
+            text.contains("#![forbid(unsafe_code)]"),
+            "{m} must forbid unsafe code"
+        );
     }
 }

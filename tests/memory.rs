@@ -38,7 +38,8 @@ fn under_4_kib_per_trunk_with_full_history() {
     let mut engine = Engine::new(EngineConfig::default(), 0, 1);
     for i in 0..N {
         let mut cfg = TrunkConfig::new(&format!("trunk-{i:06}"));
-        cfg.set("domain", "acme-corporation.sip.ashburn.twilio.com").unwrap();
+        cfg.set("domain", "acme-corporation.sip.ashburn.twilio.com")
+            .unwrap();
         cfg.set("username", "office-pbx-main").unwrap();
         cfg.set("password", "Str0ngPassw0rdX-2024").unwrap();
         cfg.set("expires", "600").unwrap();
@@ -50,7 +51,9 @@ fn under_4_kib_per_trunk_with_full_history() {
                 with_credentials: true,
                 transport: None,
             };
-            engine.handle_observation(now, id, Observation::RegisterSent(sent)).unwrap();
+            engine
+                .handle_observation(now, id, Observation::RegisterSent(sent))
+                .unwrap();
             let ok = RegisterResponse {
                 code: 200,
                 reason: "OK",
@@ -59,11 +62,20 @@ fn under_4_kib_per_trunk_with_full_history() {
                 server: Some("Twilio"),
                 ..Default::default()
             };
-            engine.handle_observation(now, id, Observation::RegisterResponse(ok)).unwrap();
+            engine
+                .handle_observation(now, id, Observation::RegisterResponse(ok))
+                .unwrap();
         }
     }
     while engine.poll_output().is_some() {}
     let per_trunk = (LIVE.load(Ordering::Relaxed) - before) / N;
-    assert_eq!(engine.snapshot(engine.find_trunk("trunk-000000").unwrap()).unwrap().history.len(), 32);
+    assert_eq!(
+        engine
+            .snapshot(engine.find_trunk("trunk-000000").unwrap())
+            .unwrap()
+            .history
+            .len(),
+        32
+    );
     assert!(per_trunk <= 4096, "{per_trunk} bytes per trunk");
 }

@@ -464,6 +464,39 @@ fn silent_lapse_is_noticed_at_the_second_it_lapses() {
 }
 
 #[test]
+fn registering_again_after_a_lapse_is_healthy() {
+    let mut s = Sim::new(twilio_cfg());
+    s.register_twilio(600);
+    s.advance(700 * S);
+    assert_eq!(s.state(), (RegState::Expired, Cause::RegistrationExpired));
+    s.register_twilio(600);
+    assert_eq!(s.state(), (RegState::Registered, Cause::Healthy));
+    assert_eq!(s.cleared(), 1);
+}
+
+#[test]
+fn an_old_answer_on_another_transport_is_not_proof() {
+    let mut s = Sim::new(generic_cfg());
+    s.sent_on(600, false, Some(Transport::Tls));
+    s.resp(RegisterResponse {
+        code: 503,
+        reason: "Service Unavailable",
+        transport: Some(Transport::Tls),
+        ..Default::default()
+    });
+    // An hour later UDP times out: TLS's answer is too old to tell.
+    s.advance(3600 * S);
+    s.sent_on(600, false, Some(Transport::Udp));
+    s.obs(Observation::RegisterTimeout {
+        transport: Some(Transport::Udp),
+    });
+    assert_eq!(
+        s.state(),
+        (RegState::Unreachable, Cause::RegistrarUnreachable)
+    );
+}
+
+#[test]
 fn late_tick_fires_at_deadline_times() {
     // A host that calls handle_timeout only much later still gets the
     // events stamped with their own deadlines.

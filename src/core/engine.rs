@@ -115,8 +115,14 @@ struct LastResponse {
 #[derive(Clone, Copy, Debug, Default)]
 struct TransportSeen {
     timeouts_in_row: u32,
-    answered: bool,
+    /// When this transport last got an answer (any final response but a
+    /// locally generated 408), cleared by a timeout or a transport error.
+    answered_at: Option<u64>,
 }
+
+/// How long an answer on one transport counts as proof that it works, when
+/// another transport times out (`transport_blocked` vs `registrar_unreachable`).
+const ANSWER_FRESH_MS: u64 = 10 * 60 * 1000;
 
 fn set_string(dst: &mut String, src: &str) {
     if dst != src {
@@ -216,7 +222,9 @@ impl Trunk {
         for t in Transport::ALL {
             let s = self.transports[t.index()];
             f.timeouts[t.index()] = s.timeouts_in_row;
-            f.answered[t.index()] = s.answered;
+            f.answered[t.index()] = s
+                .answered_at
+                .is_some_and(|a| now_ms.saturating_sub(a) <= ANSWER_FRESH_MS);
         }
         if self.cause == Cause::DomainNotFound
             || self.findings.iter().any(|x| x.code.starts_with("domain."))
@@ -562,12 +570,20 @@ impl Engine {
         let continues = t.attempt.open && t.attempt.challenges > 0 && s.with_credentials;
         let challenges = if continues { t.attempt.challenges } else { 0 };
         let refresh = bound && s.expires != Some(0);
-        if refresh && !continues {
-            if let Some(b) = t.binding {
-                if let (Some(due), Some(late)) = (b.refresh_due_at, b.late_at) {
-                    t.refresh_late_by = (now > late).then(|| now - due);
-                }
-            }
+        if !continues {
+            // A refresh sent past the late point is late by its distance
+            // from the refresh point; a fresh registration is never late.
+            t.refresh_late_by = match (refresh, t.binding) {
+                (
+                    true,
+                    Some(Binding {
+                        refresh_due_at: Some(due),
+                        late_at: Some(late),
+                        ..
+                    }),
+                ) => (now > late).then(|| now - due),
+                _ => None,
+            };
         }
         t.attempt = Attempt {
             open: true,
@@ -638,7 +654,7 @@ impl Engine {
             // A locally generated 408 is a timeout, not an answer.
             if r.code != 408 {
                 let seen = &mut t.transports[tr.index()];
-                seen.answered = true;
+                seen.answered_at = Some(now);
                 seen.timeouts_in_row = 0;
             }
         }
@@ -819,7 +835,7 @@ impl Engine {
         if code == 408 {
             if let Some(tr) = transport {
                 t.transports[tr.index()].timeouts_in_row += 1;
-                t.transports[tr.index()].answered = false;
+                t.transports[tr.index()].answered_at = None;
             }
         }
         t.attempt.open = false;
@@ -870,12 +886,15 @@ impl Engine {
         if let Some(tr) = tr {
             let s = &mut t.transports[tr.index()];
             s.timeouts_in_row += 1;
-            s.answered = false;
+            s.answered_at = None;
         }
         let other_answers = tr.is_some_and(|tr| {
-            Transport::ALL
-                .iter()
-                .any(|o| *o != tr && t.transports[o.index()].answered)
+            Transport::ALL.iter().any(|o| {
+                *o != tr
+                    && t.transports[o.index()]
+                        .answered_at
+                        .is_some_and(|a| now - a <= ANSWER_FRESH_MS)
+            })
         });
         let cause = if other_answers {
             Cause::TransportBlocked
@@ -906,7 +925,7 @@ impl Engine {
         let Ok(t) = self.trunk_mut(id) else { return };
         let tr = transport.or(t.attempt.transport).or(t.config.transport);
         if let Some(tr) = tr {
-            t.transports[tr.index()].answered = false;
+            t.transports[tr.index()].answered_at = None;
         }
         t.transport_error = Some((kind, detail.map(str::to_owned), tr));
         let cause = match kind {
