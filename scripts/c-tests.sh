@@ -19,7 +19,10 @@ $CC $CFLAGS tests/c/api_test.c "$lib/libregwatch.a" $LIBS -o "$out/api_test_stat
 "$out/api_test_static"
 
 echo "== C API test, shared library"
-$CC $CFLAGS tests/c/api_test.c -L"$lib" -Wl,-rpath,"$lib" -lregwatch -o "$out/api_test_shared"
+# The library's soname (libregwatch.so.MAJOR.MINOR) is what the loader looks for.
+soname=$(sed -n 's/^#define REGWATCH_SONAME "\(.*\)"/\1/p' include/regwatch.h)
+ln -sf "$lib/libregwatch.so" "$out/$soname"
+$CC $CFLAGS tests/c/api_test.c -L"$lib" -Wl,-rpath,"$PWD/$out" -lregwatch -o "$out/api_test_shared"
 "$out/api_test_shared"
 
 echo "== C API test under ASAN + UBSAN"

@@ -297,7 +297,9 @@ impl TrunkConfig {
         if let Some(e) = self.expires {
             out.extend(validate::validate_expiry(e, refresh_ratio, profile));
         }
-        if let Some(t) = self.transport {
+        if self.transport.is_some() || self.port.is_some() {
+            // Hosts default to UDP when no transport is configured.
+            let t = self.transport.unwrap_or(Transport::Udp);
             out.extend(validate::validate_transport(t, self.port, profile));
         }
         if let Some(r) = &self.realm {

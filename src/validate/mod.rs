@@ -26,7 +26,7 @@ mod transport;
 pub use credentials::validate_credentials;
 pub use domain::{suggest_domain, validate_domain, validate_request_uri, DomainParts};
 pub use expiry::validate_expiry;
-pub use realm::validate_realm;
+pub use realm::{validate_realm, TWILIO_REALM};
 pub use transport::validate_transport;
 
 /// How serious a finding (or a diagnosis) is.
