@@ -579,9 +579,15 @@ pub fn validate_request_uri(request_uri: &str, domain: &str, profile: Profile) -
 /// The closest valid Twilio registrar name for a mistyped or decorated one.
 /// `None` when the input is already exact, or not a Twilio host.
 pub fn suggest_domain(domain: &str) -> Option<String> {
-    let parts = DomainParts::parse(domain);
-    let host = parts.host.trim().to_owned();
-    if host.is_empty() || !looks_like_twilio(&host) || host.contains(char::is_whitespace) {
+    let d = dissect(domain);
+    let host = d.host.trim_end_matches('.').to_ascii_lowercase();
+    let valid_labels = !host.is_empty()
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if !valid_labels || !looks_like_twilio(&host) {
         return None;
     }
     let shape = twilio_shape(&host);
@@ -592,8 +598,14 @@ pub fn suggest_domain(domain: &str) -> Option<String> {
     {
         return None;
     }
+    let decorated = d.scheme.is_some()
+        || d.user.is_some()
+        || d.rest.is_some()
+        || d.outer_ws
+        || d.host.ends_with('.')
+        || d.host.chars().any(|c| c.is_ascii_uppercase());
     let fixed = shape.fixed.unwrap_or_else(|| host.clone());
-    (fixed != domain).then_some(fixed)
+    (decorated || fixed != host).then_some(fixed)
 }
 
 #[cfg(test)]
