@@ -28,6 +28,7 @@ fn add(e: *mut regwatch_engine, name: &str) {
             ("name", name),
             ("domain", "acme.sip.twilio.com"),
             ("username", "office"),
+            ("password", "Str0ngPassw0rdX"),
         ] {
             assert_eq!(
                 regwatch_trunk_config_set(cfg, c(k).as_ptr(), c(v).as_ptr()),
