@@ -19,17 +19,25 @@ step "Rust tests (unit, scenarios, validation, FFI, header drift, doc tests)"
 cargo test --all-targets 2>&1 | tee -a "$log"
 cargo test --doc 2>&1 | tee -a "$log"
 
+# Whole programs below count as one test each.
+programs=0
 step "C API tests (-Wall -Wextra -Werror; static, shared, ASAN+UBSAN)"
-scripts/c-tests.sh 2>&1 | tee -a "$log"
+scripts/c-tests.sh
+programs=$((programs + 3))
 
 step "install and link with pkg-config"
 scripts/install-test.sh
+programs=$((programs + 1))
 
 step "the shipped example (main job)"
 cargo run --quiet --example triage -- examples/sample/trunks.toml > /dev/null
+programs=$((programs + 1))
 
-passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
-failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
+# Every step above stops the script on failure (set -e), so reaching this
+# point means they all passed.
+passed=$(grep -Eo 'test result: [a-z]+\. [0-9]+ passed' "$log" | grep -Eo '[0-9]+' | awk '{s += $1} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ passed; [0-9]+ failed' "$log" | awk '{s += $3} END {print s + 0}')
+passed=$((passed + programs))
 echo
 echo "suite finished in $(( $(date +%s) - start )) s"
 echo "regwatch: ${passed:-0} passed, ${failed:-0} failed"
