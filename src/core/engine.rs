@@ -1152,7 +1152,7 @@ impl Engine {
             let previous = std::mem::replace(&mut t.alert, wanted);
             match wanted {
                 Some(c) => {
-                    let summary = diagnosis::render(c, &t.facts(now, ratio)).summary;
+                    let summary = diagnosis::summary(c, &t.facts(now, ratio));
                     tracing::warn!(trunk = %t.config.name, cause = c.as_str(), "{summary}");
                     self.out.push_back(Output::Event(Event::AlertRaised {
                         trunk: id,

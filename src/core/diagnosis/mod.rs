@@ -7,7 +7,7 @@ use serde::Serialize;
 mod catalog;
 pub mod codes;
 
-pub(crate) use catalog::render;
+pub(crate) use catalog::{render, summary};
 
 /// How sure the diagnosis is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
