@@ -29,6 +29,22 @@ pub enum HistoryKind {
     BindingLapsed,
 }
 
+impl std::fmt::Display for HistoryKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HistoryKind::Configured => f.write_str("configured"),
+            HistoryKind::RegisterSent => f.write_str("REGISTER sent"),
+            HistoryKind::Response => f.write_str("response"),
+            HistoryKind::Timeout => f.write_str("timeout"),
+            HistoryKind::TransportError(k) => write!(f, "transport error ({})", k.as_str()),
+            HistoryKind::Deregistered => f.write_str("deregistered"),
+            HistoryKind::HostState(h) => write!(f, "host reports {}", h.as_str()),
+            HistoryKind::RefreshMissed => f.write_str("refresh point missed"),
+            HistoryKind::BindingLapsed => f.write_str("binding lapsed"),
+        }
+    }
+}
+
 /// One entry of a trunk's history (24 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct HistoryEntry {

@@ -60,8 +60,8 @@ pub fn render_trunk_text(engine: &Engine, id: TrunkId) -> Result<String, Error> 
         let _ = writeln!(
             s,
             "  Binding lapses in {} s (refresh due in {} s)",
-            e / 1000,
-            snap.refresh_in_ms.unwrap_or(0) / 1000
+            e.div_ceil(1000),
+            snap.refresh_in_ms.unwrap_or(0).div_ceil(1000)
         );
     }
     let _ = writeln!(s, "  {}", diag.summary);
@@ -103,7 +103,7 @@ pub fn render_trunk_text(engine: &Engine, id: TrunkId) -> Result<String, Error> 
         for h in &snap.history {
             let _ = write!(
                 s,
-                "    t={}.{:03}s {:?}",
+                "    t={}.{:03}s {}",
                 h.at_ms / 1000,
                 h.at_ms % 1000,
                 h.kind

@@ -365,6 +365,8 @@ pub fn validate_domain(domain: &str, profile: Profile) -> Vec<Finding> {
     }
     let d = dissect(domain);
     let bare = DomainParts::parse(domain);
+    // What to tell people to type: the corrected name when there is one.
+    let best = suggest_domain(domain).unwrap_or_else(|| bare.host.clone());
     let clean = |h: &str| h.to_owned();
     if d.outer_ws {
         push(
@@ -406,7 +408,7 @@ pub fn validate_domain(domain: &str, profile: Profile) -> Vec<Finding> {
                 DOMAIN_SCHEME_PREFIX,
                 Severity::Error,
                 format!("`{scheme}://` is a web address prefix: SIP is not HTTP, and no registrar is reached that way."),
-                format!("Use the bare domain: `{}`.", bare.host),
+                format!("Use the bare domain: `{}`.", best),
             );
         }
     }
@@ -420,7 +422,7 @@ pub fn validate_domain(domain: &str, profile: Profile) -> Vec<Finding> {
             ),
             format!(
                 "Put `{user}` in the username, and `{}` in the domain.",
-                bare.host
+                best
             ),
         );
     }
@@ -430,7 +432,7 @@ pub fn validate_domain(domain: &str, profile: Profile) -> Vec<Finding> {
             DOMAIN_PATH,
             Severity::Error,
             format!("`{rest}` after the host is not part of a domain."),
-            format!("Remove it: `{}`.", bare.host),
+            format!("Remove it: `{}`.", best),
         );
     }
     if let Some(p) = d.port {
@@ -451,7 +453,7 @@ pub fn validate_domain(domain: &str, profile: Profile) -> Vec<Finding> {
             DOMAIN_TRAILING_DOT,
             Severity::Warning,
             "The domain ends with a dot. DNS accepts it, but TLS name checks and registrars that compare the domain as text do not.".into(),
-            format!("Remove the trailing dot: `{}`.", bare.host),
+            format!("Remove the trailing dot: `{}`.", best),
         );
     }
     let host = host_raw.trim_end_matches('.');

@@ -318,11 +318,15 @@ fn evidence(f: &Facts<'_>) -> Vec<String> {
         }
     }
     if let Some(l) = f.refresh_late_by_ms {
-        e.push(format!(
-            "Refresh {} s after the refresh point ({:.0} % of the granted expiry).",
-            l / 1000,
+        let point = format!(
+            "the refresh point ({:.0} % of the granted expiry)",
             f.refresh_ratio * 100.0
-        ));
+        );
+        e.push(if f.state == RegState::Registered {
+            format!("The last refresh came {} s after {point}.", l / 1000)
+        } else {
+            format!("No successful refresh {} s after {point}.", l / 1000)
+        });
     }
     for t in Transport::ALL {
         let n = f.timeouts[t.index()];
