@@ -5,7 +5,7 @@
 //! no panics on any input: every parser here accepts truncated, garbled,
 //! huge or non-ASCII text and answers with an error or an empty result.
 //!
-//! * `asterisk`: the stasis/AMI `Registry` event, `ContactStatus`, the
+//! * [`asterisk`]: the stasis/AMI `Registry` event, `ContactStatus`, the
 //!   sorcery `registration`/`auth` object sets and a `pjsip.conf` reader,
 //!   and the WARNING lines of `res_pjsip_outbound_registration` (the only
 //!   place Asterisk names the status code).
@@ -21,6 +21,7 @@
 //! `Status: 403` or by raw SIP all end as `credentials_rejected`.
 #![forbid(unsafe_code)]
 
+pub mod asterisk;
 pub mod codes;
 mod text;
 pub mod uri;
@@ -283,7 +284,7 @@ pub enum HostError {
     /// for a caller that feeds every event it sees.
     Ignored(String),
     /// The event names a registration (by client and server URI) that the
-    /// `asterisk::RegistrationIndex` does not know.
+    /// [`asterisk::RegistrationIndex`] does not know.
     UnknownRegistration {
         /// The client URI (AOR) as the host gave it.
         client_uri: String,
