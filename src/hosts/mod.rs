@@ -9,9 +9,9 @@
 //!   sorcery `registration`/`auth` object sets and a `pjsip.conf` reader,
 //!   and the WARNING lines of `res_pjsip_outbound_registration` (the only
 //!   place Asterisk names the status code).
-//! * `freeswitch`: `sofia::gateway_*` events (header maps, the raw
+//! * [`freeswitch`]: `sofia::gateway_*` events (header maps, the raw
 //!   `Key: Value` text and the one-line compact form) through a
-//!   `freeswitch::GatewayTracker` that remembers what each gateway did
+//!   [`freeswitch::GatewayTracker`] that remembers what each gateway did
 //!   last, and the sofia gateway XML.
 //!
 //! A [`Fact`] is an owned [`Observation`] plus the name of the trunk it is
@@ -23,6 +23,7 @@
 
 pub mod asterisk;
 pub mod codes;
+pub mod freeswitch;
 mod text;
 pub mod uri;
 
