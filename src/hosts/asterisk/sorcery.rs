@@ -319,8 +319,29 @@ impl AsteriskConfig {
     }
 
     /// Reads `pjsip.conf` text (see [`parse_conf`]).
+    ///
+    /// In a configuration file a later `outbound_auth=` line replaces an
+    /// earlier one (a section's own line overrides its template's:
+    /// `ast_sip_auth_vector_init` starts the list afresh), whereas an
+    /// object set lists one `outbound_auth` entry per auth; so only the
+    /// last `outbound_auth` line of a section is kept here.
     pub fn from_pjsip_conf(text: &str) -> AsteriskConfig {
-        AsteriskConfig::from_objectsets(&parse_conf(text).objects())
+        let mut sets = parse_conf(text).objects();
+        for s in &mut sets {
+            if !s.kind.eq_ignore_ascii_case("registration") {
+                continue;
+            }
+            let is_auth = |k: &str| k.eq_ignore_ascii_case("outbound_auth");
+            if let Some(last) = s.fields.iter().rposition(|(k, _)| is_auth(k)) {
+                let mut i = 0;
+                s.fields.retain(|(k, _)| {
+                    let keep = !is_auth(k) || i == last;
+                    i += 1;
+                    keep
+                });
+            }
+        }
+        AsteriskConfig::from_objectsets(&sets)
     }
 
     /// The auth section with this name.
