@@ -107,13 +107,13 @@ impl Bed {
                     let id = self.engine.find_trunk(gateway).unwrap();
                     self.engine.remove_trunk(now, id).unwrap();
                 }
-                Some(GatewayChange::Added { gateway, .. }) => {
-                    if self.engine.find_trunk(gateway).is_none() {
-                        let g = &self.gateways[gateway.as_str()];
-                        self.engine.add_trunk(now, g.trunk().config).unwrap();
-                    }
+                Some(GatewayChange::Added { gateway, .. })
+                    if self.engine.find_trunk(gateway).is_none() =>
+                {
+                    let g = &self.gateways[gateway.as_str()];
+                    self.engine.add_trunk(now, g.trunk().config).unwrap();
                 }
-                None => {}
+                _ => {}
             }
             while self.engine.poll_output().is_some() {}
             self.facts.extend(m.facts);

@@ -392,7 +392,7 @@ impl AsteriskConfig {
     /// `client_uri`; `auth_username`, `password` and `realm` from the first
     /// `outbound_auth` that exists (`auth_username` only when it differs
     /// from the AOR user); `transport` from the URI or the transport
-    /// object; `proxy` (host[:port]) from `outbound_proxy`; `expires` from
+    /// object; `proxy` (`host[:port]`) from `outbound_proxy`; `expires` from
     /// `expiration`. A server URI that is not a SIP URI is kept as written
     /// in `domain`, for validation to explain.
     pub fn trunk(&self, r: &Registration) -> AsteriskTrunk {

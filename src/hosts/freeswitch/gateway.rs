@@ -205,7 +205,7 @@ impl SofiaGateway {
     /// `username` is the AOR user (`from-user`, else `username`),
     /// `auth_username` the digest user (`auth-username`, else `username`)
     /// when it differs. `proxy` is where packets go (`register-proxy`, else
-    /// `outbound-proxy`), as host[:port]. `realm` stays unset: sofia answers
+    /// `outbound-proxy`), as `host[:port]`. `realm` stays unset: sofia answers
     /// whatever realm the challenge names, and the `realm` param only
     /// supplies defaults for `proxy` and `from-domain`.
     pub fn trunk(&self) -> FreeswitchTrunk {
