@@ -16,9 +16,6 @@
 //!   comes from a seed passed in.
 //! * [`validate`]: pure functions that check a domain, credentials, expiry,
 //!   transport and realm and return [`validate::Finding`]s. Never a secret.
-//! * [`hosts`]: pure adapters that turn what Asterisk and FreeSWITCH say
-//!   (events, log lines, configuration) into engine inputs and trunk
-//!   configurations.
 //! * `ffi`: the stable C ABI (`include/regwatch.h`), the only module with
 //!   `extern "C"` and raw pointers.
 //!

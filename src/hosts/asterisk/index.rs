@@ -1,5 +1,6 @@
 //! Which registration an event is about.
 use crate::validate::Transport;
+use std::collections::HashMap;
 
 /// What the adapters need to know about one Asterisk registration.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,6 +31,10 @@ pub struct IndexEntry {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RegistrationIndex {
     entries: Vec<IndexEntry>,
+    /// Normalised `(client_uri, server_uri)` → position in `entries`.
+    by_pair: HashMap<(String, String), usize>,
+    /// Normalised `client_uri` → positions in `entries`.
+    by_client: HashMap<String, Vec<usize>>,
 }
 
 fn norm(uri: &str) -> String {
@@ -47,17 +52,46 @@ impl RegistrationIndex {
         RegistrationIndex::default()
     }
 
+    fn rebuild(&mut self) {
+        self.by_pair.clear();
+        self.by_client.clear();
+        for (i, e) in self.entries.iter().enumerate() {
+            let c = norm(&e.client_uri);
+            self.by_pair
+                .entry((c.clone(), norm(&e.server_uri)))
+                .or_insert(i);
+            self.by_client.entry(c).or_default().push(i);
+        }
+    }
+
     /// Adds an entry, replacing one with the same name.
     pub fn insert(&mut self, entry: IndexEntry) {
-        self.entries.retain(|e| e.name != entry.name);
-        self.entries.push(entry);
+        match self.entries.iter().position(|e| e.name == entry.name) {
+            Some(i) => {
+                self.entries[i] = entry;
+                self.rebuild();
+            }
+            None => {
+                let i = self.entries.len();
+                let c = norm(&entry.client_uri);
+                self.by_pair
+                    .entry((c.clone(), norm(&entry.server_uri)))
+                    .or_insert(i);
+                self.by_client.entry(c).or_default().push(i);
+                self.entries.push(entry);
+            }
+        }
     }
 
     /// Removes the entry with this name; whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
         let before = self.entries.len();
         self.entries.retain(|e| e.name != name);
-        before != self.entries.len()
+        let removed = before != self.entries.len();
+        if removed {
+            self.rebuild();
+        }
+        removed
     }
 
     /// How many registrations are indexed.
@@ -70,7 +104,7 @@ impl RegistrationIndex {
         self.entries.is_empty()
     }
 
-    /// Every entry.
+    /// Every entry, in insertion order.
     pub fn entries(&self) -> &[IndexEntry] {
         &self.entries
     }
@@ -84,18 +118,17 @@ impl RegistrationIndex {
     /// entry with this client URI (an AOR is registered once), if exactly
     /// one has it.
     pub fn find(&self, client_uri: &str, server_uri: &str) -> Option<&IndexEntry> {
-        let (c, s) = (norm(client_uri), norm(server_uri));
-        self.entries
-            .iter()
-            .find(|e| norm(&e.client_uri) == c && norm(&e.server_uri) == s)
+        self.by_pair
+            .get(&(norm(client_uri), norm(server_uri)))
+            .and_then(|&i| self.entries.get(i))
             .or_else(|| self.find_by_client(client_uri))
     }
 
     /// The one registration with this client URI, if exactly one has it.
     pub fn find_by_client(&self, client_uri: &str) -> Option<&IndexEntry> {
-        let c = norm(client_uri);
-        let mut it = self.entries.iter().filter(|e| norm(&e.client_uri) == c);
-        let first = it.next()?;
-        it.next().is_none().then_some(first)
+        match self.by_client.get(&norm(client_uri))?.as_slice() {
+            [i] => self.entries.get(*i),
+            _ => None,
+        }
     }
 }
