@@ -554,3 +554,22 @@ fn retry_lines_do_not_stop_the_registration() {
         (RegState::Stopped, Cause::ServerError)
     );
 }
+
+#[test]
+fn debug_output_never_shows_a_password() {
+    let text = fixture("pjsip.conf");
+    let conf = regwatch::hosts::asterisk::parse_conf(&text);
+    let objects = conf.objects();
+    let ac = AsteriskConfig::from_pjsip_conf(&text);
+    let dumps = [
+        format!("{conf:?}"),
+        format!("{objects:?}"),
+        format!("{ac:?}"),
+        format!("{:?}", ac.trunks()),
+        format!("{:?}", ac.index()),
+    ];
+    for d in dumps {
+        assert!(!d.contains("s3cret"), "{d}");
+    }
+    assert!(format!("{objects:?}").contains("<redacted>"));
+}

@@ -423,3 +423,12 @@ fn other_states() {
         Err(HostError::Ignored(_))
     ));
 }
+
+#[test]
+fn debug_output_never_shows_a_password() {
+    let gws = parse_gateways(&fixture("external.xml"));
+    let trunks: Vec<_> = gws.iter().map(SofiaGateway::trunk).collect();
+    for d in [format!("{gws:?}"), format!("{trunks:?}")] {
+        assert!(!d.contains("s3cret") && !d.contains("wrong &"), "{d}");
+    }
+}

@@ -1,5 +1,34 @@
 //! Small text helpers shared by the adapters.
 use std::borrow::Cow;
+use std::fmt;
+
+/// Whether a configuration key holds a secret (`password`, `md5_cred`,
+/// `oauth_secret`, `refresh_token`, `auth-password`...).
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("password")
+        || k.contains("secret")
+        || k.contains("md5_cred")
+        || k.contains("token")
+        || k.contains("passwd")
+}
+
+/// `(key, value)` pairs for `Debug`, with secret values shown as `<redacted>`.
+pub(crate) struct Redacted<'a>(pub(crate) &'a [(String, String)]);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, v)| {
+                if is_secret_key(k) {
+                    (k.as_str(), "<redacted>")
+                } else {
+                    (k.as_str(), v.as_str())
+                }
+            }))
+            .finish()
+    }
+}
 
 /// Removes ANSI escape sequences (the colours of Asterisk's console and
 /// `fs_cli`): CSI sequences (`ESC [ ... final`), OSC sequences

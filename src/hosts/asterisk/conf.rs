@@ -7,10 +7,13 @@
 //! `#include`/`#exec` lines are skipped (their files are not read: no IO
 //! here); the lines that were skipped are reported.
 use super::sorcery::ObjectSet;
+use crate::hosts::text::Redacted;
 use std::collections::HashMap;
+use std::fmt;
 
-/// One `[section]` as written, before inheritance.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// One `[section]` as written, before inheritance. `Debug` never shows a
+/// password.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ConfSection {
     /// The name between the brackets.
     pub name: String,
@@ -22,6 +25,18 @@ pub struct ConfSection {
     pub fields: Vec<(String, String)>,
     /// The 1-based line of the `[name]` header.
     pub line: usize,
+}
+
+impl fmt::Debug for ConfSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfSection")
+            .field("name", &self.name)
+            .field("is_template", &self.is_template)
+            .field("templates", &self.templates)
+            .field("fields", &Redacted(&self.fields))
+            .field("line", &self.line)
+            .finish()
+    }
 }
 
 /// A parsed configuration file.

@@ -4,14 +4,16 @@ use super::conf::parse_conf;
 use super::index::{IndexEntry, RegistrationIndex};
 use crate::core::{Secret, TrunkConfig};
 use crate::hosts::codes;
-use crate::hosts::text::{ast_false, ast_true};
+use crate::hosts::text::{ast_false, ast_true, Redacted};
 use crate::hosts::uri::SipUri;
 use crate::validate::{Finding, Severity, Transport};
+use std::fmt;
 
 /// One sorcery object as name=value pairs: what
 /// `ast_sorcery_objectset_create()` returns, plus the object's id
-/// (`ast_sorcery_object_get_id()`, the section name) and type.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// (`ast_sorcery_object_get_id()`, the section name) and type. `Debug`
+/// never shows a password.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ObjectSet {
     /// The object id (section name).
     pub id: String,
@@ -20,6 +22,16 @@ pub struct ObjectSet {
     /// The fields, in order; a key may repeat (`outbound_auth` does in an
     /// object set, one entry per auth).
     pub fields: Vec<(String, String)>,
+}
+
+impl fmt::Debug for ObjectSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectSet")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("fields", &Redacted(&self.fields))
+            .finish()
+    }
 }
 
 impl ObjectSet {

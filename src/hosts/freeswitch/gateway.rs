@@ -4,12 +4,13 @@ use super::tracker::GatewayInfo;
 use super::xml::{tags, Tag};
 use crate::core::{Secret, TrunkConfig};
 use crate::hosts::codes;
-use crate::hosts::text::switch_true;
+use crate::hosts::text::{switch_true, Redacted};
 use crate::hosts::uri::SipUri;
 use crate::validate::{Finding, Severity, Transport};
+use std::fmt;
 
-/// One `<gateway>` as written.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// One `<gateway>` as written. `Debug` never shows a password.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SofiaGateway {
     /// The `name` attribute (`anonymous` when empty, as mod_sofia does).
     pub name: String,
@@ -18,6 +19,16 @@ pub struct SofiaGateway {
     pub profile: Option<String>,
     /// `<param name=".." value=".."/>` pairs in order (entities decoded).
     pub params: Vec<(String, String)>,
+}
+
+impl fmt::Debug for SofiaGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SofiaGateway")
+            .field("name", &self.name)
+            .field("profile", &self.profile)
+            .field("params", &Redacted(&self.params))
+            .finish()
+    }
 }
 
 /// One gateway turned into a trunk.
