@@ -361,6 +361,17 @@ impl GatewayEvent {
         }
     }
 
+    /// Reads an event from a header map.
+    pub fn from_map<S: std::hash::BuildHasher>(
+        headers: &std::collections::HashMap<String, String, S>,
+    ) -> Result<GatewayEvent, HostError> {
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        GatewayEvent::from_headers(&pairs)
+    }
+
     /// Reads a [`RawEvent`].
     pub fn from_raw(ev: &RawEvent) -> Result<GatewayEvent, HostError> {
         GatewayEvent::from_headers(&ev.headers)
@@ -396,6 +407,20 @@ mod tests {
         assert!(s.is_local());
         assert!(parse_compact_line("no subclass here").is_none());
         assert!(parse_compact_line("06:03:18").is_none());
+    }
+
+    #[test]
+    fn from_a_map() {
+        let mut m = std::collections::HashMap::new();
+        m.insert(
+            "Event-Subclass".to_owned(),
+            "sofia::gateway_delete".to_owned(),
+        );
+        m.insert("Gateway".to_owned(), "gw".to_owned());
+        assert!(matches!(
+            GatewayEvent::from_map(&m),
+            Ok(GatewayEvent::Deleted { .. })
+        ));
     }
 
     #[test]
