@@ -75,6 +75,7 @@
 #![warn(missing_docs)]
 
 pub mod core;
+pub mod hosts;
 pub mod validate;
 
 #[doc(hidden)]

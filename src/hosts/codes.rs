@@ -1,0 +1,72 @@
+//! Stable codes of the host-specific notes the configuration readers add
+//! next to the validation findings. Extend, never rename.
+//!
+//! Notes are [`Finding`](crate::Finding)s whose `field` is the host's own
+//! configuration key (`auth_rejection_permanent`, `retry-seconds`...).
+
+macro_rules! codes {
+    ($($(#[$m:meta])* $name:ident = $s:literal;)*) => {
+        $($(#[$m])* pub const $name: &str = $s;)*
+        /// Every note code, in catalog order.
+        pub const ALL: &[&str] = &[$($s),*];
+    };
+}
+
+codes! {
+    /// `server_uri` or `client_uri` is missing: Asterisk refuses to load the
+    /// registration.
+    ASTERISK_URI_MISSING = "asterisk.uri_missing";
+    /// `server_uri`, `client_uri` or `outbound_proxy` is not a SIP URI.
+    ASTERISK_URI_INVALID = "asterisk.uri_invalid";
+    /// `server_uri` has a user part: the REGISTER Request-URI becomes
+    /// `sip:user@domain` (RFC 3261 §10.2 wants the domain alone).
+    ASTERISK_SERVER_URI_USER = "asterisk.server_uri_user";
+    /// The AOR host (`client_uri`) differs from the registrar (`server_uri`).
+    ASTERISK_AOR_DOMAIN_DIFFERS = "asterisk.aor_domain_differs";
+    /// No `outbound_auth`: a challenge cannot be answered.
+    ASTERISK_NO_OUTBOUND_AUTH = "asterisk.no_outbound_auth";
+    /// `outbound_auth` names an auth section that does not exist.
+    ASTERISK_AUTH_MISSING = "asterisk.auth_missing";
+    /// The auth is not `userpass` (md5, oauth...): its password cannot be checked.
+    ASTERISK_AUTH_NOT_USERPASS = "asterisk.auth_not_userpass";
+    /// `auth_rejection_permanent=yes`: rejected credentials stop the
+    /// registration until the configuration is reloaded.
+    ASTERISK_STOPS_ON_AUTH_REJECTION = "asterisk.stops_on_auth_rejection";
+    /// `forbidden_retry_interval=0`: a 403 stops the registration for good.
+    ASTERISK_STOPS_ON_FORBIDDEN = "asterisk.stops_on_forbidden";
+    /// `fatal_retry_interval=0`: a 404 or other permanent failure stops the
+    /// registration for good.
+    ASTERISK_STOPS_ON_FATAL = "asterisk.stops_on_fatal";
+    /// `max_retries`: after that many temporary failures (timeouts, 5xx)
+    /// the registration stops for good.
+    ASTERISK_MAX_RETRIES = "asterisk.max_retries";
+    /// `retry_interval=0`: temporary failures are not retried either.
+    ASTERISK_RETRY_DISABLED = "asterisk.retry_disabled";
+    /// `expiration` of 10 s or less: Asterisk re-registers 10 s before
+    /// expiry, so it re-registers immediately after every success.
+    ASTERISK_EXPIRATION_SHORT = "asterisk.expiration_short";
+    /// `line`/`endpoint` set without the other: Asterisk refuses the registration.
+    ASTERISK_LINE_ENDPOINT = "asterisk.line_endpoint";
+    /// A value Asterisk cannot parse (a number or a yes/no): the object is
+    /// not loaded.
+    ASTERISK_INVALID_VALUE = "asterisk.invalid_value";
+    /// `register=false`: the gateway does not register (OPTIONS only).
+    FREESWITCH_NO_REGISTER = "freeswitch.no_register";
+    /// `username` missing on a registering gateway: mod_sofia refuses it.
+    FREESWITCH_USERNAME_MISSING = "freeswitch.username_missing";
+    /// `register-transport` is not udp, tcp or tls.
+    FREESWITCH_TRANSPORT_UNSUPPORTED = "freeswitch.transport_unsupported";
+    /// `retry-seconds` below 5: mod_sofia uses 30 instead.
+    FREESWITCH_RETRY_SECONDS_RESET = "freeswitch.retry_seconds_reset";
+    /// Retries wait `retry-seconds × failures`, without a cap.
+    FREESWITCH_RETRY_BACKOFF = "freeswitch.retry_backoff";
+    /// `timeout-seconds` below 5: mod_sofia uses 60 instead.
+    FREESWITCH_TIMEOUT_SECONDS_RESET = "freeswitch.timeout_seconds_reset";
+    /// `ping` below 5: mod_sofia ignores it (no OPTIONS keep-alive).
+    FREESWITCH_PING_IGNORED = "freeswitch.ping_ignored";
+    /// `expire-seconds` is not a number of at least 5: mod_sofia uses 3600.
+    FREESWITCH_EXPIRE_SECONDS_INVALID = "freeswitch.expire_seconds_invalid";
+    /// `from-domain` (the AOR domain) differs from `proxy` (the REGISTER
+    /// Request-URI host).
+    FREESWITCH_FROM_DOMAIN_DIFFERS = "freeswitch.from_domain_differs";
+}
