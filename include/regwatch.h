@@ -80,6 +80,9 @@ typedef uint32_t regwatch_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A sofia gateway's registration state (`sofia_state_names[]`).
+typedef struct GatewayState GatewayState;
+
 // The sans-IO engine (a Box).
 //
 // **Not thread-safe.** It may be moved between threads, but the caller
@@ -184,6 +187,8 @@ typedef struct regwatch_event {
   // The whole event as a JSON object.
   const char *json;
 } regwatch_event;
+
+
 
 
 
@@ -381,6 +386,57 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_trunks_json(struct regwatch_en
 // Writes the trunk's state and cause ids (static strings, never freed) to
 // `*out_state` and `*out_cause`.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_state(struct regwatch_engine *engine, const char *trunk, const char **out_state, const char **out_cause);
+
+// Asterisk: collects one sorcery object (`kind` = `registration`, `auth`
+// or `transport`; `id` = its section name) as `n` name/value pairs, as
+// `ast_sorcery_objectset_create` gives them. Nothing changes in the engine
+// until `regwatch_engine_asterisk_commit`. Passwords are copied, never
+// logged.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_object(struct regwatch_engine *engine, const char *kind, const char *id, const char *const *names, const char *const *values, size_t n);
+
+// Asterisk: applies the objects collected with
+// `regwatch_engine_asterisk_object` as the complete configuration: every
+// registration becomes (or updates) a trunk named after its section,
+// trunks of registrations no longer present are removed, and validation
+// findings plus Asterisk-specific notes come out as
+// `REGWATCH_EVENT_FINDING` events. Call it on load and after every
+// pjsip.conf reload.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_commit(struct regwatch_engine *engine, uint64_t now_ms);
+
+// Asterisk: the same as collecting objects and committing, from the text
+// of a `pjsip.conf` (sections, templates, comments; `#include` lines are
+// not followed).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_pjsip_conf(struct regwatch_engine *engine, uint64_t now_ms, const char *text);
+
+// Asterisk: a stasis `Registry` message as JSON (`{"channeltype",
+// "username" (client_uri), "domain" (server_uri), "status", "cause"}`).
+// Returns `REGWATCH_STATUS_DONE` for a message that is not a PJSIP
+// registration, `REGWATCH_STATUS_NOT_FOUND` for a registration the
+// committed configuration does not know, `REGWATCH_STATUS_INVALID_ARGUMENT`
+// for JSON that is not a Registry message.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_registry_json(struct regwatch_engine *engine, uint64_t now_ms, const char *json);
+
+// Asterisk: one log line (colour codes allowed). Lines of
+// `res_pjsip_outbound_registration` that carry a status code or a timeout
+// ("Fatal response '403' received from ...", "No response received from
+// ...") become observations; any other line returns
+// `REGWATCH_STATUS_DONE`, so a module may pass every WARNING it sees.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_log_line(struct regwatch_engine *engine, uint64_t now_ms, const char *line);
+
+// FreeSWITCH: the sofia configuration XML (a whole `sofia.conf` as
+// `switch_xml_open_cfg` gives it, a profile, or lone `<gateway>`
+// elements). Every registering gateway becomes (or updates) a trunk named
+// after the gateway; findings and FreeSWITCH-specific notes come out as
+// events.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_gateways_xml(struct regwatch_engine *engine, uint64_t now_ms, const char *xml);
+
+// FreeSWITCH: one event's headers as `n` name/value pairs (as
+// `switch_event_header_t` lists them; `Event-Subclass` among them).
+// `sofia::gateway_state` and `sofia::gateway_invalid_digest_req` become
+// observations; `sofia::gateway_add` / `gateway_delete` add or remove the
+// trunk (a gateway must be known from `regwatch_engine_freeswitch_gateways_xml`
+// to be added). Other events return `REGWATCH_STATUS_DONE`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_event(struct regwatch_engine *engine, uint64_t now_ms, const char *const *names, const char *const *values, size_t n);
 
 // A static, NUL-terminated description of a status value (never NULL;
 // unknown values give "unknown status"). Thread-safe.

@@ -144,6 +144,8 @@ struct Trunk {
     config: TrunkConfig,
     profile: Profile,
     findings: Vec<Finding>,
+    /// Findings from the host adapter (e.g. `asterisk.*` notes).
+    host_notes: Vec<Finding>,
     state: RegState,
     cause: Cause,
     /// The code behind the current cause, if any.
@@ -382,6 +384,7 @@ impl Engine {
             profile: config.effective_profile(),
             config,
             findings: Vec::new(),
+            host_notes: Vec::new(),
             state: RegState::Unknown,
             cause: Cause::Unknown,
             cause_code: None,
@@ -440,6 +443,7 @@ impl Engine {
         let ratio = self.cfg.refresh_ratio;
         let Ok(t) = self.trunk_mut(id) else { return };
         t.findings = t.config.findings(Some(ratio));
+        t.findings.extend(t.host_notes.iter().cloned());
         t.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         let name = t.config.name.clone();
         let events: Vec<Output> = t
@@ -462,6 +466,25 @@ impl Engine {
             (c, _) => c,
         };
         self.transition(now, id, HistoryKind::Configured, state, new_cause, None);
+    }
+
+    /// Attaches findings that only the host adapter can know (what Asterisk
+    /// or FreeSWITCH will do with this configuration). They join the
+    /// trunk's validation findings and are emitted again as events.
+    pub fn set_host_notes(
+        &mut self,
+        now_ms: u64,
+        id: TrunkId,
+        notes: Vec<Finding>,
+    ) -> Result<(), Error> {
+        let now = self.tick(now_ms);
+        let t = self.trunk_mut(id)?;
+        if t.host_notes == notes {
+            return Ok(());
+        }
+        t.host_notes = notes;
+        self.configure(now, id);
+        Ok(())
     }
 
     /// Removes a trunk. An alert still raised is cleared first.

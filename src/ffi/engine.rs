@@ -26,11 +26,13 @@ use std::ptr;
 /// returns `REGWATCH_STATUS_DONE`, then re-arm one timer at the deadline
 /// from `regwatch_engine_poll_timeout`.
 pub struct regwatch_engine {
-    engine: Engine,
+    pub(crate) engine: Engine,
     poisoned: bool,
     logger: Option<tracing::Dispatch>,
     /// Backing storage for the strings of the last polled event.
     event_strings: Vec<CString>,
+    /// What the Asterisk and FreeSWITCH adapters remember.
+    pub(crate) hosts: super::hosts::HostContext,
 }
 
 /// A transport, as passed to observation functions.
@@ -195,7 +197,7 @@ fn expiry_arg(v: i64) -> Result<Option<u32>, regwatch_status> {
 
 /// Runs `f` on the engine behind `e`: NULL and poison checks, the engine's
 /// log dispatcher, panic capture (which poisons the handle).
-fn with_engine(
+pub(crate) fn with_engine(
     e: *mut regwatch_engine,
     f: impl FnOnce(&mut regwatch_engine) -> regwatch_status,
 ) -> regwatch_status {
@@ -230,7 +232,7 @@ fn trunk_id(h: &regwatch_engine, name: *const c_char) -> Result<TrunkId, regwatc
         .ok_or(regwatch_status::REGWATCH_STATUS_NOT_FOUND)
 }
 
-fn engine_err(e: crate::core::Error) -> regwatch_status {
+pub(crate) fn engine_err(e: crate::core::Error) -> regwatch_status {
     match e {
         crate::core::Error::UnknownTrunk => regwatch_status::REGWATCH_STATUS_NOT_FOUND,
         crate::core::Error::DuplicateName(_) => regwatch_status::REGWATCH_STATUS_ALREADY_EXISTS,
@@ -271,6 +273,7 @@ pub unsafe extern "C" fn regwatch_engine_new(
             poisoned: false,
             logger: None,
             event_strings: Vec::new(),
+            hosts: Default::default(),
         });
         // SAFETY: `out` is valid for one write per the contract.
         unsafe { *out = Box::into_raw(h) };

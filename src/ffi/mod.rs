@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod hosts;
 mod log;
 pub mod status;
 pub mod validate;

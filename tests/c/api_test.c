@@ -463,6 +463,69 @@ static void test_many_trunks(void) {
     regwatch_engine_free(e);
 }
 
+/* The host adapters: Asterisk objects, Registry JSON, log lines, and
+ * FreeSWITCH gateway XML and event headers, including misuse. */
+static void test_hosts(void) {
+    regwatch_engine *e = NULL;
+    struct drained d;
+    const char *state = NULL, *cause = NULL;
+    CHECK_STATUS(regwatch_engine_new(0, 3, &e), REGWATCH_STATUS_OK);
+
+    const char *rn[] = {"server_uri", "client_uri", "outbound_auth", "expiration"};
+    const char *rv[] = {"sip:127.0.0.1:15061", "sip:acme@127.0.0.1:15061", "auth1", "60"};
+    const char *an[] = {"auth_type", "username", "password"};
+    const char *av[] = {"userpass", "acme", SECRET};
+    CHECK_STATUS(regwatch_engine_asterisk_object(e, "registration", "reg-403", rn, rv, 4), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_asterisk_object(e, "auth", "auth1", an, av, 3), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_asterisk_object(e, "auth", "auth1", NULL, NULL, 3), REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_asterisk_object(e, NULL, "x", rn, rv, 4), REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_asterisk_commit(e, 0), REGWATCH_STATUS_OK);
+    drain(e, &d);
+    CHECK(!d.secret_in_json);
+
+    CHECK_STATUS(regwatch_engine_asterisk_registry_json(
+                     e, 10,
+                     "{\"type\":\"Registry\",\"channeltype\":\"PJSIP\",\"username\":\"sip:acme@127.0.0.1:15061\","
+                     "\"domain\":\"sip:127.0.0.1:15061\",\"status\":\"Rejected\",\"cause\":\"\"}"),
+                 REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_trunk_state(e, "reg-403", &state, &cause), REGWATCH_STATUS_OK);
+    CHECK(strcmp(state, "rejected") == 0 && strcmp(cause, "unknown") == 0);
+    CHECK_STATUS(regwatch_engine_asterisk_log_line(
+                     e, 11,
+                     "[Nov 24 06:01:09] WARNING[31507]: res_pjsip_outbound_registration.c:1585 "
+                     "handle_registration_response: Fatal response '404' received from 'sip:127.0.0.1:15061' "
+                     "on registration attempt to 'sip:acme@127.0.0.1:15061', stopping outbound registration"),
+                 REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_trunk_state(e, "reg-403", &state, &cause), REGWATCH_STATUS_OK);
+    CHECK(strcmp(cause, "domain_not_found") == 0);
+    CHECK_STATUS(regwatch_engine_asterisk_log_line(e, 12, "just chatter"), REGWATCH_STATUS_DONE);
+    CHECK_STATUS(regwatch_engine_asterisk_log_line(e, 12, "bad \xff utf8"), REGWATCH_STATUS_INVALID_UTF8);
+    CHECK_STATUS(regwatch_engine_asterisk_registry_json(e, 12, "{oops"), REGWATCH_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_asterisk_pjsip_conf(e, 13, "; empty\n"), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_trunk_state(e, "reg-403", &state, &cause), REGWATCH_STATUS_NOT_FOUND);
+
+    CHECK_STATUS(regwatch_engine_freeswitch_gateways_xml(
+                     e, 20,
+                     "<gateways><gateway name=\"gw1\"><param name=\"proxy\" value=\"acme.sip.twilio.com\"/>"
+                     "<param name=\"username\" value=\"gw1\"/><param name=\"password\" value=\"" SECRET "\"/>"
+                     "</gateway></gateways>"),
+                 REGWATCH_STATUS_OK);
+    const char *hn[] = {"Event-Name", "Event-Subclass", "Gateway", "State", "Ping-Status", "Status", "Phrase",
+                        "Register-Network-IP", "Register-Network-Port"};
+    const char *hv[] = {"CUSTOM", "sofia::gateway_state", "gw1", "FAILED", "DOWN", "403", "Forbidden",
+                        "54.172.60.1", "5060"};
+    CHECK_STATUS(regwatch_engine_freeswitch_event(e, 21, hn, hv, 9), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_trunk_state(e, "gw1", &state, &cause), REGWATCH_STATUS_OK);
+    CHECK(strcmp(cause, "credentials_rejected") == 0);
+    const char *on[] = {"Event-Name", "Event-Subclass"};
+    const char *ov[] = {"CUSTOM", "conference::maintenance"};
+    CHECK_STATUS(regwatch_engine_freeswitch_event(e, 22, on, ov, 2), REGWATCH_STATUS_DONE);
+    CHECK_STATUS(regwatch_engine_freeswitch_event(e, 22, NULL, NULL, 0), REGWATCH_STATUS_DONE);
+    drain(e, &d);
+    CHECK(!d.secret_in_json);
+    regwatch_engine_free(e);
+}
+
 int main(void) {
     test_version();
     test_validate();
@@ -470,6 +533,7 @@ int main(void) {
     test_engine_misuse();
     test_engine_run();
     test_many_trunks();
+    test_hosts();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -1,0 +1,258 @@
+//! The host adapters through the C ABI, on the captured fixtures: the same
+//! causes come out as through the Rust adapters.
+use regwatch::ffi::engine::*;
+use regwatch::ffi::hosts::*;
+use regwatch::ffi::regwatch_status::{self, *};
+use std::ffi::{c_char, CStr, CString};
+use std::ptr;
+
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+fn c(s: &str) -> CString {
+    CString::new(s.replace('\0', " ")).unwrap()
+}
+
+fn engine() -> *mut regwatch_engine {
+    let mut e = ptr::null_mut();
+    assert_eq!(
+        unsafe { regwatch_engine_new(0, 1, &mut e) },
+        REGWATCH_STATUS_OK
+    );
+    e
+}
+
+fn state(e: *mut regwatch_engine, trunk: &str) -> (String, String) {
+    let (mut s, mut cause) = (ptr::null(), ptr::null());
+    let st = unsafe { regwatch_engine_trunk_state(e, c(trunk).as_ptr(), &mut s, &mut cause) };
+    assert_eq!(st, REGWATCH_STATUS_OK, "{trunk}");
+    unsafe {
+        (
+            CStr::from_ptr(s).to_str().unwrap().to_owned(),
+            CStr::from_ptr(cause).to_str().unwrap().to_owned(),
+        )
+    }
+}
+
+fn drain(e: *mut regwatch_engine) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    loop {
+        let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+        let st: regwatch_status = unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) };
+        if st != REGWATCH_STATUS_OK {
+            break;
+        }
+        let ev = unsafe { ev.assume_init() };
+        out.push((
+            ev.kind,
+            unsafe { CStr::from_ptr(ev.cause) }
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        ));
+    }
+    out
+}
+
+/// `Event: Registry | ... | Username: u | Domain: d | Status: s` → stasis JSON.
+fn registry_json(line: &str) -> Option<String> {
+    if !line.contains("Event: Registry") {
+        return None;
+    }
+    let field = |k: &str| {
+        line.split(" | ")
+            .find_map(|p| p.strip_prefix(&format!("{k}: ")))
+            .unwrap_or("")
+            .to_owned()
+    };
+    Some(
+        serde_json::json!({
+            "type": "Registry",
+            "channeltype": field("ChannelType"),
+            "username": field("Username"),
+            "domain": field("Domain"),
+            "status": field("Status"),
+            "cause": "",
+        })
+        .to_string(),
+    )
+}
+
+#[test]
+fn asterisk_registry_alone_then_with_log_lines() {
+    let conf = std::fs::read_to_string(format!("{FIX}/asterisk/pjsip.conf")).unwrap();
+    let ami = std::fs::read_to_string(format!("{FIX}/asterisk/ami-events.log")).unwrap();
+    let console = std::fs::read_to_string(format!("{FIX}/asterisk/console-run.log")).unwrap();
+
+    // Registry events alone: rejected, cause unknown.
+    let e = engine();
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_pjsip_conf(e, 0, c(&conf).as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    let events = drain(e);
+    assert!(events.iter().any(|(k, _)| *k == REGWATCH_EVENT_FINDING));
+    for line in ami.lines() {
+        if let Some(j) = registry_json(line) {
+            let st = unsafe { regwatch_engine_asterisk_registry_json(e, 1000, c(&j).as_ptr()) };
+            assert_eq!(st, REGWATCH_STATUS_OK, "{line}");
+        }
+    }
+    assert_eq!(state(e, "reg-403"), ("rejected".into(), "unknown".into()));
+    assert_eq!(state(e, "reg-404"), ("rejected".into(), "unknown".into()));
+    assert_eq!(state(e, "reg-ok").0, "registered");
+
+    // Plus the console's WARNING lines: the exact cause.
+    let mut fed = 0;
+    for line in console.lines() {
+        match unsafe { regwatch_engine_asterisk_log_line(e, 2000, c(line).as_ptr()) } {
+            REGWATCH_STATUS_OK => fed += 1,
+            REGWATCH_STATUS_DONE => {}
+            other => panic!("{other:?} for {line}"),
+        }
+    }
+    assert!(fed >= 5, "{fed} registration lines");
+    assert_eq!(state(e, "reg-404").1, "domain_not_found");
+    assert_eq!(state(e, "reg-401").1, "credentials_rejected");
+    assert_eq!(state(e, "reg-timeout").1, "registrar_unreachable");
+    assert_ne!(state(e, "reg-403").1, "unknown");
+    unsafe { regwatch_engine_free(e) };
+}
+
+#[test]
+fn asterisk_object_sets_and_reload() {
+    let e = engine();
+    let obj = |kind: &str, id: &str, kv: &[(&str, &str)]| {
+        let names: Vec<CString> = kv.iter().map(|(k, _)| c(k)).collect();
+        let values: Vec<CString> = kv.iter().map(|(_, v)| c(v)).collect();
+        let np: Vec<*const c_char> = names.iter().map(|s| s.as_ptr()).collect();
+        let vp: Vec<*const c_char> = values.iter().map(|s| s.as_ptr()).collect();
+        unsafe {
+            regwatch_engine_asterisk_object(
+                e,
+                c(kind).as_ptr(),
+                c(id).as_ptr(),
+                np.as_ptr(),
+                vp.as_ptr(),
+                kv.len(),
+            )
+        }
+    };
+    assert_eq!(
+        obj(
+            "registration",
+            "twilio",
+            &[
+                ("server_uri", "sip:acme.sip.twillio.com"),
+                ("client_uri", "sip:office@acme.sip.twillio.com"),
+                ("outbound_auth", "twilio-auth"),
+                ("expiration", "3600"),
+            ]
+        ),
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(
+        obj(
+            "auth",
+            "twilio-auth",
+            &[
+                ("auth_type", "userpass"),
+                ("username", "office"),
+                ("password", "Str0ngPassw0rdX")
+            ]
+        ),
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_commit(e, 0) },
+        REGWATCH_STATUS_OK
+    );
+    let ev = drain(e);
+    assert!(
+        ev.iter()
+            .any(|(k, c)| *k == REGWATCH_EVENT_FINDING && c == "domain.typo"),
+        "{ev:?}"
+    );
+    assert_eq!(state(e, "twilio").1, "config_invalid");
+    // A reload without the registration removes the trunk.
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_commit(e, 10) },
+        REGWATCH_STATUS_OK
+    );
+    let (mut s, mut cs) = (ptr::null(), ptr::null());
+    assert_eq!(
+        unsafe { regwatch_engine_trunk_state(e, c("twilio").as_ptr(), &mut s, &mut cs) },
+        REGWATCH_STATUS_NOT_FOUND
+    );
+    // Misuse.
+    assert_eq!(
+        unsafe {
+            regwatch_engine_asterisk_object(
+                e,
+                ptr::null(),
+                c("x").as_ptr(),
+                ptr::null(),
+                ptr::null(),
+                0,
+            )
+        },
+        REGWATCH_STATUS_NULL_ARGUMENT
+    );
+    assert_eq!(
+        unsafe {
+            regwatch_engine_asterisk_object(
+                e,
+                c("auth").as_ptr(),
+                c("x").as_ptr(),
+                ptr::null(),
+                ptr::null(),
+                2,
+            )
+        },
+        REGWATCH_STATUS_NULL_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_registry_json(e, 0, c("{not json").as_ptr()) },
+        REGWATCH_STATUS_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_log_line(e, 0, c("hello").as_ptr()) },
+        REGWATCH_STATUS_DONE
+    );
+    unsafe { regwatch_engine_free(e) };
+}
+
+#[test]
+fn freeswitch_events_through_the_c_abi() {
+    let xml = std::fs::read_to_string(format!("{FIX}/freeswitch/external.xml")).unwrap();
+    let raw = std::fs::read_to_string(format!("{FIX}/freeswitch/events_run2_raw.txt")).unwrap();
+    let e = engine();
+    assert_eq!(
+        unsafe { regwatch_engine_freeswitch_gateways_xml(e, 0, c(&xml).as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    drain(e);
+    let mut t = 0;
+    for ev in regwatch::hosts::freeswitch::parse_raw_events(&raw) {
+        t += 10;
+        let names: Vec<CString> = ev.headers.iter().map(|(k, _)| c(k)).collect();
+        let values: Vec<CString> = ev.headers.iter().map(|(_, v)| c(v)).collect();
+        let np: Vec<*const c_char> = names.iter().map(|s| s.as_ptr()).collect();
+        let vp: Vec<*const c_char> = values.iter().map(|s| s.as_ptr()).collect();
+        let st =
+            unsafe { regwatch_engine_freeswitch_event(e, t, np.as_ptr(), vp.as_ptr(), np.len()) };
+        assert!(
+            matches!(
+                st,
+                REGWATCH_STATUS_OK | REGWATCH_STATUS_DONE | REGWATCH_STATUS_NOT_FOUND
+            ),
+            "{st:?}"
+        );
+    }
+    assert_eq!(state(e, "gw_ok"), ("registered".into(), "healthy".into()));
+    assert_eq!(state(e, "gw_badpass").1, "credentials_rejected");
+    assert_eq!(state(e, "gw_404").1, "domain_not_found");
+    assert_eq!(state(e, "gw_401loop").1, "credentials_rejected");
+    assert_eq!(state(e, "gw_refused").1, "connection_refused");
+    assert_eq!(state(e, "gw_timeout").1, "registrar_unreachable");
+    unsafe { regwatch_engine_free(e) };
+}
