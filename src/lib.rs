@@ -76,6 +76,7 @@
 
 pub mod core;
 pub mod hosts;
+pub mod sip;
 pub mod validate;
 
 #[doc(hidden)]

@@ -1,0 +1,131 @@
+//! Framing SIP over a byte stream (TCP, TLS) by Content-Length.
+use super::parse::{name_is, MAX_MESSAGE};
+
+/// What [`StreamFramer::next_frame`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// One complete message (header section and body), ready for
+    /// [`parse`](super::parse).
+    Message(Vec<u8>),
+    /// A CRLF keep-alive (RFC 5626 §3.5.1: `\r\n\r\n` ping or `\r\n` pong).
+    KeepAlive,
+}
+
+/// Why the stream cannot be framed. After an error the framer has dropped
+/// its buffer: the connection should be closed (RFC 3261 §18.3 leaves no
+/// way to resynchronise a stream).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// The header section exceeds [`MAX_MESSAGE`] without ending.
+    HeaderTooLarge,
+    /// Content-Length is not a number.
+    BadContentLength,
+    /// The message would exceed [`MAX_MESSAGE`].
+    TooLarge,
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FrameError::HeaderTooLarge => "header section larger than the limit",
+            FrameError::BadContentLength => "Content-Length is not a number",
+            FrameError::TooLarge => "message larger than the limit",
+        })
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// Accumulates bytes from a stream and yields complete messages. A message
+/// without Content-Length has an empty body on a stream (RFC 3261 §18.3
+/// makes the header mandatory there).
+#[derive(Clone, Debug, Default)]
+pub struct StreamFramer {
+    buf: Vec<u8>,
+}
+
+impl StreamFramer {
+    /// An empty framer.
+    pub fn new() -> StreamFramer {
+        StreamFramer::default()
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes buffered and not yet framed.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next complete frame, `Ok(None)` when more bytes are needed.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        // Keep-alives: CRLFs before a message.
+        let lead = self
+            .buf
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        if lead > 0 {
+            if lead == self.buf.len() && !self.buf.ends_with(b"\n") {
+                return Ok(None); // a lone CR: wait for its LF
+            }
+            self.buf.drain(..lead);
+            return Ok(Some(Frame::KeepAlive));
+        }
+        let Some((head_end, body_start)) = find_header_end(&self.buf) else {
+            if self.buf.len() > MAX_MESSAGE {
+                self.buf.clear();
+                return Err(FrameError::HeaderTooLarge);
+            }
+            return Ok(None);
+        };
+        let head = &self.buf[..head_end];
+        let mut length = 0usize;
+        for line in head.split(|b| *b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let Some(colon) = line.iter().position(|b| *b == b':') else {
+                continue;
+            };
+            let name = std::str::from_utf8(&line[..colon]).unwrap_or("").trim();
+            if name_is(name, "content-length") {
+                let v = std::str::from_utf8(&line[colon + 1..]).unwrap_or("").trim();
+                match v.parse::<usize>() {
+                    Ok(n) => length = n,
+                    Err(_) => {
+                        self.buf.clear();
+                        return Err(FrameError::BadContentLength);
+                    }
+                }
+            }
+        }
+        let total = body_start.saturating_add(length);
+        if total > MAX_MESSAGE {
+            self.buf.clear();
+            return Err(FrameError::TooLarge);
+        }
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        let msg: Vec<u8> = self.buf.drain(..total).collect();
+        Ok(Some(Frame::Message(msg)))
+    }
+}
+
+fn find_header_end(b: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
+        let nl = i + p;
+        let next = nl + 1;
+        if b.get(next) == Some(&b'\n') {
+            return Some((nl, next + 1));
+        }
+        if b.get(next) == Some(&b'\r') && b.get(next + 1) == Some(&b'\n') {
+            return Some((nl, next + 2));
+        }
+        i = next;
+    }
+    None
+}

@@ -1,0 +1,12 @@
+//! SIP on the wire: our own zero-copy parser for the headers registration
+//! needs, and stream framing. Pure: no IO, no clock.
+#![forbid(unsafe_code)]
+
+mod framing;
+mod parse;
+
+pub use framing::{Frame, FrameError, StreamFramer};
+pub use parse::{
+    name_is, parse, uri_host, uri_user, ChallengeParams, Contact, CredentialParams, Header,
+    Message, NameAddr, ParseError, StartLine, MAX_MESSAGE,
+};

@@ -1,0 +1,772 @@
+//! A zero-copy SIP message parser for the headers registration needs.
+//!
+//! Tolerant of what real traffic contains: compact header names, any case,
+//! white space before the colon, folded (continuation) lines, LF-only or
+//! mixed line ends, keep-alive CRLFs before the start line, comma-separated
+//! multi-value headers. Every accessor borrows from the input.
+//!
+//! Folded lines are kept as they are in the raw value; the structured
+//! accessors treat CR and LF as white space (folding is only allowed where
+//! white space is), and [`Header::unfolded`] joins them when needed.
+//!
+//! The header section must be UTF-8 ([`ParseError::NotUtf8`] otherwise);
+//! the body is bytes. Input over [`MAX_MESSAGE`] bytes is refused.
+use std::borrow::Cow;
+use std::fmt;
+
+/// The largest message accepted, in bytes.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Why a message could not be parsed. Offsets are byte offsets in the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// Nothing but white space.
+    Empty,
+    /// Larger than [`MAX_MESSAGE`].
+    TooLarge,
+    /// The header section does not end (no empty line), or the body is
+    /// shorter than its Content-Length.
+    Truncated {
+        /// Where the input ended.
+        offset: usize,
+    },
+    /// The first line is neither `METHOD uri SIP/2.0` nor `SIP/2.0 code reason`.
+    BadStartLine {
+        /// Where the start line begins.
+        offset: usize,
+    },
+    /// A header line without a colon, or with an empty or invalid name.
+    BadHeader {
+        /// Where the line begins.
+        offset: usize,
+    },
+    /// Content-Length is not a number.
+    BadContentLength {
+        /// Where the header line begins.
+        offset: usize,
+    },
+    /// The header section is not UTF-8.
+    NotUtf8 {
+        /// The first invalid byte.
+        offset: usize,
+    },
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Empty => f.write_str("empty message"),
+            ParseError::TooLarge => write!(f, "message larger than {MAX_MESSAGE} bytes"),
+            ParseError::Truncated { offset } => write!(f, "message truncated at byte {offset}"),
+            ParseError::BadStartLine { offset } => {
+                write!(f, "malformed start line at byte {offset}")
+            }
+            ParseError::BadHeader { offset } => write!(f, "malformed header line at byte {offset}"),
+            ParseError::BadContentLength { offset } => {
+                write!(f, "malformed Content-Length at byte {offset}")
+            }
+            ParseError::NotUtf8 { offset } => {
+                write!(f, "invalid UTF-8 in the headers at byte {offset}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// The first line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartLine<'a> {
+    /// `METHOD Request-URI SIP/2.0`.
+    Request {
+        /// The method, as written (`REGISTER`).
+        method: &'a str,
+        /// The Request-URI.
+        uri: &'a str,
+    },
+    /// `SIP/2.0 code reason`.
+    Response {
+        /// The status code.
+        code: u16,
+        /// The reason phrase (may be empty).
+        reason: &'a str,
+    },
+}
+
+/// One header line (with its continuation lines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The name as written (`Via`, `v`, `CALL-ID`).
+    pub name: &'a str,
+    /// The raw value, trimmed; folded lines keep their CRLF + white space.
+    pub value: &'a str,
+}
+
+impl<'a> Header<'a> {
+    /// The value with folded lines joined by single spaces.
+    pub fn unfolded(&self) -> Cow<'a, str> {
+        if !self.value.contains(['\r', '\n']) {
+            return Cow::Borrowed(self.value);
+        }
+        let mut out = String::with_capacity(self.value.len());
+        let mut in_break = false;
+        for c in self.value.chars() {
+            if c == '\r' || c == '\n' || (in_break && (c == ' ' || c == '\t')) {
+                if !in_break {
+                    out.push(' ');
+                    // Drop the white space already pushed before the break.
+                    while out.ends_with("  ") {
+                        out.pop();
+                    }
+                }
+                in_break = true;
+            } else {
+                in_break = false;
+                out.push(c);
+            }
+        }
+        Cow::Owned(out)
+    }
+}
+
+/// Compact forms (RFC 3261 §7.3.3, RFC 3265, RFC 3515, RFC 4028, RFC 3841).
+const COMPACT: &[(&str, &str)] = &[
+    ("i", "call-id"),
+    ("m", "contact"),
+    ("e", "content-encoding"),
+    ("l", "content-length"),
+    ("c", "content-type"),
+    ("f", "from"),
+    ("s", "subject"),
+    ("k", "supported"),
+    ("t", "to"),
+    ("v", "via"),
+    ("o", "event"),
+    ("u", "allow-events"),
+    ("r", "refer-to"),
+    ("b", "referred-by"),
+    ("x", "session-expires"),
+    ("a", "accept-contact"),
+    ("j", "reject-contact"),
+    ("d", "request-disposition"),
+    ("y", "identity"),
+    ("n", "identity-info"),
+];
+
+/// Whether header name `name` (as written) is the header `full` (lower-case).
+pub fn name_is(name: &str, full: &str) -> bool {
+    if name.len() == 1 {
+        COMPACT
+            .iter()
+            .any(|(c, f)| name.eq_ignore_ascii_case(c) && *f == full)
+    } else {
+        name.eq_ignore_ascii_case(full)
+    }
+}
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+}
+
+/// White space including the CR/LF of folded lines.
+pub(crate) fn is_lws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+pub(crate) fn trim_lws(s: &str) -> &str {
+    s.trim_matches(is_lws)
+}
+
+/// A parsed SIP message borrowing its input.
+#[derive(Clone, Debug)]
+pub struct Message<'a> {
+    /// The whole message as given (after leading keep-alive CRLFs).
+    pub raw: &'a [u8],
+    /// The start line.
+    pub start: StartLine<'a>,
+    headers: Vec<Header<'a>>,
+    /// The body (Content-Length bytes, or the rest of the input when the
+    /// header is absent).
+    pub body: &'a [u8],
+}
+
+/// Parses one SIP message. Never panics; see [`ParseError`].
+pub fn parse(input: &[u8]) -> Result<Message<'_>, ParseError> {
+    if input.len() > MAX_MESSAGE {
+        return Err(ParseError::TooLarge);
+    }
+    let skip = input
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
+        .ok_or(ParseError::Empty)?;
+    let bytes = &input[skip..];
+    // The header section ends at the first empty line.
+    let (head_len, body_start) = header_end(bytes).ok_or(ParseError::Truncated {
+        offset: input.len(),
+    })?;
+    let head = std::str::from_utf8(&bytes[..head_len]).map_err(|e| ParseError::NotUtf8 {
+        offset: skip + e.valid_up_to(),
+    })?;
+
+    let mut lines = LineIter { s: head, pos: 0 };
+    let (first_off, first) = lines
+        .next()
+        .ok_or(ParseError::BadStartLine { offset: skip })?;
+    let start = start_line(first).ok_or(ParseError::BadStartLine {
+        offset: skip + first_off,
+    })?;
+
+    let mut headers: Vec<Header<'_>> = Vec::with_capacity(16);
+    // (start, end) byte range in `head` of the header being built.
+    let mut current: Option<(usize, usize, usize)> = None; // (line_off, value_start, value_end)
+    let mut content_length: Option<(usize, usize)> = None; // (value, line offset)
+    for (off, line) in lines {
+        if line.starts_with([' ', '\t']) {
+            match current.as_mut() {
+                Some(c) => c.2 = off + line.len(),
+                None => return Err(ParseError::BadHeader { offset: skip + off }),
+            }
+            continue;
+        }
+        push_header(head, current.take(), &mut headers);
+        let colon = line
+            .find(':')
+            .ok_or(ParseError::BadHeader { offset: skip + off })?;
+        let name = line[..colon].trim_end_matches([' ', '\t']);
+        if name.is_empty() || !name.bytes().all(is_token_char) {
+            return Err(ParseError::BadHeader { offset: skip + off });
+        }
+        if name_is(name, "content-length") {
+            let v = line[colon + 1..].trim();
+            let n: usize = v
+                .parse()
+                .map_err(|_| ParseError::BadContentLength { offset: skip + off })?;
+            content_length = Some((n, off));
+        }
+        current = Some((off, off + colon + 1, off + line.len()));
+    }
+    push_header(head, current.take(), &mut headers);
+
+    let rest = &bytes[body_start..];
+    let (body, raw_len) = match content_length {
+        Some((n, _)) => {
+            if rest.len() < n {
+                return Err(ParseError::Truncated {
+                    offset: input.len(),
+                });
+            }
+            (&rest[..n], body_start + n)
+        }
+        None => (rest, bytes.len()),
+    };
+    Ok(Message {
+        raw: &bytes[..raw_len],
+        start,
+        headers,
+        body,
+    })
+}
+
+/// Completes the header whose line starts at `off` and whose value spans
+/// `vs..ve` (continuation lines included).
+fn push_header<'a>(
+    head: &'a str,
+    cur: Option<(usize, usize, usize)>,
+    headers: &mut Vec<Header<'a>>,
+) {
+    if let Some((off, vs, ve)) = cur {
+        // `vs - 1` is the colon found when the line was read.
+        let name = head[off..vs - 1].trim_end_matches([' ', '\t']);
+        headers.push(Header {
+            name,
+            value: trim_lws(&head[vs..ve]),
+        });
+    }
+}
+
+/// `(length of the header section without its final line end, body start)`.
+fn header_end(b: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
+        let nl = i + p;
+        // What follows this line end: another line end means an empty line.
+        let next = nl + 1;
+        if b.get(next) == Some(&b'\n') {
+            return Some((nl, next + 1));
+        }
+        if b.get(next) == Some(&b'\r') && b.get(next + 1) == Some(&b'\n') {
+            return Some((nl, next + 2));
+        }
+        i = next;
+    }
+    None
+}
+
+/// Lines of the header section with their offsets, CR stripped.
+struct LineIter<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for LineIter<'a> {
+    type Item = (usize, &'a str);
+    fn next(&mut self) -> Option<(usize, &'a str)> {
+        if self.pos >= self.s.len() {
+            return None;
+        }
+        let start = self.pos;
+        let rest = &self.s[start..];
+        let (line, adv) = match rest.find('\n') {
+            Some(i) => (&rest[..i], i + 1),
+            None => (rest, rest.len()),
+        };
+        self.pos += adv;
+        Some((start, line.strip_suffix('\r').unwrap_or(line)))
+    }
+}
+
+fn start_line(line: &str) -> Option<StartLine<'_>> {
+    let line = line.trim();
+    if let Some(rest) = strip_prefix_ci(line, "SIP/2.0 ") {
+        let rest = rest.trim_start();
+        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        if code.len() != 3 {
+            return None;
+        }
+        let code: u16 = code.parse().ok()?;
+        if !(100..=699).contains(&code) {
+            return None;
+        }
+        return Some(StartLine::Response {
+            code,
+            reason: reason.trim(),
+        });
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?;
+    let uri = parts.next()?;
+    let version = parts.next()?;
+    if parts.next().is_some()
+        || !version.eq_ignore_ascii_case("SIP/2.0")
+        || !method.bytes().all(is_token_char)
+    {
+        return None;
+    }
+    Some(StartLine::Request { method, uri })
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, p: &str) -> Option<&'a str> {
+    (s.len() >= p.len() && s.is_char_boundary(p.len()) && s[..p.len()].eq_ignore_ascii_case(p))
+        .then(|| &s[p.len()..])
+}
+
+/// Splits at `sep` outside double quotes and angle brackets.
+pub(crate) fn split_outside(s: &str, sep: char) -> impl Iterator<Item = &str> {
+    let mut parts = Vec::new();
+    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            c if c == sep && !quoted && !angle => {
+                parts.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts.into_iter().map(trim_lws).filter(|p| !p.is_empty())
+}
+
+/// The value of a `name=value` parameter in `;`-separated params (case-insensitive name).
+pub(crate) fn param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
+    split_outside(params, ';').find_map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        trim_lws(k)
+            .eq_ignore_ascii_case(name)
+            .then(|| unquote(trim_lws(v)))
+    })
+}
+
+fn unquote(s: &str) -> &str {
+    s.strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(s)
+}
+
+/// `Display Name <uri>;params` or `uri;params`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    /// The display name, unquoted (may be empty).
+    pub display: &'a str,
+    /// The URI.
+    pub uri: &'a str,
+    /// Header parameters after the URI (`;tag=...;expires=...`), without
+    /// the leading `;`.
+    pub params: &'a str,
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parses a name-addr or addr-spec.
+    pub fn parse(s: &'a str) -> Option<NameAddr<'a>> {
+        let s = trim_lws(s);
+        if s.is_empty() {
+            return None;
+        }
+        if let Some(lt) = find_outside_quotes(s, '<') {
+            let gt = s[lt..].find('>')? + lt;
+            let rest = trim_lws(&s[gt + 1..]);
+            Some(NameAddr {
+                display: unquote(trim_lws(&s[..lt])),
+                uri: trim_lws(&s[lt + 1..gt]),
+                params: trim_lws(rest.strip_prefix(';').unwrap_or(rest)),
+            })
+        } else {
+            // addr-spec: parameters after the first ';' belong to the header.
+            let (uri, params) = s.split_once(';').unwrap_or((s, ""));
+            Some(NameAddr {
+                display: "",
+                uri: trim_lws(uri),
+                params: trim_lws(params),
+            })
+        }
+    }
+
+    /// The `tag` parameter.
+    pub fn tag(&self) -> Option<&'a str> {
+        param(self.params, "tag")
+    }
+
+    /// The user part of the URI (`office` in `sip:office@acme.sip.twilio.com`).
+    pub fn user(&self) -> Option<&'a str> {
+        uri_user(self.uri)
+    }
+}
+
+fn find_outside_quotes(s: &str, needle: char) -> Option<usize> {
+    let mut quoted = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c == needle && !quoted => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The user part of a SIP URI.
+pub fn uri_user(uri: &str) -> Option<&str> {
+    let rest = uri.split_once(':').map(|(_, r)| r)?;
+    let before_params = rest.split([';', '?']).next().unwrap_or(rest);
+    before_params
+        .split_once('@')
+        .map(|(u, _)| u.split(':').next().unwrap_or(u))
+}
+
+/// The host part of a SIP URI (without port, lower-case left to the caller).
+pub fn uri_host(uri: &str) -> Option<&str> {
+    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
+    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
+    let hostport = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    if let Some(v6) = hostport.strip_prefix('[') {
+        return v6.split(']').next();
+    }
+    Some(hostport.split(':').next().unwrap_or(hostport)).filter(|h| !h.is_empty())
+}
+
+/// One Contact binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Contact<'a> {
+    /// The address.
+    pub addr: NameAddr<'a>,
+    /// Its `expires` parameter.
+    pub expires: Option<u32>,
+}
+
+/// A digest challenge (`WWW-Authenticate` / `Proxy-Authenticate`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChallengeParams<'a> {
+    /// The scheme (`Digest`).
+    pub scheme: &'a str,
+    /// `realm`.
+    pub realm: Option<&'a str>,
+    /// `nonce`.
+    pub nonce: Option<&'a str>,
+    /// `algorithm` (absent means MD5).
+    pub algorithm: Option<&'a str>,
+    /// `qop` as sent (`auth` or `auth,auth-int`).
+    pub qop: Option<&'a str>,
+    /// `opaque`.
+    pub opaque: Option<&'a str>,
+    /// `stale=true`.
+    pub stale: bool,
+    /// `domain`.
+    pub domain: Option<&'a str>,
+}
+
+impl<'a> ChallengeParams<'a> {
+    /// Whether `qop` offers `q` (`auth`).
+    pub fn offers_qop(&self, q: &str) -> bool {
+        self.qop
+            .is_some_and(|list| list.split(',').any(|x| trim_lws(x).eq_ignore_ascii_case(q)))
+    }
+}
+
+/// Credentials (`Authorization` / `Proxy-Authorization`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CredentialParams<'a> {
+    /// The scheme (`Digest`).
+    pub scheme: &'a str,
+    /// `username`.
+    pub username: Option<&'a str>,
+    /// `realm`.
+    pub realm: Option<&'a str>,
+    /// `nonce`.
+    pub nonce: Option<&'a str>,
+    /// `uri`.
+    pub uri: Option<&'a str>,
+    /// `response`.
+    pub response: Option<&'a str>,
+    /// `algorithm`.
+    pub algorithm: Option<&'a str>,
+    /// `cnonce`.
+    pub cnonce: Option<&'a str>,
+    /// `nc`.
+    pub nc: Option<&'a str>,
+    /// `qop`.
+    pub qop: Option<&'a str>,
+    /// `opaque`.
+    pub opaque: Option<&'a str>,
+}
+
+/// `scheme k=v, k="v", ...` → scheme and an iterator of (key, value).
+fn auth_params(value: &str) -> (&str, Vec<(&str, &str)>) {
+    let value = trim_lws(value);
+    let (scheme, rest) = value.split_once(is_lws).unwrap_or((value, ""));
+    let pairs = split_outside(rest, ',')
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            Some((trim_lws(k), unquote(trim_lws(v))))
+        })
+        .collect();
+    (scheme, pairs)
+}
+
+impl<'a> Message<'a> {
+    /// All headers, in order.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.headers
+    }
+
+    /// Every header named `full` (lower-case full name; compact forms match).
+    pub fn headers_named<'s>(&'s self, full: &'s str) -> impl Iterator<Item = &'s Header<'a>> + 's {
+        self.headers.iter().filter(move |h| name_is(h.name, full))
+    }
+
+    /// The first header named `full`, raw value.
+    pub fn header(&self, full: &str) -> Option<&'a str> {
+        self.headers
+            .iter()
+            .find(|h| name_is(h.name, full))
+            .map(|h| h.value)
+    }
+
+    /// Every comma-separated value of every header named `full`, in order.
+    pub fn values<'s>(&'s self, full: &'s str) -> impl Iterator<Item = &'a str> + 's {
+        self.headers_named(full)
+            .flat_map(|h| split_outside(h.value, ','))
+    }
+
+    /// Whether this is a request.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The method of a request, or the CSeq method of a response.
+    pub fn method(&self) -> Option<&'a str> {
+        match self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => self.cseq().map(|(_, m)| m),
+        }
+    }
+
+    /// The status code of a response.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Every Via value, top first.
+    pub fn via(&self) -> Vec<&'a str> {
+        self.values("via").collect()
+    }
+
+    /// The `branch` of the top Via.
+    pub fn branch(&self) -> Option<&'a str> {
+        self.values("via").next().and_then(|v| param(v, "branch"))
+    }
+
+    /// Call-ID.
+    pub fn call_id(&self) -> Option<&'a str> {
+        self.header("call-id")
+    }
+
+    /// CSeq number and method.
+    pub fn cseq(&self) -> Option<(u32, &'a str)> {
+        let v = self.header("cseq")?;
+        let mut it = v.split(is_lws).filter(|s| !s.is_empty());
+        let n = it.next()?.parse().ok()?;
+        Some((n, it.next()?))
+    }
+
+    /// From.
+    pub fn from(&self) -> Option<NameAddr<'a>> {
+        self.header("from").and_then(NameAddr::parse)
+    }
+
+    /// To.
+    pub fn to(&self) -> Option<NameAddr<'a>> {
+        self.header("to").and_then(NameAddr::parse)
+    }
+
+    /// Every Contact binding (`*` is returned as a binding whose URI is `*`).
+    pub fn contacts(&self) -> Vec<Contact<'a>> {
+        self.values("contact")
+            .filter_map(NameAddr::parse)
+            .map(|addr| Contact {
+                addr,
+                expires: param(addr.params, "expires").and_then(|e| e.parse().ok()),
+            })
+            .collect()
+    }
+
+    fn seconds(&self, full: &str) -> Option<u32> {
+        let v = self.header(full)?;
+        let digits = v.split(|c: char| !c.is_ascii_digit()).next()?;
+        digits.parse().ok()
+    }
+
+    /// Expires.
+    pub fn expires(&self) -> Option<u32> {
+        self.seconds("expires")
+    }
+
+    /// Min-Expires.
+    pub fn min_expires(&self) -> Option<u32> {
+        self.seconds("min-expires")
+    }
+
+    /// Retry-After (seconds; comments and parameters ignored).
+    pub fn retry_after(&self) -> Option<u32> {
+        self.seconds("retry-after")
+    }
+
+    /// Content-Length.
+    pub fn content_length(&self) -> Option<usize> {
+        self.header("content-length")
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Server.
+    pub fn server(&self) -> Option<&'a str> {
+        self.header("server")
+    }
+
+    /// User-Agent.
+    pub fn user_agent(&self) -> Option<&'a str> {
+        self.header("user-agent")
+    }
+
+    /// `X-Twilio-Error: <code> <text>`.
+    pub fn x_twilio_error(&self) -> Option<(u32, &'a str)> {
+        let v = self.header("x-twilio-error")?;
+        let (code, text) = v.split_once(is_lws).unwrap_or((v, ""));
+        Some((code.parse().ok()?, trim_lws(text)))
+    }
+
+    fn challenge(&self, full: &str) -> Option<ChallengeParams<'a>> {
+        let h = self.headers_named(full).find(|h| {
+            let (scheme, _) = auth_params(h.value);
+            scheme.eq_ignore_ascii_case("digest")
+        })?;
+        let (scheme, pairs) = auth_params(h.value);
+        let mut c = ChallengeParams {
+            scheme,
+            ..Default::default()
+        };
+        for (k, v) in pairs {
+            match k.to_ascii_lowercase().as_str() {
+                "realm" => c.realm = Some(v),
+                "nonce" => c.nonce = Some(v),
+                "algorithm" => c.algorithm = Some(v),
+                "qop" => c.qop = Some(v),
+                "opaque" => c.opaque = Some(v),
+                "stale" => c.stale = v.eq_ignore_ascii_case("true"),
+                "domain" => c.domain = Some(v),
+                _ => {}
+            }
+        }
+        Some(c)
+    }
+
+    /// The digest challenge of a 401.
+    pub fn www_authenticate(&self) -> Option<ChallengeParams<'a>> {
+        self.challenge("www-authenticate")
+    }
+
+    /// The digest challenge of a 407.
+    pub fn proxy_authenticate(&self) -> Option<ChallengeParams<'a>> {
+        self.challenge("proxy-authenticate")
+    }
+
+    fn credentials(&self, full: &str) -> Option<CredentialParams<'a>> {
+        let h = self.header(full)?;
+        let (scheme, pairs) = auth_params(h);
+        let mut c = CredentialParams {
+            scheme,
+            ..Default::default()
+        };
+        for (k, v) in pairs {
+            match k.to_ascii_lowercase().as_str() {
+                "username" => c.username = Some(v),
+                "realm" => c.realm = Some(v),
+                "nonce" => c.nonce = Some(v),
+                "uri" => c.uri = Some(v),
+                "response" => c.response = Some(v),
+                "algorithm" => c.algorithm = Some(v),
+                "cnonce" => c.cnonce = Some(v),
+                "nc" => c.nc = Some(v),
+                "qop" => c.qop = Some(v),
+                "opaque" => c.opaque = Some(v),
+                _ => {}
+            }
+        }
+        Some(c)
+    }
+
+    /// `Authorization`.
+    pub fn authorization(&self) -> Option<CredentialParams<'a>> {
+        self.credentials("authorization")
+    }
+
+    /// `Proxy-Authorization`.
+    pub fn proxy_authorization(&self) -> Option<CredentialParams<'a>> {
+        self.credentials("proxy-authorization")
+    }
+
+    /// Whichever of `Authorization` / `Proxy-Authorization` is present.
+    pub fn any_authorization(&self) -> Option<CredentialParams<'a>> {
+        self.authorization().or_else(|| self.proxy_authorization())
+    }
+}
