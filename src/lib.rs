@@ -83,10 +83,10 @@ pub mod validate;
 pub mod ffi;
 
 pub use crate::core::{
-    Action, Cause, Challenge, Confidence, Diagnosis, Engine, EngineConfig, Error, Event,
+    Action, Cause, Challenge, Confidence, Diagnosis, Direction, Engine, EngineConfig, Error, Event,
     HistoryEntry, HistoryKind, HostState, Observation, Output, Reference, RegState,
-    RegisterResponse, RegisterSent, Secret, Severity, TransportErrorKind, TrunkConfig, TrunkId,
-    TrunkSnapshot, TwilioError,
+    RegisterResponse, RegisterSent, Secret, Severity, SipObserved, TransportErrorKind, TrunkConfig,
+    TrunkId, TrunkSnapshot, TwilioError,
 };
 pub use crate::validate::{Finding, Profile, Transport};
 

@@ -18,7 +18,7 @@ mod state;
 pub use crate::validate::Severity;
 pub use config::{ConfigError, EngineConfig, Secret, TrunkConfig};
 pub use diagnosis::{Confidence, Diagnosis, Reference};
-pub use engine::{Engine, Error, TrunkId, TrunkSnapshot};
+pub use engine::{Direction, Engine, Error, SipObserved, TrunkId, TrunkSnapshot};
 pub use event::{Action, Event, Output};
 pub use history::{HistoryEntry, HistoryKind};
 pub use observation::{

@@ -380,17 +380,24 @@ impl LogEvent {
                 },
             )
         };
+        // Asterisk logs only the final answer. A 401/407 there answered
+        // credentials (the first challenge is handled silently). A 403 may
+        // answer the first, unauthenticated REGISTER: only a registrar that
+        // always challenges first (Twilio) proves credentials were sent.
+        let twilio =
+            crate::validate::Profile::detect(&e.server_uri) == crate::validate::Profile::Twilio;
+        let creds = |code: u16| e.has_credentials && (code != 403 || twilio);
         Ok(match self {
             LogEvent::FatalResponse { code, .. } => vec![
-                sent(e.has_credentials),
+                sent(creds(*code)),
                 response(*code),
                 gave_up(format!(
                     "Asterisk stopped the registration after a fatal '{code}'"
                 )),
             ],
-            LogEvent::ForbiddenRetry { .. } => vec![sent(e.has_credentials), response(403)],
+            LogEvent::ForbiddenRetry { .. } => vec![sent(creds(403)), response(403)],
             LogEvent::FatalRetry { code, .. } | LogEvent::TemporalResponse { code, .. } => {
-                vec![sent(e.has_credentials), response(*code)]
+                vec![sent(creds(*code)), response(*code)]
             }
             LogEvent::NoResponse { .. } => vec![
                 sent(false),

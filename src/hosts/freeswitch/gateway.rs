@@ -169,7 +169,7 @@ impl SofiaGateway {
 
     /// `register` (default true).
     pub fn registers(&self) -> bool {
-        self.param("register").map_or(true, switch_true)
+        self.param("register").is_none_or(switch_true)
     }
 
     /// The REGISTER Request-URI host: `proxy`, else `realm`, else the

@@ -13,6 +13,9 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
+mod wire;
+pub use wire::{Direction, SipObserved};
+
 /// A trunk's handle within one engine. Stale handles (of a removed trunk)
 /// are refused with [`Error::UnknownTrunk`], never confused with a new trunk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -167,6 +170,10 @@ struct Trunk {
     timer: Option<(u64, TimerKind)>,
     history: History,
     registers_sent: u64,
+    /// The last REGISTER seen on the wire, for matching its responses.
+    wire: Option<wire::WireTx>,
+    /// Retransmitted REGISTERs and responses seen on the wire (counted once).
+    retransmissions: u64,
 }
 
 impl Trunk {
@@ -292,6 +299,8 @@ pub struct Engine {
     by_name: HashMap<Arc<str>, u32>,
     timers: BTreeSet<(u64, u32, TimerKind)>,
     out: VecDeque<Output>,
+    /// Call-ID of each trunk's registration dialog → slot.
+    by_call_id: HashMap<Box<str>, u32>,
 }
 
 impl fmt::Debug for Engine {
@@ -319,6 +328,7 @@ impl Engine {
             by_name: HashMap::new(),
             timers: BTreeSet::new(),
             out: VecDeque::new(),
+            by_call_id: HashMap::new(),
         }
     }
 
@@ -404,6 +414,8 @@ impl Engine {
             timer: None,
             history: History::default(),
             registers_sent: 0,
+            wire: None,
+            retransmissions: 0,
         };
         self.slots[slot as usize].trunk = Some(trunk);
         self.by_name.insert(name, slot);
@@ -499,6 +511,7 @@ impl Engine {
         slot.gen = slot.gen.wrapping_add(1);
         self.free.push(id.slot);
         self.by_name.remove(&t.config.name);
+        self.by_call_id.retain(|_, s| *s != id.slot);
         if let Some(cause) = t.alert {
             self.out.push_back(Output::Event(Event::AlertCleared {
                 trunk: id,

@@ -1,0 +1,295 @@
+//! Raw-SIP observation: a REGISTER the host sent, or a response it got,
+//! as bytes, matched to its trunk and turned into observations.
+//!
+//! Matching: a response goes to the trunk whose last REGISTER has the
+//! same Call-ID and CSeq; a REGISTER goes to the trunk that owns its
+//! Call-ID (registration dialogs keep theirs across refreshes), else to the
+//! trunk whose username and domain match the To URI (then the From URI,
+//! then the Request-URI host). Retransmissions — the same Call-ID, CSeq
+//! and branch again, or a second final response to the same CSeq — are
+//! counted once.
+use super::{Engine, TrunkId};
+use crate::core::observation::{
+    Challenge, Observation, RegisterResponse, RegisterSent, TwilioError,
+};
+use crate::sip::{self, Message, ParseError, StartLine};
+use crate::validate::{DomainParts, Transport};
+use serde::Serialize;
+
+/// Whether the host sent or received the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// The host sent it (a REGISTER going out).
+    Sent,
+    /// The host received it (a response coming in).
+    Received,
+}
+
+/// What [`Engine::observe_sip`] did with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SipObserved {
+    /// A REGISTER, recorded for this trunk.
+    Register(TrunkId),
+    /// A final response to a REGISTER, recorded for this trunk.
+    Response(TrunkId),
+    /// A provisional response (1xx) for this trunk: nothing to record.
+    Provisional(TrunkId),
+    /// A retransmission of something already recorded for this trunk.
+    Retransmission(TrunkId),
+    /// A response to an older REGISTER of this trunk than the last one.
+    Stale(TrunkId),
+    /// Not about registration (another method, or a response to one).
+    NotRegistration,
+    /// About registration, but no trunk matches it.
+    Unmatched,
+}
+
+/// The last REGISTER of a trunk seen on the wire.
+#[derive(Clone, Debug, Default)]
+pub(super) struct WireTx {
+    call_id: String,
+    cseq: u32,
+    branch: String,
+    /// Our Contact URI, to find our binding among those a 2xx lists.
+    contact: String,
+    /// Whether a final response was recorded for it.
+    answered: bool,
+}
+
+fn set(dst: &mut String, src: &str) {
+    if dst != src {
+        dst.clear();
+        dst.push_str(src);
+    }
+}
+
+/// `user@host:port` of a SIP URI, for comparing bindings (params, scheme
+/// and case of the host ignored).
+fn binding_key(uri: &str) -> (String, String) {
+    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
+    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
+    match rest.rsplit_once('@') {
+        Some((u, h)) => (u.to_owned(), h.to_ascii_lowercase()),
+        None => (String::new(), rest.to_ascii_lowercase()),
+    }
+}
+
+/// The explicit port of a SIP URI.
+fn uri_port(uri: &str) -> Option<u16> {
+    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
+    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
+    let hostport = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    let port = match hostport.strip_prefix('[') {
+        Some(v6) => v6.split_once("]:").map(|(_, p)| p)?,
+        None => hostport.split_once(':').map(|(_, p)| p)?,
+    };
+    port.parse().ok()
+}
+
+impl Engine {
+    /// Observes one SIP message the host sent or received (UDP datagram, or
+    /// one message framed from a stream with [`crate::sip::StreamFramer`]).
+    /// `transport` is the transport it travelled on, if known.
+    ///
+    /// A sent REGISTER becomes [`Observation::RegisterSent`], a received
+    /// final response to it [`Observation::RegisterResponse`] with the
+    /// granted expiry of *our* binding and whether the registrar lists it.
+    /// Malformed input is an error and changes nothing.
+    pub fn observe_sip(
+        &mut self,
+        now_ms: u64,
+        direction: Direction,
+        transport: Option<Transport>,
+        bytes: &[u8],
+    ) -> Result<SipObserved, ParseError> {
+        let msg = sip::parse(bytes)?;
+        match (direction, msg.start) {
+            (Direction::Sent, StartLine::Request { method, .. })
+                if method.eq_ignore_ascii_case("REGISTER") =>
+            {
+                Ok(self.sent_register(now_ms, transport, &msg))
+            }
+            (Direction::Received, StartLine::Response { code, reason })
+                if msg
+                    .cseq()
+                    .is_some_and(|(_, m)| m.eq_ignore_ascii_case("REGISTER")) =>
+            {
+                Ok(self.received_response(now_ms, transport, &msg, code, reason))
+            }
+            _ => Ok(SipObserved::NotRegistration),
+        }
+    }
+
+    /// The trunk a REGISTER belongs to: the owner of its Call-ID, else the
+    /// best match of To/From user and host, Request-URI host and port.
+    fn match_register(&self, msg: &Message<'_>) -> Option<u32> {
+        if let Some(&slot) = msg.call_id().and_then(|c| self.by_call_id.get(c)) {
+            return Some(slot);
+        }
+        let lower = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+        let (ruri_host, ruri_port) = match msg.start {
+            StartLine::Request { uri, .. } => (sip::uri_host(uri).map(lower), uri_port(uri)),
+            _ => (None, None),
+        };
+        let addrs = [msg.to(), msg.from()];
+        let mut best: Option<(u32, u32)> = None; // (score, slot)
+        for (slot, s) in self.slots.iter().enumerate() {
+            let Some(t) = s.trunk.as_ref() else { continue };
+            let parts = DomainParts::parse(&t.config.domain);
+            let mut score = 0;
+            for a in addrs.iter().flatten() {
+                let user_ok = a
+                    .user()
+                    .is_some_and(|u| u == t.config.username || u == t.config.auth_user());
+                let host_ok = sip::uri_host(a.uri)
+                    .map(lower)
+                    .is_some_and(|h| h == parts.host);
+                if user_ok && host_ok {
+                    score = 4;
+                    break;
+                }
+            }
+            if ruri_host.as_deref() == Some(parts.host.as_str()) {
+                score += 2;
+                let port = parts
+                    .port
+                    .or(t.config.port)
+                    .unwrap_or_else(|| t.config.transport.unwrap_or(Transport::Udp).default_port());
+                if ruri_port.unwrap_or(5060) == port {
+                    score += 1;
+                }
+            }
+            if score >= 2 && best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, slot as u32));
+            }
+        }
+        best.map(|(_, slot)| slot)
+    }
+
+    fn sent_register(
+        &mut self,
+        now: u64,
+        transport: Option<Transport>,
+        msg: &Message<'_>,
+    ) -> SipObserved {
+        let Some(slot) = self.match_register(msg) else {
+            return SipObserved::Unmatched;
+        };
+        let (Some(call_id), Some((cseq, _))) = (msg.call_id(), msg.cseq()) else {
+            return SipObserved::Unmatched;
+        };
+        let branch = msg.branch().unwrap_or("");
+        let contacts = msg.contacts();
+        let contact = contacts.first().map(|c| c.addr.uri).unwrap_or("");
+        let expires = msg
+            .expires()
+            .or_else(|| contacts.first().and_then(|c| c.expires))
+            .or_else(|| (contact == "*").then_some(0));
+        let with_credentials = msg.any_authorization().is_some();
+        let Some(t) = self.slots[slot as usize].trunk.as_mut() else {
+            return SipObserved::Unmatched;
+        };
+        let id = t.id;
+        if let Some(w) = &t.wire {
+            if w.call_id == call_id && w.cseq == cseq && w.branch == branch {
+                t.retransmissions += 1;
+                return SipObserved::Retransmission(id);
+            }
+        }
+        let w = t.wire.get_or_insert_with(WireTx::default);
+        if w.call_id != call_id {
+            let old = std::mem::take(&mut w.call_id);
+            self.by_call_id.remove(old.as_str());
+            self.by_call_id.insert(call_id.into(), slot);
+        }
+        let Some(w) = self.slots[slot as usize]
+            .trunk
+            .as_mut()
+            .and_then(|t| t.wire.as_mut())
+        else {
+            return SipObserved::Unmatched;
+        };
+        set(&mut w.call_id, call_id);
+        w.cseq = cseq;
+        set(&mut w.branch, branch);
+        set(&mut w.contact, contact);
+        w.answered = false;
+        let obs = Observation::RegisterSent(RegisterSent {
+            expires,
+            with_credentials,
+            transport,
+        });
+        let _ = self.handle_observation(now, id, obs);
+        SipObserved::Register(id)
+    }
+
+    fn received_response(
+        &mut self,
+        now: u64,
+        transport: Option<Transport>,
+        msg: &Message<'_>,
+        code: u16,
+        reason: &str,
+    ) -> SipObserved {
+        let (Some(call_id), Some((cseq, _))) = (msg.call_id(), msg.cseq()) else {
+            return SipObserved::Unmatched;
+        };
+        let Some(&slot) = self.by_call_id.get(call_id) else {
+            return SipObserved::Unmatched;
+        };
+        let Some(t) = self.slots[slot as usize].trunk.as_mut() else {
+            return SipObserved::Unmatched;
+        };
+        let id = t.id;
+        let Some(w) = t.wire.as_mut() else {
+            return SipObserved::Unmatched;
+        };
+        if cseq < w.cseq {
+            return SipObserved::Stale(id);
+        }
+        if code < 200 {
+            return SipObserved::Provisional(id);
+        }
+        if w.answered {
+            t.retransmissions += 1;
+            return SipObserved::Retransmission(id);
+        }
+        w.answered = true;
+        let contacts = msg.contacts();
+        let ours = (!w.contact.is_empty() && w.contact != "*").then(|| binding_key(&w.contact));
+        let mine = ours
+            .as_ref()
+            .and_then(|k| contacts.iter().find(|c| &binding_key(c.addr.uri) == k));
+        let granted = mine.and_then(|c| c.expires).or_else(|| msg.expires());
+        let contact_bound =
+            ((200..300).contains(&code) && ours.is_some()).then_some(mine.is_some());
+        let challenge = match code {
+            401 => msg.www_authenticate(),
+            407 => msg.proxy_authenticate(),
+            _ => None,
+        }
+        .map(|c| Challenge {
+            realm: c.realm.unwrap_or(""),
+            algorithm: c.algorithm,
+            qop: c.qop,
+            stale: c.stale,
+        });
+        let resp = RegisterResponse {
+            code,
+            reason,
+            granted_expires: granted,
+            contact_bound,
+            challenge,
+            min_expires: msg.min_expires(),
+            retry_after: msg.retry_after(),
+            twilio_error: msg
+                .x_twilio_error()
+                .map(|(code, text)| TwilioError { code, text }),
+            server: msg.server(),
+            transport,
+        };
+        let _ = self.handle_observation(now, id, Observation::RegisterResponse(resp));
+        SipObserved::Response(id)
+    }
+}
