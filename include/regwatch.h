@@ -37,6 +37,9 @@
 #endif
 
 
+// The largest message accepted, in bytes.
+#define MAX_MESSAGE (64 * 1024)
+
 // The ABI version. Bumped on every incompatible change of the C ABI;
 // hosts compare the header's `REGWATCH_ABI_VERSION` with
 // `regwatch_abi_version()` at load time and refuse to run on a mismatch.
@@ -67,6 +70,8 @@ enum regwatch_status
   REGWATCH_STATUS_ALREADY_EXISTS = 105,
   // A configuration key that does not exist.
   REGWATCH_STATUS_UNKNOWN_KEY = 106,
+  // A SIP message could not be parsed (malformed, truncated, > 64 KiB).
+  REGWATCH_STATUS_SIP_PARSE = 202,
   // A previous call on this handle panicked; only `_free` is allowed.
   REGWATCH_STATUS_POISONED = 900,
   // This call panicked (a bug in regwatch); the handle is now poisoned.
@@ -188,6 +193,9 @@ typedef struct regwatch_event {
   const char *json;
 } regwatch_event;
 
+// Whether the host sent or received a message.
+typedef uint32_t regwatch_direction;
+
 
 
 
@@ -244,6 +252,12 @@ typedef struct regwatch_event {
 
 // The host should re-send REGISTER for the trunk now.
 #define REGWATCH_EVENT_ACTION_REREGISTER 5
+
+// The host sent it (a REGISTER going out).
+#define REGWATCH_DIRECTION_SENT 1
+
+// The host received it (a response coming in).
+#define REGWATCH_DIRECTION_RECEIVED 2
 
 // Errors: something regwatch could not do.
 #define REGWATCH_LOG_ERROR 1
@@ -386,6 +400,20 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_trunks_json(struct regwatch_en
 // Writes the trunk's state and cause ids (static strings, never freed) to
 // `*out_state` and `*out_cause`.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_state(struct regwatch_engine *engine, const char *trunk, const char **out_state, const char **out_cause);
+
+// Observation: one SIP message the host sent or received, as bytes (a UDP
+// datagram, or one message framed from a TCP/TLS stream). A sent REGISTER
+// and a received response to it update the trunk they belong to (matched
+// by Call-ID and CSeq, else by To/From user and domain and the
+// Request-URI); retransmissions count once; other methods are ignored.
+// `peer` (may be NULL) is the remote `host:port`, kept for logs.
+//
+// Returns OK when the message was recorded for a trunk,
+// `REGWATCH_STATUS_DONE` when it is not about registration or is a
+// retransmission / provisional / stale response, `REGWATCH_STATUS_NOT_FOUND`
+// when no trunk matches, and `REGWATCH_STATUS_SIP_PARSE` for malformed or
+// oversized (> 64 KiB) input. `bytes` is borrowed for the call.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_observe_sip(struct regwatch_engine *engine, uint64_t now_ms, regwatch_direction direction, regwatch_transport transport, const char *peer, const uint8_t *bytes, size_t len);
 
 // Asterisk: collects one sorcery object (`kind` = `registration`, `auth`
 // or `transport`; `id` = its section name) as `n` name/value pairs, as

@@ -901,3 +901,65 @@ pub fn test_with_engine(e: *mut regwatch_engine, f: impl FnOnce(&mut Engine)) ->
         regwatch_status::REGWATCH_STATUS_OK
     })
 }
+
+/// Whether the host sent or received a message.
+pub type regwatch_direction = u32;
+/// The host sent it (a REGISTER going out).
+pub const REGWATCH_DIRECTION_SENT: regwatch_direction = 1;
+/// The host received it (a response coming in).
+pub const REGWATCH_DIRECTION_RECEIVED: regwatch_direction = 2;
+
+/// Observation: one SIP message the host sent or received, as bytes (a UDP
+/// datagram, or one message framed from a TCP/TLS stream). A sent REGISTER
+/// and a received response to it update the trunk they belong to (matched
+/// by Call-ID and CSeq, else by To/From user and domain and the
+/// Request-URI); retransmissions count once; other methods are ignored.
+/// `peer` (may be NULL) is the remote `host:port`, kept for logs.
+///
+/// Returns OK when the message was recorded for a trunk,
+/// `REGWATCH_STATUS_DONE` when it is not about registration or is a
+/// retransmission / provisional / stale response, `REGWATCH_STATUS_NOT_FOUND`
+/// when no trunk matches, and `REGWATCH_STATUS_SIP_PARSE` for malformed or
+/// oversized (> 64 KiB) input. `bytes` is borrowed for the call.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_observe_sip(
+    engine: *mut regwatch_engine,
+    now_ms: u64,
+    direction: regwatch_direction,
+    transport: regwatch_transport,
+    peer: *const c_char,
+    bytes: *const u8,
+    len: usize,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        let direction = match direction {
+            REGWATCH_DIRECTION_SENT => crate::core::Direction::Sent,
+            REGWATCH_DIRECTION_RECEIVED => crate::core::Direction::Received,
+            _ => return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT,
+        };
+        let transport = try_ffi!(transport_arg(transport));
+        // SAFETY: NULL or NUL-terminated per the contract.
+        let peer = try_ffi!(unsafe { opt_str(peer) });
+        if bytes.is_null() {
+            return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
+        }
+        // SAFETY: `bytes` is valid for `len` bytes per the contract.
+        let data = unsafe { std::slice::from_raw_parts(bytes, len) };
+        use crate::core::SipObserved::*;
+        match h.engine.observe_sip(now_ms, direction, transport, data) {
+            Ok(Register(_) | Response(_)) => regwatch_status::REGWATCH_STATUS_OK,
+            Ok(Provisional(_) | Retransmission(_) | Stale(_) | NotRegistration) => {
+                regwatch_status::REGWATCH_STATUS_DONE
+            }
+            Ok(Unmatched) => {
+                tracing::debug!(peer = peer.unwrap_or("?"), "SIP message matches no trunk");
+                regwatch_status::REGWATCH_STATUS_NOT_FOUND
+            }
+            Err(e) => {
+                tracing::debug!(peer = peer.unwrap_or("?"), "unparsable SIP message: {e}");
+                regwatch_status::REGWATCH_STATUS_SIP_PARSE
+            }
+        }
+    })
+}

@@ -25,6 +25,8 @@ pub enum regwatch_status {
     REGWATCH_STATUS_ALREADY_EXISTS = 105,
     /// A configuration key that does not exist.
     REGWATCH_STATUS_UNKNOWN_KEY = 106,
+    /// A SIP message could not be parsed (malformed, truncated, > 64 KiB).
+    REGWATCH_STATUS_SIP_PARSE = 202,
     /// A previous call on this handle panicked; only `_free` is allowed.
     REGWATCH_STATUS_POISONED = 900,
     /// This call panicked (a bug in regwatch); the handle is now poisoned.
@@ -34,7 +36,7 @@ pub enum regwatch_status {
 impl regwatch_status {
     fn name(code: u32) -> &'static CStr {
         use regwatch_status::*;
-        const ALL: [regwatch_status; 11] = [
+        const ALL: [regwatch_status; 12] = [
             REGWATCH_STATUS_OK,
             REGWATCH_STATUS_DONE,
             REGWATCH_STATUS_NULL_ARGUMENT,
@@ -44,6 +46,7 @@ impl regwatch_status {
             REGWATCH_STATUS_NOT_FOUND,
             REGWATCH_STATUS_ALREADY_EXISTS,
             REGWATCH_STATUS_UNKNOWN_KEY,
+            REGWATCH_STATUS_SIP_PARSE,
             REGWATCH_STATUS_POISONED,
             REGWATCH_STATUS_PANIC,
         ];
@@ -57,6 +60,7 @@ impl regwatch_status {
             Some(REGWATCH_STATUS_NOT_FOUND) => c"no such trunk",
             Some(REGWATCH_STATUS_ALREADY_EXISTS) => c"a trunk with that name exists already",
             Some(REGWATCH_STATUS_UNKNOWN_KEY) => c"unknown configuration key",
+            Some(REGWATCH_STATUS_SIP_PARSE) => c"the SIP message could not be parsed",
             Some(REGWATCH_STATUS_POISONED) => {
                 c"the handle is poisoned by an earlier internal error"
             }

@@ -526,6 +526,71 @@ static void test_hosts(void) {
     regwatch_engine_free(e);
 }
 
+/* Raw SIP: a REGISTER and its 407 and 403, as bytes. */
+static void test_observe_sip(void) {
+    regwatch_engine *e = NULL;
+    struct drained d;
+    const char *state = NULL, *cause = NULL;
+    CHECK_STATUS(regwatch_engine_new(0, 5, &e), REGWATCH_STATUS_OK);
+    regwatch_trunk_config *cfg = make_config("office", "acme.sip.twilio.com", SECRET);
+    CHECK_STATUS(regwatch_engine_add_trunk(e, 0, cfg), REGWATCH_STATUS_OK);
+    regwatch_trunk_config_free(cfg);
+    const char *reg1 = "REGISTER sip:acme.sip.twilio.com SIP/2.0\r\n"
+                       "Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK1\r\n"
+                       "From: <sip:office@acme.sip.twilio.com>;tag=1\r\nTo: <sip:office@acme.sip.twilio.com>\r\n"
+                       "Call-ID: c1\r\nCSeq: 1 REGISTER\r\nContact: <sip:office@192.0.2.10:5061>\r\n"
+                       "Expires: 600\r\nContent-Length: 0\r\n\r\n";
+    const char *r407 = "SIP/2.0 407 Proxy Authentication Required\r\nVia: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK1\r\n"
+                       "From: <sip:office@acme.sip.twilio.com>;tag=1\r\nTo: <sip:office@acme.sip.twilio.com>;tag=2\r\n"
+                       "Call-ID: c1\r\nCSeq: 1 REGISTER\r\n"
+                       "Proxy-Authenticate: Digest realm=\"sip.twilio.com\", nonce=\"n\", qop=\"auth\"\r\n"
+                       "Content-Length: 0\r\n\r\n";
+    const char *reg2 = "REGISTER sip:acme.sip.twilio.com SIP/2.0\r\n"
+                       "Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK2\r\n"
+                       "From: <sip:office@acme.sip.twilio.com>;tag=1\r\nTo: <sip:office@acme.sip.twilio.com>\r\n"
+                       "Call-ID: c1\r\nCSeq: 2 REGISTER\r\nContact: <sip:office@192.0.2.10:5061>\r\n"
+                       "Proxy-Authorization: Digest username=\"office\", realm=\"sip.twilio.com\", nonce=\"n\", "
+                       "uri=\"sip:acme.sip.twilio.com\", response=\"0\"\r\n"
+                       "Expires: 600\r\nContent-Length: 0\r\n\r\n";
+    const char *r403 = "SIP/2.0 403 Forbidden\r\nVia: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK2\r\n"
+                       "From: <sip:office@acme.sip.twilio.com>;tag=1\r\nTo: <sip:office@acme.sip.twilio.com>;tag=2\r\n"
+                       "Call-ID: c1\r\nCSeq: 2 REGISTER\r\nServer: Twilio\r\nContent-Length: 0\r\n\r\n";
+    const uint8_t *b = (const uint8_t *)reg1;
+    CHECK_STATUS(regwatch_engine_observe_sip(e, 1, REGWATCH_DIRECTION_SENT, REGWATCH_TRANSPORT_TLS, "54.172.60.0:5061", b,
+                                             strlen(reg1)),
+                 REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_observe_sip(e, 2, REGWATCH_DIRECTION_SENT, REGWATCH_TRANSPORT_TLS, NULL, b, strlen(reg1)),
+                 REGWATCH_STATUS_DONE); /* retransmission */
+    CHECK_STATUS(regwatch_engine_observe_sip(e, 3, REGWATCH_DIRECTION_RECEIVED, REGWATCH_TRANSPORT_TLS, NULL,
+                                             (const uint8_t *)r407, strlen(r407)),
+                 REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_observe_sip(e, 4, REGWATCH_DIRECTION_SENT, REGWATCH_TRANSPORT_TLS, NULL,
+                                             (const uint8_t *)reg2, strlen(reg2)),
+                 REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_observe_sip(e, 5, REGWATCH_DIRECTION_RECEIVED, REGWATCH_TRANSPORT_TLS, NULL,
+                                             (const uint8_t *)r403, strlen(r403)),
+                 REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_trunk_state(e, "office", &state, &cause), REGWATCH_STATUS_OK);
+    CHECK(strcmp(state, "rejected") == 0 && strcmp(cause, "credentials_rejected") == 0);
+    /* Misuse: garbage, truncation, huge input, NULL bytes, bad direction. */
+    CHECK_STATUS(regwatch_engine_observe_sip(e, 6, REGWATCH_DIRECTION_RECEIVED, 0, NULL, (const uint8_t *)"garbage", 7),
+                 REGWATCH_STATUS_SIP_PARSE);
+    CHECK_STATUS(regwatch_engine_observe_sip(e, 6, REGWATCH_DIRECTION_RECEIVED, 0, NULL, (const uint8_t *)r403, 40),
+                 REGWATCH_STATUS_SIP_PARSE);
+    size_t huge_len = 70 * 1024;
+    uint8_t *huge = malloc(huge_len);
+    memset(huge, 'A', huge_len);
+    CHECK_STATUS(regwatch_engine_observe_sip(e, 6, REGWATCH_DIRECTION_SENT, 0, NULL, huge, huge_len),
+                 REGWATCH_STATUS_SIP_PARSE);
+    free(huge);
+    CHECK_STATUS(regwatch_engine_observe_sip(e, 6, REGWATCH_DIRECTION_SENT, 0, NULL, NULL, 10),
+                 REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_observe_sip(e, 6, 9, 0, NULL, b, strlen(reg1)), REGWATCH_STATUS_INVALID_ARGUMENT);
+    drain(e, &d);
+    CHECK(d.alerts == 1);
+    regwatch_engine_free(e);
+}
+
 int main(void) {
     test_version();
     test_validate();
@@ -534,6 +599,7 @@ int main(void) {
     test_engine_run();
     test_many_trunks();
     test_hosts();
+    test_observe_sip();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
