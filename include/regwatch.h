@@ -196,6 +196,9 @@ typedef struct regwatch_event {
 // Whether the host sent or received a message.
 typedef uint32_t regwatch_direction;
 
+// What `regwatch_check_credentials` found.
+typedef uint32_t regwatch_credential_check;
+
 
 
 
@@ -273,6 +276,19 @@ typedef uint32_t regwatch_direction;
 
 // Every observation.
 #define REGWATCH_LOG_TRACE 5
+
+// The REGISTER's digest response was computed with this password.
+#define REGWATCH_CREDENTIALS_MATCH 1
+
+// It was not: the PBX sends a different password (or hashed another
+// username/realm than it shows).
+#define REGWATCH_CREDENTIALS_MISMATCH 2
+
+// The message carries no Authorization / Proxy-Authorization.
+#define REGWATCH_CREDENTIALS_NO_AUTHORIZATION 3
+
+// It cannot be checked (auth-int, unknown algorithm, missing fields).
+#define REGWATCH_CREDENTIALS_UNSUPPORTED 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -492,6 +508,14 @@ REGWATCH_MUST_USE regwatch_status regwatch_validate_credentials(const char *user
 // configured domain. Output as for `regwatch_validate_domain`.
 // Thread-safe; calls no callback.
 REGWATCH_MUST_USE regwatch_status regwatch_validate_request_uri(const char *request_uri, const char *domain, const char *profile, char *buf, size_t len, size_t *out_len);
+
+// Checks a captured REGISTER (with Authorization or Proxy-Authorization)
+// against the configured password: tells "the PBX sends a different
+// password" from "the password is right, the registrar does not know this
+// user". Writes `*out_result` (`REGWATCH_CREDENTIALS_*`) on OK; returns
+// `REGWATCH_STATUS_SIP_PARSE` for a malformed message. The password is
+// used for the computation only, never copied or logged. Thread-safe.
+REGWATCH_MUST_USE regwatch_status regwatch_check_credentials(const uint8_t *register_, size_t len, const char *password, regwatch_credential_check *out_result);
 
 // The library version as a static NUL-terminated string ("0.1.0").
 // Thread-safe.

@@ -93,3 +93,53 @@ pub unsafe extern "C" fn regwatch_validate_request_uri(
         unsafe { write_out(&json, buf, len, out_len) }
     })
 }
+
+/// What `regwatch_check_credentials` found.
+pub type regwatch_credential_check = u32;
+/// The REGISTER's digest response was computed with this password.
+pub const REGWATCH_CREDENTIALS_MATCH: regwatch_credential_check = 1;
+/// It was not: the PBX sends a different password (or hashed another
+/// username/realm than it shows).
+pub const REGWATCH_CREDENTIALS_MISMATCH: regwatch_credential_check = 2;
+/// The message carries no Authorization / Proxy-Authorization.
+pub const REGWATCH_CREDENTIALS_NO_AUTHORIZATION: regwatch_credential_check = 3;
+/// It cannot be checked (auth-int, unknown algorithm, missing fields).
+pub const REGWATCH_CREDENTIALS_UNSUPPORTED: regwatch_credential_check = 4;
+
+/// Checks a captured REGISTER (with Authorization or Proxy-Authorization)
+/// against the configured password: tells "the PBX sends a different
+/// password" from "the password is right, the registrar does not know this
+/// user". Writes `*out_result` (`REGWATCH_CREDENTIALS_*`) on OK; returns
+/// `REGWATCH_STATUS_SIP_PARSE` for a malformed message. The password is
+/// used for the computation only, never copied or logged. Thread-safe.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_check_credentials(
+    register: *const u8,
+    len: usize,
+    password: *const c_char,
+    out_result: *mut regwatch_credential_check,
+) -> regwatch_status {
+    guard(|| {
+        if register.is_null() || out_result.is_null() {
+            return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
+        }
+        // SAFETY: C string per the contract.
+        let password = try_ffi!(unsafe { req_str(password) });
+        // SAFETY: `register` is valid for `len` bytes per the contract.
+        let bytes = unsafe { std::slice::from_raw_parts(register, len) };
+        let Ok(msg) = crate::sip::parse(bytes) else {
+            return regwatch_status::REGWATCH_STATUS_SIP_PARSE;
+        };
+        use crate::sip::digest::{check_authorization, CredentialCheck::*};
+        let r = match check_authorization(&msg, password) {
+            Matches => REGWATCH_CREDENTIALS_MATCH,
+            Mismatch => REGWATCH_CREDENTIALS_MISMATCH,
+            NoAuthorization => REGWATCH_CREDENTIALS_NO_AUTHORIZATION,
+            Unsupported(_) => REGWATCH_CREDENTIALS_UNSUPPORTED,
+        };
+        // SAFETY: valid for one write per the contract.
+        unsafe { *out_result = r };
+        regwatch_status::REGWATCH_STATUS_OK
+    })
+}

@@ -2,6 +2,7 @@
 //! needs, and stream framing. Pure: no IO, no clock.
 #![forbid(unsafe_code)]
 
+pub mod digest;
 mod framing;
 mod parse;
 

@@ -589,6 +589,17 @@ static void test_observe_sip(void) {
     drain(e, &d);
     CHECK(d.alerts == 1);
     regwatch_engine_free(e);
+
+    /* The credential check: reg2 carries response="0", which no password makes. */
+    regwatch_credential_check r = 0;
+    CHECK_STATUS(regwatch_check_credentials((const uint8_t *)reg2, strlen(reg2), SECRET, &r), REGWATCH_STATUS_OK);
+    CHECK(r == REGWATCH_CREDENTIALS_MISMATCH);
+    CHECK_STATUS(regwatch_check_credentials((const uint8_t *)reg1, strlen(reg1), SECRET, &r), REGWATCH_STATUS_OK);
+    CHECK(r == REGWATCH_CREDENTIALS_NO_AUTHORIZATION);
+    CHECK_STATUS(regwatch_check_credentials((const uint8_t *)"x", 1, SECRET, &r), REGWATCH_STATUS_SIP_PARSE);
+    CHECK_STATUS(regwatch_check_credentials(NULL, 0, SECRET, &r), REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_check_credentials((const uint8_t *)reg2, strlen(reg2), NULL, &r),
+                 REGWATCH_STATUS_NULL_ARGUMENT);
 }
 
 int main(void) {
