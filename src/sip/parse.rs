@@ -165,7 +165,7 @@ pub fn name_is(name: &str, full: &str) -> bool {
 }
 
 fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
 }
 
 /// White space including the CR/LF of folded lines.
@@ -200,13 +200,23 @@ pub fn parse(input: &[u8]) -> Result<Message<'_>, ParseError> {
         .position(|b| !matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
         .ok_or(ParseError::Empty)?;
     let bytes = &input[skip..];
-    // The header section ends at the first empty line.
-    let (head_len, body_start) = header_end(bytes).ok_or(ParseError::Truncated {
-        offset: input.len(),
-    })?;
-    let head = std::str::from_utf8(&bytes[..head_len]).map_err(|e| ParseError::NotUtf8 {
-        offset: skip + e.valid_up_to(),
-    })?;
+    // The header section is UTF-8 and ends at the first empty line; the
+    // body may be anything. Search the valid UTF-8 prefix with str's fast
+    // substring search.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+    };
+    let (head_len, body_start) = match header_end_str(text) {
+        Some(x) => x,
+        None if text.len() < bytes.len() => {
+            return Err(ParseError::NotUtf8 {
+                offset: skip + text.len(),
+            })
+        }
+        None => return Err(ParseError::Truncated { offset: input.len() }),
+    };
+    let head = &text[..head_len];
 
     let mut lines = LineIter { s: head, pos: 0 };
     let (first_off, first) = lines
@@ -284,7 +294,25 @@ fn push_header<'a>(
     }
 }
 
-/// `(length of the header section without its final line end, body start)`.
+/// `(length of the header section without its final line end, body
+/// start)`: the first LF followed by LF or CRLF.
+fn header_end_str(t: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(p) = t[from..].find('\n') {
+        let nl = from + p;
+        let after = &t.as_bytes()[nl + 1..];
+        if after.first() == Some(&b'\n') {
+            return Some((nl, nl + 2));
+        }
+        if after.starts_with(b"\r\n") {
+            return Some((nl, nl + 3));
+        }
+        from = nl + 1;
+    }
+    None
+}
+
+#[allow(dead_code)]
 fn header_end(b: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;
     while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
@@ -360,30 +388,55 @@ fn strip_prefix_ci<'a>(s: &'a str, p: &str) -> Option<&'a str> {
         .then(|| &s[p.len()..])
 }
 
-/// Splits at `sep` outside double quotes and angle brackets.
-pub(crate) fn split_outside(s: &str, sep: char) -> impl Iterator<Item = &str> {
-    let mut parts = Vec::new();
-    let (mut quoted, mut angle, mut escaped) = (false, false, false);
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            c if c == sep && !quoted && !angle => {
-                parts.push(&s[start..i]);
-                start = i + c.len_utf8();
+/// Splits at `sep` outside double quotes and angle brackets, trimming
+/// white space and skipping empty parts. Allocates nothing.
+pub(crate) fn split_outside(s: &str, sep: char) -> SplitOutside<'_> {
+    debug_assert!(sep.is_ascii());
+    SplitOutside { s, pos: 0, sep }
+}
+
+/// The iterator of [`split_outside`].
+pub(crate) struct SplitOutside<'a> {
+    s: &'a str,
+    pos: usize,
+    sep: char,
+}
+
+impl<'a> Iterator for SplitOutside<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        // Separators, quotes and brackets are ASCII, and no byte of a
+        // multi-byte UTF-8 character is ASCII: scanning bytes is exact.
+        let sep = self.sep as u8;
+        let bytes = self.s.as_bytes();
+        while self.pos <= bytes.len() {
+            let (mut quoted, mut angle, mut escaped) = (false, false, false);
+            let mut end = bytes.len();
+            for (i, &b) in bytes.iter().enumerate().skip(self.pos) {
+                if escaped {
+                    escaped = false;
+                    continue;
+                }
+                match b {
+                    b'\\' if quoted => escaped = true,
+                    b'"' => quoted = !quoted,
+                    b'<' if !quoted => angle = true,
+                    b'>' if !quoted => angle = false,
+                    _ if b == sep && !quoted && !angle => {
+                        end = i;
+                        break;
+                    }
+                    _ => {}
+                }
             }
-            _ => {}
+            let part = trim_lws(&self.s[self.pos..end]);
+            self.pos = end + 1;
+            if !part.is_empty() {
+                return Some(part);
+            }
         }
+        None
     }
-    parts.push(&s[start..]);
-    parts.into_iter().map(trim_lws).filter(|p| !p.is_empty())
 }
 
 /// The value of a `name=value` parameter in `;`-separated params (case-insensitive name).
@@ -421,7 +474,7 @@ impl<'a> NameAddr<'a> {
         if s.is_empty() {
             return None;
         }
-        if let Some(lt) = find_outside_quotes(s, '<') {
+        if let Some(lt) = find_outside_quotes(s, b'<') {
             let gt = s[lt..].find('>')? + lt;
             let rest = trim_lws(&s[gt + 1..]);
             Some(NameAddr {
@@ -451,12 +504,12 @@ impl<'a> NameAddr<'a> {
     }
 }
 
-fn find_outside_quotes(s: &str, needle: char) -> Option<usize> {
+fn find_outside_quotes(s: &str, needle: u8) -> Option<usize> {
     let mut quoted = false;
-    for (i, c) in s.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            c if c == needle && !quoted => return Some(i),
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            _ if b == needle && !quoted => return Some(i),
             _ => {}
         }
     }
@@ -548,16 +601,14 @@ pub struct CredentialParams<'a> {
     pub opaque: Option<&'a str>,
 }
 
-/// `scheme k=v, k="v", ...` → scheme and an iterator of (key, value).
-fn auth_params(value: &str) -> (&str, Vec<(&str, &str)>) {
+/// `scheme k=v, k="v", ...` → scheme and the (key, value) pairs.
+fn auth_params(value: &str) -> (&str, impl Iterator<Item = (&str, &str)>) {
     let value = trim_lws(value);
     let (scheme, rest) = value.split_once(is_lws).unwrap_or((value, ""));
-    let pairs = split_outside(rest, ',')
-        .filter_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            Some((trim_lws(k), unquote(trim_lws(v))))
-        })
-        .collect();
+    let pairs = split_outside(rest, ',').filter_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        Some((trim_lws(k), unquote(trim_lws(v))))
+    });
     (scheme, pairs)
 }
 
@@ -642,13 +693,15 @@ impl<'a> Message<'a> {
 
     /// Every Contact binding (`*` is returned as a binding whose URI is `*`).
     pub fn contacts(&self) -> Vec<Contact<'a>> {
-        self.values("contact")
-            .filter_map(NameAddr::parse)
-            .map(|addr| Contact {
-                addr,
-                expires: param(addr.params, "expires").and_then(|e| e.parse().ok()),
-            })
-            .collect()
+        self.contacts_iter().collect()
+    }
+
+    /// The Contact bindings, lazily.
+    pub fn contacts_iter<'s>(&'s self) -> impl Iterator<Item = Contact<'a>> + 's {
+        self.values("contact").filter_map(NameAddr::parse).map(|addr| Contact {
+            addr,
+            expires: param(addr.params, "expires").and_then(|e| e.parse().ok()),
+        })
     }
 
     fn seconds(&self, full: &str) -> Option<u32> {
@@ -706,15 +759,21 @@ impl<'a> Message<'a> {
             ..Default::default()
         };
         for (k, v) in pairs {
-            match k.to_ascii_lowercase().as_str() {
-                "realm" => c.realm = Some(v),
-                "nonce" => c.nonce = Some(v),
-                "algorithm" => c.algorithm = Some(v),
-                "qop" => c.qop = Some(v),
-                "opaque" => c.opaque = Some(v),
-                "stale" => c.stale = v.eq_ignore_ascii_case("true"),
-                "domain" => c.domain = Some(v),
-                _ => {}
+            let is = |n: &str| k.eq_ignore_ascii_case(n);
+            if is("realm") {
+                c.realm = Some(v);
+            } else if is("nonce") {
+                c.nonce = Some(v);
+            } else if is("algorithm") {
+                c.algorithm = Some(v);
+            } else if is("qop") {
+                c.qop = Some(v);
+            } else if is("opaque") {
+                c.opaque = Some(v);
+            } else if is("stale") {
+                c.stale = v.eq_ignore_ascii_case("true");
+            } else if is("domain") {
+                c.domain = Some(v);
             }
         }
         Some(c)
@@ -738,18 +797,22 @@ impl<'a> Message<'a> {
             ..Default::default()
         };
         for (k, v) in pairs {
-            match k.to_ascii_lowercase().as_str() {
-                "username" => c.username = Some(v),
-                "realm" => c.realm = Some(v),
-                "nonce" => c.nonce = Some(v),
-                "uri" => c.uri = Some(v),
-                "response" => c.response = Some(v),
-                "algorithm" => c.algorithm = Some(v),
-                "cnonce" => c.cnonce = Some(v),
-                "nc" => c.nc = Some(v),
-                "qop" => c.qop = Some(v),
-                "opaque" => c.opaque = Some(v),
-                _ => {}
+            let slot = [
+                ("username", &mut c.username),
+                ("realm", &mut c.realm),
+                ("nonce", &mut c.nonce),
+                ("uri", &mut c.uri),
+                ("response", &mut c.response),
+                ("algorithm", &mut c.algorithm),
+                ("cnonce", &mut c.cnonce),
+                ("nc", &mut c.nc),
+                ("qop", &mut c.qop),
+                ("opaque", &mut c.opaque),
+            ]
+            .into_iter()
+            .find(|(n, _)| k.eq_ignore_ascii_case(n));
+            if let Some((_, field)) = slot {
+                *field = Some(v);
             }
         }
         Some(c)

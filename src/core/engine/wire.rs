@@ -64,15 +64,20 @@ fn set(dst: &mut String, src: &str) {
     }
 }
 
-/// `user@host:port` of a SIP URI, for comparing bindings (params, scheme
-/// and case of the host ignored).
-fn binding_key(uri: &str) -> (String, String) {
+/// `(user, host:port)` of a SIP URI, for comparing bindings (params and
+/// scheme ignored).
+fn binding_key(uri: &str) -> (&str, &str) {
     let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
     let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
-    match rest.rsplit_once('@') {
-        Some((u, h)) => (u.to_owned(), h.to_ascii_lowercase()),
-        None => (String::new(), rest.to_ascii_lowercase()),
-    }
+    rest.rsplit_once('@').unwrap_or(("", rest))
+}
+
+/// Whether two Contact URIs name the same binding (user exact, host and
+/// port case-insensitive).
+fn same_binding(a: &str, b: &str) -> bool {
+    let (ua, ha) = binding_key(a);
+    let (ub, hb) = binding_key(b);
+    ua == ub && ha.eq_ignore_ascii_case(hb)
 }
 
 /// The explicit port of a SIP URI.
@@ -256,11 +261,8 @@ impl Engine {
             return SipObserved::Retransmission(id);
         }
         w.answered = true;
-        let contacts = msg.contacts();
-        let ours = (!w.contact.is_empty() && w.contact != "*").then(|| binding_key(&w.contact));
-        let mine = ours
-            .as_ref()
-            .and_then(|k| contacts.iter().find(|c| &binding_key(c.addr.uri) == k));
+        let ours = (!w.contact.is_empty() && w.contact != "*").then_some(w.contact.as_str());
+        let mine = ours.and_then(|o| msg.contacts_iter().find(|c| same_binding(c.addr.uri, o)));
         let granted = mine.and_then(|c| c.expires).or_else(|| msg.expires());
         let contact_bound =
             ((200..300).contains(&code) && ours.is_some()).then_some(mine.is_some());
