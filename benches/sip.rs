@@ -71,11 +71,17 @@ fn observe(c: &mut Criterion, name: &str, response: fn(u32) -> String) {
                 now += 1;
                 let reg = register(cseq);
                 let resp = response(cseq);
-                let r = engine.observe_sip(now, Direction::Sent, Some(Transport::Udp), reg.as_bytes());
+                let r =
+                    engine.observe_sip(now, Direction::Sent, Some(Transport::Udp), reg.as_bytes());
                 assert!(matches!(r, Ok(SipObserved::Register(_))));
                 while engine.poll_output().is_some() {}
                 let t = Instant::now();
-                let r = engine.observe_sip(now, Direction::Received, Some(Transport::Udp), black_box(resp.as_bytes()));
+                let r = engine.observe_sip(
+                    now,
+                    Direction::Received,
+                    Some(Transport::Udp),
+                    black_box(resp.as_bytes()),
+                );
                 total += t.elapsed();
                 assert!(matches!(r, Ok(SipObserved::Response(_))));
                 while engine.poll_output().is_some() {}
@@ -88,7 +94,10 @@ fn observe(c: &mut Criterion, name: &str, response: fn(u32) -> String) {
 fn bench(c: &mut Criterion) {
     observe(c, "observe_sip/200_ok_3_bindings", ok_3_bindings);
     observe(c, "observe_sip/407_challenge", challenge_407);
-    for (name, msg) in [("200_ok_3_bindings", ok_3_bindings(7)), ("407_challenge", challenge_407(7))] {
+    for (name, msg) in [
+        ("200_ok_3_bindings", ok_3_bindings(7)),
+        ("407_challenge", challenge_407(7)),
+    ] {
         c.bench_function(&format!("parse/regwatch/{name}"), |b| {
             b.iter(|| {
                 let m = regwatch::sip::parse(black_box(msg.as_bytes())).unwrap();

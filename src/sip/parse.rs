@@ -100,6 +100,71 @@ pub struct Header<'a> {
     pub name: &'a str,
     /// The raw value, trimmed; folded lines keep their CRLF + white space.
     pub value: &'a str,
+    /// Index in [`KNOWN`] + 1 of the canonical name, 0 for other headers.
+    kind: u8,
+}
+
+/// The headers the accessors look up, classified once at parse time.
+const KNOWN: &[&str] = &[
+    "via",
+    "from",
+    "to",
+    "call-id",
+    "cseq",
+    "contact",
+    "expires",
+    "min-expires",
+    "retry-after",
+    "www-authenticate",
+    "proxy-authenticate",
+    "authorization",
+    "proxy-authorization",
+    "x-twilio-error",
+    "server",
+    "user-agent",
+    "content-length",
+];
+
+const K_CONTENT_LENGTH: u8 = 17;
+
+/// [`KNOWN`] index + 1 of a canonical (lower-case) name, 0 if unknown.
+fn known_index(full: &str) -> u8 {
+    match full {
+        "via" => 1,
+        "from" => 2,
+        "to" => 3,
+        "call-id" => 4,
+        "cseq" => 5,
+        "contact" => 6,
+        "expires" => 7,
+        "min-expires" => 8,
+        "retry-after" => 9,
+        "www-authenticate" => 10,
+        "proxy-authenticate" => 11,
+        "authorization" => 12,
+        "proxy-authorization" => 13,
+        "x-twilio-error" => 14,
+        "server" => 15,
+        "user-agent" => 16,
+        "content-length" => K_CONTENT_LENGTH,
+        _ => 0,
+    }
+}
+
+/// Classifies a header name as written (compact forms, any case).
+fn classify(name: &str) -> u8 {
+    let full = if name.len() == 1 {
+        match COMPACT.iter().find(|(c, _)| name.eq_ignore_ascii_case(c)) {
+            Some((_, f)) => *f,
+            None => return 0,
+        }
+    } else {
+        name
+    };
+    KNOWN
+        .iter()
+        .position(|k| k.len() == full.len() && k.eq_ignore_ascii_case(full))
+        .map_or(0, |i| i as u8 + 1)
 }
 
 impl<'a> Header<'a> {
@@ -165,7 +230,11 @@ pub fn name_is(name: &str, full: &str) -> bool {
 }
 
 fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
 }
 
 /// White space including the CR/LF of folded lines.
@@ -207,59 +276,74 @@ pub fn parse(input: &[u8]) -> Result<Message<'_>, ParseError> {
         Ok(t) => t,
         Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
     };
-    let (head_len, body_start) = match header_end_str(text) {
-        Some(x) => x,
-        None if text.len() < bytes.len() => {
-            return Err(ParseError::NotUtf8 {
-                offset: skip + text.len(),
-            })
-        }
-        None => return Err(ParseError::Truncated { offset: input.len() }),
+    let tb = text.as_bytes();
+    // One pass over the lines: the start line, the headers (with their
+    // continuation lines), and the empty line that ends them.
+    let mut pos = 0;
+    let next_line = |pos: &mut usize| -> Option<(usize, &str)> {
+        let nl = *pos + memchr::memchr(b'\n', &tb[*pos..])?;
+        let start = *pos;
+        *pos = nl + 1;
+        let end = if nl > start && tb[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        Some((start, &text[start..end]))
     };
-    let head = &text[..head_len];
-
-    let mut lines = LineIter { s: head, pos: 0 };
-    let (first_off, first) = lines
-        .next()
-        .ok_or(ParseError::BadStartLine { offset: skip })?;
+    let missing_end = |text_len: usize| {
+        if text_len < bytes.len() && text_len == text.len() {
+            ParseError::NotUtf8 {
+                offset: skip + text.len(),
+            }
+        } else {
+            ParseError::Truncated {
+                offset: input.len(),
+            }
+        }
+    };
+    let (first_off, first) = next_line(&mut pos).ok_or_else(|| missing_end(text.len()))?;
     let start = start_line(first).ok_or(ParseError::BadStartLine {
         offset: skip + first_off,
     })?;
-
     let mut headers: Vec<Header<'_>> = Vec::with_capacity(16);
-    // (start, end) byte range in `head` of the header being built.
-    let mut current: Option<(usize, usize, usize)> = None; // (line_off, value_start, value_end)
-    let mut content_length: Option<(usize, usize)> = None; // (value, line offset)
-    for (off, line) in lines {
+    let mut content_length: Option<usize> = None;
+    let body_start = loop {
+        let Some((off, line)) = next_line(&mut pos) else {
+            return Err(missing_end(text.len()));
+        };
+        if line.is_empty() {
+            break pos;
+        }
         if line.starts_with([' ', '\t']) {
-            match current.as_mut() {
-                Some(c) => c.2 = off + line.len(),
-                None => return Err(ParseError::BadHeader { offset: skip + off }),
-            }
+            // A continuation line extends the value of the previous header.
+            let Some(h) = headers.last_mut() else {
+                return Err(ParseError::BadHeader { offset: skip + off });
+            };
+            let value_start = h.value.as_ptr() as usize - text.as_ptr() as usize;
+            h.value = trim_lws(&text[value_start..off + line.len()]);
             continue;
         }
-        push_header(head, current.take(), &mut headers);
-        let colon = line
-            .find(':')
+        let colon = memchr::memchr(b':', line.as_bytes())
             .ok_or(ParseError::BadHeader { offset: skip + off })?;
         let name = line[..colon].trim_end_matches([' ', '\t']);
         if name.is_empty() || !name.bytes().all(is_token_char) {
             return Err(ParseError::BadHeader { offset: skip + off });
         }
-        if name_is(name, "content-length") {
-            let v = line[colon + 1..].trim();
-            let n: usize = v
+        let kind = classify(name);
+        let value = trim_lws(&line[colon + 1..]);
+        if kind == K_CONTENT_LENGTH {
+            let n: usize = value
                 .parse()
                 .map_err(|_| ParseError::BadContentLength { offset: skip + off })?;
-            content_length = Some((n, off));
+            content_length = Some(n);
         }
-        current = Some((off, off + colon + 1, off + line.len()));
-    }
-    push_header(head, current.take(), &mut headers);
+        headers.push(Header { name, value, kind });
+    };
 
     let rest = &bytes[body_start..];
     let (body, raw_len) = match content_length {
-        Some((n, _)) => {
+        Some(n) => {
             if rest.len() < n {
                 return Err(ParseError::Truncated {
                     offset: input.len(),
@@ -275,82 +359,6 @@ pub fn parse(input: &[u8]) -> Result<Message<'_>, ParseError> {
         headers,
         body,
     })
-}
-
-/// Completes the header whose line starts at `off` and whose value spans
-/// `vs..ve` (continuation lines included).
-fn push_header<'a>(
-    head: &'a str,
-    cur: Option<(usize, usize, usize)>,
-    headers: &mut Vec<Header<'a>>,
-) {
-    if let Some((off, vs, ve)) = cur {
-        // `vs - 1` is the colon found when the line was read.
-        let name = head[off..vs - 1].trim_end_matches([' ', '\t']);
-        headers.push(Header {
-            name,
-            value: trim_lws(&head[vs..ve]),
-        });
-    }
-}
-
-/// `(length of the header section without its final line end, body
-/// start)`: the first LF followed by LF or CRLF.
-fn header_end_str(t: &str) -> Option<(usize, usize)> {
-    let mut from = 0;
-    while let Some(p) = t[from..].find('\n') {
-        let nl = from + p;
-        let after = &t.as_bytes()[nl + 1..];
-        if after.first() == Some(&b'\n') {
-            return Some((nl, nl + 2));
-        }
-        if after.starts_with(b"\r\n") {
-            return Some((nl, nl + 3));
-        }
-        from = nl + 1;
-    }
-    None
-}
-
-#[allow(dead_code)]
-fn header_end(b: &[u8]) -> Option<(usize, usize)> {
-    let mut i = 0;
-    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
-        let nl = i + p;
-        // What follows this line end: another line end means an empty line.
-        let next = nl + 1;
-        if b.get(next) == Some(&b'\n') {
-            return Some((nl, next + 1));
-        }
-        if b.get(next) == Some(&b'\r') && b.get(next + 1) == Some(&b'\n') {
-            return Some((nl, next + 2));
-        }
-        i = next;
-    }
-    None
-}
-
-/// Lines of the header section with their offsets, CR stripped.
-struct LineIter<'a> {
-    s: &'a str,
-    pos: usize,
-}
-
-impl<'a> Iterator for LineIter<'a> {
-    type Item = (usize, &'a str);
-    fn next(&mut self) -> Option<(usize, &'a str)> {
-        if self.pos >= self.s.len() {
-            return None;
-        }
-        let start = self.pos;
-        let rest = &self.s[start..];
-        let (line, adv) = match rest.find('\n') {
-            Some(i) => (&rest[..i], i + 1),
-            None => (rest, rest.len()),
-        };
-        self.pos += adv;
-        Some((start, line.strip_suffix('\r').unwrap_or(line)))
-    }
 }
 
 fn start_line(line: &str) -> Option<StartLine<'_>> {
@@ -410,25 +418,28 @@ impl<'a> Iterator for SplitOutside<'a> {
         let sep = self.sep as u8;
         let bytes = self.s.as_bytes();
         while self.pos <= bytes.len() {
-            let (mut quoted, mut angle, mut escaped) = (false, false, false);
-            let mut end = bytes.len();
-            for (i, &b) in bytes.iter().enumerate().skip(self.pos) {
-                if escaped {
-                    escaped = false;
-                    continue;
-                }
-                match b {
-                    b'\\' if quoted => escaped = true,
-                    b'"' => quoted = !quoted,
-                    b'<' if !quoted => angle = true,
-                    b'>' if !quoted => angle = false,
-                    _ if b == sep && !quoted && !angle => {
-                        end = i;
-                        break;
+            let (mut quoted, mut angle) = (false, false);
+            let mut i = self.pos;
+            while i < bytes.len() {
+                let b = bytes[i];
+                if quoted {
+                    if b == b'\\' {
+                        i += 1;
+                    } else if b == b'"' {
+                        quoted = false;
                     }
-                    _ => {}
+                } else if b == sep && !angle {
+                    break;
+                } else if b == b'"' {
+                    quoted = true;
+                } else if b == b'<' {
+                    angle = true;
+                } else if b == b'>' {
+                    angle = false;
                 }
+                i += 1;
             }
+            let end = i.min(bytes.len());
             let part = trim_lws(&self.s[self.pos..end]);
             self.pos = end + 1;
             if !part.is_empty() {
@@ -620,7 +631,14 @@ impl<'a> Message<'a> {
 
     /// Every header named `full` (lower-case full name; compact forms match).
     pub fn headers_named<'s>(&'s self, full: &'s str) -> impl Iterator<Item = &'s Header<'a>> + 's {
-        self.headers.iter().filter(move |h| name_is(h.name, full))
+        let kind = known_index(full);
+        self.headers.iter().filter(move |h| {
+            if kind != 0 {
+                h.kind == kind
+            } else {
+                name_is(h.name, full)
+            }
+        })
     }
 
     /// The first header named `full`, raw value.
@@ -698,10 +716,12 @@ impl<'a> Message<'a> {
 
     /// The Contact bindings, lazily.
     pub fn contacts_iter<'s>(&'s self) -> impl Iterator<Item = Contact<'a>> + 's {
-        self.values("contact").filter_map(NameAddr::parse).map(|addr| Contact {
-            addr,
-            expires: param(addr.params, "expires").and_then(|e| e.parse().ok()),
-        })
+        self.values("contact")
+            .filter_map(NameAddr::parse)
+            .map(|addr| Contact {
+                addr,
+                expires: param(addr.params, "expires").and_then(|e| e.parse().ok()),
+            })
     }
 
     fn seconds(&self, full: &str) -> Option<u32> {
