@@ -30,8 +30,8 @@ fn load() -> Vec<Entry> {
         .map(|v| {
             let t = v.as_table().unwrap().clone();
             let file = t["file"].as_str().unwrap().to_owned();
-            let bytes = std::fs::read(Path::new(DIR).join(&file))
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            let bytes =
+                std::fs::read(Path::new(DIR).join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
             Entry {
                 origin: t["origin"].as_str().unwrap().to_owned(),
                 forms: t["forms"]
@@ -127,9 +127,7 @@ fn actual(m: &Message<'_>, key: &str, want: &Value) -> Option<Value> {
                 })
                 .collect(),
         ),
-        "contact_display" => {
-            Value::Array(m.contacts().iter().map(|c| s(c.addr.display)).collect())
-        }
+        "contact_display" => Value::Array(m.contacts().iter().map(|c| s(c.addr.display)).collect()),
         "expires" => num(m.expires()),
         "min_expires" => num(m.min_expires()),
         "retry_after" => num(m.retry_after()),

@@ -100,34 +100,14 @@ pub struct Header<'a> {
     pub name: &'a str,
     /// The raw value, trimmed; folded lines keep their CRLF + white space.
     pub value: &'a str,
-    /// Index in [`KNOWN`] + 1 of the canonical name, 0 for other headers.
+    /// [`known_index`] of the canonical name, 0 for other headers.
     kind: u8,
 }
 
-/// The headers the accessors look up, classified once at parse time.
-const KNOWN: &[&str] = &[
-    "via",
-    "from",
-    "to",
-    "call-id",
-    "cseq",
-    "contact",
-    "expires",
-    "min-expires",
-    "retry-after",
-    "www-authenticate",
-    "proxy-authenticate",
-    "authorization",
-    "proxy-authorization",
-    "x-twilio-error",
-    "server",
-    "user-agent",
-    "content-length",
-];
-
 const K_CONTENT_LENGTH: u8 = 17;
 
-/// [`KNOWN`] index + 1 of a canonical (lower-case) name, 0 if unknown.
+/// The headers the accessors look up, classified once at parse time:
+/// 1 + their index here, by canonical (lower-case) name; 0 if unknown.
 fn known_index(full: &str) -> u8 {
     match full {
         "via" => 1,
@@ -151,20 +131,23 @@ fn known_index(full: &str) -> u8 {
     }
 }
 
-/// Classifies a header name as written (compact forms, any case).
+/// Classifies a header name as written (compact forms, any case). The name
+/// has been checked to be a token, so it is ASCII.
 fn classify(name: &str) -> u8 {
-    let full = if name.len() == 1 {
-        match COMPACT.iter().find(|(c, _)| name.eq_ignore_ascii_case(c)) {
-            Some((_, f)) => *f,
-            None => return 0,
-        }
-    } else {
-        name
+    if name.len() == 1 {
+        return match COMPACT.iter().find(|(c, _)| name.eq_ignore_ascii_case(c)) {
+            Some((_, f)) => known_index(f),
+            None => 0,
+        };
+    }
+    let mut buf = [0u8; 20];
+    let Some(dst) = buf.get_mut(..name.len()) else {
+        return 0;
     };
-    KNOWN
-        .iter()
-        .position(|k| k.len() == full.len() && k.eq_ignore_ascii_case(full))
-        .map_or(0, |i| i as u8 + 1)
+    for (d, s) in dst.iter_mut().zip(name.bytes()) {
+        *d = s.to_ascii_lowercase();
+    }
+    std::str::from_utf8(dst).map_or(0, known_index)
 }
 
 impl<'a> Header<'a> {
@@ -229,12 +212,24 @@ pub fn name_is(name: &str, full: &str) -> bool {
     }
 }
 
+/// RFC 3261 `token` characters, as a table.
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
 fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[b as usize]
 }
 
 /// White space including the CR/LF of folded lines.
@@ -243,7 +238,12 @@ pub(crate) fn is_lws(c: char) -> bool {
 }
 
 pub(crate) fn trim_lws(s: &str) -> &str {
-    s.trim_matches(is_lws)
+    let b = s.as_bytes();
+    let lws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let start = b.iter().position(|c| !lws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !lws(c)).map_or(start, |i| i + 1);
+    // Both ends sit next to ASCII bytes, so they are character boundaries.
+    s.get(start..end).unwrap_or("")
 }
 
 /// A parsed SIP message borrowing its input.
@@ -307,38 +307,61 @@ pub fn parse(input: &[u8]) -> Result<Message<'_>, ParseError> {
         offset: skip + first_off,
     })?;
     let mut headers: Vec<Header<'_>> = Vec::with_capacity(16);
-    let mut content_length: Option<usize> = None;
     let body_start = loop {
-        let Some((off, line)) = next_line(&mut pos) else {
+        let off = pos;
+        match tb.get(pos) {
+            None => return Err(missing_end(text.len())),
+            Some(b'\n') => break pos + 1,
+            Some(b'\r') if tb.get(pos + 1) == Some(&b'\n') => break pos + 2,
+            Some(b' ' | b'\t') => {
+                // A continuation line extends the value of the previous header.
+                let Some((_, line)) = next_line(&mut pos) else {
+                    return Err(missing_end(text.len()));
+                };
+                let Some(h) = headers.last_mut() else {
+                    return Err(ParseError::BadHeader { offset: skip + off });
+                };
+                let value_start = h.value.as_ptr() as usize - text.as_ptr() as usize;
+                h.value = trim_lws(&text[value_start..off + line.len()]);
+                continue;
+            }
+            Some(_) => {}
+        }
+        // `name *WSP ":" value`: the name is scanned and checked in one go.
+        let mut i = pos;
+        while i < tb.len() && is_token_char(tb[i]) {
+            i += 1;
+        }
+        let name = &text[pos..i];
+        while i < tb.len() && matches!(tb[i], b' ' | b'\t') {
+            i += 1;
+        }
+        match tb.get(i) {
+            Some(b':') if !name.is_empty() => {}
+            None => return Err(missing_end(text.len())),
+            Some(_) => return Err(ParseError::BadHeader { offset: skip + off }),
+        }
+        pos = i + 1;
+        let Some((_, rest)) = next_line(&mut pos) else {
             return Err(missing_end(text.len()));
         };
-        if line.is_empty() {
-            break pos;
-        }
-        if line.starts_with([' ', '\t']) {
-            // A continuation line extends the value of the previous header.
-            let Some(h) = headers.last_mut() else {
-                return Err(ParseError::BadHeader { offset: skip + off });
-            };
-            let value_start = h.value.as_ptr() as usize - text.as_ptr() as usize;
-            h.value = trim_lws(&text[value_start..off + line.len()]);
-            continue;
-        }
-        let colon = memchr::memchr(b':', line.as_bytes())
-            .ok_or(ParseError::BadHeader { offset: skip + off })?;
-        let name = line[..colon].trim_end_matches([' ', '\t']);
-        if name.is_empty() || !name.bytes().all(is_token_char) {
-            return Err(ParseError::BadHeader { offset: skip + off });
-        }
         let kind = classify(name);
-        let value = trim_lws(&line[colon + 1..]);
-        if kind == K_CONTENT_LENGTH {
-            let n: usize = value
-                .parse()
-                .map_err(|_| ParseError::BadContentLength { offset: skip + off })?;
-            content_length = Some(n);
-        }
-        headers.push(Header { name, value, kind });
+        headers.push(Header {
+            name,
+            value: trim_lws(rest),
+            kind,
+        });
+    };
+    // Content-Length, read once the header (and any folding) is complete.
+    let content_length = match headers.iter().find(|h| h.kind == K_CONTENT_LENGTH) {
+        Some(h) => Some(
+            h.value
+                .parse::<usize>()
+                .map_err(|_| ParseError::BadContentLength {
+                    offset: skip + (h.name.as_ptr() as usize - text.as_ptr() as usize),
+                })?,
+        ),
+        None => None,
     };
 
     let rest = &bytes[body_start..];
@@ -415,27 +438,28 @@ impl<'a> Iterator for SplitOutside<'a> {
     fn next(&mut self) -> Option<&'a str> {
         // Separators, quotes and brackets are ASCII, and no byte of a
         // multi-byte UTF-8 character is ASCII: scanning bytes is exact.
+        // The parts are short (a URI and its parameters), so a plain loop
+        // beats vectorised searches here.
         let sep = self.sep as u8;
         let bytes = self.s.as_bytes();
         while self.pos <= bytes.len() {
-            let (mut quoted, mut angle) = (false, false);
             let mut i = self.pos;
             while i < bytes.len() {
-                let b = bytes[i];
-                if quoted {
-                    if b == b'\\' {
+                match bytes[i] {
+                    b if b == sep => break,
+                    b'"' => {
+                        // A quoted string, with backslash escapes.
                         i += 1;
-                    } else if b == b'"' {
-                        quoted = false;
+                        while i < bytes.len() && bytes[i] != b'"' {
+                            i += if bytes[i] == b'\\' { 2 } else { 1 };
+                        }
                     }
-                } else if b == sep && !angle {
-                    break;
-                } else if b == b'"' {
-                    quoted = true;
-                } else if b == b'<' {
-                    angle = true;
-                } else if b == b'>' {
-                    angle = false;
+                    b'<' => {
+                        while i < bytes.len() && bytes[i] != b'>' {
+                            i += 1;
+                        }
+                    }
+                    _ => {}
                 }
                 i += 1;
             }
@@ -453,7 +477,8 @@ impl<'a> Iterator for SplitOutside<'a> {
 /// The value of a `name=value` parameter in `;`-separated params (case-insensitive name).
 pub(crate) fn param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
     split_outside(params, ';').find_map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        let eq = p.as_bytes().iter().position(|&b| b == b'=');
+        let (k, v) = eq.map_or((p, ""), |i| (&p[..i], &p[i + 1..]));
         trim_lws(k)
             .eq_ignore_ascii_case(name)
             .then(|| unquote(trim_lws(v)))
@@ -486,7 +511,7 @@ impl<'a> NameAddr<'a> {
             return None;
         }
         if let Some(lt) = find_outside_quotes(s, b'<') {
-            let gt = s[lt..].find('>')? + lt;
+            let gt = lt + s.as_bytes()[lt..].iter().position(|&b| b == b'>')?;
             let rest = trim_lws(&s[gt + 1..]);
             Some(NameAddr {
                 display: unquote(trim_lws(&s[..lt])),
@@ -495,7 +520,8 @@ impl<'a> NameAddr<'a> {
             })
         } else {
             // addr-spec: parameters after the first ';' belong to the header.
-            let (uri, params) = s.split_once(';').unwrap_or((s, ""));
+            let semi = s.as_bytes().iter().position(|&b| b == b';');
+            let (uri, params) = semi.map_or((s, ""), |i| (&s[..i], &s[i + 1..]));
             Some(NameAddr {
                 display: "",
                 uri: trim_lws(uri),
@@ -643,10 +669,7 @@ impl<'a> Message<'a> {
 
     /// The first header named `full`, raw value.
     pub fn header(&self, full: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|h| name_is(h.name, full))
-            .map(|h| h.value)
+        self.headers_named(full).next().map(|h| h.value)
     }
 
     /// Every comma-separated value of every header named `full`, in order.

@@ -67,17 +67,22 @@ fn set(dst: &mut String, src: &str) {
 /// `(user, host:port)` of a SIP URI, for comparing bindings (params and
 /// scheme ignored).
 fn binding_key(uri: &str) -> (&str, &str) {
-    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
-    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
-    rest.rsplit_once('@').unwrap_or(("", rest))
+    let b = uri.as_bytes();
+    let start = memchr::memchr(b':', b).map_or(0, |i| i + 1);
+    let end = memchr::memchr3(b';', b'?', b'>', &b[start..]).map_or(b.len(), |i| start + i);
+    // Every split point is an ASCII byte, hence a character boundary.
+    let rest = uri.get(start..end).unwrap_or("");
+    match memchr::memrchr(b'@', rest.as_bytes()) {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => ("", rest),
+    }
 }
 
-/// Whether two Contact URIs name the same binding (user exact, host and
+/// Whether a Contact URI names the binding `key` (user exact, host and
 /// port case-insensitive).
-fn same_binding(a: &str, b: &str) -> bool {
-    let (ua, ha) = binding_key(a);
-    let (ub, hb) = binding_key(b);
-    ua == ub && ha.eq_ignore_ascii_case(hb)
+fn same_binding(uri: &str, key: (&str, &str)) -> bool {
+    let (u, h) = binding_key(uri);
+    u == key.0 && h.eq_ignore_ascii_case(key.1)
 }
 
 /// The explicit port of a SIP URI.
@@ -115,13 +120,12 @@ impl Engine {
             {
                 Ok(self.sent_register(now_ms, transport, &msg))
             }
-            (Direction::Received, StartLine::Response { code, reason })
-                if msg
-                    .cseq()
-                    .is_some_and(|(_, m)| m.eq_ignore_ascii_case("REGISTER")) =>
-            {
-                Ok(self.received_response(now_ms, transport, &msg, code, reason))
-            }
+            (Direction::Received, StartLine::Response { code, reason }) => match msg.cseq() {
+                Some((cseq, m)) if m.eq_ignore_ascii_case("REGISTER") => {
+                    Ok(self.received_response(now_ms, transport, &msg, cseq, code, reason))
+                }
+                _ => Ok(SipObserved::NotRegistration),
+            },
             _ => Ok(SipObserved::NotRegistration),
         }
     }
@@ -234,10 +238,11 @@ impl Engine {
         now: u64,
         transport: Option<Transport>,
         msg: &Message<'_>,
+        cseq: u32,
         code: u16,
         reason: &str,
     ) -> SipObserved {
-        let (Some(call_id), Some((cseq, _))) = (msg.call_id(), msg.cseq()) else {
+        let Some(call_id) = msg.call_id() else {
             return SipObserved::Unmatched;
         };
         let Some(&slot) = self.by_call_id.get(call_id) else {
@@ -262,7 +267,10 @@ impl Engine {
         }
         w.answered = true;
         let ours = (!w.contact.is_empty() && w.contact != "*").then_some(w.contact.as_str());
-        let mine = ours.and_then(|o| msg.contacts_iter().find(|c| same_binding(c.addr.uri, o)));
+        let mine = ours.and_then(|o| {
+            let key = binding_key(o);
+            msg.contacts_iter().find(|c| same_binding(c.addr.uri, key))
+        });
         let granted = mine.and_then(|c| c.expires).or_else(|| msg.expires());
         let contact_bound =
             ((200..300).contains(&code) && ours.is_some()).then_some(mine.is_some());
