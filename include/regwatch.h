@@ -162,6 +162,9 @@ typedef void (*regwatch_log_callback)(void *userdata, regwatch_log_level level, 
 // What kind of delivery failure `regwatch_engine_transport_error` reports.
 typedef uint32_t regwatch_transport_error;
 
+// What became of a keep-alive probe.
+typedef uint32_t regwatch_probe_outcome;
+
 // A state reported by the host itself, without SIP detail.
 typedef uint32_t regwatch_host_state;
 
@@ -191,6 +194,16 @@ typedef struct regwatch_event {
   const char *summary;
   // The whole event as a JSON object.
   const char *json;
+  // Transmits: the probe's id (pass it to `regwatch_engine_probe_result`); else 0.
+  uint64_t probe_id;
+  // Transmits: the host name or address to send to; else "".
+  const char *probe_host;
+  // Transmits: the port; else 0.
+  uint16_t probe_port;
+  // Transmits: `REGWATCH_TRANSPORT_*`; else 0.
+  regwatch_transport probe_transport;
+  // Transmits: when the engine counts the probe as timed out; else 0.
+  uint64_t probe_deadline_ms;
 } regwatch_event;
 
 // Whether the host sent or received a message.
@@ -255,6 +268,23 @@ typedef uint32_t regwatch_credential_check;
 
 // The host should re-send REGISTER for the trunk now.
 #define REGWATCH_EVENT_ACTION_REREGISTER 5
+
+// Keep-alive on: send an OPTIONS probe to `probe_host`:`probe_port` over
+// `probe_transport` (Request-URI `sip:<domain>`, see `json`), then report
+// it with `regwatch_engine_probe_result` and `probe_id`.
+#define REGWATCH_EVENT_TRANSMIT 6
+
+// A final response from the peer (`code`).
+#define REGWATCH_PROBE_RESPONSE 1
+
+// A final response made up by the host's own SIP stack (a local 408/503).
+#define REGWATCH_PROBE_LOCAL_RESPONSE 2
+
+// No answer in time.
+#define REGWATCH_PROBE_TIMEOUT 3
+
+// The transport failed (`transport_error` = `REGWATCH_TRANSPORT_ERROR_*`).
+#define REGWATCH_PROBE_TRANSPORT_ERROR 4
 
 // The host sent it (a REGISTER going out).
 #define REGWATCH_DIRECTION_SENT 1
@@ -334,6 +364,14 @@ void regwatch_engine_free(struct regwatch_engine *engine);
 // `refresh_ratio` (0..1, default 0.5), `refresh_grace_ms` (default 30000),
 // `drift_ratio` (default 0.9), `challenges_before_rejection` (default 2).
 // Applies to bindings made from then on.
+//
+// Keep-alive (OPTIONS probes, emitted as `REGWATCH_EVENT_TRANSMIT`):
+// `keepalive` (`on`/`off`, default off: turn it on only if the host sends
+// the transmits), `keepalive_interval_ms` (default 60000),
+// `keepalive_timeout_ms` (5000), `keepalive_failures_to_alert` (2),
+// `keepalive_successes_to_clear` (1), `keepalive_confirm_ms` (5000),
+// `keepalive_jitter` (0..0.5, default 0.1), `keepalive_alternates`
+// (`on`/`off`, default on). Applies at once to every trunk.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_set_option(struct regwatch_engine *engine, const char *key, const char *value);
 
 // Installs (or, with `callback` NULL, removes) the engine's log callback.
@@ -375,6 +413,15 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_register_timeout(struct regwat
 // (`REGWATCH_TRANSPORT_ERROR_*`). `detail` (may be NULL) is free text such
 // as the name that failed to resolve.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_transport_error(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_transport transport, regwatch_transport_error kind, const char *detail);
+
+// Keep-alive: what became of the probe `probe_id` of `trunk` (from a
+// `REGWATCH_EVENT_TRANSMIT`). `code` is the status for
+// `REGWATCH_PROBE_RESPONSE` / `_LOCAL_RESPONSE`; `transport_error` is a
+// `REGWATCH_TRANSPORT_ERROR_*` for `REGWATCH_PROBE_TRANSPORT_ERROR`
+// (else ignored); `rtt_us` is the measured round trip, or negative to let
+// the engine compute it from `now_ms`. Returns `REGWATCH_STATUS_DONE` for
+// a probe no longer awaited (already timed out or answered).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_probe_result(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, uint64_t probe_id, regwatch_probe_outcome outcome, uint16_t code, regwatch_transport_error transport_error, int64_t rtt_us);
 
 // Observation: the binding of `trunk` was removed on purpose (Expires: 0
 // answered 2xx, or the host unregistered).

@@ -53,6 +53,53 @@ pub struct EngineConfig {
     /// rejected credentials when the host did not say whether it sent
     /// credentials (default 2: the first is the normal challenge).
     pub challenges_before_rejection: u8,
+    /// Keep-alive policy for every trunk that does not set its own.
+    pub keepalive: KeepAlivePolicy,
+}
+
+/// OPTIONS keep-alive policy (DESIGN.md "Keep-alive scheduling").
+///
+/// Off by default: an engine emits probe transmits only when its host (or
+/// the driver) sends them, and says so by turning this on; a host that
+/// never answers its transmits would otherwise see false alerts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeepAlivePolicy {
+    /// Whether trunks are probed (default false; per trunk: `keepalive`).
+    pub enabled: bool,
+    /// Time between probes (default 60 s; per trunk: `keepalive_interval`).
+    pub interval_ms: u64,
+    /// How long a probe may go unanswered before it counts as a timeout
+    /// (default 5 s; UDP retransmissions are the sender's business
+    /// within it).
+    pub timeout_ms: u64,
+    /// Failed probes in a row that raise the alert (default 2).
+    pub failures_to_alert: u32,
+    /// Answered probes in a row that clear it (default 1).
+    pub successes_to_clear: u32,
+    /// Delay of the confirmation probe sent after a first failure, instead
+    /// of waiting a whole interval (default 5 s).
+    pub confirm_ms: u64,
+    /// Each interval varies by up to ± this fraction, from the engine's
+    /// seed (default 0.1); first probes are spread over one interval.
+    pub jitter: f64,
+    /// After a UDP probe fails, probe TCP 5060 and TLS 5061 once, to tell
+    /// `transport_blocked` from `registrar_unreachable` (default true).
+    pub alternates: bool,
+}
+
+impl Default for KeepAlivePolicy {
+    fn default() -> Self {
+        KeepAlivePolicy {
+            enabled: false,
+            interval_ms: 60_000,
+            timeout_ms: 5_000,
+            failures_to_alert: 2,
+            successes_to_clear: 1,
+            confirm_ms: 5_000,
+            jitter: 0.1,
+            alternates: true,
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -63,6 +110,7 @@ impl Default for EngineConfig {
             refresh_grace_ms: 30_000,
             drift_ratio: 0.9,
             challenges_before_rejection: 2,
+            keepalive: KeepAlivePolicy::default(),
         }
     }
 }
@@ -70,7 +118,11 @@ impl Default for EngineConfig {
 impl EngineConfig {
     /// Sets one option by name, as the C ABI and configuration files do.
     /// Keys: `history_len`, `refresh_ratio`, `refresh_grace_ms`,
-    /// `drift_ratio`, `challenges_before_rejection`.
+    /// `drift_ratio`, `challenges_before_rejection`, and for keep-alives
+    /// `keepalive` (`on`/`off`), `keepalive_interval_ms`,
+    /// `keepalive_timeout_ms`, `keepalive_failures_to_alert`,
+    /// `keepalive_successes_to_clear`, `keepalive_confirm_ms`,
+    /// `keepalive_jitter`, `keepalive_alternates` (`on`/`off`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let v = value.trim();
         match key {
@@ -109,6 +161,30 @@ impl EngineConfig {
                 }
                 self.challenges_before_rejection = n;
             }
+            "keepalive" => self.keepalive.enabled = parse_switch(key, v)?,
+            "keepalive_interval_ms" => {
+                self.keepalive.interval_ms = parse_range(key, v, 1_000, 86_400_000)?
+            }
+            "keepalive_timeout_ms" => {
+                self.keepalive.timeout_ms = parse_range(key, v, 100, 600_000)?
+            }
+            "keepalive_failures_to_alert" => {
+                self.keepalive.failures_to_alert = parse_range(key, v, 1, 1000)?
+            }
+            "keepalive_successes_to_clear" => {
+                self.keepalive.successes_to_clear = parse_range(key, v, 1, 1000)?
+            }
+            "keepalive_confirm_ms" => {
+                self.keepalive.confirm_ms = parse_range(key, v, 100, 86_400_000)?
+            }
+            "keepalive_jitter" => {
+                let r: f64 = parse_num(key, v)?;
+                if !(0.0..=0.5).contains(&r) {
+                    return Err(ConfigError::invalid(key, "must be between 0 and 0.5"));
+                }
+                self.keepalive.jitter = r;
+            }
+            "keepalive_alternates" => self.keepalive.alternates = parse_switch(key, v)?,
             _ => return Err(ConfigError::UnknownKey(key.to_owned())),
         }
         Ok(())
@@ -156,6 +232,30 @@ fn parse_num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError>
         .map_err(|_| ConfigError::invalid(key, "not a number in range"))
 }
 
+fn parse_range<T: std::str::FromStr + PartialOrd + fmt::Display>(
+    key: &str,
+    v: &str,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    let n: T = parse_num(key, v)?;
+    if n < min || n > max {
+        return Err(ConfigError::invalid(
+            key,
+            &format!("must be between {min} and {max}"),
+        ));
+    }
+    Ok(n)
+}
+
+fn parse_switch(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" | "1" => Ok(true),
+        "off" | "no" | "false" | "0" => Ok(false),
+        _ => Err(ConfigError::invalid(key, "expected on or off")),
+    }
+}
+
 /// One trunk: a registration of `username@domain` to a registrar.
 ///
 /// Built field by field with [`TrunkConfig::set`] (the keys the C ABI and
@@ -186,6 +286,11 @@ pub struct TrunkConfig {
     pub expires: Option<u32>,
     /// Whose rules apply. `None`: detected from the domain.
     pub profile: Option<Profile>,
+    /// Whether this trunk gets OPTIONS keep-alives (`None`: the engine's
+    /// policy).
+    pub keepalive: Option<bool>,
+    /// This trunk's keep-alive interval in seconds (`None`: the engine's).
+    pub keepalive_interval: Option<u32>,
 }
 
 impl TrunkConfig {
@@ -210,6 +315,8 @@ impl TrunkConfig {
         "proxy",
         "expires",
         "profile",
+        "keepalive",
+        "keepalive_interval",
     ];
 
     /// Sets one field from text. An empty value clears optional fields.
@@ -265,6 +372,19 @@ impl TrunkConfig {
                     v => Some(Profile::parse(v).ok_or_else(|| {
                         ConfigError::invalid(key, "expected twilio, generic or auto")
                     })?),
+                }
+            }
+            "keepalive" => {
+                self.keepalive = match value.trim() {
+                    "" | "default" => None,
+                    v => Some(parse_switch(key, v)?),
+                }
+            }
+            "keepalive_interval" => {
+                self.keepalive_interval = if value.trim().is_empty() {
+                    None
+                } else {
+                    Some(parse_range(key, value.trim(), 1, 86_400)?)
                 }
             }
             _ => return Err(ConfigError::UnknownKey(key.to_owned())),

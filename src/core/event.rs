@@ -1,4 +1,5 @@
 //! What the engine says: outputs drained with `poll_output`.
+use super::keepalive::Probe;
 use super::state::{Cause, RegState};
 use super::TrunkId;
 use crate::validate::{Finding, Severity};
@@ -13,6 +14,10 @@ pub enum Output {
     Event(Event),
     /// Something the host should do.
     Action(Action),
+    /// An OPTIONS probe to send (keep-alive on): send it, then report
+    /// the result with [`Engine::handle_probe_result`](super::Engine::handle_probe_result)
+    /// before `deadline_ms`, or let the engine count it as a timeout.
+    Transmit(Probe),
 }
 
 /// An event: a change worth telling people about.

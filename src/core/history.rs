@@ -27,6 +27,11 @@ pub enum HistoryKind {
     RefreshMissed,
     /// The binding lapsed.
     BindingLapsed,
+    /// OPTIONS keep-alives failed often enough to raise the alert (`code`
+    /// = the last status, if any).
+    KeepAliveDown,
+    /// OPTIONS keep-alives are answered again.
+    KeepAliveUp,
 }
 
 impl std::fmt::Display for HistoryKind {
@@ -41,6 +46,8 @@ impl std::fmt::Display for HistoryKind {
             HistoryKind::HostState(h) => write!(f, "host reports {}", h.as_str()),
             HistoryKind::RefreshMissed => f.write_str("refresh point missed"),
             HistoryKind::BindingLapsed => f.write_str("binding lapsed"),
+            HistoryKind::KeepAliveDown => f.write_str("keep-alive failing"),
+            HistoryKind::KeepAliveUp => f.write_str("keep-alive answered again"),
         }
     }
 }

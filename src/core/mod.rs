@@ -11,16 +11,18 @@ pub mod diagnosis;
 mod engine;
 mod event;
 mod history;
+pub mod keepalive;
 mod observation;
 mod report;
 mod state;
 
 pub use crate::validate::Severity;
-pub use config::{ConfigError, EngineConfig, Secret, TrunkConfig};
+pub use config::{ConfigError, EngineConfig, KeepAlivePolicy, Secret, TrunkConfig};
 pub use diagnosis::{Confidence, Diagnosis, Reference};
 pub use engine::{Direction, Engine, Error, SipObserved, TrunkId, TrunkSnapshot};
 pub use event::{Action, Event, Output};
 pub use history::{HistoryEntry, HistoryKind};
+pub use keepalive::{KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult, RttStats};
 pub use observation::{
     Challenge, HostState, Observation, RegisterResponse, RegisterSent, TransportErrorKind,
     TwilioError,

@@ -4,8 +4,8 @@ use super::log::{regwatch_log_callback, regwatch_log_level, CallbackLogger};
 use super::{opt_str, regwatch_status, req_str, try_ffi, write_out};
 use crate::core::{
     render_trunk_json, render_trunk_text, Action, Challenge, Engine, EngineConfig, Event,
-    HostState, Observation, Output, RegisterResponse, RegisterSent, TransportErrorKind, TrunkId,
-    TwilioError,
+    HostState, Observation, Output, ProbeResult, RegisterResponse, RegisterSent,
+    TransportErrorKind, TrunkId, TwilioError,
 };
 use crate::validate::Transport;
 use std::ffi::{c_char, c_void, CString};
@@ -80,6 +80,21 @@ pub const REGWATCH_EVENT_ALERT_CLEARED: regwatch_event_kind = 3;
 pub const REGWATCH_EVENT_FINDING: regwatch_event_kind = 4;
 /// The host should re-send REGISTER for the trunk now.
 pub const REGWATCH_EVENT_ACTION_REREGISTER: regwatch_event_kind = 5;
+/// Keep-alive on: send an OPTIONS probe to `probe_host`:`probe_port` over
+/// `probe_transport` (Request-URI `sip:<domain>`, see `json`), then report
+/// it with `regwatch_engine_probe_result` and `probe_id`.
+pub const REGWATCH_EVENT_TRANSMIT: regwatch_event_kind = 6;
+
+/// What became of a keep-alive probe.
+pub type regwatch_probe_outcome = u32;
+/// A final response from the peer (`code`).
+pub const REGWATCH_PROBE_RESPONSE: regwatch_probe_outcome = 1;
+/// A final response made up by the host's own SIP stack (a local 408/503).
+pub const REGWATCH_PROBE_LOCAL_RESPONSE: regwatch_probe_outcome = 2;
+/// No answer in time.
+pub const REGWATCH_PROBE_TIMEOUT: regwatch_probe_outcome = 3;
+/// The transport failed (`transport_error` = `REGWATCH_TRANSPORT_ERROR_*`).
+pub const REGWATCH_PROBE_TRANSPORT_ERROR: regwatch_probe_outcome = 4;
 
 /// A response to a REGISTER, as the host saw it. Initialise with
 /// `regwatch_register_response_init` (which sets `struct_size` and marks
@@ -144,6 +159,16 @@ pub struct regwatch_event {
     pub summary: *const c_char,
     /// The whole event as a JSON object.
     pub json: *const c_char,
+    /// Transmits: the probe's id (pass it to `regwatch_engine_probe_result`); else 0.
+    pub probe_id: u64,
+    /// Transmits: the host name or address to send to; else "".
+    pub probe_host: *const c_char,
+    /// Transmits: the port; else 0.
+    pub probe_port: u16,
+    /// Transmits: `REGWATCH_TRANSPORT_*`; else 0.
+    pub probe_transport: regwatch_transport,
+    /// Transmits: when the engine counts the probe as timed out; else 0.
+    pub probe_deadline_ms: u64,
 }
 
 /// Fills `resp` with defaults: `struct_size` set, code 0, every optional
@@ -182,6 +207,14 @@ fn transport_arg(t: regwatch_transport) -> Result<Option<Transport>, regwatch_st
         REGWATCH_TRANSPORT_TCP => Ok(Some(Transport::Tcp)),
         REGWATCH_TRANSPORT_TLS => Ok(Some(Transport::Tls)),
         _ => Err(regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT),
+    }
+}
+
+fn transport_code(t: Transport) -> regwatch_transport {
+    match t {
+        Transport::Udp => REGWATCH_TRANSPORT_UDP,
+        Transport::Tcp => REGWATCH_TRANSPORT_TCP,
+        Transport::Tls => REGWATCH_TRANSPORT_TLS,
     }
 }
 
@@ -298,6 +331,14 @@ pub unsafe extern "C" fn regwatch_engine_free(engine: *mut regwatch_engine) {
 /// `refresh_ratio` (0..1, default 0.5), `refresh_grace_ms` (default 30000),
 /// `drift_ratio` (default 0.9), `challenges_before_rejection` (default 2).
 /// Applies to bindings made from then on.
+///
+/// Keep-alive (OPTIONS probes, emitted as `REGWATCH_EVENT_TRANSMIT`):
+/// `keepalive` (`on`/`off`, default off: turn it on only if the host sends
+/// the transmits), `keepalive_interval_ms` (default 60000),
+/// `keepalive_timeout_ms` (5000), `keepalive_failures_to_alert` (2),
+/// `keepalive_successes_to_clear` (1), `keepalive_confirm_ms` (5000),
+/// `keepalive_jitter` (0..0.5, default 0.1), `keepalive_alternates`
+/// (`on`/`off`, default on). Applies at once to every trunk.
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn regwatch_engine_set_option(
@@ -553,6 +594,59 @@ pub unsafe extern "C" fn regwatch_engine_transport_error(
     })
 }
 
+/// Keep-alive: what became of the probe `probe_id` of `trunk` (from a
+/// `REGWATCH_EVENT_TRANSMIT`). `code` is the status for
+/// `REGWATCH_PROBE_RESPONSE` / `_LOCAL_RESPONSE`; `transport_error` is a
+/// `REGWATCH_TRANSPORT_ERROR_*` for `REGWATCH_PROBE_TRANSPORT_ERROR`
+/// (else ignored); `rtt_us` is the measured round trip, or negative to let
+/// the engine compute it from `now_ms`. Returns `REGWATCH_STATUS_DONE` for
+/// a probe no longer awaited (already timed out or answered).
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_probe_result(
+    engine: *mut regwatch_engine,
+    now_ms: u64,
+    trunk: *const c_char,
+    probe_id: u64,
+    outcome: regwatch_probe_outcome,
+    code: u16,
+    transport_error: regwatch_transport_error,
+    rtt_us: i64,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        let id = try_ffi!(trunk_id(h, trunk));
+        let result = match outcome {
+            REGWATCH_PROBE_RESPONSE | REGWATCH_PROBE_LOCAL_RESPONSE
+                if !(100..=699).contains(&code) =>
+            {
+                return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT
+            }
+            REGWATCH_PROBE_RESPONSE => ProbeResult::Response { code },
+            REGWATCH_PROBE_LOCAL_RESPONSE => ProbeResult::LocalResponse { code },
+            REGWATCH_PROBE_TIMEOUT => ProbeResult::Timeout,
+            REGWATCH_PROBE_TRANSPORT_ERROR => ProbeResult::TransportError {
+                kind: match transport_error {
+                    REGWATCH_TRANSPORT_ERROR_REFUSED => TransportErrorKind::Refused,
+                    REGWATCH_TRANSPORT_ERROR_UNREACHABLE => TransportErrorKind::Unreachable,
+                    REGWATCH_TRANSPORT_ERROR_DNS => TransportErrorKind::Dns,
+                    REGWATCH_TRANSPORT_ERROR_TLS => TransportErrorKind::Tls,
+                    _ => return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT,
+                },
+            },
+            _ => return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT,
+        };
+        let rtt = u64::try_from(rtt_us).ok();
+        match h
+            .engine
+            .handle_probe_result(now_ms, id, probe_id, result, rtt)
+        {
+            Ok(true) => regwatch_status::REGWATCH_STATUS_OK,
+            Ok(false) => regwatch_status::REGWATCH_STATUS_DONE,
+            Err(e) => engine_err(e),
+        }
+    })
+}
+
 /// Observation: the binding of `trunk` was removed on purpose (Expires: 0
 /// answered 2xx, or the host unregistered).
 #[no_mangle]
@@ -741,6 +835,27 @@ pub unsafe extern "C" fn regwatch_engine_poll_event(
                 0,
                 String::new(),
             ),
+            Output::Transmit(p) => (
+                REGWATCH_EVENT_TRANSMIT,
+                &p.name,
+                p.at_ms,
+                empty,
+                empty,
+                empty,
+                empty,
+                0,
+                String::new(),
+            ),
+        };
+        let probe = match &output {
+            Output::Transmit(p) => Some((
+                p.id,
+                p.host.to_string(),
+                p.port,
+                transport_code(p.transport),
+                p.deadline_ms,
+            )),
+            _ => None,
         };
         h.event_strings.clear();
         for s in [
@@ -751,6 +866,7 @@ pub unsafe extern "C" fn regwatch_engine_poll_event(
             severity,
             summary.as_str(),
             json.as_str(),
+            probe.as_ref().map_or("", |p| p.1.as_str()),
         ] {
             h.event_strings.push(cstring(s));
         }
@@ -766,6 +882,11 @@ pub unsafe extern "C" fn regwatch_engine_poll_event(
             code,
             summary: p(5),
             json: p(6),
+            probe_id: probe.as_ref().map_or(0, |p| p.0),
+            probe_host: p(7),
+            probe_port: probe.as_ref().map_or(0, |p| p.2),
+            probe_transport: probe.as_ref().map_or(0, |p| p.3),
+            probe_deadline_ms: probe.as_ref().map_or(0, |p| p.4),
         };
         // SAFETY: `out` is valid for one write per the contract.
         unsafe { out.write(ev) };

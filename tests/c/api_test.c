@@ -602,6 +602,96 @@ static void test_observe_sip(void) {
                  REGWATCH_STATUS_NULL_ARGUMENT);
 }
 
+/* Keep-alive through the C ABI: transmits come out as events with the
+ * probe's target; results go back by probe id; two timeouts raise the
+ * alert, one answer clears it and asks for a re-register. */
+static void test_keepalive(void) {
+    regwatch_engine *e = NULL;
+    CHECK_STATUS(regwatch_engine_new(0, 9, &e), REGWATCH_STATUS_OK);
+    regwatch_trunk_config *cfg = make_config("ka", "acme.sip.twilio.com", SECRET);
+    CHECK_STATUS(regwatch_trunk_config_set(cfg, "transport", "udp"), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_trunk_config_set(cfg, "port", ""), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_add_trunk(e, 0, cfg), REGWATCH_STATUS_OK);
+    regwatch_trunk_config_free(cfg);
+    struct drained d;
+    drain(e, &d);
+    uint64_t deadline = 0;
+    CHECK_STATUS(regwatch_engine_poll_timeout(e, &deadline), REGWATCH_STATUS_DONE);
+    CHECK_STATUS(regwatch_engine_set_option(e, "keepalive", "maybe"), REGWATCH_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_set_option(e, "keepalive", "on"), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_poll_timeout(e, &deadline), REGWATCH_STATUS_OK);
+    CHECK(deadline < 60000);
+
+    int alerts = 0, cleared = 0, reregister = 0, timeouts = 0;
+    uint64_t now = deadline;
+    for (int round = 0; round < 12; round++) {
+        CHECK_STATUS(regwatch_engine_handle_timeout(e, now), REGWATCH_STATUS_OK);
+        regwatch_event ev;
+        uint64_t probes[4];
+        int n = 0;
+        while (regwatch_engine_poll_event(e, &ev) == REGWATCH_STATUS_OK) {
+            switch (ev.kind) {
+            case REGWATCH_EVENT_TRANSMIT:
+                CHECK(strcmp(ev.trunk, "ka") == 0);
+                CHECK(ev.probe_id != 0 && ev.probe_deadline_ms == ev.at_ms + 5000);
+                CHECK(strcmp(ev.probe_host, "acme.sip.twilio.com") == 0);
+                CHECK(ev.probe_port == 5060 || ev.probe_port == 5061);
+                CHECK(ev.probe_transport >= REGWATCH_TRANSPORT_UDP &&
+                      ev.probe_transport <= REGWATCH_TRANSPORT_TLS);
+                CHECK(strstr(ev.json, "\"purpose\"") != NULL);
+                if (n < 4) probes[n++] = ev.probe_id;
+                break;
+            case REGWATCH_EVENT_ALERT_RAISED:
+                alerts++;
+                CHECK(strcmp(ev.cause, "registrar_unreachable") == 0);
+                break;
+            case REGWATCH_EVENT_ALERT_CLEARED:
+                cleared++;
+                break;
+            case REGWATCH_EVENT_ACTION_REREGISTER:
+                reregister++;
+                break;
+            default:
+                CHECK(ev.probe_id == 0 && ev.probe_host != NULL && ev.probe_host[0] == '\0');
+                break;
+            }
+        }
+        /* The first six timer firings (probes sent, then timed out by the
+         * engine's deadlines) go unanswered; after that the registrar
+         * answers. */
+        if (round >= 6) {
+            for (int i = 0; i < n; i++) {
+                regwatch_status st = regwatch_engine_probe_result(
+                    e, now + 3, "ka", probes[i], REGWATCH_PROBE_RESPONSE, 200, 0, 2500);
+                CHECK(st == REGWATCH_STATUS_OK || st == REGWATCH_STATUS_DONE);
+            }
+        } else if (n > 0) {
+            timeouts++;
+        }
+        CHECK_STATUS(regwatch_engine_poll_timeout(e, &now), REGWATCH_STATUS_OK);
+    }
+    CHECK(timeouts > 0);
+    CHECK(alerts == 1);
+    CHECK(cleared == 1);
+    CHECK(reregister == 1);
+    /* Bad arguments. */
+    CHECK_STATUS(regwatch_engine_probe_result(e, now, "ka", 1, 99, 200, 0, -1),
+                 REGWATCH_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_probe_result(e, now, "ka", 1, REGWATCH_PROBE_RESPONSE, 42, 0, -1),
+                 REGWATCH_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_probe_result(e, now, "ka", 1, REGWATCH_PROBE_TRANSPORT_ERROR, 0, 77, -1),
+                 REGWATCH_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_probe_result(e, now, "nope", 1, REGWATCH_PROBE_TIMEOUT, 0, 0, -1),
+                 REGWATCH_STATUS_NOT_FOUND);
+    CHECK_STATUS(regwatch_engine_probe_result(e, now, NULL, 1, REGWATCH_PROBE_TIMEOUT, 0, 0, -1),
+                 REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_probe_result(NULL, now, "ka", 1, REGWATCH_PROBE_TIMEOUT, 0, 0, -1),
+                 REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_probe_result(e, now, "ka", 123456789, REGWATCH_PROBE_TIMEOUT, 0, 0, -1),
+                 REGWATCH_STATUS_DONE);
+    regwatch_engine_free(e);
+}
+
 int main(void) {
     test_version();
     test_validate();
@@ -611,6 +701,7 @@ int main(void) {
     test_many_trunks();
     test_hosts();
     test_observe_sip();
+    test_keepalive();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -332,7 +332,7 @@ fn evidence(f: &Facts<'_>) -> Vec<String> {
         let n = f.timeouts[t.index()];
         if n > 0 {
             e.push(format!(
-                "{}: {n} REGISTER timeout{} in a row.",
+                "{}: {n} request{} in a row unanswered (REGISTER or OPTIONS).",
                 t.as_str().to_uppercase(),
                 if n == 1 { "" } else { "s" }
             ));
@@ -342,6 +342,45 @@ fn evidence(f: &Facts<'_>) -> Vec<String> {
                 t.as_str().to_uppercase()
             ));
         }
+    }
+    if let Some(k) = f.keepalive.filter(|k| k.enabled && k.sent > 0) {
+        let mut line = format!(
+            "OPTIONS keep-alive to {} over {}: ",
+            k.target.as_deref().unwrap_or("?"),
+            k.transport.map_or("?", |t| t.as_str()).to_uppercase()
+        );
+        if k.failures_in_row > 0 {
+            let _ = write!(
+                line,
+                "{} failure{} in a row",
+                k.failures_in_row,
+                if k.failures_in_row == 1 { "" } else { "s" }
+            );
+        } else {
+            let _ = write!(line, "answered");
+            if let Some(c) = k.last_code {
+                let _ = write!(line, " ({c})");
+            }
+        }
+        match k.last_answer_at_ms {
+            Some(a) if k.failures_in_row > 0 => {
+                let _ = write!(line, "; last answer {}", ago(f, a));
+            }
+            None if k.failures_in_row > 0 => line.push_str("; never answered"),
+            _ => {}
+        }
+        if k.rtt.count > 0 {
+            let ms = |us: u64| us as f64 / 1000.0;
+            let _ = write!(
+                line,
+                "; RTT {:.1} ms avg ({:.1}-{:.1})",
+                ms(k.rtt.avg_us),
+                ms(k.rtt.min_us),
+                ms(k.rtt.max_us)
+            );
+        }
+        line.push('.');
+        e.push(line);
     }
     if let Some((kind, detail, t)) = f.transport_error {
         let what = match kind {

@@ -125,7 +125,8 @@ pub struct Facts<'a> {
     pub refresh_late_by_ms: Option<u64>,
     /// The refresh policy (fraction of the granted expiry).
     pub refresh_ratio: f64,
-    /// Per transport (index = [`Transport::index`]): REGISTER timeouts in a row.
+    /// Per transport (index = [`Transport::index`]): REGISTERs and OPTIONS
+    /// unanswered in a row.
     pub timeouts: [u32; 3],
     /// Per transport: whether it answered anything since its last timeout.
     pub answered: [bool; 3],
@@ -139,4 +140,6 @@ pub struct Facts<'a> {
     pub findings: &'a [Finding],
     /// The closest valid registrar name, when the domain looks mistyped.
     pub suggested_domain: Option<String>,
+    /// OPTIONS keep-alive health, when the trunk is probed.
+    pub keepalive: Option<&'a crate::core::keepalive::KeepAliveStatus>,
 }

@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
+mod keepalive;
 mod wire;
 pub use wire::{Direction, SipObserved};
 
@@ -67,6 +68,10 @@ enum TimerKind {
     RefreshCheck,
     /// The binding's expiry.
     Expiry,
+    /// Keep-alive: the next probe is due, or the outstanding one times out.
+    Probe,
+    /// Keep-alive: an alternate-transport probe times out (lane 0 TCP, 1 TLS).
+    AltProbe(u8),
 }
 
 /// The REGISTER exchange under way.
@@ -150,7 +155,13 @@ struct Trunk {
     /// Findings from the host adapter (e.g. `asterisk.*` notes).
     host_notes: Vec<Finding>,
     state: RegState,
+    /// The cause reported: `reg_cause`, unless the keep-alive is down and
+    /// the registration has nothing worse to say.
     cause: Cause,
+    /// The cause from registration evidence alone.
+    reg_cause: Cause,
+    /// OPTIONS keep-alive state.
+    ka: keepalive::KaState,
     /// The code behind the current cause, if any.
     cause_code: Option<u16>,
     alert: Option<Cause>,
@@ -213,6 +224,7 @@ impl Trunk {
             host_state: self.host_state,
             failures_in_row: self.failures_in_row,
             findings: &self.findings,
+            keepalive: Some(&self.ka.status).filter(|k| k.enabled),
             ..Facts::default()
         };
         if let Some(l) = &self.last {
@@ -284,6 +296,8 @@ pub struct TrunkSnapshot {
     pub findings: Vec<Finding>,
     /// Recent events, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// OPTIONS keep-alive health.
+    pub keepalive: crate::core::keepalive::KeepAliveStatus,
 }
 
 /// The sans-IO registration engine. See the crate docs for the run-loop
@@ -301,6 +315,8 @@ pub struct Engine {
     out: VecDeque<Output>,
     /// Call-ID of each trunk's registration dialog → slot.
     by_call_id: HashMap<Box<str>, u32>,
+    /// The last keep-alive probe id handed out.
+    next_probe: u64,
 }
 
 impl fmt::Debug for Engine {
@@ -328,6 +344,7 @@ impl Engine {
             by_name: HashMap::new(),
             timers: BTreeSet::new(),
             out: VecDeque::new(),
+            next_probe: 0,
             by_call_id: HashMap::new(),
         }
     }
@@ -339,7 +356,15 @@ impl Engine {
 
     /// Replaces the policy. Applies to bindings made from now on.
     pub fn set_config(&mut self, cfg: EngineConfig) {
+        let keepalive_changed = cfg.keepalive != self.cfg.keepalive;
         self.cfg = cfg;
+        if keepalive_changed {
+            let now = self.now_ms;
+            let ids: Vec<TrunkId> = self.trunk_ids().collect();
+            for id in ids {
+                self.ka_configure(now, id);
+            }
+        }
     }
 
     /// The jitter seed given to [`Engine::new`].
@@ -397,6 +422,8 @@ impl Engine {
             host_notes: Vec::new(),
             state: RegState::Unknown,
             cause: Cause::Unknown,
+            reg_cause: Cause::Unknown,
+            ka: keepalive::KaState::default(),
             cause_code: None,
             alert: None,
             attempt: Attempt::default(),
@@ -470,7 +497,7 @@ impl Engine {
             })
             .collect();
         let has_error = t.findings.iter().any(|f| f.severity == Severity::Error);
-        let (state, cause) = (t.state, t.cause);
+        let (state, cause) = (t.state, t.reg_cause);
         self.out.extend(events);
         let new_cause = match (cause, has_error) {
             (Cause::Unknown, true) if state == RegState::Unknown => Cause::ConfigInvalid,
@@ -478,6 +505,7 @@ impl Engine {
             (c, _) => c,
         };
         self.transition(now, id, HistoryKind::Configured, state, new_cause, None);
+        self.ka_configure(now, id);
     }
 
     /// Attaches findings that only the host adapter can know (what Asterisk
@@ -504,6 +532,7 @@ impl Engine {
         let now = self.tick(now_ms);
         self.trunk_ref(id)?;
         self.set_timer(id, None);
+        self.ka_stop(id);
         let slot = &mut self.slots[id.slot as usize];
         let Some(t) = slot.trunk.take() else {
             return Err(Error::UnknownTrunk);
@@ -635,7 +664,7 @@ impl Engine {
             _ if s.expires == Some(0) => t.state,
             _ => RegState::Registering,
         };
-        let cause = t.cause;
+        let cause = t.reg_cause;
         self.transition_with(
             now,
             id,
@@ -800,7 +829,7 @@ impl Engine {
                 if ch.stale {
                     // The nonce expired; the credentials were fine.
                     t.attempt.challenges = t.attempt.challenges.max(1);
-                    let (state, cause) = (t.state, t.cause);
+                    let (state, cause) = (t.state, t.reg_cause);
                     self.transition_with(
                         now,
                         id,
@@ -819,7 +848,7 @@ impl Engine {
                 };
                 if !rejected {
                     // The normal first challenge.
-                    let (state, cause) = (t.state, t.cause);
+                    let (state, cause) = (t.state, t.reg_cause);
                     let state = if state.is_bound() {
                         state
                     } else {
@@ -1009,7 +1038,7 @@ impl Engine {
         match hs {
             HostState::Registered => {
                 if t.state.is_bound() {
-                    let (s, c) = (t.state, t.cause);
+                    let (s, c) = (t.state, t.reg_cause);
                     self.transition(now, id, kind, s, c, None);
                 } else {
                     // Bound, expiry unknown: no timers until the SIP detail comes.
@@ -1061,11 +1090,17 @@ impl Engine {
             let Some(t) = self.slots[slot as usize].trunk.as_mut() else {
                 continue;
             };
-            t.timer = None;
             let id = t.id;
+            match kind {
+                TimerKind::RefreshCheck | TimerKind::Expiry => t.timer = None,
+                TimerKind::Probe => t.ka.due = None,
+                TimerKind::AltProbe(_) => {}
+            }
             match kind {
                 TimerKind::RefreshCheck => self.on_refresh_check(at, id),
                 TimerKind::Expiry => self.on_expiry(at, id),
+                TimerKind::Probe => self.on_probe_timer(at, id),
+                TimerKind::AltProbe(lane) => self.on_alt_timer(at, id, lane),
             }
         }
     }
@@ -1158,6 +1193,21 @@ impl Engine {
             state,
             cause,
         };
+        t.reg_cause = cause;
+        // A keep-alive outage explains a quiet or late registration better
+        // than the registration's own cause; any real failure wins.
+        let cause = match (t.ka.down(), cause) {
+            (
+                Some(k),
+                Cause::Healthy
+                | Cause::Unknown
+                | Cause::RefreshLate
+                | Cause::RegistrationExpired
+                | Cause::ExpiryDrift,
+            ) => k,
+            (_, c) => c,
+        };
+        entry.cause = cause;
         fill(&mut entry);
         t.history.push(cap, entry);
         let (from, old_cause) = (t.state, t.cause);
@@ -1265,6 +1315,7 @@ impl Engine {
             failures_in_row: t.failures_in_row,
             findings: t.findings.clone(),
             history: t.history.entries().copied().collect(),
+            keepalive: t.ka.status.clone(),
         })
     }
 }
@@ -1283,7 +1334,11 @@ fn unreachable_cause(c: Cause) -> bool {
 /// Whether a (state, cause) pair deserves an alert.
 fn alert_wanted(state: RegState, cause: Cause) -> bool {
     match state {
-        RegState::Unknown => cause == Cause::ConfigInvalid,
+        // Unknown: nothing registered yet, but validation or the keep-alive
+        // may already know it cannot work.
+        RegState::Unknown => {
+            cause == Cause::ConfigInvalid || unreachable_cause(cause) || cause == Cause::ServerError
+        }
         RegState::Deregistered => false,
         RegState::Expired | RegState::Rejected | RegState::Unreachable | RegState::Stopped => true,
         RegState::Registering | RegState::Registered | RegState::RefreshLate => {

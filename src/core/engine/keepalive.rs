@@ -1,0 +1,516 @@
+//! The keep-alive scheduler: per trunk one OPTIONS probe per interval, a
+//! confirmation probe after a first failure, alternate transports after a
+//! UDP failure, N/M hysteresis, and the "re-register now" action on
+//! recovery. See [`crate::core::keepalive`] for the types.
+use super::{Engine, TimerKind, TrunkId, ANSWER_FRESH_MS};
+use crate::core::event::{Action, Output};
+use crate::core::history::HistoryKind;
+use crate::core::keepalive::{
+    below, mix, KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult,
+};
+use crate::core::observation::TransportErrorKind;
+use crate::core::state::Cause;
+use crate::validate::Transport;
+use std::sync::Arc;
+
+/// A probe sent and not yet answered.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Outstanding {
+    id: u64,
+    at: u64,
+    deadline: u64,
+}
+
+/// Where a trunk's probes go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Target {
+    host: Arc<str>,
+    port: u16,
+    transport: Transport,
+    domain: Arc<str>,
+    username: Arc<str>,
+}
+
+/// A trunk's keep-alive state.
+#[derive(Clone, Debug, Default)]
+pub(super) struct KaState {
+    pub(super) target: Option<Target>,
+    interval_ms: u64,
+    /// The primary lane: the next probe's due time (when idle) or the
+    /// outstanding probe's deadline.
+    pub(super) due: Option<u64>,
+    next_purpose: Option<ProbePurpose>,
+    primary: Option<Outstanding>,
+    /// Alternate probes (TCP, TLS) after a UDP failure.
+    alt: [Option<(Transport, Outstanding)>; 2],
+    /// Alternates already sent in this run of failures.
+    alt_sent: bool,
+    rounds: u64,
+    pub(super) status: KeepAliveStatus,
+}
+
+impl KaState {
+    /// The network cause the keep-alive currently asserts, if down.
+    pub(super) fn down(&self) -> Option<Cause> {
+        self.status.down
+    }
+}
+
+/// Splits `host[:port]` (and `[v6]:port`); the host part only when no
+/// valid port follows.
+fn split_host_port(s: &str) -> (&str, Option<u16>) {
+    let s = s.trim();
+    let s = s
+        .strip_prefix("sips:")
+        .or_else(|| s.strip_prefix("sip:"))
+        .unwrap_or(s);
+    let s = s.split(';').next().unwrap_or(s);
+    if let Some(rest) = s.strip_prefix('[') {
+        if let Some((h, tail)) = rest.split_once(']') {
+            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+            return (h, port);
+        }
+        return (s, None);
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => match p.parse() {
+            Ok(port) => (h, Some(port)),
+            Err(_) => (s, None),
+        },
+        _ => (s, None),
+    }
+}
+
+fn default_port(t: Transport) -> u16 {
+    match t {
+        Transport::Tls => 5061,
+        Transport::Udp | Transport::Tcp => 5060,
+    }
+}
+
+impl Engine {
+    /// (Re)reads a trunk's keep-alive settings after its configuration
+    /// changed: starts probing (spread over one interval), stops, or
+    /// retargets.
+    pub(super) fn ka_configure(&mut self, now: u64, id: TrunkId) {
+        let policy = self.cfg.keepalive.clone();
+        let seed = self.seed;
+        let Ok(t) = self.trunk_mut(id) else { return };
+        let c = &t.config;
+        let enabled = c.keepalive.unwrap_or(policy.enabled) && !c.domain.trim().is_empty();
+        let target = enabled.then(|| {
+            let transport = c.transport.unwrap_or(Transport::Udp);
+            let (dom_host, dom_port) = split_host_port(&c.domain);
+            let (host, port) = match c.proxy.as_deref().map(split_host_port) {
+                Some((h, p)) if !h.is_empty() => (h, p.unwrap_or(default_port(transport))),
+                _ => (
+                    dom_host,
+                    c.port.or(dom_port).unwrap_or(default_port(transport)),
+                ),
+            };
+            Target {
+                host: Arc::from(host.trim_end_matches('.')),
+                port,
+                transport,
+                domain: Arc::from(dom_host.trim_end_matches('.')),
+                username: Arc::from(c.username.as_str()),
+            }
+        });
+        let interval = c
+            .keepalive_interval
+            .map_or(policy.interval_ms, |s| u64::from(s) * 1000);
+        t.ka.status.enabled = enabled;
+        t.ka.status.target = target.as_ref().map(|g| format!("{}:{}", g.host, g.port));
+        t.ka.status.transport = target.as_ref().map(|g| g.transport);
+        let changed = t.ka.target != target || t.ka.interval_ms != interval;
+        if !changed {
+            return;
+        }
+        let was_running = t.ka.target.is_some();
+        t.ka.target = target;
+        t.ka.interval_ms = interval;
+        if !enabled {
+            self.ka_stop(id);
+            if self.trunk_ref(id).is_ok_and(|t| t.ka.down().is_some()) {
+                self.ka_set_down(now, id, None, None);
+            }
+            return;
+        }
+        if was_running && self.trunk_ref(id).is_ok_and(|t| t.ka.primary.is_some()) {
+            // A probe is out: the next one is scheduled from its result.
+            return;
+        }
+        // Spread first probes over one interval, from the seed and the trunk.
+        let offset = below(
+            mix(seed ^ mix(u64::from(id.slot)) ^ u64::from(id.gen)),
+            interval,
+        );
+        let Ok(t) = self.trunk_mut(id) else { return };
+        t.ka.next_purpose = Some(ProbePurpose::KeepAlive);
+        self.set_ka_timer(id, Some(now + offset));
+    }
+
+    /// Moves the trunk's primary keep-alive timer (next probe due, or the
+    /// outstanding probe's deadline).
+    fn set_ka_timer(&mut self, id: TrunkId, at: Option<u64>) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        let old = std::mem::replace(&mut t.ka.due, at);
+        if old == at {
+            return;
+        }
+        if let Some(o) = old {
+            self.timers.remove(&(o, id.slot, TimerKind::Probe));
+        }
+        if let Some(a) = at {
+            self.timers.insert((a, id.slot, TimerKind::Probe));
+        }
+    }
+
+    /// Forgets the alternate probes under way (and their timers).
+    fn clear_alternates(&mut self, id: TrunkId) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        let alt = std::mem::take(&mut t.ka.alt);
+        for (lane, a) in alt.iter().enumerate() {
+            if let Some((_, o)) = a {
+                self.timers
+                    .remove(&(o.deadline, id.slot, TimerKind::AltProbe(lane as u8)));
+            }
+        }
+    }
+
+    /// Stops probing a trunk (removed, or keep-alive turned off): its
+    /// timers go, its outstanding probes are forgotten.
+    pub(super) fn ka_stop(&mut self, id: TrunkId) {
+        self.set_ka_timer(id, None);
+        self.clear_alternates(id);
+        if let Ok(t) = self.trunk_mut(id) {
+            t.ka.primary = None;
+            t.ka.next_purpose = None;
+        }
+    }
+
+    fn next_probe_id(&mut self) -> u64 {
+        self.next_probe = self.next_probe.wrapping_add(1);
+        self.next_probe
+    }
+
+    fn emit_probe(
+        &mut self,
+        at: u64,
+        id: TrunkId,
+        transport: Transport,
+        port: u16,
+        purpose: ProbePurpose,
+    ) -> Option<Outstanding> {
+        let timeout = self.cfg.keepalive.timeout_ms;
+        let pid = self.next_probe_id();
+        let t = self.trunk_mut(id).ok()?;
+        let g = t.ka.target.as_ref()?;
+        let o = Outstanding {
+            id: pid,
+            at,
+            deadline: at + timeout,
+        };
+        t.ka.status.sent += 1;
+        let probe = Probe {
+            trunk: id,
+            name: t.config.name.clone(),
+            id: pid,
+            host: g.host.clone(),
+            port,
+            transport,
+            domain: g.domain.clone(),
+            username: g.username.clone(),
+            purpose,
+            at_ms: at,
+            deadline_ms: o.deadline,
+        };
+        self.out.push_back(Output::Transmit(probe));
+        Some(o)
+    }
+
+    /// The primary lane's timer fired: send the due probe, or time out
+    /// the outstanding one.
+    pub(super) fn on_probe_timer(&mut self, at: u64, id: TrunkId) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        t.ka.due = None;
+        if let Some(o) = t.ka.primary {
+            self.ka_result(at, id, o.id, ProbeResult::Timeout, None);
+            return;
+        }
+        let Some(g) = t.ka.target.as_ref() else {
+            return;
+        };
+        let (transport, port) = (g.transport, g.port);
+        let purpose = t.ka.next_purpose.take().unwrap_or(ProbePurpose::KeepAlive);
+        t.ka.rounds += 1;
+        if let Some(o) = self.emit_probe(at, id, transport, port, purpose) {
+            let Ok(t) = self.trunk_mut(id) else { return };
+            t.ka.primary = Some(o);
+            self.set_ka_timer(id, Some(o.deadline));
+        }
+    }
+
+    /// An alternate probe's deadline passed.
+    pub(super) fn on_alt_timer(&mut self, at: u64, id: TrunkId, lane: u8) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        if let Some(Some((_, o))) = t.ka.alt.get(usize::from(lane)) {
+            let pid = o.id;
+            self.ka_result(at, id, pid, ProbeResult::Timeout, None);
+        }
+    }
+
+    /// Reports what became of a probe this engine emitted
+    /// ([`Output::Transmit`]). `rtt_us` is the measured round trip, if the
+    /// host measured it (else the engine's clock gives it in whole
+    /// milliseconds). Returns `Ok(false)` for a probe that is no longer
+    /// awaited (answered already, timed out, or the trunk was
+    /// reconfigured): late answers change nothing.
+    pub fn handle_probe_result(
+        &mut self,
+        now_ms: u64,
+        trunk: TrunkId,
+        probe: u64,
+        result: ProbeResult,
+        rtt_us: Option<u64>,
+    ) -> Result<bool, super::Error> {
+        let now = self.tick(now_ms);
+        self.trunk_ref(trunk)?;
+        Ok(self.ka_result(now, trunk, probe, result, rtt_us))
+    }
+
+    fn ka_result(
+        &mut self,
+        now: u64,
+        id: TrunkId,
+        pid: u64,
+        result: ProbeResult,
+        rtt_us: Option<u64>,
+    ) -> bool {
+        let Ok(t) = self.trunk_mut(id) else {
+            return false;
+        };
+        if let Some(o) = t.ka.primary.filter(|o| o.id == pid) {
+            t.ka.primary = None;
+            self.set_ka_timer(id, None);
+            self.ka_primary_result(now, id, o, result, rtt_us);
+            return true;
+        }
+        let lane =
+            t.ka.alt
+                .iter()
+                .position(|a| a.is_some_and(|(_, o)| o.id == pid));
+        if let Some(lane) = lane {
+            let Some((transport, o)) = t.ka.alt[lane].take() else {
+                return false;
+            };
+            self.timers
+                .remove(&(o.deadline, id.slot, TimerKind::AltProbe(lane as u8)));
+            self.ka_alt_result(now, id, transport, result);
+            return true;
+        }
+        false
+    }
+
+    fn record_transport(
+        &mut self,
+        now: u64,
+        id: TrunkId,
+        transport: Transport,
+        result: ProbeResult,
+    ) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        let seen = &mut t.transports[transport.index()];
+        if result.class().reachable() || result.class() == ProbeClass::ServerError {
+            seen.answered_at = Some(now);
+            seen.timeouts_in_row = 0;
+        } else {
+            seen.answered_at = None;
+            if let ProbeResult::TransportError { kind } = result {
+                t.transport_error = Some((kind, None, Some(transport)));
+            } else {
+                seen.timeouts_in_row += 1;
+            }
+        }
+    }
+
+    fn ka_primary_result(
+        &mut self,
+        now: u64,
+        id: TrunkId,
+        o: Outstanding,
+        result: ProbeResult,
+        rtt_us: Option<u64>,
+    ) {
+        let policy = self.cfg.keepalive.clone();
+        let seed = self.seed;
+        let class = result.class();
+        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(g) = t.ka.target.clone() else { return };
+        t.ka.status.last_class = Some(class);
+        if let Some(code) = result.code() {
+            t.ka.status.last_code = Some(code);
+        }
+        let answered = class.reachable() || class == ProbeClass::ServerError;
+        if answered {
+            t.ka.status.last_answer_at_ms = Some(now);
+            let rtt = rtt_us.unwrap_or_else(|| now.saturating_sub(o.at) * 1000);
+            t.ka.status.rtt.add(rtt);
+        }
+        let interval = t.ka.interval_ms;
+        // The regular cadence: one interval (± jitter) after this probe
+        // was sent, never in the past.
+        let span = (interval as f64 * policy.jitter) as u64;
+        let h = mix(seed ^ mix(u64::from(id.slot) << 32 | u64::from(id.gen)) ^ t.ka.rounds);
+        let jittered = (o.at + interval + below(h, 2 * span + 1)).saturating_sub(span);
+        let regular = jittered.max(now + 1);
+        self.record_transport(now, id, g.transport, result);
+        let Ok(t) = self.trunk_mut(id) else { return };
+        if class.reachable() {
+            t.ka.status.successes_in_row += 1;
+            t.ka.status.failures_in_row = 0;
+            t.ka.next_purpose = Some(ProbePurpose::KeepAlive);
+            let down = t.ka.down().is_some();
+            let recovered = down && t.ka.status.successes_in_row >= policy.successes_to_clear;
+            if !down || recovered {
+                t.ka.alt_sent = false;
+            }
+            let name = t.config.name.clone();
+            self.set_ka_timer(id, Some(regular));
+            if recovered {
+                self.ka_set_down(now, id, None, result.code());
+                tracing::info!(trunk = %name, "registrar answers keep-alives again: re-register now");
+                self.out
+                    .push_back(Output::Action(Action::ReRegister { trunk: id, name }));
+            }
+            return;
+        }
+        t.ka.status.failures_in_row += 1;
+        t.ka.status.successes_in_row = 0;
+        t.ka.status.failed += 1;
+        let failures = t.ka.status.failures_in_row;
+        // A first failure: confirm fast instead of waiting an interval, and
+        // try the other transports once when UDP failed.
+        let confirm = failures < policy.failures_to_alert;
+        let send_alternates = policy.alternates
+            && g.transport == Transport::Udp
+            && !t.ka.alt_sent
+            && class == ProbeClass::Unreachable
+            && !matches!(
+                result,
+                ProbeResult::TransportError {
+                    kind: TransportErrorKind::Dns
+                }
+            );
+        if send_alternates {
+            t.ka.alt_sent = true;
+        }
+        let (next, purpose) = if confirm {
+            (
+                (now + policy.confirm_ms).min(regular.max(now + 1)),
+                ProbePurpose::Confirm,
+            )
+        } else {
+            (regular, ProbePurpose::KeepAlive)
+        };
+        t.ka.next_purpose = Some(purpose);
+        self.set_ka_timer(id, Some(next));
+        if send_alternates {
+            for (lane, (tr, port)) in [(Transport::Tcp, 5060), (Transport::Tls, 5061)]
+                .into_iter()
+                .enumerate()
+            {
+                if let Some(ao) = self.emit_probe(now, id, tr, port, ProbePurpose::Alternate) {
+                    let Ok(t) = self.trunk_mut(id) else { return };
+                    t.ka.alt[lane] = Some((tr, ao));
+                    self.timers
+                        .insert((ao.deadline, id.slot, TimerKind::AltProbe(lane as u8)));
+                }
+            }
+        }
+        if failures >= policy.failures_to_alert {
+            let cause = self.ka_cause(now, id, g.transport, result);
+            self.ka_set_down(now, id, Some(cause), result.code());
+        }
+    }
+
+    /// The network cause of a failed primary probe, given what the other
+    /// transports said.
+    fn ka_cause(&self, now: u64, id: TrunkId, transport: Transport, result: ProbeResult) -> Cause {
+        let base = result.cause().unwrap_or(Cause::RegistrarUnreachable);
+        let Ok(t) = self.trunk_ref(id) else {
+            return base;
+        };
+        let other_answers = Transport::ALL.iter().any(|o| {
+            *o != transport
+                && t.transports[o.index()]
+                    .answered_at
+                    .is_some_and(|a| now.saturating_sub(a) <= ANSWER_FRESH_MS)
+        });
+        match base {
+            Cause::RegistrarUnreachable | Cause::ConnectionRefused if other_answers => {
+                Cause::TransportBlocked
+            }
+            c => c,
+        }
+    }
+
+    fn ka_alt_result(&mut self, now: u64, id: TrunkId, transport: Transport, result: ProbeResult) {
+        self.record_transport(now, id, transport, result);
+        // An alternate that answers while the primary is down turns
+        // "unreachable" into "this transport is blocked".
+        let Ok(t) = self.trunk_mut(id) else { return };
+        if result.class().reachable()
+            && matches!(
+                t.ka.down(),
+                Some(Cause::RegistrarUnreachable | Cause::ConnectionRefused)
+            )
+        {
+            self.ka_set_down(now, id, Some(Cause::TransportBlocked), None);
+        }
+    }
+
+    /// Raises, changes or clears the keep-alive's claim on the trunk's cause.
+    fn ka_set_down(&mut self, now: u64, id: TrunkId, down: Option<Cause>, code: Option<u16>) {
+        let Ok(t) = self.trunk_mut(id) else { return };
+        if t.ka.status.down == down {
+            return;
+        }
+        t.ka.status.down = down;
+        let (state, reg_cause) = (t.state, t.reg_cause);
+        let kind = if down.is_some() {
+            HistoryKind::KeepAliveDown
+        } else {
+            HistoryKind::KeepAliveUp
+        };
+        self.transition_with(now, id, kind, state, reg_cause, code, |e| {
+            e.code = code.unwrap_or(0);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_host_port;
+
+    #[test]
+    fn host_port() {
+        assert_eq!(
+            split_host_port("proxy.example:5080"),
+            ("proxy.example", Some(5080))
+        );
+        assert_eq!(
+            split_host_port("sip:proxy.example;lr"),
+            ("proxy.example", None)
+        );
+        assert_eq!(
+            split_host_port("[2001:db8::1]:5062"),
+            ("2001:db8::1", Some(5062))
+        );
+        assert_eq!(split_host_port("2001:db8::1"), ("2001:db8::1", None));
+        assert_eq!(
+            split_host_port("acme.sip.twilio.com"),
+            ("acme.sip.twilio.com", None)
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! OPTIONS keep-alives: what the engine asks the host to send, what the
+//! host reports back, and how a result is classified.
+//!
+//! The engine schedules one probe per trunk and interval (spread over the
+//! first interval, each later interval jittered from the seed), emits it as
+//! [`Output::Transmit`](super::Output::Transmit), and waits `timeout_ms`
+//! for [`Engine::handle_probe_result`](super::Engine::handle_probe_result).
+//! After `failures_to_alert` failures in a row the trunk's cause becomes the
+//! network cause (with an alert); `successes_to_clear` answers in a row
+//! clear it and emit [`Action::ReRegister`](super::Action::ReRegister).
+use crate::core::observation::TransportErrorKind;
+use crate::core::state::Cause;
+use crate::validate::Transport;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Why a probe is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbePurpose {
+    /// The regular keep-alive.
+    KeepAlive,
+    /// The fast re-probe after a first failure.
+    Confirm,
+    /// The same registrar over another transport, after a UDP failure.
+    Alternate,
+}
+
+impl ProbePurpose {
+    /// `keep_alive`, `confirm`, `alternate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbePurpose::KeepAlive => "keep_alive",
+            ProbePurpose::Confirm => "confirm",
+            ProbePurpose::Alternate => "alternate",
+        }
+    }
+}
+
+/// An OPTIONS probe for the host (or the driver) to send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Probe {
+    /// The trunk.
+    #[serde(skip)]
+    pub trunk: super::TrunkId,
+    /// Its name.
+    pub name: Arc<str>,
+    /// The probe's id: pass it back with the result. Unique per engine.
+    pub id: u64,
+    /// Where to send it: a host name or address literal (outbound proxy if
+    /// configured, else the SIP domain).
+    pub host: Arc<str>,
+    /// The port.
+    pub port: u16,
+    /// Over what.
+    pub transport: Transport,
+    /// The SIP domain, for the Request-URI (`sip:<domain>`) and the TLS
+    /// certificate check.
+    pub domain: Arc<str>,
+    /// The AOR user, for the From header.
+    pub username: Arc<str>,
+    /// Why this probe.
+    pub purpose: ProbePurpose,
+    /// When the engine emitted it.
+    pub at_ms: u64,
+    /// When it times out if the host reports nothing.
+    pub deadline_ms: u64,
+}
+
+/// What became of a probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "result")]
+pub enum ProbeResult {
+    /// A final response from the peer.
+    Response {
+        /// Its status code.
+        code: u16,
+    },
+    /// A final response the sender's own stack made up (Asterisk and
+    /// FreeSWITCH report timeouts as local 408 or 503).
+    LocalResponse {
+        /// Its status code.
+        code: u16,
+    },
+    /// No answer in time.
+    Timeout,
+    /// The transport failed.
+    TransportError {
+        /// How.
+        kind: TransportErrorKind,
+    },
+}
+
+/// How a probe result counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeClass {
+    /// 2xx.
+    Ok,
+    /// 401/407: reachable; the registrar challenges OPTIONS too.
+    Challenged,
+    /// Another 4xx/6xx (403, 404...): reachable, refusing OPTIONS.
+    Refusing,
+    /// 5xx from the peer: reachable but out of service.
+    ServerError,
+    /// No answer, a locally made 408/503, or a transport failure.
+    Unreachable,
+}
+
+impl ProbeClass {
+    /// Whether the registrar answered (the network path works).
+    pub fn reachable(self) -> bool {
+        matches!(
+            self,
+            ProbeClass::Ok | ProbeClass::Challenged | ProbeClass::Refusing
+        )
+    }
+
+    /// `ok`, `challenged`, `refusing`, `server_error`, `unreachable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeClass::Ok => "ok",
+            ProbeClass::Challenged => "challenged",
+            ProbeClass::Refusing => "refusing",
+            ProbeClass::ServerError => "server_error",
+            ProbeClass::Unreachable => "unreachable",
+        }
+    }
+}
+
+impl ProbeResult {
+    /// Classifies the result. Provisional (1xx) codes are not final and
+    /// classify as unreachable only if passed here by mistake; hosts report
+    /// final responses.
+    pub fn class(self) -> ProbeClass {
+        match self {
+            ProbeResult::Response { code } => match code {
+                200..=299 => ProbeClass::Ok,
+                401 | 407 => ProbeClass::Challenged,
+                // A 408 or 503 from the peer itself is still an answer, but
+                // one saying it cannot serve: the same as other 5xx.
+                408 | 500..=599 => ProbeClass::ServerError,
+                300..=499 | 600..=699 => ProbeClass::Refusing,
+                _ => ProbeClass::Unreachable,
+            },
+            ProbeResult::LocalResponse { code } => match code {
+                200..=299 => ProbeClass::Ok,
+                _ => ProbeClass::Unreachable,
+            },
+            ProbeResult::Timeout | ProbeResult::TransportError { .. } => ProbeClass::Unreachable,
+        }
+    }
+
+    /// The network cause a failed result points to (before the alternate
+    /// transports are taken into account). `None` for reachable results.
+    pub fn cause(self) -> Option<Cause> {
+        match self {
+            ProbeResult::TransportError { kind } => Some(match kind {
+                TransportErrorKind::Refused => Cause::ConnectionRefused,
+                TransportErrorKind::Unreachable => Cause::RegistrarUnreachable,
+                TransportErrorKind::Dns => Cause::DnsFailure,
+                TransportErrorKind::Tls => Cause::TlsFailure,
+            }),
+            r => match r.class() {
+                ProbeClass::ServerError => Some(Cause::ServerError),
+                ProbeClass::Unreachable => Some(Cause::RegistrarUnreachable),
+                _ => None,
+            },
+        }
+    }
+
+    /// The status code, if the result has one.
+    pub fn code(self) -> Option<u16> {
+        match self {
+            ProbeResult::Response { code } | ProbeResult::LocalResponse { code } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Round-trip statistics of answered probes, in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RttStats {
+    /// Answers measured.
+    pub count: u64,
+    /// Smallest.
+    pub min_us: u64,
+    /// Largest.
+    pub max_us: u64,
+    /// Mean of all.
+    pub avg_us: u64,
+    /// Exponentially weighted (α = 1/8, as TCP's SRTT).
+    pub ewma_us: u64,
+    /// The last one.
+    pub last_us: u64,
+    #[serde(skip)]
+    sum_us: u128,
+}
+
+impl RttStats {
+    /// Adds one measurement.
+    pub fn add(&mut self, rtt_us: u64) {
+        if self.count == 0 {
+            self.min_us = rtt_us;
+            self.max_us = rtt_us;
+            self.ewma_us = rtt_us;
+        } else {
+            self.min_us = self.min_us.min(rtt_us);
+            self.max_us = self.max_us.max(rtt_us);
+            // ewma += (rtt - ewma) / 8, in integers.
+            self.ewma_us = (self.ewma_us * 7 + rtt_us) / 8;
+        }
+        self.count += 1;
+        self.last_us = rtt_us;
+        self.sum_us += u128::from(rtt_us);
+        self.avg_us = u64::try_from(self.sum_us / u128::from(self.count)).unwrap_or(u64::MAX);
+    }
+}
+
+/// A trunk's keep-alive health, for reports and diagnoses.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct KeepAliveStatus {
+    /// Whether the trunk is probed.
+    pub enabled: bool,
+    /// Where probes go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Over what.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+    /// Failed probes in a row.
+    pub failures_in_row: u32,
+    /// Answered probes in a row.
+    pub successes_in_row: u32,
+    /// Whether the keep-alive alert is up, and for what.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down: Option<Cause>,
+    /// Probes sent (all purposes).
+    pub sent: u64,
+    /// Probes that failed.
+    pub failed: u64,
+    /// The last result's class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_class: Option<ProbeClass>,
+    /// The last status code answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_code: Option<u16>,
+    /// When the registrar last answered a probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_answer_at_ms: Option<u64>,
+    /// Round-trip times of answers.
+    pub rtt: RttStats,
+}
+
+/// A deterministic 64-bit mix (SplitMix64's finaliser), for jitter from
+/// the engine's seed without a random-number crate.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A value in `[0, n)` from a hash (multiply-shift, no modulo bias worth
+/// speaking of for n ≪ 2^64).
+pub(crate) fn below(h: u64, n: u64) -> u64 {
+    ((u128::from(h) * u128::from(n)) >> 64) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        let r = |code| ProbeResult::Response { code };
+        assert_eq!(r(200).class(), ProbeClass::Ok);
+        assert_eq!(r(407).class(), ProbeClass::Challenged);
+        assert_eq!(r(401).class(), ProbeClass::Challenged);
+        assert_eq!(r(403).class(), ProbeClass::Refusing);
+        assert_eq!(r(404).class(), ProbeClass::Refusing);
+        assert_eq!(r(503).class(), ProbeClass::ServerError);
+        assert_eq!(r(503).cause(), Some(Cause::ServerError));
+        assert_eq!(r(404).cause(), None);
+        let local = ProbeResult::LocalResponse { code: 408 };
+        assert_eq!(local.class(), ProbeClass::Unreachable);
+        assert_eq!(local.cause(), Some(Cause::RegistrarUnreachable));
+        assert_eq!(
+            ProbeResult::TransportError {
+                kind: TransportErrorKind::Refused
+            }
+            .cause(),
+            Some(Cause::ConnectionRefused)
+        );
+        assert_eq!(
+            ProbeResult::Timeout.cause(),
+            Some(Cause::RegistrarUnreachable)
+        );
+        assert!(!ProbeClass::ServerError.reachable());
+        assert!(ProbeClass::Refusing.reachable());
+    }
+
+    #[test]
+    fn rtt_stats() {
+        let mut s = RttStats::default();
+        for v in [800, 1200, 1000] {
+            s.add(v);
+        }
+        assert_eq!(
+            (s.min_us, s.max_us, s.avg_us, s.last_us, s.count),
+            (800, 1200, 1000, 1000, 3)
+        );
+        // 800 → (800·7+1200)/8 = 850 → (850·7+1000)/8 = 868
+        assert_eq!(s.ewma_us, 868);
+    }
+
+    #[test]
+    fn below_is_in_range_and_spread() {
+        let mut buckets = [0u32; 10];
+        for i in 0..10_000u64 {
+            let v = below(mix(i), 10);
+            buckets[v as usize] += 1;
+        }
+        assert!(
+            buckets.iter().all(|&b| (900..1100).contains(&b)),
+            "{buckets:?}"
+        );
+    }
+}
