@@ -1,4 +1,4 @@
-//! The layering rules, checked mechanically: `core/` and `validate/` never
+//! The layering rules, checked mechanically: `core/`, `validate/` and `sip/` never
 //! read a clock, touch the network or the file system, spawn threads or
 //! print; only `ffi/` has `extern "C"`.
 use std::fs;
@@ -33,7 +33,7 @@ fn code_lines(p: &Path) -> Vec<(usize, String)> {
 }
 
 #[test]
-fn core_and_validate_are_sans_io() {
+fn sans_io_layers_do_no_io() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let forbidden = [
         "Instant::now",
@@ -55,7 +55,8 @@ fn core_and_validate_are_sans_io() {
     let mut files = Vec::new();
     rust_files(&root.join("core"), &mut files);
     rust_files(&root.join("validate"), &mut files);
-    assert!(files.len() > 5);
+    rust_files(&root.join("sip"), &mut files);
+    assert!(files.len() > 8);
     let mut bad = Vec::new();
     for f in &files {
         for (n, line) in code_lines(f) {
@@ -93,9 +94,9 @@ fn only_ffi_has_extern_c() {
 }
 
 #[test]
-fn core_and_validate_forbid_unsafe() {
+fn sans_io_layers_forbid_unsafe() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for m in ["core/mod.rs", "validate/mod.rs"] {
+    for m in ["core/mod.rs", "validate/mod.rs", "sip/mod.rs"] {
         let text = fs::read_to_string(root.join(m)).unwrap();
         assert!(
             text.contains("#![forbid(unsafe_code)]"),
