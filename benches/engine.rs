@@ -6,6 +6,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use regwatch::ffi::config::*;
 use regwatch::ffi::engine::*;
 use regwatch::ffi::regwatch_status::REGWATCH_STATUS_OK;
+use regwatch::ProbeResult;
 use regwatch::{
     Engine, EngineConfig, Event, Observation, Output, RegisterResponse, RegisterSent, TrunkConfig,
     TrunkId,
@@ -202,9 +203,68 @@ fn timers(c: &mut Criterion) {
     g.finish();
 }
 
+/// The keep-alive scheduler at scale: per probe, the timer firing that
+/// emits it (`poll_timeout` + `handle_timeout` + drain) and its answer
+/// (`handle_probe_result` + drain, which re-arms the next one). Every
+/// trunk has one keep-alive timer; nothing else is scheduled.
+fn keepalive(c: &mut Criterion) {
+    let mut g = c.benchmark_group("keepalive_probe_fire_and_result");
+    g.throughput(Throughput::Elements(1));
+    for n in [1_000usize, 100_000] {
+        let mut ec = EngineConfig::default();
+        ec.set("keepalive", "on").unwrap();
+        let mut engine = Engine::new(ec, 0, 1);
+        for i in 0..n {
+            let mut cfg = TrunkConfig::new(&format!("trunk-{i:06}"));
+            cfg.set("domain", "acme.sip.twilio.com").unwrap();
+            cfg.set("username", "office").unwrap();
+            engine.add_trunk(0, cfg).unwrap();
+        }
+        while engine.poll_output().is_some() {}
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                // Each firing may emit more than one probe (several due in
+                // the same millisecond); every probe is answered, and
+                // counted as one iteration.
+                let mut done = 0;
+                let mut probes = Vec::new();
+                while done < iters {
+                    let at = engine.poll_timeout().expect("a keep-alive timer per trunk");
+                    engine.handle_timeout(at);
+                    while let Some(o) = engine.poll_output() {
+                        if let Output::Transmit(p) = o {
+                            probes.push(p);
+                        }
+                    }
+                    assert!(!probes.is_empty(), "every timer here emits a probe");
+                    for p in probes.drain(..) {
+                        let answered = engine
+                            .handle_probe_result(
+                                at + 2,
+                                p.trunk,
+                                p.id,
+                                ProbeResult::Response { code: 200 },
+                                Some(1500),
+                            )
+                            .unwrap();
+                        assert!(answered);
+                        done += 1;
+                    }
+                    while let Some(o) = engine.poll_output() {
+                        black_box(o);
+                    }
+                }
+                t.elapsed()
+            });
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(3));
-    targets = ffi_observation, timers
+    targets = ffi_observation, timers, keepalive
 }
 criterion_main!(benches);

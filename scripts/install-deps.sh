@@ -8,6 +8,8 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v objdump >/dev/null || need+=(binutils)
 command -v python3 >/dev/null || need+=(python3)
 command -v make >/dev/null || need+=(make)
+# Real SIP peers for the end-to-end tests: Kamailio as the registrar.
+[ -x /usr/sbin/kamailio ] || need+=(kamailio)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps: need ${need[*]} (run as root, or install them)" >&2

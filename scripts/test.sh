@@ -11,6 +11,9 @@ step() { printf '\n=== %s\n' "$*"; }
 step "dependencies"
 scripts/install-deps.sh
 
+# Tests that need a real peer fail (instead of skipping) when it is missing.
+export REGWATCH_REQUIRE_PEERS=1
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings

@@ -75,6 +75,8 @@
 #![warn(missing_docs)]
 
 pub mod core;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod hosts;
 pub mod sip;
 pub mod validate;

@@ -1,7 +1,9 @@
 //! SIP on the wire: our own zero-copy parser for the headers registration
-//! needs, and stream framing. Pure: no IO, no clock.
+//! needs, stream framing, the requests regwatch sends, and digest auth.
+//! Pure: no IO, no clock.
 #![forbid(unsafe_code)]
 
+pub mod build;
 pub mod digest;
 mod framing;
 mod parse;

@@ -1,0 +1,262 @@
+//! One request, one final response, over UDP or TCP, with blocking
+//! sockets: what a one-shot probe needs. UDP retransmits on RFC 3261's
+//! Timer E schedule (T1 = 500 ms, doubling up to T2 = 4 s); TCP frames the
+//! stream by Content-Length and answers CRLF pings.
+use crate::core::TransportErrorKind;
+use crate::sip::{self, Frame, StreamFramer};
+use crate::validate::Transport;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// Where packets go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// A host name or address literal.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The transport.
+    pub transport: Transport,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(
+                f,
+                "[{}]:{} over {}",
+                self.host,
+                self.port,
+                self.transport.as_str().to_uppercase()
+            )
+        } else {
+            write!(
+                f,
+                "{}:{} over {}",
+                self.host,
+                self.port,
+                self.transport.as_str().to_uppercase()
+            )
+        }
+    }
+}
+
+/// Why an exchange got no final response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExchangeError {
+    /// No final response before the deadline.
+    Timeout,
+    /// The transport failed (refused, unreachable, DNS, TLS), with detail.
+    Transport(TransportErrorKind, String),
+    /// Transport not supported by this build.
+    Unsupported(&'static str),
+}
+
+impl std::fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExchangeError::Timeout => f.write_str("no answer"),
+            ExchangeError::Transport(k, d) => write!(f, "{} ({d})", k.as_str()),
+            ExchangeError::Unsupported(w) => f.write_str(w),
+        }
+    }
+}
+
+/// A final response and what it took.
+#[derive(Clone, Debug)]
+pub struct Exchanged {
+    /// The final response, as received.
+    pub response: Vec<u8>,
+    /// From the first send to the final response.
+    pub rtt: Duration,
+    /// Provisional and unrelated messages skipped, and retransmissions sent.
+    pub retransmissions: u32,
+}
+
+/// Resolves `host:port` to addresses (A/AAAA through the system resolver).
+pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ExchangeError> {
+    match (host, port).to_socket_addrs() {
+        Ok(a) => {
+            let v: Vec<SocketAddr> = a.collect();
+            if v.is_empty() {
+                Err(ExchangeError::Transport(
+                    TransportErrorKind::Dns,
+                    format!("{host} has no address"),
+                ))
+            } else {
+                Ok(v)
+            }
+        }
+        Err(e) => Err(ExchangeError::Transport(
+            TransportErrorKind::Dns,
+            format!("{host}: {e}"),
+        )),
+    }
+}
+
+fn io_error(e: &std::io::Error, what: &str) -> ExchangeError {
+    match e.kind() {
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => {
+            ExchangeError::Transport(TransportErrorKind::Refused, format!("{what}: {e}"))
+        }
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => ExchangeError::Timeout,
+        _ => ExchangeError::Transport(TransportErrorKind::Unreachable, format!("{what}: {e}")),
+    }
+}
+
+/// Whether `bytes` is the final response to the request with `branch`.
+/// Returns None for anything else (provisional, another transaction,
+/// garbage).
+fn is_final_for(bytes: &[u8], branch: &str) -> bool {
+    let Ok(m) = sip::parse(bytes) else {
+        return false;
+    };
+    matches!(m.status(), Some(200..=699)) && m.branch() == Some(branch)
+}
+
+/// Sends the request `build(local)` makes (given our `host:port` as the
+/// peer sees it) and waits for its final response until `timeout`.
+/// `branch` is the full Via branch of the request, to match the answer.
+pub fn exchange(
+    ep: &Endpoint,
+    addr: SocketAddr,
+    timeout: Duration,
+    branch: &str,
+    build: &dyn Fn(&str) -> String,
+) -> Result<(String, Exchanged), ExchangeError> {
+    match ep.transport {
+        Transport::Udp => udp(addr, timeout, branch, build),
+        Transport::Tcp => tcp(addr, timeout, branch, build),
+        Transport::Tls => Err(ExchangeError::Unsupported(
+            "TLS probes are not in this build",
+        )),
+    }
+}
+
+fn local_of(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => a.to_string(),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+fn udp(
+    addr: SocketAddr,
+    timeout: Duration,
+    branch: &str,
+    build: &dyn Fn(&str) -> String,
+) -> Result<(String, Exchanged), ExchangeError> {
+    let bind: SocketAddr = if addr.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap_or(addr)
+    } else {
+        "[::]:0".parse().unwrap_or(addr)
+    };
+    let sock = UdpSocket::bind(bind).map_err(|e| io_error(&e, "bind"))?;
+    // A connected socket reports ICMP port unreachable as ECONNREFUSED.
+    sock.connect(addr).map_err(|e| io_error(&e, "connect"))?;
+    let local = sock
+        .local_addr()
+        .map_err(|e| io_error(&e, "local address"))?;
+    let request = build(&local_of(local));
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut next_send = start;
+    let mut interval = Duration::from_millis(500);
+    let mut sends = 0u32;
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(ExchangeError::Timeout);
+        }
+        if now >= next_send {
+            sock.send(request.as_bytes())
+                .map_err(|e| io_error(&e, "send"))?;
+            sends += 1;
+            next_send = now + interval;
+            interval = (interval * 2).min(Duration::from_secs(4));
+        }
+        let wait = next_send
+            .min(deadline)
+            .saturating_duration_since(Instant::now());
+        sock.set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+            .map_err(|e| io_error(&e, "socket"))?;
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                if is_final_for(&buf[..n], branch) {
+                    return Ok((
+                        request,
+                        Exchanged {
+                            response: buf[..n].to_vec(),
+                            rtt: start.elapsed(),
+                            retransmissions: sends - 1,
+                        },
+                    ));
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => return Err(io_error(&e, "receive")),
+        }
+    }
+}
+
+fn tcp(
+    addr: SocketAddr,
+    timeout: Duration,
+    branch: &str,
+    build: &dyn Fn(&str) -> String,
+) -> Result<(String, Exchanged), ExchangeError> {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut stream =
+        TcpStream::connect_timeout(&addr, timeout).map_err(|e| io_error(&e, "connect"))?;
+    let _ = stream.set_nodelay(true);
+    let local = stream
+        .local_addr()
+        .map_err(|e| io_error(&e, "local address"))?;
+    let request = build(&local_of(local));
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| io_error(&e, "send"))?;
+    let mut framer = StreamFramer::new();
+    let mut buf = vec![0u8; 16_384];
+    loop {
+        while let Ok(Some(frame)) = framer.next_frame() {
+            match frame {
+                Frame::Message(m) if is_final_for(&m, branch) => {
+                    return Ok((
+                        request,
+                        Exchanged {
+                            response: m,
+                            rtt: start.elapsed(),
+                            retransmissions: 0,
+                        },
+                    ));
+                }
+                Frame::KeepAlive => {
+                    // RFC 5626 §3.5.1: answer a CRLFCRLF ping with a CRLF pong.
+                    let _ = stream.write_all(b"\r\n");
+                }
+                Frame::Message(_) => {}
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ExchangeError::Timeout);
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| io_error(&e, "socket"))?;
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                return Err(ExchangeError::Transport(
+                    TransportErrorKind::Refused,
+                    "the registrar closed the connection".to_owned(),
+                ))
+            }
+            Ok(n) => framer.push(&buf[..n]),
+            Err(e) => return Err(io_error(&e, "receive")),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The IO layer (feature `driver`): sockets, name resolution, and the
+//! one-shot checks built on them. Everything here feeds an [`Engine`]
+//! (crate::Engine) and reads its verdict; no decision is made here.
+//!
+//! * [`check::options`]: one OPTIONS probe to an endpoint.
+//! * [`check::test_register`]: the test REGISTER with digest auth, 423
+//!   handling and a final Expires: 0.
+//!
+//! Transports: UDP (RFC 3261 Timer E retransmissions) and TCP (framed by
+//! Content-Length, CRLF keep-alives answered).
+pub mod check;
+pub mod exchange;
+
+pub use check::{
+    options, test_register, CheckOptions, OptionsOutcome, RegisterCheck, RegisterStep,
+};
+pub use exchange::{Endpoint, ExchangeError};

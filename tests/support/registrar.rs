@@ -1,0 +1,127 @@
+//! Starts the project's Twilio-like Kamailio registrar
+//! (tests/registrar/kamailio.cfg) on loopback for one test, and stops it
+//! (by its pid) when dropped.
+#![allow(dead_code)]
+use std::io::Write;
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const DOMAIN: &str = "acme.sip.twilio.com";
+pub const GENERIC_DOMAIN: &str = "pbx.example.test";
+/// (user, password) pairs the registrar knows.
+pub const USERS: &[(&str, &str)] = &[("alice", "Alice-Passw0rd-1"), ("bob", "Bob-Passw0rd-22")];
+
+pub struct Registrar {
+    child: Child,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+/// Whether Kamailio is installed; when it is not, a test prints why it is
+/// skipped, unless REGWATCH_REQUIRE_PEERS=1 (set by scripts/test.sh),
+/// which makes a missing peer a failure.
+pub fn available() -> bool {
+    let ok = Path::new("/usr/sbin/kamailio").exists();
+    if !ok {
+        if std::env::var("REGWATCH_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("kamailio is not installed (scripts/install-deps.sh installs it)");
+        }
+        eprintln!("skipped: kamailio is not installed (scripts/install-deps.sh installs it)");
+    }
+    ok
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1.
+pub fn free_port() -> u16 {
+    loop {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = u.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+impl Registrar {
+    /// Starts a Twilio-like registrar, or a generic one (401, realm = domain).
+    pub fn start(generic: bool) -> Registrar {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("regwatch-kamailio-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/registrar/kamailio.cfg");
+        std::fs::copy(&src, dir.join("kamailio.cfg")).unwrap();
+        let mut local = std::fs::File::create(dir.join("local.cfg")).unwrap();
+        writeln!(
+            local,
+            "listen=udp:127.0.0.1:{port}\nlisten=tcp:127.0.0.1:{port}"
+        )
+        .unwrap();
+        if generic {
+            writeln!(local, "#!define GENERIC").unwrap();
+        }
+        let mut users = std::fs::File::create(dir.join("users.cfg")).unwrap();
+        writeln!(users, "event_route[htable:mod-init] {{").unwrap();
+        for (u, p) in USERS {
+            writeln!(users, "    $sht(users=>{u}) = \"{p}\";").unwrap();
+        }
+        writeln!(
+            users,
+            "    $sht(domains=>{DOMAIN}) = 1;\n    $sht(domains=>{GENERIC_DOMAIN}) = 1;\n}}"
+        )
+        .unwrap();
+        drop((local, users));
+        let log = std::fs::File::create(dir.join("kamailio.log")).unwrap();
+        let child = Command::new("/usr/sbin/kamailio")
+            .args(["-f", "kamailio.cfg", "-DD", "-E", "-w"])
+            .arg(&dir)
+            .args(["-P", "kamailio.pid", "-m", "64", "-M", "8"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("kamailio starts");
+        let r = Registrar { child, port, dir };
+        r.wait_ready();
+        r
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpListener::bind(("127.0.0.1", self.port)).is_err() {
+                // TCP is bound: give the workers a moment, then go.
+                std::thread::sleep(Duration::from_millis(200));
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("kamailio did not start; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("kamailio.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Registrar {
+    fn drop(&mut self) {
+        // SIGTERM to the main process: Kamailio stops its children itself.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                let _ = std::fs::remove_dir_all(&self.dir);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
