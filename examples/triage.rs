@@ -186,7 +186,10 @@ fn report(engine: &mut Engine) {
             Output::Action(a) => println!("            action: {a:?}"),
             // Keep-alive is off in this replay: nothing is sent.
             Output::Transmit(p) => {
-                println!("            probe: {}:{} {}", p.host, p.port, p.transport)
+                println!(
+                    "            probe: {}:{} {}",
+                    p.target.host, p.port, p.transport
+                )
             }
         }
     }

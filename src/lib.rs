@@ -87,9 +87,9 @@ pub mod ffi;
 pub use crate::core::{
     Action, Cause, Challenge, Confidence, Diagnosis, Direction, Engine, EngineConfig, Error, Event,
     HistoryEntry, HistoryKind, HostState, KeepAlivePolicy, KeepAliveStatus, Observation, Output,
-    Probe, ProbeClass, ProbePurpose, ProbeResult, Reference, RegState, RegisterResponse,
-    RegisterSent, RttStats, Secret, Severity, SipObserved, TransportErrorKind, TrunkConfig,
-    TrunkId, TrunkSnapshot, TwilioError,
+    Probe, ProbeClass, ProbePurpose, ProbeResult, ProbeTarget, Reference, RegState,
+    RegisterResponse, RegisterSent, RttStats, Secret, Severity, SipObserved, TransportErrorKind,
+    TrunkConfig, TrunkId, TrunkSnapshot, TwilioError,
 };
 pub use crate::validate::{Finding, Profile, Transport};
 

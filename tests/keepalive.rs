@@ -149,7 +149,13 @@ fn off_by_default_and_per_trunk_switch() {
     assert_eq!(probes.len(), 1);
     let p = &probes[0];
     assert_eq!(
-        (&*p.host, p.port, p.transport, &*p.domain, p.purpose),
+        (
+            p.target.host.as_str(),
+            p.port,
+            p.transport,
+            p.target.domain.as_str(),
+            p.purpose
+        ),
         (
             "acme.sip.twilio.com",
             5060,
@@ -182,18 +188,18 @@ fn outbound_proxy_and_tls_targets() {
     let mut seen = HashMap::new();
     while let Some(o) = e.poll_output() {
         if let Output::Transmit(p) = o {
-            seen.insert(p.name.to_string(), p);
+            seen.insert(p.target.name.to_string(), p);
         }
     }
     let p = &seen["p"];
     assert_eq!(
-        (&*p.host, p.port, &*p.domain),
+        (p.target.host.as_str(), p.port, p.target.domain.as_str()),
         ("edge.example.net", 5080, "acme.sip.twilio.com")
     );
     assert_eq!(p.trunk, id);
     let t = &seen["t"];
     assert_eq!(
-        (&*t.host, t.port, t.transport),
+        (t.target.host.as_str(), t.port, t.transport),
         ("acme.sip.twilio.com", 5061, Transport::Tls)
     );
 }
@@ -630,7 +636,7 @@ fn same_seed_same_schedule() {
             e.handle_timeout(t);
             while let Some(o) = e.poll_output() {
                 if let Output::Transmit(p) = o {
-                    due.push((p.name.to_string(), p.at_ms));
+                    due.push((p.target.name.to_string(), p.at_ms));
                     let _ = e.handle_probe_result(
                         t,
                         p.trunk,

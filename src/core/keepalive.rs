@@ -37,28 +37,37 @@ impl ProbePurpose {
     }
 }
 
+/// Which trunk, where its probes go and as whom: one allocation per trunk,
+/// shared by all its probes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProbeTarget {
+    /// The trunk's name.
+    pub name: Arc<str>,
+    /// A host name or address literal (outbound proxy if configured, else
+    /// the SIP domain).
+    pub host: String,
+    /// The SIP domain, for the Request-URI (`sip:<domain>`) and the TLS
+    /// certificate check.
+    pub domain: String,
+    /// The AOR user, for the From header.
+    pub username: String,
+}
+
 /// An OPTIONS probe for the host (or the driver) to send.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Probe {
     /// The trunk.
     #[serde(skip)]
     pub trunk: super::TrunkId,
-    /// Its name.
-    pub name: Arc<str>,
     /// The probe's id: pass it back with the result. Unique per engine.
     pub id: u64,
-    /// Where to send it: a host name or address literal (outbound proxy if
-    /// configured, else the SIP domain).
-    pub host: Arc<str>,
+    /// The trunk's name, host, domain and user.
+    #[serde(flatten)]
+    pub target: Arc<ProbeTarget>,
     /// The port.
     pub port: u16,
     /// Over what.
     pub transport: Transport,
-    /// The SIP domain, for the Request-URI (`sip:<domain>`) and the TLS
-    /// certificate check.
-    pub domain: Arc<str>,
-    /// The AOR user, for the From header.
-    pub username: Arc<str>,
     /// Why this probe.
     pub purpose: ProbePurpose,
     /// When the engine emitted it.

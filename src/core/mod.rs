@@ -22,7 +22,9 @@ pub use diagnosis::{Confidence, Diagnosis, Reference};
 pub use engine::{Direction, Engine, Error, SipObserved, TrunkId, TrunkSnapshot};
 pub use event::{Action, Event, Output};
 pub use history::{HistoryEntry, HistoryKind};
-pub use keepalive::{KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult, RttStats};
+pub use keepalive::{
+    KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult, ProbeTarget, RttStats,
+};
 pub use observation::{
     Challenge, HostState, Observation, RegisterResponse, RegisterSent, TransportErrorKind,
     TwilioError,

@@ -837,7 +837,7 @@ pub unsafe extern "C" fn regwatch_engine_poll_event(
             ),
             Output::Transmit(p) => (
                 REGWATCH_EVENT_TRANSMIT,
-                &p.name,
+                &p.target.name,
                 p.at_ms,
                 empty,
                 empty,
@@ -850,7 +850,7 @@ pub unsafe extern "C" fn regwatch_engine_poll_event(
         let probe = match &output {
             Output::Transmit(p) => Some((
                 p.id,
-                p.host.to_string(),
+                p.target.host.clone(),
                 p.port,
                 transport_code(p.transport),
                 p.deadline_ms,

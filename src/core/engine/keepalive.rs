@@ -6,12 +6,21 @@ use super::{Engine, TimerKind, TrunkId, ANSWER_FRESH_MS};
 use crate::core::event::{Action, Output};
 use crate::core::history::HistoryKind;
 use crate::core::keepalive::{
-    below, mix, KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult,
+    below, mix, KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult, ProbeTarget,
 };
 use crate::core::observation::TransportErrorKind;
 use crate::core::state::Cause;
 use crate::validate::Transport;
 use std::sync::Arc;
+
+/// A probe's deadline in the engine's deadline queue.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Deadline {
+    pub(super) at: u64,
+    slot: u32,
+    gen: u32,
+    probe: u64,
+}
 
 /// A probe sent and not yet answered.
 #[derive(Clone, Copy, Debug)]
@@ -24,11 +33,9 @@ pub(super) struct Outstanding {
 /// Where a trunk's probes go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Target {
-    host: Arc<str>,
+    names: Arc<ProbeTarget>,
     port: u16,
     transport: Transport,
-    domain: Arc<str>,
-    username: Arc<str>,
 }
 
 /// A trunk's keep-alive state.
@@ -36,8 +43,8 @@ pub(super) struct Target {
 pub(super) struct KaState {
     pub(super) target: Option<Target>,
     interval_ms: u64,
-    /// The primary lane: the next probe's due time (when idle) or the
-    /// outstanding probe's deadline.
+    /// When the next probe is due (None while one is outstanding: its
+    /// deadline is in the engine's deadline queue).
     pub(super) due: Option<u64>,
     next_purpose: Option<ProbePurpose>,
     primary: Option<Outstanding>,
@@ -109,18 +116,23 @@ impl Engine {
                 ),
             };
             Target {
-                host: Arc::from(host.trim_end_matches('.')),
+                names: Arc::new(ProbeTarget {
+                    name: c.name.clone(),
+                    host: host.trim_end_matches('.').to_owned(),
+                    domain: dom_host.trim_end_matches('.').to_owned(),
+                    username: c.username.clone(),
+                }),
                 port,
                 transport,
-                domain: Arc::from(dom_host.trim_end_matches('.')),
-                username: Arc::from(c.username.as_str()),
             }
         });
         let interval = c
             .keepalive_interval
             .map_or(policy.interval_ms, |s| u64::from(s) * 1000);
         t.ka.status.enabled = enabled;
-        t.ka.status.target = target.as_ref().map(|g| format!("{}:{}", g.host, g.port));
+        t.ka.status.target = target
+            .as_ref()
+            .map(|g| format!("{}:{}", g.names.host, g.port));
         t.ka.status.transport = target.as_ref().map(|g| g.transport);
         let changed = t.ka.target != target || t.ka.interval_ms != interval;
         if !changed {
@@ -150,8 +162,7 @@ impl Engine {
         self.set_ka_timer(id, Some(now + offset));
     }
 
-    /// Moves the trunk's primary keep-alive timer (next probe due, or the
-    /// outstanding probe's deadline).
+    /// Moves the trunk's keep-alive timer (when the next probe is due).
     fn set_ka_timer(&mut self, id: TrunkId, at: Option<u64>) {
         let Ok(t) = self.trunk_mut(id) else { return };
         let old = std::mem::replace(&mut t.ka.due, at);
@@ -166,27 +177,82 @@ impl Engine {
         }
     }
 
-    /// Forgets the alternate probes under way (and their timers).
-    fn clear_alternates(&mut self, id: TrunkId) {
-        let Ok(t) = self.trunk_mut(id) else { return };
-        let alt = std::mem::take(&mut t.ka.alt);
-        for (lane, a) in alt.iter().enumerate() {
-            if let Some((_, o)) = a {
-                self.timers
-                    .remove(&(o.deadline, id.slot, TimerKind::AltProbe(lane as u8)));
-            }
+    /// Stops probing a trunk (removed, or keep-alive turned off): its
+    /// timer goes, its outstanding probes are forgotten (their deadlines
+    /// become stale and are skipped).
+    pub(super) fn ka_stop(&mut self, id: TrunkId) {
+        self.set_ka_timer(id, None);
+        if let Ok(t) = self.trunk_mut(id) {
+            t.ka.primary = None;
+            t.ka.alt = [None, None];
+            t.ka.next_purpose = None;
         }
     }
 
-    /// Stops probing a trunk (removed, or keep-alive turned off): its
-    /// timers go, its outstanding probes are forgotten.
-    pub(super) fn ka_stop(&mut self, id: TrunkId) {
-        self.set_ka_timer(id, None);
-        self.clear_alternates(id);
-        if let Ok(t) = self.trunk_mut(id) {
-            t.ka.primary = None;
-            t.ka.next_purpose = None;
+    /// Queues a probe's deadline. Deadlines are `sent + timeout`, so they
+    /// arrive in order and the queue stays sorted by pushing at the back;
+    /// after a timeout change they are inserted in place.
+    fn push_deadline(&mut self, id: TrunkId, o: Outstanding) {
+        let d = Deadline {
+            at: o.deadline,
+            slot: id.slot,
+            gen: id.gen,
+            probe: o.id,
+        };
+        match self.deadlines.back() {
+            Some(b) if b.at > d.at => {
+                let i = self.deadlines.partition_point(|x| x.at <= d.at);
+                self.deadlines.insert(i, d);
+            }
+            _ => self.deadlines.push_back(d),
         }
+    }
+
+    /// Whether a queued deadline still belongs to an unanswered probe.
+    pub(super) fn deadline_live(&self, d: &Deadline) -> bool {
+        let Some(t) = self
+            .slots
+            .get(d.slot as usize)
+            .filter(|s| s.gen == d.gen)
+            .and_then(|s| s.trunk.as_ref())
+        else {
+            return false;
+        };
+        t.ka.primary.is_some_and(|o| o.id == d.probe)
+            || t.ka
+                .alt
+                .iter()
+                .any(|a| a.is_some_and(|(_, o)| o.id == d.probe))
+    }
+
+    /// Drops answered probes' deadlines from the front of the queue.
+    pub(super) fn trim_deadlines(&mut self) {
+        while let Some(d) = self.deadlines.front() {
+            if self.deadline_live(d) {
+                break;
+            }
+            self.deadlines.pop_front();
+        }
+    }
+
+    /// The earliest deadline of a probe still unanswered.
+    pub(super) fn next_deadline(&self) -> Option<u64> {
+        self.deadlines
+            .iter()
+            .find(|d| self.deadline_live(d))
+            .map(|d| d.at)
+    }
+
+    /// Times out the probe of a deadline that came (if still unanswered).
+    pub(super) fn on_deadline(&mut self, d: Deadline) {
+        if !self.deadline_live(&d) {
+            return;
+        }
+        let id = TrunkId {
+            slot: d.slot,
+            gen: d.gen,
+        };
+        self.ka_result(d.at, id, d.probe, ProbeResult::Timeout, None);
     }
 
     fn next_probe_id(&mut self) -> u64 {
@@ -214,13 +280,10 @@ impl Engine {
         t.ka.status.sent += 1;
         let probe = Probe {
             trunk: id,
-            name: t.config.name.clone(),
             id: pid,
-            host: g.host.clone(),
+            target: g.names.clone(),
             port,
             transport,
-            domain: g.domain.clone(),
-            username: g.username.clone(),
             purpose,
             at_ms: at,
             deadline_ms: o.deadline,
@@ -229,13 +292,12 @@ impl Engine {
         Some(o)
     }
 
-    /// The primary lane's timer fired: send the due probe, or time out
-    /// the outstanding one.
+    /// The trunk's probe is due: send it.
     pub(super) fn on_probe_timer(&mut self, at: u64, id: TrunkId) {
         let Ok(t) = self.trunk_mut(id) else { return };
         t.ka.due = None;
-        if let Some(o) = t.ka.primary {
-            self.ka_result(at, id, o.id, ProbeResult::Timeout, None);
+        if t.ka.primary.is_some() {
+            // Still waiting for the last one: its result schedules the next.
             return;
         }
         let Some(g) = t.ka.target.as_ref() else {
@@ -247,16 +309,7 @@ impl Engine {
         if let Some(o) = self.emit_probe(at, id, transport, port, purpose) {
             let Ok(t) = self.trunk_mut(id) else { return };
             t.ka.primary = Some(o);
-            self.set_ka_timer(id, Some(o.deadline));
-        }
-    }
-
-    /// An alternate probe's deadline passed.
-    pub(super) fn on_alt_timer(&mut self, at: u64, id: TrunkId, lane: u8) {
-        let Ok(t) = self.trunk_mut(id) else { return };
-        if let Some(Some((_, o))) = t.ka.alt.get(usize::from(lane)) {
-            let pid = o.id;
-            self.ka_result(at, id, pid, ProbeResult::Timeout, None);
+            self.push_deadline(id, o);
         }
     }
 
@@ -292,8 +345,8 @@ impl Engine {
         };
         if let Some(o) = t.ka.primary.filter(|o| o.id == pid) {
             t.ka.primary = None;
-            self.set_ka_timer(id, None);
             self.ka_primary_result(now, id, o, result, rtt_us);
+            self.trim_deadlines();
             return true;
         }
         let lane =
@@ -301,12 +354,11 @@ impl Engine {
                 .iter()
                 .position(|a| a.is_some_and(|(_, o)| o.id == pid));
         if let Some(lane) = lane {
-            let Some((transport, o)) = t.ka.alt[lane].take() else {
+            let Some((transport, _)) = t.ka.alt[lane].take() else {
                 return false;
             };
-            self.timers
-                .remove(&(o.deadline, id.slot, TimerKind::AltProbe(lane as u8)));
             self.ka_alt_result(now, id, transport, result);
+            self.trim_deadlines();
             return true;
         }
         false
@@ -346,7 +398,9 @@ impl Engine {
         let seed = self.seed;
         let class = result.class();
         let Ok(t) = self.trunk_mut(id) else { return };
-        let Some(g) = t.ka.target.clone() else { return };
+        let Some(transport) = t.ka.target.as_ref().map(|g| g.transport) else {
+            return;
+        };
         t.ka.status.last_class = Some(class);
         if let Some(code) = result.code() {
             t.ka.status.last_code = Some(code);
@@ -364,7 +418,7 @@ impl Engine {
         let h = mix(seed ^ mix(u64::from(id.slot) << 32 | u64::from(id.gen)) ^ t.ka.rounds);
         let jittered = (o.at + interval + below(h, 2 * span + 1)).saturating_sub(span);
         let regular = jittered.max(now + 1);
-        self.record_transport(now, id, g.transport, result);
+        self.record_transport(now, id, transport, result);
         let Ok(t) = self.trunk_mut(id) else { return };
         if class.reachable() {
             t.ka.status.successes_in_row += 1;
@@ -393,7 +447,7 @@ impl Engine {
         // try the other transports once when UDP failed.
         let confirm = failures < policy.failures_to_alert;
         let send_alternates = policy.alternates
-            && g.transport == Transport::Udp
+            && transport == Transport::Udp
             && !t.ka.alt_sent
             && class == ProbeClass::Unreachable
             && !matches!(
@@ -423,13 +477,12 @@ impl Engine {
                 if let Some(ao) = self.emit_probe(now, id, tr, port, ProbePurpose::Alternate) {
                     let Ok(t) = self.trunk_mut(id) else { return };
                     t.ka.alt[lane] = Some((tr, ao));
-                    self.timers
-                        .insert((ao.deadline, id.slot, TimerKind::AltProbe(lane as u8)));
+                    self.push_deadline(id, ao);
                 }
             }
         }
         if failures >= policy.failures_to_alert {
-            let cause = self.ka_cause(now, id, g.transport, result);
+            let cause = self.ka_cause(now, id, transport, result);
             self.ka_set_down(now, id, Some(cause), result.code());
         }
     }

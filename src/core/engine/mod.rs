@@ -68,10 +68,9 @@ enum TimerKind {
     RefreshCheck,
     /// The binding's expiry.
     Expiry,
-    /// Keep-alive: the next probe is due, or the outstanding one times out.
+    /// Keep-alive: the next probe is due. (Probe deadlines are kept in
+    /// their own queue, `Engine::deadlines`.)
     Probe,
-    /// Keep-alive: an alternate-transport probe times out (lane 0 TCP, 1 TLS).
-    AltProbe(u8),
 }
 
 /// The REGISTER exchange under way.
@@ -317,6 +316,8 @@ pub struct Engine {
     by_call_id: HashMap<Box<str>, u32>,
     /// The last keep-alive probe id handed out.
     next_probe: u64,
+    /// Deadlines of probes sent, in time order (answered ones are skipped).
+    deadlines: VecDeque<keepalive::Deadline>,
 }
 
 impl fmt::Debug for Engine {
@@ -345,6 +346,7 @@ impl Engine {
             timers: BTreeSet::new(),
             out: VecDeque::new(),
             next_probe: 0,
+            deadlines: VecDeque::new(),
             by_call_id: HashMap::new(),
         }
     }
@@ -1082,26 +1084,45 @@ impl Engine {
     /// Fires every timer due at or before `now_ms`.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         let now = self.tick(now_ms);
-        while let Some(&(at, slot, kind)) = self.timers.first() {
-            if at > now {
-                break;
+        loop {
+            self.trim_deadlines();
+            let timer = self
+                .timers
+                .first()
+                .map(|&(at, _, _)| at)
+                .filter(|&at| at <= now);
+            let deadline = self.deadlines.front().map(|d| d.at).filter(|&at| at <= now);
+            match (timer, deadline) {
+                (None, None) => break,
+                (Some(t), Some(d)) if d < t => self.fire_deadline(),
+                (None, Some(_)) => self.fire_deadline(),
+                _ => self.fire_timer(),
             }
-            self.timers.pop_first();
-            let Some(t) = self.slots[slot as usize].trunk.as_mut() else {
-                continue;
-            };
-            let id = t.id;
-            match kind {
-                TimerKind::RefreshCheck | TimerKind::Expiry => t.timer = None,
-                TimerKind::Probe => t.ka.due = None,
-                TimerKind::AltProbe(_) => {}
-            }
-            match kind {
-                TimerKind::RefreshCheck => self.on_refresh_check(at, id),
-                TimerKind::Expiry => self.on_expiry(at, id),
-                TimerKind::Probe => self.on_probe_timer(at, id),
-                TimerKind::AltProbe(lane) => self.on_alt_timer(at, id, lane),
-            }
+        }
+    }
+
+    fn fire_deadline(&mut self) {
+        if let Some(d) = self.deadlines.pop_front() {
+            self.on_deadline(d);
+        }
+    }
+
+    fn fire_timer(&mut self) {
+        let Some((at, slot, kind)) = self.timers.pop_first() else {
+            return;
+        };
+        let Some(t) = self.slots[slot as usize].trunk.as_mut() else {
+            return;
+        };
+        let id = t.id;
+        match kind {
+            TimerKind::RefreshCheck | TimerKind::Expiry => t.timer = None,
+            TimerKind::Probe => t.ka.due = None,
+        }
+        match kind {
+            TimerKind::RefreshCheck => self.on_refresh_check(at, id),
+            TimerKind::Expiry => self.on_expiry(at, id),
+            TimerKind::Probe => self.on_probe_timer(at, id),
         }
     }
 
@@ -1274,7 +1295,11 @@ impl Engine {
 
     /// The next deadline (absolute, on the caller's monotonic clock), if any.
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.timers.first().map(|&(at, _, _)| at)
+        let timer = self.timers.first().map(|&(at, _, _)| at);
+        match (timer, self.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The trunk's current state and cause.
