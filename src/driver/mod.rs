@@ -5,13 +5,17 @@
 //! * [`check::options`]: one OPTIONS probe to an endpoint.
 //! * [`check::test_register`]: the test REGISTER with digest auth, 423
 //!   handling and a final Expires: 0.
+//! * [`runner::Runner`]: a thread that owns an engine with keep-alives on
+//!   and its sockets, and calls the host back with every output.
 //!
 //! Transports: UDP (RFC 3261 Timer E retransmissions) and TCP (framed by
 //! Content-Length, CRLF keep-alives answered).
 pub mod check;
 pub mod exchange;
+pub mod runner;
 
 pub use check::{
     options, test_register, CheckOptions, OptionsOutcome, RegisterCheck, RegisterStep,
 };
 pub use exchange::{Endpoint, ExchangeError};
+pub use runner::{OutputCallback, Runner, RunnerConfig, RunnerError};

@@ -47,7 +47,12 @@ pub fn free_port() -> u16 {
 impl Registrar {
     /// Starts a Twilio-like registrar, or a generic one (401, realm = domain).
     pub fn start(generic: bool) -> Registrar {
-        let port = free_port();
+        Registrar::start_on(free_port(), generic)
+    }
+
+    /// Starts one on a given port (to restart a stopped registrar where
+    /// its clients expect it).
+    pub fn start_on(port: u16, generic: bool) -> Registrar {
         let dir =
             std::env::temp_dir().join(format!("regwatch-kamailio-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
