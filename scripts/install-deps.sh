@@ -10,6 +10,9 @@ command -v python3 >/dev/null || need+=(python3)
 command -v make >/dev/null || need+=(make)
 # Real SIP peers for the end-to-end tests: Kamailio as the registrar.
 [ -x /usr/sbin/kamailio ] || need+=(kamailio)
+# Network namespaces and a firewall inside them, for blocked-UDP tests.
+[ -x /usr/sbin/ip ] || need+=(iproute2)
+[ -x /usr/sbin/iptables ] || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps: need ${need[*]} (run as root, or install them)" >&2
