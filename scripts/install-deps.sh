@@ -10,6 +10,8 @@ command -v python3 >/dev/null || need+=(python3)
 command -v make >/dev/null || need+=(make)
 # Real SIP peers for the end-to-end tests: Kamailio as the registrar.
 [ -x /usr/sbin/kamailio ] || need+=(kamailio)
+# SIPp, a second and independent SIP client.
+[ -x /usr/bin/sipp ] || need+=(sip-tester)
 # Network namespaces and a firewall inside them, for blocked-UDP tests.
 [ -x /usr/sbin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/iptables ] || need+=(iptables)
