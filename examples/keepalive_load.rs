@@ -32,7 +32,8 @@ fn main() {
     let interval: u64 = args[2].parse().expect("INTERVAL_MS");
     let seconds: u64 = args[3].parse().expect("SECONDS");
     let mut ec = EngineConfig::default();
-    ec.set("keepalive_interval_ms", &interval.to_string()).unwrap();
+    ec.set("keepalive_interval_ms", &interval.to_string())
+        .unwrap();
     let alerts = Arc::new(AtomicU64::new(0));
     let a = alerts.clone();
     let runner = Runner::start(

@@ -10,6 +10,8 @@ command -v python3 >/dev/null || need+=(python3)
 command -v make >/dev/null || need+=(make)
 # Real SIP peers for the end-to-end tests: Kamailio as the registrar.
 [ -x /usr/sbin/kamailio ] || need+=(kamailio)
+[ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so ] || need+=(kamailio-tls-modules)
+command -v openssl >/dev/null || need+=(openssl)
 # SIPp, a second and independent SIP client.
 [ -x /usr/bin/sipp ] || need+=(sip-tester)
 # Network namespaces and a firewall inside them, for blocked-UDP tests.

@@ -272,3 +272,70 @@ fn nothing_listening_is_connection_refused() {
         );
     }
 }
+
+#[test]
+fn tls_with_the_right_and_a_wrong_certificate() {
+    if !registrar::available() {
+        return;
+    }
+    let r = Registrar::start_tls();
+    let tls = |port| Endpoint {
+        host: "127.0.0.1".to_owned(),
+        port,
+        transport: Transport::Tls,
+    };
+    let with_ca = CheckOptions {
+        ca_file: Some(r.ca_file.clone()),
+        ..opts()
+    };
+    // The certificate names the SIP domain and chains to the test CA.
+    let good = tls(r.tls_port.unwrap());
+    let o = options(&good, DOMAIN, "alice", &with_ca);
+    assert_eq!(o.result, ProbeResult::Response { code: 200 }, "{o:?}");
+    let c = test_register(
+        &trunk(DOMAIN, "alice", None, "Alice-Passw0rd-1", 600),
+        &good,
+        &with_ca,
+    );
+    assert_eq!(
+        codes(&c),
+        vec![Some(407), Some(200), Some(200)],
+        "{:#?}",
+        c.steps
+    );
+    assert_eq!(c.cause, Cause::Healthy);
+    // A certificate for another name: tls_failure, with the reason.
+    let c = test_register(
+        &trunk(DOMAIN, "alice", None, "Alice-Passw0rd-1", 600),
+        &tls(r.wrong_tls_port.unwrap()),
+        &with_ca,
+    );
+    assert_eq!(
+        (c.state, c.cause),
+        (RegState::Unreachable, Cause::TlsFailure),
+        "{:#?}",
+        c.steps
+    );
+    assert!(
+        c.steps[0].reason.contains("not valid for name"),
+        "{}",
+        c.steps[0].reason
+    );
+    // The right certificate, but a CA nobody trusts (the system store).
+    let o = options(&good, DOMAIN, "alice", &opts());
+    assert!(
+        matches!(
+            o.result,
+            ProbeResult::TransportError {
+                kind: regwatch::TransportErrorKind::Tls
+            }
+        ),
+        "{o:?}"
+    );
+    assert!(
+        o.error
+            .as_deref()
+            .is_some_and(|e| e.contains("UnknownIssuer")),
+        "{o:?}"
+    );
+}

@@ -3,7 +3,7 @@
 //! our binding read from the 200 OK, then Expires: 0). Every message sent
 //! and received goes through an [`Engine`]'s raw-SIP observation, so the
 //! verdict is the engine's diagnosis, the same one a PBX module would get.
-use super::exchange::{exchange, resolve, Endpoint, ExchangeError};
+use super::exchange::{exchange, resolve, tls_config, Endpoint, ExchangeError, TlsTarget};
 use crate::core::{
     Cause, Diagnosis, Direction, Engine, EngineConfig, Observation, ProbeResult, RegState,
     TransportErrorKind, TrunkConfig,
@@ -26,6 +26,9 @@ pub struct CheckOptions {
     pub stay_registered: bool,
     /// The User-Agent header.
     pub user_agent: String,
+    /// CA certificates (PEM) to trust for TLS instead of the system's
+    /// store, for private registrars.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for CheckOptions {
@@ -34,8 +37,26 @@ impl Default for CheckOptions {
             timeout: Duration::from_secs(8),
             stay_registered: false,
             user_agent: format!("regwatch/{}", env!("CARGO_PKG_VERSION")),
+            ca_file: None,
         }
     }
+}
+
+/// The TLS target for `domain`, when the endpoint is TLS.
+fn tls_for(
+    ep: &Endpoint,
+    domain: &str,
+    opts: &CheckOptions,
+) -> Result<Option<TlsTarget>, ExchangeError> {
+    if ep.transport != crate::validate::Transport::Tls {
+        return Ok(None);
+    }
+    let config = tls_config(opts.ca_file.as_deref())
+        .map_err(|e| ExchangeError::Transport(TransportErrorKind::Tls, e))?;
+    Ok(Some(TlsTarget {
+        server_name: domain.to_owned(),
+        config,
+    }))
 }
 
 fn random_hex() -> String {
@@ -94,6 +115,14 @@ pub fn options(ep: &Endpoint, domain: &str, user: &str, opts: &CheckOptions) -> 
             return out;
         }
     };
+    let tls = match tls_for(ep, domain, opts) {
+        Ok(t) => t,
+        Err(e) => {
+            out.result = error_result(&e);
+            out.error = Some(e.to_string());
+            return out;
+        }
+    };
     let id = random_hex();
     let branch = format!("z9hG4bK-rw{id}");
     let build = |local: &str| {
@@ -109,7 +138,7 @@ pub fn options(ep: &Endpoint, domain: &str, user: &str, opts: &CheckOptions) -> 
             user_agent: &opts.user_agent,
         })
     };
-    match exchange(ep, addr, opts.timeout, &branch, &build) {
+    match exchange(ep, addr, opts.timeout, &branch, tls.as_ref(), &build) {
         Ok((_, x)) => {
             out.rtt_ms = Some(x.rtt.as_secs_f64() * 1000.0);
             if let Ok(m) = sip::parse(&x.response) {
@@ -235,6 +264,7 @@ pub fn test_register(cfg: &TrunkConfig, ep: &Endpoint, opts: &CheckOptions) -> R
         }
     };
 
+    let tls = tls_for(ep, &domain, opts);
     let id = random_hex();
     let call_id = format!("rw-{id}");
     let tag = id[..8].to_owned();
@@ -282,7 +312,11 @@ pub fn test_register(cfg: &TrunkConfig, ep: &Endpoint, opts: &CheckOptions) -> R
             Some((h, _)) => format!("REGISTER Expires: {expires} + {h}"),
             None => format!("REGISTER Expires: {expires}"),
         };
-        match exchange(ep, addr, opts.timeout, &branch, &build) {
+        let result = match &tls {
+            Ok(t) => exchange(ep, addr, opts.timeout, &branch, t.as_ref(), &build),
+            Err(e) => Err(e.clone()),
+        };
+        match result {
             Ok((request, x)) => {
                 let _ = engine.observe_sip(
                     now(),

@@ -1,13 +1,66 @@
-//! One request, one final response, over UDP or TCP, with blocking
+//! One request, one final response, over UDP, TCP or TLS, with blocking
 //! sockets: what a one-shot probe needs. UDP retransmits on RFC 3261's
-//! Timer E schedule (T1 = 500 ms, doubling up to T2 = 4 s); TCP frames the
-//! stream by Content-Length and answers CRLF pings.
+//! Timer E schedule (T1 = 500 ms, doubling up to T2 = 4 s); TCP and TLS
+//! frame the stream by Content-Length and answer CRLF pings. TLS checks
+//! the certificate against the SIP domain (RFC 5922), not the address
+//! the packets go to.
 use crate::core::TransportErrorKind;
 use crate::sip::{self, Frame, StreamFramer};
 use crate::validate::Transport;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A TLS client configuration: the system's trust store, or the CAs of a
+/// PEM file (for private registrars).
+pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(format!("{}: no certificate in it", path.display()));
+            }
+            for c in certs {
+                roots
+                    .add(c)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for c in found.certs {
+                let _ = roots.add(c);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// What TLS needs besides the address: whom the certificate must name,
+/// and whom to trust.
+#[derive(Clone, Debug)]
+pub struct TlsTarget {
+    /// The SIP domain the certificate must be valid for.
+    pub server_name: String,
+    /// The client configuration (see [`tls_config`]).
+    pub config: Arc<ClientConfig>,
+}
 
 /// Where packets go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,19 +171,109 @@ fn is_final_for(bytes: &[u8], branch: &str) -> bool {
 /// Sends the request `build(local)` makes (given our `host:port` as the
 /// peer sees it) and waits for its final response until `timeout`.
 /// `branch` is the full Via branch of the request, to match the answer.
+/// `tls` is needed for TLS endpoints (the name to verify, whom to trust).
 pub fn exchange(
     ep: &Endpoint,
     addr: SocketAddr,
     timeout: Duration,
     branch: &str,
+    tls: Option<&TlsTarget>,
     build: &dyn Fn(&str) -> String,
 ) -> Result<(String, Exchanged), ExchangeError> {
     match ep.transport {
         Transport::Udp => udp(addr, timeout, branch, build),
         Transport::Tcp => tcp(addr, timeout, branch, build),
-        Transport::Tls => Err(ExchangeError::Unsupported(
-            "TLS probes are not in this build",
-        )),
+        Transport::Tls => match tls {
+            Some(t) => tls_exchange(addr, timeout, branch, t, build),
+            None => Err(ExchangeError::Unsupported("no TLS configuration given")),
+        },
+    }
+}
+
+fn tls_error(e: &std::io::Error) -> ExchangeError {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(r) => ExchangeError::Transport(TransportErrorKind::Tls, r.to_string()),
+        None => match e.kind() {
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => ExchangeError::Timeout,
+            ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => {
+                ExchangeError::Transport(TransportErrorKind::Refused, e.to_string())
+            }
+            _ => ExchangeError::Transport(TransportErrorKind::Tls, e.to_string()),
+        },
+    }
+}
+
+fn tls_exchange(
+    addr: SocketAddr,
+    timeout: Duration,
+    branch: &str,
+    t: &TlsTarget,
+    build: &dyn Fn(&str) -> String,
+) -> Result<(String, Exchanged), ExchangeError> {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let name = ServerName::try_from(t.server_name.clone()).map_err(|e| {
+        ExchangeError::Transport(TransportErrorKind::Tls, format!("{}: {e}", t.server_name))
+    })?;
+    let sock = TcpStream::connect_timeout(&addr, timeout).map_err(|e| io_error(&e, "connect"))?;
+    let _ = sock.set_nodelay(true);
+    sock.set_read_timeout(Some(timeout))
+        .map_err(|e| io_error(&e, "socket"))?;
+    let local = sock
+        .local_addr()
+        .map_err(|e| io_error(&e, "local address"))?;
+    let conn = ClientConnection::new(t.config.clone(), name)
+        .map_err(|e| ExchangeError::Transport(TransportErrorKind::Tls, e.to_string()))?;
+    let mut stream = StreamOwned::new(conn, sock);
+    while stream.conn.is_handshaking() {
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .map_err(|e| tls_error(&e))?;
+    }
+    let request = build(&local_of(local));
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| tls_error(&e))?;
+    let mut framer = StreamFramer::new();
+    let mut buf = vec![0u8; 16_384];
+    loop {
+        while let Ok(Some(frame)) = framer.next_frame() {
+            match frame {
+                Frame::Message(m) if is_final_for(&m, branch) => {
+                    return Ok((
+                        request,
+                        Exchanged {
+                            response: m,
+                            rtt: start.elapsed(),
+                            retransmissions: 0,
+                        },
+                    ));
+                }
+                Frame::KeepAlive => {
+                    let _ = stream.write_all(b"\r\n");
+                }
+                Frame::Message(_) => {}
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ExchangeError::Timeout);
+        }
+        stream
+            .sock
+            .set_read_timeout(Some(left))
+            .map_err(|e| io_error(&e, "socket"))?;
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                return Err(ExchangeError::Transport(
+                    TransportErrorKind::Refused,
+                    "the registrar closed the connection".to_owned(),
+                ))
+            }
+            Ok(n) => framer.push(&buf[..n]),
+            Err(e) => return Err(tls_error(&e)),
+        }
     }
 }
 

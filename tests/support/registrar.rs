@@ -16,7 +16,84 @@ pub const USERS: &[(&str, &str)] = &[("alice", "Alice-Passw0rd-1"), ("bob", "Bob
 pub struct Registrar {
     child: Child,
     pub port: u16,
+    /// TLS with a certificate for DOMAIN signed by `ca_file` (when started
+    /// with TLS).
+    pub tls_port: Option<u16>,
+    /// TLS with a certificate for another name (wrong.example.net).
+    pub wrong_tls_port: Option<u16>,
+    /// The test CA (PEM).
+    pub ca_file: PathBuf,
     dir: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test CA and two server certificates: one for DOMAIN, one for
+/// wrong.example.net, both signed by it.
+fn make_certificates(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=regwatch test CA",
+    ]);
+    openssl(dir, &a);
+    for (name, file) in [(DOMAIN, "server"), ("wrong.example.net", "wrong")] {
+        let key = format!("{file}.key");
+        let csr = format!("{file}.csr");
+        let pem = format!("{file}.pem");
+        let ext = format!("{file}.ext");
+        std::fs::write(dir.join(&ext), format!("subjectAltName=DNS:{name}\n")).unwrap();
+        let mut a = vec!["req"];
+        a.extend(ec);
+        let subj = format!("/CN={name}");
+        a.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
+        openssl(dir, &a);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
 }
 
 /// Whether Kamailio is installed; when it is not, a test prints why it is
@@ -50,9 +127,20 @@ impl Registrar {
         Registrar::start_on(free_port(), generic)
     }
 
+    /// Starts a Twilio-like registrar that also listens for TLS: one port
+    /// with a certificate for DOMAIN, one with a certificate for another
+    /// name.
+    pub fn start_tls() -> Registrar {
+        Registrar::launch(free_port(), false, true)
+    }
+
     /// Starts one on a given port (to restart a stopped registrar where
     /// its clients expect it).
     pub fn start_on(port: u16, generic: bool) -> Registrar {
+        Registrar::launch(port, generic, false)
+    }
+
+    fn launch(port: u16, generic: bool, tls: bool) -> Registrar {
         let dir =
             std::env::temp_dir().join(format!("regwatch-kamailio-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -66,6 +154,33 @@ impl Registrar {
         .unwrap();
         if generic {
             writeln!(local, "#!define GENERIC").unwrap();
+        }
+        let (mut tls_port, mut wrong_tls_port) = (None, None);
+        if tls {
+            make_certificates(&dir);
+            let (good, wrong) = (free_port(), free_port());
+            let d = dir.display();
+            writeln!(
+                local,
+                "enable_tls=yes\nlisten=tls:127.0.0.1:{good}\nlisten=tls:127.0.0.1:{wrong}\n\
+                 #!define WITH_TLS\n#!define TLS_CONFIG \"{d}/tls.cfg\""
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join("tls.cfg"),
+                format!(
+                    "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n\
+                     require_certificate = no\nprivate_key = {d}/server.key\n\
+                     certificate = {d}/server.pem\n\n\
+                     [server:127.0.0.1:{wrong}]\nmethod = TLSv1.2+\nverify_certificate = no\n\
+                     require_certificate = no\nprivate_key = {d}/wrong.key\n\
+                     certificate = {d}/wrong.pem\n\n\
+                     [client:default]\nverify_certificate = no\nrequire_certificate = no\n"
+                ),
+            )
+            .unwrap();
+            tls_port = Some(good);
+            wrong_tls_port = Some(wrong);
         }
         let mut users = std::fs::File::create(dir.join("users.cfg")).unwrap();
         writeln!(users, "event_route[htable:mod-init] {{").unwrap();
@@ -88,7 +203,15 @@ impl Registrar {
             .stderr(log)
             .spawn()
             .expect("kamailio starts");
-        let r = Registrar { child, port, dir };
+        let ca_file = dir.join("ca.pem");
+        let r = Registrar {
+            child,
+            port,
+            tls_port,
+            wrong_tls_port,
+            ca_file,
+            dir,
+        };
         r.wait_ready();
         r
     }
