@@ -156,3 +156,44 @@ fn registrar_stopped_and_restarted_over_udp_and_tcp() {
         drop(reg);
     }
 }
+
+#[test]
+fn keepalive_over_tls_and_a_wrong_certificate() {
+    if !registrar::available() {
+        return;
+    }
+    let reg = Registrar::start_tls();
+    let mut ec = EngineConfig::default();
+    ec.set("keepalive_interval_ms", "2000").unwrap();
+    ec.set("keepalive_timeout_ms", "1000").unwrap();
+    ec.set("keepalive_confirm_ms", "1000").unwrap();
+    let (tx, rx) = mpsc::channel();
+    let r = Runner::start(
+        RunnerConfig {
+            engine: ec,
+            ca_file: Some(reg.ca_file.clone()),
+            ..RunnerConfig::default()
+        },
+        Box::new(move |_, o| {
+            if let Output::Event(Event::AlertRaised { cause, name, .. }) = o {
+                let _ = tx.send((name.to_string(), *cause));
+            }
+        }),
+    )
+    .unwrap();
+    let mut good = trunk(reg.tls_port.unwrap(), "tls");
+    good.set("name", "good").unwrap();
+    let mut bad = trunk(reg.wrong_tls_port.unwrap(), "tls");
+    bad.set("name", "bad").unwrap();
+    r.add_trunk(good).unwrap();
+    r.add_trunk(bad).unwrap();
+    let (name, cause) = rx.recv_timeout(Duration::from_secs(8)).expect("an alert");
+    assert_eq!((name.as_str(), cause), ("bad", Cause::TlsFailure));
+    std::thread::sleep(Duration::from_secs(2));
+    let (snap, _) = r.snapshot("good").unwrap().unwrap();
+    assert!(snap.keepalive.rtt.count >= 1, "{:?}", snap.keepalive);
+    assert_eq!(snap.keepalive.failed, 0);
+    assert_eq!(snap.keepalive.last_code, Some(200));
+    assert!(rx.try_recv().is_err(), "no alert for the good one");
+    r.stop();
+}

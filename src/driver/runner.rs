@@ -7,10 +7,9 @@
 //! unreachable comes back as "connection refused"), UDP retransmissions on
 //! RFC 3261's Timer E schedule until the engine's deadline; one TCP
 //! connection per registrar address, framed by Content-Length, RFC 5626
-//! CRLF pings answered. Names resolve through the system resolver and are
-//! cached for five minutes. TLS probes are not in this build: a trunk
-//! registering over TLS is refused by [`Runner::add_trunk`], and the TLS
-//! alternate probe after a UDP failure reports "unreachable".
+//! CRLF pings answered; TLS on the same connections (rustls), the
+//! certificate checked against the SIP domain. Names resolve through the
+//! system resolver and are cached for five minutes.
 use crate::core::{
     Diagnosis, Engine, EngineConfig, Output, Probe, ProbeResult, TransportErrorKind, TrunkConfig,
     TrunkSnapshot,
@@ -20,6 +19,8 @@ use crate::sip::{self, Frame, StreamFramer};
 use crate::validate::Transport;
 use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{ErrorKind, Read, Write};
@@ -42,6 +43,9 @@ pub struct RunnerConfig {
     pub seed: u64,
     /// The User-Agent of the probes.
     pub user_agent: String,
+    /// CA certificates (PEM) to trust for TLS instead of the system's
+    /// store.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RunnerConfig {
@@ -50,6 +54,7 @@ impl Default for RunnerConfig {
             engine: EngineConfig::default(),
             seed: 0x7265_6777_6174_6368,
             user_agent: format!("regwatch/{}", env!("CARGO_PKG_VERSION")),
+            ca_file: None,
         }
     }
 }
@@ -59,8 +64,6 @@ impl Default for RunnerConfig {
 pub enum RunnerError {
     /// The engine refused (duplicate name, no such trunk...).
     Engine(String),
-    /// The trunk needs something this build cannot do.
-    Unsupported(&'static str),
     /// The runner thread is gone.
     Stopped,
 }
@@ -69,7 +72,6 @@ impl std::fmt::Display for RunnerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RunnerError::Engine(e) => f.write_str(e),
-            RunnerError::Unsupported(w) => f.write_str(w),
             RunnerError::Stopped => f.write_str("the runner has stopped"),
         }
     }
@@ -105,7 +107,8 @@ impl Runner {
         let thread = std::thread::Builder::new()
             .name("regwatch-runner".to_owned())
             .spawn(move || {
-                let mut io = Io::new(poll, engine_cfg, cfg.seed, cfg.user_agent, on_output);
+                let tls = super::exchange::tls_config(cfg.ca_file.as_deref());
+                let mut io = Io::new(poll, engine_cfg, cfg.seed, cfg.user_agent, tls, on_output);
                 io.run(&rx);
             })?;
         Ok(Runner {
@@ -124,11 +127,6 @@ impl Runner {
 
     /// Adds a trunk to monitor (probes start within one interval).
     pub fn add_trunk(&self, cfg: TrunkConfig) -> Result<(), RunnerError> {
-        if cfg.transport == Some(Transport::Tls) {
-            return Err(RunnerError::Unsupported(
-                "keep-alives over TLS are not in this build",
-            ));
-        }
         self.call(|tx| Command::Add(cfg, tx))?
     }
 
@@ -175,6 +173,7 @@ struct Inflight {
 struct Conn {
     stream: TcpStream,
     token: Token,
+    tls: Option<ClientConnection>,
     framer: StreamFramer,
     out: Vec<u8>,
     probes: Vec<u64>,
@@ -188,8 +187,9 @@ struct Io {
     on_output: OutputCallback,
     next_token: usize,
     udp: HashMap<SocketAddr, (Token, UdpSocket)>,
-    tcp: HashMap<SocketAddr, Conn>,
-    by_token: HashMap<Token, (Transport, SocketAddr)>,
+    streams: HashMap<ConnKey, Conn>,
+    by_token: HashMap<Token, Route>,
+    tls: Result<Arc<ClientConfig>, String>,
     inflight: HashMap<u64, Inflight>,
     retransmit: BinaryHeap<Reverse<(Instant, u64)>>,
     dns: HashMap<(String, u16), (Result<SocketAddr, String>, Instant)>,
@@ -219,6 +219,7 @@ impl Io {
         cfg: EngineConfig,
         seed: u64,
         user_agent: String,
+        tls: Result<Arc<ClientConfig>, String>,
         on_output: OutputCallback,
     ) -> Io {
         let epoch = Instant::now();
@@ -230,8 +231,9 @@ impl Io {
             on_output,
             next_token: 1,
             udp: HashMap::new(),
-            tcp: HashMap::new(),
+            streams: HashMap::new(),
             by_token: HashMap::new(),
+            tls,
             inflight: HashMap::new(),
             retransmit: BinaryHeap::new(),
             dns: HashMap::new(),
@@ -386,15 +388,7 @@ impl Io {
             Instant::now() + Duration::from_millis(p.deadline_ms.saturating_sub(p.at_ms));
         match p.transport {
             Transport::Udp => self.send_udp(p, addr, deadline),
-            Transport::Tcp => self.send_tcp(p, addr, deadline),
-            Transport::Tls => self.result(
-                p.trunk,
-                p.id,
-                ProbeResult::TransportError {
-                    kind: TransportErrorKind::Unreachable,
-                },
-                None,
-            ),
+            Transport::Tcp | Transport::Tls => self.send_stream(p, addr, deadline),
         }
     }
 
@@ -446,7 +440,7 @@ impl Io {
             {
                 return;
             }
-            self.by_token.insert(token, (Transport::Udp, addr));
+            self.by_token.insert(token, Route::Udp(addr));
             self.udp.insert(addr, (token, sock));
         }
         let Some((_, sock)) = self.udp.get(&addr) else {
@@ -532,13 +526,42 @@ impl Io {
         self.swept = now;
         self.inflight.retain(|_, f| f.deadline > now);
         let inflight = &self.inflight;
-        for c in self.tcp.values_mut() {
+        for c in self.streams.values_mut() {
             c.probes.retain(|id| inflight.contains_key(id));
         }
     }
 
-    fn send_tcp(&mut self, p: Probe, addr: SocketAddr, deadline: Instant) {
-        if !self.tcp.contains_key(&addr) {
+    /// Queues a probe on the stream connection (TCP, or TLS to `tls_name`)
+    /// to `addr`, opening it first if needed.
+    fn send_stream(&mut self, p: Probe, addr: SocketAddr, deadline: Instant) {
+        let transport = p.transport;
+        let key: ConnKey = (
+            addr,
+            (transport == Transport::Tls).then(|| p.target.domain.clone()),
+        );
+        if !self.streams.contains_key(&key) {
+            let tls = match &key.1 {
+                None => None,
+                Some(name) => {
+                    let made = match &self.tls {
+                        Ok(cfg) => ServerName::try_from(name.clone())
+                            .map_err(|e| e.to_string())
+                            .and_then(|n| {
+                                ClientConnection::new(cfg.clone(), n).map_err(|e| e.to_string())
+                            }),
+                        Err(e) => Err(e.clone()),
+                    };
+                    match made {
+                        Ok(c) => Some(c),
+                        Err(e) => {
+                            tracing::warn!(trunk = %p.target.name, "keep-alive TLS: {e}");
+                            let kind = TransportErrorKind::Tls;
+                            self.result(p.trunk, p.id, ProbeResult::TransportError { kind }, None);
+                            return;
+                        }
+                    }
+                }
+            };
             let mut stream = match TcpStream::connect(addr) {
                 Ok(s) => s,
                 Err(e) => {
@@ -560,12 +583,13 @@ impl Io {
             {
                 return;
             }
-            self.by_token.insert(token, (Transport::Tcp, addr));
-            self.tcp.insert(
-                addr,
+            self.by_token.insert(token, Route::Stream(key.clone()));
+            self.streams.insert(
+                key.clone(),
                 Conn {
                     stream,
                     token,
+                    tls,
                     framer: StreamFramer::new(),
                     out: Vec::new(),
                     probes: Vec::new(),
@@ -573,13 +597,13 @@ impl Io {
             );
         }
         let local = self
-            .tcp
-            .get(&addr)
+            .streams
+            .get(&key)
             .and_then(|c| c.stream.local_addr().ok())
             .map(|a| a.to_string())
             .unwrap_or_else(|| "0.0.0.0:0".to_owned());
-        let request = self.request(&p, Transport::Tcp, &local);
-        let Some(c) = self.tcp.get_mut(&addr) else {
+        let request = self.request(&p, transport, &local);
+        let Some(c) = self.streams.get_mut(&key) else {
             return;
         };
         c.out.extend_from_slice(&request);
@@ -589,54 +613,117 @@ impl Io {
             Inflight {
                 trunk: p.trunk,
                 addr,
-                transport: Transport::Tcp,
+                transport,
                 sent: Instant::now(),
                 deadline,
                 request: Vec::new(),
                 interval: T1,
             },
         );
-        self.flush(addr);
+        self.flush(&key);
     }
 
-    /// Writes what is queued on a connection; a failure fails its probes.
-    fn flush(&mut self, addr: SocketAddr) {
-        let Some(c) = self.tcp.get_mut(&addr) else {
+    /// Writes what is queued on a connection (through TLS when it is a TLS
+    /// one); a failure fails its probes.
+    fn flush(&mut self, key: &ConnKey) {
+        let Some(c) = self.streams.get_mut(key) else {
             return;
         };
-        while !c.out.is_empty() {
-            match c.stream.write(&c.out) {
-                Ok(0) => break,
-                Ok(n) => {
-                    c.out.drain(..n);
+        let failed = match &mut c.tls {
+            None => loop {
+                if c.out.is_empty() {
+                    break None;
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                // Not connected yet: wait for writable.
-                Err(e) if e.kind() == ErrorKind::NotConnected => return,
-                Err(e) => {
-                    self.close_tcp(addr, &e);
-                    return;
+                match c.stream.write(&c.out) {
+                    Ok(0) => break None,
+                    Ok(n) => {
+                        c.out.drain(..n);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break None,
+                    // Not connected yet: wait for writable.
+                    Err(e) if e.kind() == ErrorKind::NotConnected => break None,
+                    Err(e) => break Some(stream_kind(&e)),
+                }
+            },
+            Some(tls) => {
+                if !c.out.is_empty() {
+                    let _ = tls.writer().write_all(&c.out);
+                    c.out.clear();
+                }
+                loop {
+                    if !tls.wants_write() {
+                        break None;
+                    }
+                    match tls.write_tls(&mut c.stream) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break None,
+                        Err(e) if e.kind() == ErrorKind::NotConnected => break None,
+                        Err(e) => break Some(stream_kind(&e)),
+                    }
                 }
             }
+        };
+        if let Some(kind) = failed {
+            self.close_stream(key, kind);
         }
     }
 
-    fn close_tcp(&mut self, addr: SocketAddr, e: &std::io::Error) {
-        let Some(mut c) = self.tcp.remove(&addr) else {
+    fn close_stream(&mut self, key: &ConnKey, kind: TransportErrorKind) {
+        let Some(mut c) = self.streams.remove(key) else {
             return;
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
         self.by_token.remove(&c.token);
-        let kind = match e.kind() {
-            ErrorKind::ConnectionRefused => TransportErrorKind::Refused,
-            _ => TransportErrorKind::Unreachable,
-        };
         for id in c.probes {
             if let Some(f) = self.inflight.remove(&id) {
                 self.result(f.trunk, id, ProbeResult::TransportError { kind }, None);
             }
         }
         self.drain();
+    }
+
+    /// Reads what the connection has; returns the complete messages (and
+    /// queues CRLF pongs), or the failure.
+    fn read_stream(&mut self, key: &ConnKey) -> Result<Vec<Vec<u8>>, TransportErrorKind> {
+        let Some(c) = self.streams.get_mut(key) else {
+            return Ok(Vec::new());
+        };
+        loop {
+            let r = match &mut c.tls {
+                None => c.stream.read(&mut self.buf),
+                Some(tls) => tls.read_tls(&mut c.stream),
+            };
+            match r {
+                Ok(0) => return Err(TransportErrorKind::Refused),
+                Ok(n) => match &mut c.tls {
+                    None => c.framer.push(&self.buf[..n]),
+                    Some(tls) => {
+                        if let Err(e) = tls.process_new_packets() {
+                            tracing::warn!("keep-alive TLS: {e}");
+                            return Err(TransportErrorKind::Tls);
+                        }
+                        loop {
+                            match tls.reader().read(&mut self.buf) {
+                                Ok(0) => break,
+                                Ok(m) => c.framer.push(&self.buf[..m]),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                },
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(stream_kind(&e)),
+            }
+        }
+        let mut messages = Vec::new();
+        while let Ok(Some(f)) = c.framer.next_frame() {
+            match f {
+                Frame::Message(m) => messages.push(m),
+                // RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong.
+                Frame::KeepAlive => c.out.extend_from_slice(b"\r\n"),
+            }
+        }
+        Ok(messages)
     }
 
     fn answer(&mut self, bytes: &[u8]) {
@@ -655,11 +742,11 @@ impl Io {
     }
 
     fn ready(&mut self, token: Token, readable: bool, writable: bool, error: bool) {
-        let Some(&(transport, addr)) = self.by_token.get(&token) else {
+        let Some(route) = self.by_token.get(&token).cloned() else {
             return;
         };
-        match transport {
-            Transport::Udp => loop {
+        match route {
+            Route::Udp(addr) => loop {
                 let Some((_, sock)) = self.udp.get(&addr) else {
                     return;
                 };
@@ -680,12 +767,11 @@ impl Io {
                             .collect();
                         for id in ids {
                             if let Some(f) = self.inflight.remove(&id) {
+                                let kind = TransportErrorKind::Refused;
                                 self.result(
                                     f.trunk,
                                     id,
-                                    ProbeResult::TransportError {
-                                        kind: TransportErrorKind::Refused,
-                                    },
+                                    ProbeResult::TransportError { kind },
                                     None,
                                 );
                             }
@@ -695,67 +781,55 @@ impl Io {
                     Err(_) => return,
                 }
             },
-            Transport::Tcp => {
+            Route::Stream(key) => {
                 if error {
-                    let e = self
-                        .tcp
-                        .get(&addr)
+                    let kind = self
+                        .streams
+                        .get(&key)
                         .and_then(|c| c.stream.take_error().ok().flatten())
-                        .unwrap_or_else(|| std::io::Error::from(ErrorKind::ConnectionRefused));
-                    self.close_tcp(addr, &e);
+                        .map_or(TransportErrorKind::Refused, |e| stream_kind(&e));
+                    self.close_stream(&key, kind);
                     return;
                 }
-                if writable {
-                    self.flush(addr);
-                }
                 if readable {
-                    loop {
-                        let Some(c) = self.tcp.get_mut(&addr) else {
-                            return;
-                        };
-                        match c.stream.read(&mut self.buf) {
-                            Ok(0) => {
-                                self.close_tcp(
-                                    addr,
-                                    &std::io::Error::from(ErrorKind::ConnectionReset),
-                                );
-                                return;
-                            }
-                            Ok(n) => c.framer.push(&self.buf[..n]),
-                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                            Err(e) => {
-                                self.close_tcp(addr, &e);
-                                return;
-                            }
-                        }
-                    }
-                    let mut frames = Vec::new();
-                    if let Some(c) = self.tcp.get_mut(&addr) {
-                        while let Ok(Some(f)) = c.framer.next_frame() {
-                            frames.push(f);
-                        }
-                    }
-                    for f in frames {
-                        match f {
-                            Frame::Message(m) => {
+                    match self.read_stream(&key) {
+                        Ok(messages) => {
+                            for m in messages {
                                 if let Some((id, _)) = probe_of(&m) {
-                                    if let Some(c) = self.tcp.get_mut(&addr) {
+                                    if let Some(c) = self.streams.get_mut(&key) {
                                         c.probes.retain(|p| *p != id);
                                     }
                                 }
                                 self.answer(&m);
                             }
-                            Frame::KeepAlive => {
-                                if let Some(c) = self.tcp.get_mut(&addr) {
-                                    c.out.extend_from_slice(b"\r\n");
-                                }
-                                self.flush(addr);
-                            }
+                        }
+                        Err(kind) => {
+                            self.close_stream(&key, kind);
+                            return;
                         }
                     }
                 }
+                if writable || readable {
+                    self.flush(&key);
+                }
             }
-            Transport::Tls => {}
         }
+    }
+}
+
+/// A stream connection: the address, and for TLS the name the
+/// certificate must carry.
+type ConnKey = (SocketAddr, Option<String>);
+
+#[derive(Clone)]
+enum Route {
+    Udp(SocketAddr),
+    Stream(ConnKey),
+}
+
+fn stream_kind(e: &std::io::Error) -> TransportErrorKind {
+    match e.kind() {
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => TransportErrorKind::Refused,
+        _ => TransportErrorKind::Unreachable,
     }
 }
