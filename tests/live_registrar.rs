@@ -339,3 +339,60 @@ fn tls_with_the_right_and_a_wrong_certificate() {
         "{o:?}"
     );
 }
+
+/// A host that carries the engine's keep-alives itself (a PBX module
+/// sending through its own SIP stack): it sends `Probe::request`, hands
+/// the raw answer to `observe_sip`, and the engine records the probe.
+#[test]
+fn a_host_sending_probes_itself_feeds_answers_through_observe_sip() {
+    if !registrar::available() {
+        return;
+    }
+    let r = Registrar::start(false);
+    let mut ec = regwatch::EngineConfig::default();
+    ec.set("keepalive", "on").unwrap();
+    let mut engine = regwatch::Engine::new(ec, 0, 3);
+    let mut c = trunk(DOMAIN, "alice", None, "Alice-Passw0rd-1", 600);
+    c.set("proxy", &format!("127.0.0.1:{}", r.port)).unwrap();
+    let id = engine.add_trunk(0, c).unwrap();
+    let due = engine.poll_timeout().unwrap();
+    engine.handle_timeout(due);
+    let probe = std::iter::from_fn(|| engine.poll_output())
+        .find_map(|o| match o {
+            regwatch::Output::Transmit(p) => Some(p),
+            _ => None,
+        })
+        .expect("a probe");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(("127.0.0.1", probe.port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let local = sock.local_addr().unwrap().to_string();
+    sock.send(probe.request(&local, "test-host").as_bytes())
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).unwrap();
+    let seen = engine
+        .observe_sip(
+            due + 3,
+            regwatch::Direction::Received,
+            Some(Transport::Udp),
+            &buf[..n],
+        )
+        .unwrap();
+    assert_eq!(seen, regwatch::SipObserved::KeepAlive(id));
+    // The same answer again changes nothing.
+    let again = engine
+        .observe_sip(
+            due + 4,
+            regwatch::Direction::Received,
+            Some(Transport::Udp),
+            &buf[..n],
+        )
+        .unwrap();
+    assert_eq!(again, regwatch::SipObserved::NotRegistration);
+    let k = engine.snapshot(id).unwrap().keepalive;
+    assert_eq!(
+        (k.last_code, k.failures_in_row, k.rtt.count),
+        (Some(200), 0, 1)
+    );
+}

@@ -76,6 +76,39 @@ pub struct Probe {
     pub deadline_ms: u64,
 }
 
+/// The Via branch (without the `z9hG4bK` cookie) of the OPTIONS for
+/// probe `id`; see [`Probe::request`].
+pub fn probe_branch(id: u64) -> String {
+    format!("-rwka-{id:x}")
+}
+
+/// The probe id in a Via branch made by [`probe_branch`].
+pub fn probe_of_branch(branch: &str) -> Option<u64> {
+    u64::from_str_radix(branch.strip_prefix("z9hG4bK-rwka-")?, 16).ok()
+}
+
+impl Probe {
+    /// The OPTIONS request for this probe, as sent from `local`
+    /// (`host:port`, for Via): Request-URI `sip:<domain>`, a Via branch
+    /// that carries the probe's id, so that the answer, handed to
+    /// [`Engine::observe_sip`](super::Engine::observe_sip), is matched to
+    /// the probe.
+    pub fn request(&self, local: &str, user_agent: &str) -> String {
+        let id = format!("{:x}", self.id);
+        crate::sip::build::options(&crate::sip::build::RequestContext {
+            domain: &self.target.domain,
+            user: &self.target.username,
+            transport: self.transport,
+            local,
+            call_id: &format!("rwka-{id}"),
+            from_tag: &id,
+            branch: &probe_branch(self.id),
+            cseq: 1,
+            user_agent,
+        })
+    }
+}
+
 /// What became of a probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "result")]

@@ -14,7 +14,6 @@ use crate::core::{
     Diagnosis, Engine, EngineConfig, Output, Probe, ProbeResult, TransportErrorKind, TrunkConfig,
     TrunkSnapshot,
 };
-use crate::sip::build::{self, RequestContext};
 use crate::sip::{self, Frame, StreamFramer};
 use crate::validate::Transport;
 use mio::net::{TcpStream, UdpSocket};
@@ -201,16 +200,11 @@ const DNS_TTL: Duration = Duration::from_secs(300);
 const T1: Duration = Duration::from_millis(500);
 const T2: Duration = Duration::from_secs(4);
 
-fn branch_of(id: u64) -> String {
-    format!("-rwka-{id:x}")
-}
-
 /// The probe id from a response's Via branch, if it is one of ours.
 fn probe_of(bytes: &[u8]) -> Option<(u64, u16)> {
     let m = sip::parse(bytes).ok()?;
     let code = m.status()?;
-    let hex = m.branch()?.strip_prefix("z9hG4bK-rwka-")?;
-    Some((u64::from_str_radix(hex, 16).ok()?, code))
+    Some((crate::core::keepalive::probe_of_branch(m.branch()?)?, code))
 }
 
 impl Io {
@@ -392,20 +386,8 @@ impl Io {
         }
     }
 
-    fn request(&self, p: &Probe, transport: Transport, local: &str) -> Vec<u8> {
-        let id = format!("{:x}", p.id);
-        build::options(&RequestContext {
-            domain: &p.target.domain,
-            user: &p.target.username,
-            transport,
-            local,
-            call_id: &format!("rwka-{id}"),
-            from_tag: &id,
-            branch: &branch_of(p.id),
-            cseq: 1,
-            user_agent: &self.user_agent,
-        })
-        .into_bytes()
+    fn request(&self, p: &Probe, local: &str) -> Vec<u8> {
+        p.request(local, &self.user_agent).into_bytes()
     }
 
     fn send_udp(&mut self, p: Probe, addr: SocketAddr, deadline: Instant) {
@@ -450,7 +432,7 @@ impl Io {
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_else(|_| "0.0.0.0:0".to_owned());
-        let request = self.request(&p, Transport::Udp, &local);
+        let request = self.request(&p, &local);
         let sent = Instant::now();
         match sock.send(&request) {
             Ok(_) => {}
@@ -602,7 +584,7 @@ impl Io {
             .and_then(|c| c.stream.local_addr().ok())
             .map(|a| a.to_string())
             .unwrap_or_else(|| "0.0.0.0:0".to_owned());
-        let request = self.request(&p, transport, &local);
+        let request = self.request(&p, &local);
         let Some(c) = self.streams.get_mut(&key) else {
             return;
         };

@@ -1069,7 +1069,7 @@ pub unsafe extern "C" fn regwatch_engine_observe_sip(
         let data = unsafe { std::slice::from_raw_parts(bytes, len) };
         use crate::core::SipObserved::*;
         match h.engine.observe_sip(now_ms, direction, transport, data) {
-            Ok(Register(_) | Response(_)) => regwatch_status::REGWATCH_STATUS_OK,
+            Ok(Register(_) | Response(_) | KeepAlive(_)) => regwatch_status::REGWATCH_STATUS_OK,
             Ok(Provisional(_) | Retransmission(_) | Stale(_) | NotRegistration) => {
                 regwatch_status::REGWATCH_STATUS_DONE
             }

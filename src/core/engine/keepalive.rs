@@ -208,6 +208,17 @@ impl Engine {
         }
     }
 
+    /// The trunk of an outstanding probe.
+    pub(super) fn probe_trunk(&self, pid: u64) -> Option<TrunkId> {
+        self.deadlines
+            .iter()
+            .find(|d| d.probe == pid && self.deadline_live(d))
+            .map(|d| TrunkId {
+                slot: d.slot,
+                gen: d.gen,
+            })
+    }
+
     /// Whether a queued deadline still belongs to an unanswered probe.
     pub(super) fn deadline_live(&self, d: &Deadline) -> bool {
         let Some(t) = self

@@ -9,6 +9,7 @@
 //! and branch again, or a second final response to the same CSeq — are
 //! counted once.
 use super::{Engine, TrunkId};
+use crate::core::keepalive::ProbeResult;
 use crate::core::observation::{
     Challenge, Observation, RegisterResponse, RegisterSent, TwilioError,
 };
@@ -43,6 +44,9 @@ pub enum SipObserved {
     NotRegistration,
     /// About registration, but no trunk matches it.
     Unmatched,
+    /// The final answer to one of this engine's keep-alive probes (matched
+    /// by its Via branch), recorded for this trunk.
+    KeepAlive(TrunkId),
 }
 
 /// The last REGISTER of a trunk seen on the wire.
@@ -105,6 +109,10 @@ impl Engine {
     /// A sent REGISTER becomes [`Observation::RegisterSent`], a received
     /// final response to it [`Observation::RegisterResponse`] with the
     /// granted expiry of *our* binding and whether the registrar lists it.
+    /// A received final answer to one of the engine's own OPTIONS probes
+    /// (built with [`crate::core::Probe::request`], recognised by its Via
+    /// branch) is the probe's result, as
+    /// [`Engine::handle_probe_result`] would record it.
     /// Malformed input is an error and changes nothing.
     pub fn observe_sip(
         &mut self,
@@ -124,9 +132,34 @@ impl Engine {
                 Some((cseq, m)) if m.eq_ignore_ascii_case("REGISTER") => {
                     Ok(self.received_response(now_ms, transport, &msg, cseq, code, reason))
                 }
+                Some((_, m)) if m.eq_ignore_ascii_case("OPTIONS") => {
+                    Ok(self.probe_answer(now_ms, &msg, code))
+                }
                 _ => Ok(SipObserved::NotRegistration),
             },
             _ => Ok(SipObserved::NotRegistration),
+        }
+    }
+
+    /// A final answer to an OPTIONS: one of our probes' results, if its
+    /// branch names an outstanding probe.
+    fn probe_answer(&mut self, now_ms: u64, msg: &Message<'_>, code: u16) -> SipObserved {
+        let Some(pid) = msg
+            .branch()
+            .and_then(crate::core::keepalive::probe_of_branch)
+        else {
+            return SipObserved::NotRegistration;
+        };
+        if code < 200 {
+            return SipObserved::NotRegistration;
+        }
+        let Some(id) = self.probe_trunk(pid) else {
+            // Answered already, timed out, or not ours.
+            return SipObserved::NotRegistration;
+        };
+        match self.handle_probe_result(now_ms, id, pid, ProbeResult::Response { code }, None) {
+            Ok(true) => SipObserved::KeepAlive(id),
+            _ => SipObserved::Retransmission(id),
         }
     }
 
