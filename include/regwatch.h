@@ -72,6 +72,8 @@ enum regwatch_status
   REGWATCH_STATUS_UNKNOWN_KEY = 106,
   // A SIP message could not be parsed (malformed, truncated, > 64 KiB).
   REGWATCH_STATUS_SIP_PARSE = 202,
+  // The operating system refused a resource (a thread, a socket, a poller).
+  REGWATCH_STATUS_IO = 300,
   // A previous call on this handle panicked; only `_free` is allowed.
   REGWATCH_STATUS_POISONED = 900,
   // This call panicked (a bug in regwatch); the handle is now poisoned.
@@ -88,6 +90,11 @@ typedef uint32_t regwatch_status;
 // A sofia gateway's registration state (`sofia_state_names[]`).
 typedef struct GatewayState GatewayState;
 
+// The result of a one-shot check: read it with `regwatch_check_json` and
+// `regwatch_check_cause`, free it with `regwatch_check_free`. Immutable;
+// may be read from any thread.
+typedef struct regwatch_check regwatch_check;
+
 // The sans-IO engine (a Box).
 //
 // **Not thread-safe.** It may be moved between threads, but the caller
@@ -103,6 +110,9 @@ typedef struct GatewayState GatewayState;
 // from `regwatch_engine_poll_timeout`.
 typedef struct regwatch_engine regwatch_engine;
 
+// A running keep-alive monitor (see `regwatch_runner_start`).
+typedef struct regwatch_runner regwatch_runner;
+
 // A trunk configuration (a Box). Not thread-safe: one thread at a time.
 // Create with `regwatch_trunk_config_new`, fill with
 // `regwatch_trunk_config_set`, pass to `regwatch_engine_add_trunk` (which
@@ -111,6 +121,58 @@ typedef struct regwatch_trunk_config regwatch_trunk_config;
 
 // A transport, as passed to observation functions.
 typedef uint32_t regwatch_transport;
+
+// What a `regwatch_event` is.
+typedef uint32_t regwatch_event_kind;
+
+// One output of the engine. Every pointer in it is owned by the engine and
+// valid until the next call on that engine; copy what you keep.
+typedef struct regwatch_event {
+  // `REGWATCH_EVENT_*`.
+  regwatch_event_kind kind;
+  // The trunk's name.
+  const char *trunk;
+  // When, on the engine's clock (milliseconds).
+  uint64_t at_ms;
+  // The state now (`registered`, `rejected`, ...), or "" for findings and actions.
+  const char *state;
+  // The state before (state changes only), or "".
+  const char *previous_state;
+  // The cause id (`credentials_rejected`, ...), or the finding code for findings.
+  const char *cause;
+  // `info`, `warning` or `error` (alerts and findings), or "".
+  const char *severity;
+  // The SIP status code behind it, or 0.
+  uint16_t code;
+  // The alert summary, the finding's message and fix, or "".
+  const char *summary;
+  // The whole event as a JSON object.
+  const char *json;
+  // Transmits: the probe's id (pass it to `regwatch_engine_probe_result`); else 0.
+  uint64_t probe_id;
+  // Transmits: the host name or address to send to; else "".
+  const char *probe_host;
+  // Transmits: the port; else 0.
+  uint16_t probe_port;
+  // Transmits: `REGWATCH_TRANSPORT_*`; else 0.
+  regwatch_transport probe_transport;
+  // Transmits: when the engine counts the probe as timed out; else 0.
+  uint64_t probe_deadline_ms;
+} regwatch_event;
+
+// Called on the runner thread with each output (state changes, alerts,
+// findings, "re-register now"). The event and its strings are valid for
+// the call only. Must not call `regwatch_runner_*` on the same runner.
+typedef void (*regwatch_runner_event_callback)(void *userdata, const struct regwatch_event *event);
+
+// Log levels, most severe first.
+typedef uint32_t regwatch_log_level;
+
+// Receives one log line. `message` is NUL-terminated UTF-8, borrowed for
+// the duration of the callback only. Called synchronously, on the thread
+// that made the `regwatch_engine_*` call, during that call; it must not
+// call back into the same engine. Passwords never appear in messages.
+typedef void (*regwatch_log_callback)(void *userdata, regwatch_log_level level, const char *message);
 
 // A response to a REGISTER, as the host saw it. Initialise with
 // `regwatch_register_response_init` (which sets `struct_size` and marks
@@ -150,15 +212,6 @@ typedef struct regwatch_register_response {
   regwatch_transport transport;
 } regwatch_register_response;
 
-// Log levels, most severe first.
-typedef uint32_t regwatch_log_level;
-
-// Receives one log line. `message` is NUL-terminated UTF-8, borrowed for
-// the duration of the callback only. Called synchronously, on the thread
-// that made the `regwatch_engine_*` call, during that call; it must not
-// call back into the same engine. Passwords never appear in messages.
-typedef void (*regwatch_log_callback)(void *userdata, regwatch_log_level level, const char *message);
-
 // What kind of delivery failure `regwatch_engine_transport_error` reports.
 typedef uint32_t regwatch_transport_error;
 
@@ -167,44 +220,6 @@ typedef uint32_t regwatch_probe_outcome;
 
 // A state reported by the host itself, without SIP detail.
 typedef uint32_t regwatch_host_state;
-
-// What a `regwatch_event` is.
-typedef uint32_t regwatch_event_kind;
-
-// One output of the engine. Every pointer in it is owned by the engine and
-// valid until the next call on that engine; copy what you keep.
-typedef struct regwatch_event {
-  // `REGWATCH_EVENT_*`.
-  regwatch_event_kind kind;
-  // The trunk's name.
-  const char *trunk;
-  // When, on the engine's clock (milliseconds).
-  uint64_t at_ms;
-  // The state now (`registered`, `rejected`, ...), or "" for findings and actions.
-  const char *state;
-  // The state before (state changes only), or "".
-  const char *previous_state;
-  // The cause id (`credentials_rejected`, ...), or the finding code for findings.
-  const char *cause;
-  // `info`, `warning` or `error` (alerts and findings), or "".
-  const char *severity;
-  // The SIP status code behind it, or 0.
-  uint16_t code;
-  // The alert summary, the finding's message and fix, or "".
-  const char *summary;
-  // The whole event as a JSON object.
-  const char *json;
-  // Transmits: the probe's id (pass it to `regwatch_engine_probe_result`); else 0.
-  uint64_t probe_id;
-  // Transmits: the host name or address to send to; else "".
-  const char *probe_host;
-  // Transmits: the port; else 0.
-  uint16_t probe_port;
-  // Transmits: `REGWATCH_TRANSPORT_*`; else 0.
-  regwatch_transport probe_transport;
-  // Transmits: when the engine counts the probe as timed out; else 0.
-  uint64_t probe_deadline_ms;
-} regwatch_event;
 
 // Whether the host sent or received a message.
 typedef uint32_t regwatch_direction;
@@ -345,6 +360,64 @@ REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_findings(const struct re
 
 // Frees a configuration. NULL is ignored.
 void regwatch_trunk_config_free(struct regwatch_trunk_config *cfg);
+
+// One OPTIONS to `host`:`port` over `transport`, for `domain` (Request-URI
+// and, over TLS, the name the certificate must carry) as `user`. Blocks
+// until the answer or `timeout_ms` (0: 8 s). `ca_file` (may be NULL): PEM
+// CAs to trust for TLS instead of the system's store. On OK, `*out` is a
+// new check whose JSON is `{"endpoint","result":{"result":"response","code":200},
+// "reason","server","rtt_ms","error"}` and whose cause is `healthy` for an
+// answer, else the network cause. Thread-safe.
+REGWATCH_MUST_USE regwatch_status regwatch_check_options(const char *host, uint16_t port, regwatch_transport transport, const char *domain, const char *user, uint32_t timeout_ms, const char *ca_file, struct regwatch_check **out);
+
+// The test REGISTER for `config` against `host`:`port` over `transport`
+// (the registrar, or the outbound proxy): REGISTER, the digest answer to a
+// 401/407, one retry with Min-Expires after a 423, then Expires: 0 unless
+// `stay_registered`. Blocks for the exchange (each request waits at most
+// `timeout_ms`, 0: 8 s). On OK, `*out` is a new check whose JSON is
+// `{"endpoint","steps":[{"request","code","reason","rtt_ms","note"}],
+// "state","cause","granted_expires","contact_bound","deregistered",
+// "diagnosis":{...}}`; never a password. Thread-safe (`config` is only read).
+REGWATCH_MUST_USE regwatch_status regwatch_check_register(const struct regwatch_trunk_config *config, const char *host, uint16_t port, regwatch_transport transport, uint32_t timeout_ms, const char *ca_file, bool stay_registered, struct regwatch_check **out);
+
+// Writes the check's JSON into `buf` (NUL-terminated); `*out_len` gets
+// the size needed (also on `REGWATCH_STATUS_BUFFER_TOO_SMALL`).
+REGWATCH_MUST_USE regwatch_status regwatch_check_json(const struct regwatch_check *check, char *buf, size_t len, size_t *out_len);
+
+// The check's cause id (`healthy`, `credentials_rejected`, ...), valid
+// until the check is freed; "" for NULL.
+const char *regwatch_check_cause(const struct regwatch_check *check);
+
+// Frees a check. NULL is a no-op.
+void regwatch_check_free(struct regwatch_check *check);
+
+// Starts a keep-alive runner: a thread that owns an engine with
+// keep-alives on and its sockets (UDP, TCP, TLS), probes every trunk added
+// with `regwatch_runner_add_trunk`, and calls `on_event` (on that thread)
+// with every output. `option_keys` / `option_values` (`n` pairs, may be
+// NULL when `n` is 0) are engine options as for
+// `regwatch_engine_set_option` (`keepalive_interval_ms`...). `ca_file`
+// (may be NULL): PEM CAs for TLS. `on_log` (may be NULL) gets the runner
+// thread's logs at `max_level` or above, on that thread. `userdata` is
+// passed to both callbacks and must outlive the runner. Free with
+// `regwatch_runner_free`, which stops the thread and closes its sockets.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_start(const char *const *option_keys, const char *const *option_values, size_t n, const char *ca_file, regwatch_runner_event_callback on_event, regwatch_log_callback on_log, regwatch_log_level max_level, void *userdata, struct regwatch_runner **out);
+
+// Adds a trunk (copied from `config`) to the runner; its probes start
+// within one interval.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_add_trunk(struct regwatch_runner *runner, const struct regwatch_trunk_config *config);
+
+// Stops probing the trunk named `name`.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_remove_trunk(struct regwatch_runner *runner, const char *name);
+
+// Writes the trunk's snapshot and diagnosis as JSON
+// (`{"snapshot":{...,"keepalive":{...}},"diagnosis":{...}}`) into `buf`;
+// `*out_len` gets the size needed. No secret appears in it.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_trunk_json(struct regwatch_runner *runner, const char *name, char *buf, size_t len, size_t *out_len);
+
+// Stops the runner's thread (waiting for it), closes its sockets and
+// frees it. NULL is a no-op. No callback runs after it returns.
+void regwatch_runner_free(struct regwatch_runner *runner);
 
 // Fills `resp` with defaults: `struct_size` set, code 0, every optional
 // field absent. NULL is ignored.

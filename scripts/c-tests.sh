@@ -36,3 +36,23 @@ if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$out/asan.log"; then
     exit 1
 fi
 echo "ASAN/UBSAN: 0 reports"
+
+echo "== C driver test against the Kamailio registrar (static, then ASAN + UBSAN)"
+reg=$(mktemp -d)
+trap 'scripts/registrar.sh stop "$reg"' EXIT
+scripts/registrar.sh start "$reg"
+# shellcheck disable=SC1091
+. "$reg/env"
+$CC $CFLAGS tests/c/driver_test.c "$lib/libregwatch.a" $LIBS -o "$out/driver_test_static"
+"$out/driver_test_static" "$PORT" "$TLS_PORT" "$CA_FILE"
+$CC $CFLAGS -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+    tests/c/driver_test.c "$lib/libregwatch.a" $LIBS -o "$out/driver_test_asan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    "$out/driver_test_asan" "$PORT" "$TLS_PORT" "$CA_FILE" 2> "$out/asan-driver.log" \
+    || { cat "$out/asan-driver.log"; exit 1; }
+if grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$out/asan-driver.log"; then
+    cat "$out/asan-driver.log"
+    exit 1
+fi
+echo "ASAN/UBSAN (driver): 0 reports"

@@ -24,9 +24,9 @@ cargo test --doc 2>&1 | tee -a "$log"
 
 # Whole programs below count as one test each.
 programs=0
-step "C API tests (-Wall -Wextra -Werror; static, shared, ASAN+UBSAN)"
+step "C API tests (-Wall -Wextra -Werror; static, shared, ASAN+UBSAN; the driver against Kamailio)"
 scripts/c-tests.sh
-programs=$((programs + 3))
+programs=$((programs + 5))
 
 step "install and link with pkg-config"
 scripts/install-test.sh

@@ -45,6 +45,9 @@ pub struct RunnerConfig {
     /// CA certificates (PEM) to trust for TLS instead of the system's
     /// store.
     pub ca_file: Option<std::path::PathBuf>,
+    /// Where the runner thread's logs go (its default subscriber); none:
+    /// the process's global one, if any.
+    pub logs: Option<tracing::Dispatch>,
 }
 
 impl Default for RunnerConfig {
@@ -54,6 +57,7 @@ impl Default for RunnerConfig {
             seed: 0x7265_6777_6174_6368,
             user_agent: format!("regwatch/{}", env!("CARGO_PKG_VERSION")),
             ca_file: None,
+            logs: None,
         }
     }
 }
@@ -106,7 +110,11 @@ impl Runner {
         let thread = std::thread::Builder::new()
             .name("regwatch-runner".to_owned())
             .spawn(move || {
+                let _logs = cfg.logs.as_ref().map(tracing::dispatcher::set_default);
                 let tls = super::exchange::tls_config(cfg.ca_file.as_deref());
+                if let Err(e) = &tls {
+                    tracing::warn!("TLS configuration: {e}");
+                }
                 let mut io = Io::new(poll, engine_cfg, cfg.seed, cfg.user_agent, tls, on_output);
                 io.run(&rx);
             })?;

@@ -728,6 +728,155 @@ fn cstring(s: &str) -> CString {
     CString::new(s.replace('\0', " ")).unwrap_or_default()
 }
 
+/// Converts one engine output into a `regwatch_event` whose strings live
+/// in `strings` (cleared first).
+pub(crate) fn event_of(output: &Output, now_ms: u64, strings: &mut Vec<CString>) -> regwatch_event {
+    let json = serde_json::to_string(&output).unwrap_or_else(|_| "{}".to_owned());
+    let empty = "";
+    let (kind, trunk, at_ms, state, prev, cause, severity, code, summary): (
+        u32,
+        &str,
+        u64,
+        &str,
+        &str,
+        &str,
+        &str,
+        u16,
+        String,
+    ) = match &output {
+        Output::Event(Event::StateChanged {
+            name,
+            at_ms,
+            from,
+            to,
+            cause,
+            code,
+            ..
+        }) => (
+            REGWATCH_EVENT_STATE_CHANGED,
+            name,
+            *at_ms,
+            to.as_str(),
+            from.as_str(),
+            cause.as_str(),
+            cause.severity().as_str(),
+            code.unwrap_or(0),
+            String::new(),
+        ),
+        Output::Event(Event::AlertRaised {
+            name,
+            at_ms,
+            cause,
+            severity,
+            state,
+            code,
+            summary,
+            ..
+        }) => (
+            REGWATCH_EVENT_ALERT_RAISED,
+            name,
+            *at_ms,
+            state.as_str(),
+            empty,
+            cause.as_str(),
+            severity.as_str(),
+            code.unwrap_or(0),
+            summary.clone(),
+        ),
+        Output::Event(Event::AlertCleared {
+            name,
+            at_ms,
+            cause,
+            state,
+            ..
+        }) => (
+            REGWATCH_EVENT_ALERT_CLEARED,
+            name,
+            *at_ms,
+            state.as_str(),
+            empty,
+            cause.as_str(),
+            empty,
+            0,
+            String::new(),
+        ),
+        Output::Event(Event::Finding { name, finding, .. }) => (
+            REGWATCH_EVENT_FINDING,
+            name,
+            now_ms,
+            empty,
+            empty,
+            finding.code,
+            finding.severity.as_str(),
+            0,
+            format!("{} Fix: {}", finding.message, finding.fix),
+        ),
+        Output::Action(Action::ReRegister { name, .. }) => (
+            REGWATCH_EVENT_ACTION_REREGISTER,
+            name,
+            now_ms,
+            empty,
+            empty,
+            empty,
+            empty,
+            0,
+            String::new(),
+        ),
+        Output::Transmit(p) => (
+            REGWATCH_EVENT_TRANSMIT,
+            &p.target.name,
+            p.at_ms,
+            empty,
+            empty,
+            empty,
+            empty,
+            0,
+            String::new(),
+        ),
+    };
+    let probe = match &output {
+        Output::Transmit(p) => Some((
+            p.id,
+            p.target.host.clone(),
+            p.port,
+            transport_code(p.transport),
+            p.deadline_ms,
+        )),
+        _ => None,
+    };
+    strings.clear();
+    for s in [
+        trunk,
+        state,
+        prev,
+        cause,
+        severity,
+        summary.as_str(),
+        json.as_str(),
+        probe.as_ref().map_or("", |p| p.1.as_str()),
+    ] {
+        strings.push(cstring(s));
+    }
+    let p = |i: usize| strings[i].as_ptr();
+    regwatch_event {
+        kind,
+        trunk: p(0),
+        at_ms,
+        state: p(1),
+        previous_state: p(2),
+        cause: p(3),
+        severity: p(4),
+        code,
+        summary: p(5),
+        json: p(6),
+        probe_id: probe.as_ref().map_or(0, |p| p.0),
+        probe_host: p(7),
+        probe_port: probe.as_ref().map_or(0, |p| p.2),
+        probe_transport: probe.as_ref().map_or(0, |p| p.3),
+        probe_deadline_ms: probe.as_ref().map_or(0, |p| p.4),
+    }
+}
+
 /// Takes the next output and fills `*out` (returns OK), or returns
 /// `REGWATCH_STATUS_DONE` when there is none. The strings in `*out` belong
 /// to the engine and stay valid until the next call on this engine.
@@ -744,150 +893,7 @@ pub unsafe extern "C" fn regwatch_engine_poll_event(
         let Some(output) = h.engine.poll_output() else {
             return regwatch_status::REGWATCH_STATUS_DONE;
         };
-        let json = serde_json::to_string(&output).unwrap_or_else(|_| "{}".to_owned());
-        let empty = "";
-        let (kind, trunk, at_ms, state, prev, cause, severity, code, summary): (
-            u32,
-            &str,
-            u64,
-            &str,
-            &str,
-            &str,
-            &str,
-            u16,
-            String,
-        ) = match &output {
-            Output::Event(Event::StateChanged {
-                name,
-                at_ms,
-                from,
-                to,
-                cause,
-                code,
-                ..
-            }) => (
-                REGWATCH_EVENT_STATE_CHANGED,
-                name,
-                *at_ms,
-                to.as_str(),
-                from.as_str(),
-                cause.as_str(),
-                cause.severity().as_str(),
-                code.unwrap_or(0),
-                String::new(),
-            ),
-            Output::Event(Event::AlertRaised {
-                name,
-                at_ms,
-                cause,
-                severity,
-                state,
-                code,
-                summary,
-                ..
-            }) => (
-                REGWATCH_EVENT_ALERT_RAISED,
-                name,
-                *at_ms,
-                state.as_str(),
-                empty,
-                cause.as_str(),
-                severity.as_str(),
-                code.unwrap_or(0),
-                summary.clone(),
-            ),
-            Output::Event(Event::AlertCleared {
-                name,
-                at_ms,
-                cause,
-                state,
-                ..
-            }) => (
-                REGWATCH_EVENT_ALERT_CLEARED,
-                name,
-                *at_ms,
-                state.as_str(),
-                empty,
-                cause.as_str(),
-                empty,
-                0,
-                String::new(),
-            ),
-            Output::Event(Event::Finding { name, finding, .. }) => (
-                REGWATCH_EVENT_FINDING,
-                name,
-                h.engine.now_ms(),
-                empty,
-                empty,
-                finding.code,
-                finding.severity.as_str(),
-                0,
-                format!("{} Fix: {}", finding.message, finding.fix),
-            ),
-            Output::Action(Action::ReRegister { name, .. }) => (
-                REGWATCH_EVENT_ACTION_REREGISTER,
-                name,
-                h.engine.now_ms(),
-                empty,
-                empty,
-                empty,
-                empty,
-                0,
-                String::new(),
-            ),
-            Output::Transmit(p) => (
-                REGWATCH_EVENT_TRANSMIT,
-                &p.target.name,
-                p.at_ms,
-                empty,
-                empty,
-                empty,
-                empty,
-                0,
-                String::new(),
-            ),
-        };
-        let probe = match &output {
-            Output::Transmit(p) => Some((
-                p.id,
-                p.target.host.clone(),
-                p.port,
-                transport_code(p.transport),
-                p.deadline_ms,
-            )),
-            _ => None,
-        };
-        h.event_strings.clear();
-        for s in [
-            trunk,
-            state,
-            prev,
-            cause,
-            severity,
-            summary.as_str(),
-            json.as_str(),
-            probe.as_ref().map_or("", |p| p.1.as_str()),
-        ] {
-            h.event_strings.push(cstring(s));
-        }
-        let p = |i: usize| h.event_strings[i].as_ptr();
-        let ev = regwatch_event {
-            kind,
-            trunk: p(0),
-            at_ms,
-            state: p(1),
-            previous_state: p(2),
-            cause: p(3),
-            severity: p(4),
-            code,
-            summary: p(5),
-            json: p(6),
-            probe_id: probe.as_ref().map_or(0, |p| p.0),
-            probe_host: p(7),
-            probe_port: probe.as_ref().map_or(0, |p| p.2),
-            probe_transport: probe.as_ref().map_or(0, |p| p.3),
-            probe_deadline_ms: probe.as_ref().map_or(0, |p| p.4),
-        };
+        let ev = event_of(&output, h.engine.now_ms(), &mut h.event_strings);
         // SAFETY: `out` is valid for one write per the contract.
         unsafe { out.write(ev) };
         regwatch_status::REGWATCH_STATUS_OK

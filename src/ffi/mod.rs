@@ -18,6 +18,8 @@
 #![allow(clippy::double_must_use)]
 
 pub mod config;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod engine;
 pub mod hosts;
 mod log;

@@ -27,6 +27,8 @@ pub enum regwatch_status {
     REGWATCH_STATUS_UNKNOWN_KEY = 106,
     /// A SIP message could not be parsed (malformed, truncated, > 64 KiB).
     REGWATCH_STATUS_SIP_PARSE = 202,
+    /// The operating system refused a resource (a thread, a socket, a poller).
+    REGWATCH_STATUS_IO = 300,
     /// A previous call on this handle panicked; only `_free` is allowed.
     REGWATCH_STATUS_POISONED = 900,
     /// This call panicked (a bug in regwatch); the handle is now poisoned.
@@ -36,7 +38,7 @@ pub enum regwatch_status {
 impl regwatch_status {
     fn name(code: u32) -> &'static CStr {
         use regwatch_status::*;
-        const ALL: [regwatch_status; 12] = [
+        const ALL: [regwatch_status; 13] = [
             REGWATCH_STATUS_OK,
             REGWATCH_STATUS_DONE,
             REGWATCH_STATUS_NULL_ARGUMENT,
@@ -47,6 +49,7 @@ impl regwatch_status {
             REGWATCH_STATUS_ALREADY_EXISTS,
             REGWATCH_STATUS_UNKNOWN_KEY,
             REGWATCH_STATUS_SIP_PARSE,
+            REGWATCH_STATUS_IO,
             REGWATCH_STATUS_POISONED,
             REGWATCH_STATUS_PANIC,
         ];
@@ -61,6 +64,7 @@ impl regwatch_status {
             Some(REGWATCH_STATUS_ALREADY_EXISTS) => c"a trunk with that name exists already",
             Some(REGWATCH_STATUS_UNKNOWN_KEY) => c"unknown configuration key",
             Some(REGWATCH_STATUS_SIP_PARSE) => c"the SIP message could not be parsed",
+            Some(REGWATCH_STATUS_IO) => c"the operating system refused a resource (thread, socket)",
             Some(REGWATCH_STATUS_POISONED) => {
                 c"the handle is poisoned by an earlier internal error"
             }

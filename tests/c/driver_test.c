@@ -1,0 +1,208 @@
+/* The driver through the C ABI, against the project's Kamailio registrar
+ * (scripts/registrar.sh): the one-shot OPTIONS and test REGISTER, and a
+ * keep-alive runner whose events and logs arrive on its own thread.
+ *
+ *   driver_test PORT TLS_PORT CA_FILE
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "regwatch.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int failures = 0, checks = 0;
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        checks++;                                                              \
+        if (!(cond)) {                                                         \
+            failures++;                                                        \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
+                    #cond);                                                    \
+        }                                                                      \
+    } while (0)
+#define CHECK_STATUS(call, want)                                               \
+    do {                                                                       \
+        regwatch_status st_ = (call);                                          \
+        checks++;                                                              \
+        if (st_ != (want)) {                                                   \
+            failures++;                                                        \
+            fprintf(stderr, "%s:%d: %s = %u (%s), want %u\n", __FILE__,        \
+                    __LINE__, #call, (unsigned)st_, regwatch_status_str(st_),  \
+                    (unsigned)(want));                                         \
+        }                                                                      \
+    } while (0)
+
+#define PASSWORD "Alice-Passw0rd-1"
+
+static regwatch_trunk_config *alice(const char *password) {
+    regwatch_trunk_config *cfg = NULL;
+    CHECK_STATUS(regwatch_trunk_config_new(&cfg), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_trunk_config_set(cfg, "name", "office"), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_trunk_config_set(cfg, "domain", "acme.sip.twilio.com"), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_trunk_config_set(cfg, "username", "alice"), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_trunk_config_set(cfg, "password", password), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_trunk_config_set(cfg, "expires", "600"), REGWATCH_STATUS_OK);
+    return cfg;
+}
+
+static char *check_json(const regwatch_check *c) {
+    size_t n = 0;
+    CHECK_STATUS(regwatch_check_json(c, NULL, 0, &n), REGWATCH_STATUS_BUFFER_TOO_SMALL);
+    char *buf = malloc(n);
+    CHECK(buf != NULL);
+    CHECK_STATUS(regwatch_check_json(c, buf, n, NULL), REGWATCH_STATUS_OK);
+    return buf;
+}
+
+static void one_shot(uint16_t port, uint16_t tls_port, const char *ca) {
+    regwatch_check *c = NULL;
+    CHECK_STATUS(regwatch_check_options("127.0.0.1", port, REGWATCH_TRANSPORT_UDP,
+                                        "acme.sip.twilio.com", "alice", 3000, NULL, &c),
+                 REGWATCH_STATUS_OK);
+    CHECK(strcmp(regwatch_check_cause(c), "healthy") == 0);
+    char *json = check_json(c);
+    CHECK(strstr(json, "\"code\":200") != NULL);
+    free(json);
+    regwatch_check_free(c);
+
+    regwatch_trunk_config *good = alice(PASSWORD);
+    c = NULL;
+    CHECK_STATUS(regwatch_check_register(good, "127.0.0.1", tls_port, REGWATCH_TRANSPORT_TLS, 3000, ca,
+                                         false, &c),
+                 REGWATCH_STATUS_OK);
+    CHECK(strcmp(regwatch_check_cause(c), "healthy") == 0);
+    json = check_json(c);
+    CHECK(strstr(json, "\"deregistered\":true") != NULL);
+    CHECK(strstr(json, PASSWORD) == NULL);
+    free(json);
+    regwatch_check_free(c);
+
+    regwatch_trunk_config *bad = alice("Wrong-Passw0rd-9");
+    c = NULL;
+    CHECK_STATUS(regwatch_check_register(bad, "127.0.0.1", port, REGWATCH_TRANSPORT_TCP, 3000, NULL,
+                                         false, &c),
+                 REGWATCH_STATUS_OK);
+    CHECK(strcmp(regwatch_check_cause(c), "credentials_rejected") == 0);
+    json = check_json(c);
+    CHECK(strstr(json, "Wrong-Passw0rd-9") == NULL);
+    free(json);
+    regwatch_check_free(c);
+
+    /* Bad arguments. */
+    CHECK_STATUS(regwatch_check_register(NULL, "127.0.0.1", port, REGWATCH_TRANSPORT_UDP, 0, NULL, false, &c),
+                 REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_check_register(good, "127.0.0.1", port, 77, 0, NULL, false, &c),
+                 REGWATCH_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(regwatch_check_options(NULL, port, REGWATCH_TRANSPORT_UDP, "d", "u", 0, NULL, &c),
+                 REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_check_options("127.0.0.1", port, REGWATCH_TRANSPORT_UDP, "d", "u", 0, NULL, NULL),
+                 REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK(strcmp(regwatch_check_cause(NULL), "") == 0);
+    regwatch_check_free(NULL);
+    regwatch_trunk_config_free(good);
+    regwatch_trunk_config_free(bad);
+}
+
+/* What the runner's callbacks saw; they run on the runner thread. */
+struct seen {
+    pthread_mutex_t lock;
+    pthread_t caller;
+    int events, alerts, on_caller_thread, logs;
+    char last_cause[64];
+};
+
+static void on_event(void *userdata, const regwatch_event *ev) {
+    struct seen *s = userdata;
+    pthread_mutex_lock(&s->lock);
+    s->events++;
+    if (pthread_equal(pthread_self(), s->caller))
+        s->on_caller_thread++;
+    if (ev->kind == REGWATCH_EVENT_ALERT_RAISED) {
+        s->alerts++;
+        snprintf(s->last_cause, sizeof s->last_cause, "%s", ev->cause);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void on_log(void *userdata, regwatch_log_level level, const char *msg) {
+    struct seen *s = userdata;
+    (void)level;
+    pthread_mutex_lock(&s->lock);
+    if (msg != NULL && strstr(msg, PASSWORD) == NULL)
+        s->logs++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void sleep_ms(long ms) {
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+static void runner(uint16_t port) {
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    pthread_mutex_init(&s.lock, NULL);
+    s.caller = pthread_self();
+    const char *keys[] = {"keepalive_interval_ms", "keepalive_timeout_ms", "keepalive_confirm_ms"};
+    const char *values[] = {"1000", "500", "500"};
+    regwatch_runner *r = NULL;
+    CHECK_STATUS(regwatch_runner_start(keys, values, 3, NULL, on_event, on_log, REGWATCH_LOG_DEBUG, &s, &r),
+                 REGWATCH_STATUS_OK);
+    const char *bad_keys[] = {"no_such_option"};
+    regwatch_runner *r2 = NULL;
+    CHECK_STATUS(regwatch_runner_start(bad_keys, values, 1, NULL, NULL, NULL, 0, NULL, &r2),
+                 REGWATCH_STATUS_UNKNOWN_KEY);
+
+    regwatch_trunk_config *up = alice(PASSWORD);
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "127.0.0.1:%u", (unsigned)port);
+    CHECK_STATUS(regwatch_trunk_config_set(up, "proxy", proxy), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_runner_add_trunk(r, up), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_runner_add_trunk(r, up), REGWATCH_STATUS_INVALID_ARGUMENT);
+
+    /* A second trunk whose registrar port has nothing behind it. */
+    regwatch_trunk_config *down = alice(PASSWORD);
+    CHECK_STATUS(regwatch_trunk_config_set(down, "name", "nobody-home"), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_trunk_config_set(down, "proxy", "127.0.0.1:9"), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_runner_add_trunk(r, down), REGWATCH_STATUS_OK);
+    sleep_ms(4000);
+
+    size_t n = 0;
+    CHECK_STATUS(regwatch_runner_trunk_json(r, "office", NULL, 0, &n), REGWATCH_STATUS_BUFFER_TOO_SMALL);
+    char *buf = malloc(n);
+    CHECK_STATUS(regwatch_runner_trunk_json(r, "office", buf, n, NULL), REGWATCH_STATUS_OK);
+    CHECK(strstr(buf, "\"last_code\":200") != NULL);
+    CHECK(strstr(buf, PASSWORD) == NULL);
+    free(buf);
+    CHECK_STATUS(regwatch_runner_trunk_json(r, "nope", NULL, 0, &n), REGWATCH_STATUS_NOT_FOUND);
+    CHECK_STATUS(regwatch_runner_remove_trunk(r, "nobody-home"), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_runner_remove_trunk(r, "nobody-home"), REGWATCH_STATUS_NOT_FOUND);
+    regwatch_runner_free(r);
+    regwatch_runner_free(NULL);
+
+    pthread_mutex_lock(&s.lock);
+    CHECK(s.events > 0);
+    CHECK(s.on_caller_thread == 0);
+    CHECK(s.alerts == 1);
+    CHECK(strcmp(s.last_cause, "connection_refused") == 0);
+    CHECK(s.logs > 0);
+    pthread_mutex_unlock(&s.lock);
+    regwatch_trunk_config_free(up);
+    regwatch_trunk_config_free(down);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s PORT TLS_PORT CA_FILE\n", argv[0]);
+        return 2;
+    }
+    uint16_t port = (uint16_t)atoi(argv[1]);
+    uint16_t tls_port = (uint16_t)atoi(argv[2]);
+    one_shot(port, tls_port, argv[3]);
+    runner(port);
+    printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures == 0 ? 0 : 1;
+}
