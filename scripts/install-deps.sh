@@ -12,6 +12,8 @@ command -v make >/dev/null || need+=(make)
 [ -x /usr/sbin/kamailio ] || need+=(kamailio)
 [ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so ] || need+=(kamailio-tls-modules)
 command -v openssl >/dev/null || need+=(openssl)
+# A DNS server for the RFC 3263 (SRV, NAPTR) tests.
+[ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 # SIPp, a second and independent SIP client.
 [ -x /usr/bin/sipp ] || need+=(sip-tester)
 # Network namespaces and a firewall inside them, for blocked-UDP tests.

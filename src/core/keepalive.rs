@@ -51,6 +51,10 @@ pub struct ProbeTarget {
     pub domain: String,
     /// The AOR user, for the From header.
     pub username: String,
+    /// Whether no port was configured (neither on the domain, the proxy,
+    /// nor the trunk), so the sender should locate the server by SRV
+    /// (RFC 3263) rather than use the transport's default port.
+    pub srv: bool,
 }
 
 /// An OPTIONS probe for the host (or the driver) to send.

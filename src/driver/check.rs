@@ -3,7 +3,8 @@
 //! our binding read from the 200 OK, then Expires: 0). Every message sent
 //! and received goes through an [`Engine`]'s raw-SIP observation, so the
 //! verdict is the engine's diagnosis, the same one a PBX module would get.
-use super::exchange::{exchange, resolve, tls_config, Endpoint, ExchangeError, TlsTarget};
+use super::dns::{DnsError, Resolver};
+use super::exchange::{exchange, tls_config, Endpoint, ExchangeError, TlsTarget};
 use crate::core::{
     Cause, Diagnosis, Direction, Engine, EngineConfig, Observation, ProbeResult, RegState,
     TransportErrorKind, TrunkConfig,
@@ -29,6 +30,8 @@ pub struct CheckOptions {
     /// CA certificates (PEM) to trust for TLS instead of the system's
     /// store, for private registrars.
     pub ca_file: Option<std::path::PathBuf>,
+    /// The DNS server to ask; none: the system's (`/etc/resolv.conf`).
+    pub nameserver: Option<std::net::SocketAddr>,
 }
 
 impl Default for CheckOptions {
@@ -38,7 +41,63 @@ impl Default for CheckOptions {
             stay_registered: false,
             user_agent: format!("regwatch/{}", env!("CARGO_PKG_VERSION")),
             ca_file: None,
+            nameserver: None,
         }
+    }
+}
+
+impl CheckOptions {
+    fn resolver(&self) -> Resolver {
+        match self.nameserver {
+            Some(ns) => Resolver::with_nameserver(ns),
+            None => Resolver::system(),
+        }
+    }
+
+    fn address(&self, ep: &Endpoint) -> Result<std::net::SocketAddr, ExchangeError> {
+        self.resolver()
+            .addresses(&ep.host, ep.port)
+            .map(|a| a[0])
+            .map_err(|e| ExchangeError::Transport(TransportErrorKind::Dns, e.to_string()))
+    }
+}
+
+/// Where a trunk's requests go, RFC 3263: the outbound proxy if it has
+/// one, else its SIP domain; SRV (and NAPTR when no transport is
+/// configured) when no port is configured, else A/AAAA. In the order to
+/// try; the first is what the checks use.
+pub fn locate(cfg: &TrunkConfig, opts: &CheckOptions) -> Result<Vec<Endpoint>, DnsError> {
+    let (host, port) = match cfg.proxy.as_deref() {
+        Some(p) => split_host_port(p),
+        None => {
+            let (h, p) = split_host_port(cfg.domain.trim());
+            (h, p.or(cfg.port))
+        }
+    };
+    let found = opts.resolver().locate(host, cfg.transport, port)?;
+    Ok(found
+        .into_iter()
+        .map(|l| Endpoint {
+            host: l.addr.ip().to_string(),
+            port: l.addr.port(),
+            transport: l.transport,
+        })
+        .collect())
+}
+
+fn split_host_port(s: &str) -> (&str, Option<u16>) {
+    let s = s.trim().trim_start_matches("sip:");
+    if let Some(rest) = s.strip_prefix('[') {
+        if let Some((h, tail)) = rest.split_once(']') {
+            return (h, tail.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => match p.parse() {
+            Ok(port) => (h, Some(port)),
+            Err(_) => (s, None),
+        },
+        _ => (s, None),
     }
 }
 
@@ -107,8 +166,8 @@ pub fn options(ep: &Endpoint, domain: &str, user: &str, opts: &CheckOptions) -> 
         rtt_ms: None,
         error: None,
     };
-    let addr = match resolve(&ep.host, ep.port) {
-        Ok(a) => a[0],
+    let addr = match opts.address(ep) {
+        Ok(a) => a,
         Err(e) => {
             out.result = error_result(&e);
             out.error = Some(e.to_string());
@@ -240,8 +299,8 @@ pub fn test_register(cfg: &TrunkConfig, ep: &Endpoint, opts: &CheckOptions) -> R
     let Ok(trunk) = trunk else {
         return finish(&engine, steps, false);
     };
-    let addr = match resolve(&ep.host, ep.port) {
-        Ok(a) => a[0],
+    let addr = match opts.address(ep) {
+        Ok(a) => a,
         Err(e) => {
             let detail = e.to_string();
             let _ = engine.handle_observation(

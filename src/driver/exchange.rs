@@ -10,7 +10,7 @@ use crate::validate::Transport;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,27 +125,6 @@ pub struct Exchanged {
     pub rtt: Duration,
     /// Provisional and unrelated messages skipped, and retransmissions sent.
     pub retransmissions: u32,
-}
-
-/// Resolves `host:port` to addresses (A/AAAA through the system resolver).
-pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ExchangeError> {
-    match (host, port).to_socket_addrs() {
-        Ok(a) => {
-            let v: Vec<SocketAddr> = a.collect();
-            if v.is_empty() {
-                Err(ExchangeError::Transport(
-                    TransportErrorKind::Dns,
-                    format!("{host} has no address"),
-                ))
-            } else {
-                Ok(v)
-            }
-        }
-        Err(e) => Err(ExchangeError::Transport(
-            TransportErrorKind::Dns,
-            format!("{host}: {e}"),
-        )),
-    }
 }
 
 fn io_error(e: &std::io::Error, what: &str) -> ExchangeError {

@@ -11,6 +11,7 @@
 //! Transports: UDP (RFC 3261 Timer E retransmissions) and TCP (framed by
 //! Content-Length, CRLF keep-alives answered).
 pub mod check;
+pub mod dns;
 pub mod exchange;
 pub mod runner;
 

@@ -11,8 +11,8 @@
 //! certificate checked against the SIP domain. Names resolve through the
 //! system resolver and are cached for five minutes.
 use crate::core::{
-    Diagnosis, Engine, EngineConfig, Output, Probe, ProbeResult, TransportErrorKind, TrunkConfig,
-    TrunkSnapshot,
+    Diagnosis, Engine, EngineConfig, Output, Probe, ProbePurpose, ProbeResult, TransportErrorKind,
+    TrunkConfig, TrunkSnapshot,
 };
 use crate::sip::{self, Frame, StreamFramer};
 use crate::validate::Transport;
@@ -23,7 +23,7 @@ use rustls::{ClientConfig, ClientConnection};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -45,6 +45,9 @@ pub struct RunnerConfig {
     /// CA certificates (PEM) to trust for TLS instead of the system's
     /// store.
     pub ca_file: Option<std::path::PathBuf>,
+    /// The DNS server to ask (SRV, NAPTR, A/AAAA); none: the system's
+    /// (`/etc/resolv.conf`).
+    pub nameserver: Option<SocketAddr>,
     /// Where the runner thread's logs go (its default subscriber); none:
     /// the process's global one, if any.
     pub logs: Option<tracing::Dispatch>,
@@ -57,6 +60,7 @@ impl Default for RunnerConfig {
             seed: 0x7265_6777_6174_6368,
             user_agent: format!("regwatch/{}", env!("CARGO_PKG_VERSION")),
             ca_file: None,
+            nameserver: None,
             logs: None,
         }
     }
@@ -115,7 +119,19 @@ impl Runner {
                 if let Err(e) = &tls {
                     tracing::warn!("TLS configuration: {e}");
                 }
-                let mut io = Io::new(poll, engine_cfg, cfg.seed, cfg.user_agent, tls, on_output);
+                let resolver = match cfg.nameserver {
+                    Some(ns) => super::dns::Resolver::with_nameserver(ns),
+                    None => super::dns::Resolver::system(),
+                };
+                let mut io = Io::new(
+                    poll,
+                    engine_cfg,
+                    cfg.seed,
+                    cfg.user_agent,
+                    tls,
+                    resolver,
+                    on_output,
+                );
                 io.run(&rx);
             })?;
         Ok(Runner {
@@ -199,7 +215,8 @@ struct Io {
     tls: Result<Arc<ClientConfig>, String>,
     inflight: HashMap<u64, Inflight>,
     retransmit: BinaryHeap<Reverse<(Instant, u64)>>,
-    dns: HashMap<(String, u16), (Result<SocketAddr, String>, Instant)>,
+    dns: HashMap<(String, u16, Transport), (Result<SocketAddr, String>, Instant)>,
+    resolver: super::dns::Resolver,
     buf: Vec<u8>,
     swept: Instant,
 }
@@ -222,6 +239,7 @@ impl Io {
         seed: u64,
         user_agent: String,
         tls: Result<Arc<ClientConfig>, String>,
+        resolver: super::dns::Resolver,
         on_output: OutputCallback,
     ) -> Io {
         let epoch = Instant::now();
@@ -239,6 +257,7 @@ impl Io {
             inflight: HashMap::new(),
             retransmit: BinaryHeap::new(),
             dns: HashMap::new(),
+            resolver,
             buf: vec![0u8; 65_536],
             swept: epoch,
         }
@@ -350,16 +369,36 @@ impl Io {
         let _ = self.engine.handle_probe_result(now, trunk, id, r, rtt_us);
     }
 
-    fn resolve(&mut self, host: &str, port: u16) -> Result<SocketAddr, String> {
-        let key = (host.to_owned(), port);
+    /// Where a probe goes: SRV (RFC 3263) when its trunk has no port
+    /// configured, else A/AAAA. Cached for five minutes; a cache miss
+    /// blocks this thread for the lookup.
+    fn resolve(&mut self, p: &Probe) -> Result<SocketAddr, String> {
+        let srv = p.target.srv && p.purpose != ProbePurpose::Alternate;
+        let key = (
+            p.target.host.clone(),
+            if srv { 0 } else { p.port },
+            p.transport,
+        );
         if let Some((r, at)) = self.dns.get(&key) {
             if at.elapsed() < DNS_TTL {
                 return r.clone();
             }
         }
-        let r = match (host, port).to_socket_addrs() {
-            Ok(mut a) => a.next().ok_or_else(|| format!("{host} has no address")),
-            Err(e) => Err(format!("{host}: {e}")),
+        let r = if srv {
+            self.resolver
+                .locate(&p.target.host, Some(p.transport), None)
+                .map_err(|e| e.to_string())
+                .and_then(|l| {
+                    l.into_iter()
+                        .find(|l| l.transport == p.transport)
+                        .map(|l| l.addr)
+                        .ok_or_else(|| format!("{}: no server for this transport", p.target.host))
+                })
+        } else {
+            self.resolver
+                .addresses(&p.target.host, p.port)
+                .map_err(|e| e.to_string())
+                .map(|a| a[0])
         };
         self.dns.insert(key, (r.clone(), Instant::now()));
         r
@@ -371,7 +410,7 @@ impl Io {
     }
 
     fn send_probe(&mut self, p: Probe) {
-        let addr = match self.resolve(&p.target.host, p.port) {
+        let addr = match self.resolve(&p) {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(trunk = %p.target.name, "keep-alive: {e}");

@@ -1,1 +1,2 @@
+pub mod dns;
 pub mod registrar;

@@ -108,19 +108,26 @@ impl Engine {
         let target = enabled.then(|| {
             let transport = c.transport.unwrap_or(Transport::Udp);
             let (dom_host, dom_port) = split_host_port(&c.domain);
-            let (host, port) = match c.proxy.as_deref().map(split_host_port) {
-                Some((h, p)) if !h.is_empty() => (h, p.unwrap_or(default_port(transport))),
-                _ => (
-                    dom_host,
-                    c.port.or(dom_port).unwrap_or(default_port(transport)),
-                ),
+            let (host, port, explicit) = match c.proxy.as_deref().map(split_host_port) {
+                Some((h, p)) if !h.is_empty() => {
+                    (h, p.unwrap_or(default_port(transport)), p.is_some())
+                }
+                _ => {
+                    let p = c.port.or(dom_port);
+                    (dom_host, p.unwrap_or(default_port(transport)), p.is_some())
+                }
             };
+            let literal = host
+                .trim_matches(|ch| ch == '[' || ch == ']')
+                .parse::<std::net::IpAddr>()
+                .is_ok();
             Target {
                 names: Arc::new(ProbeTarget {
                     name: c.name.clone(),
                     host: host.trim_end_matches('.').to_owned(),
                     domain: dom_host.trim_end_matches('.').to_owned(),
                     username: c.username.clone(),
+                    srv: !explicit && !literal,
                 }),
                 port,
                 transport,
