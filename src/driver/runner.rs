@@ -215,11 +215,14 @@ struct Io {
     tls: Result<Arc<ClientConfig>, String>,
     inflight: HashMap<u64, Inflight>,
     retransmit: BinaryHeap<Reverse<(Instant, u64)>>,
-    dns: HashMap<(String, u16, Transport), (Result<SocketAddr, String>, Instant)>,
+    dns: HashMap<DnsKey, (Result<SocketAddr, String>, Instant)>,
     resolver: super::dns::Resolver,
     buf: Vec<u8>,
     swept: Instant,
 }
+
+/// A cached lookup: host, port (0 for an SRV lookup), transport.
+type DnsKey = (String, u16, Transport);
 
 const DNS_TTL: Duration = Duration::from_secs(300);
 const T1: Duration = Duration::from_millis(500);
