@@ -52,8 +52,12 @@ impl Dns {
         cmd.args(records)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let child = cmd.spawn().expect("dnsmasq starts");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        // Owned by the guard at once, so every path below stops it.
+        let dns = Dns {
+            child: cmd.spawn().expect("dnsmasq starts"),
+            addr,
+        };
         // Ready when it answers on UDP.
         let deadline = Instant::now() + Duration::from_secs(5);
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -65,7 +69,7 @@ impl Dns {
         while Instant::now() < deadline {
             let _ = sock.send_to(&q, addr);
             if sock.recv(&mut buf).is_ok() {
-                return Dns { child, addr };
+                return dns;
             }
         }
         panic!("dnsmasq did not answer");
