@@ -116,6 +116,13 @@ fn checks_and_runner_find_the_registrar_by_srv() {
     r.add_trunk(broken).unwrap();
     let (name, cause) = rx.recv_timeout(Duration::from_secs(8)).expect("an alert");
     assert_eq!((name.as_str(), cause), ("broken", Cause::DnsFailure));
+    let (_, diag) = r.snapshot("broken").unwrap().unwrap();
+    assert!(
+        diag.summary
+            .contains("the name gone.acme.test does not resolve"),
+        "{}",
+        diag.summary
+    );
     std::thread::sleep(Duration::from_secs(2));
     let (snap, _) = r.snapshot("office").unwrap().unwrap();
     assert_eq!(snap.keepalive.last_code, Some(200), "{:?}", snap.keepalive);

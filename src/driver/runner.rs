@@ -374,7 +374,8 @@ impl Io {
 
     /// Where a probe goes: SRV (RFC 3263) when its trunk has no port
     /// configured, else A/AAAA. Cached for five minutes; a cache miss
-    /// blocks this thread for the lookup.
+    /// blocks this thread for the lookup. The error is the name that did
+    /// not resolve.
     fn resolve(&mut self, p: &Probe) -> Result<SocketAddr, String> {
         let srv = p.target.srv && p.purpose != ProbePurpose::Alternate;
         let key = (
@@ -390,17 +391,23 @@ impl Io {
         let r = if srv {
             self.resolver
                 .locate(&p.target.host, Some(p.transport), None)
-                .map_err(|e| e.to_string())
+                .map_err(|e| {
+                    tracing::warn!(trunk = %p.target.name, "keep-alive: {e}");
+                    e.name
+                })
                 .and_then(|l| {
                     l.into_iter()
                         .find(|l| l.transport == p.transport)
                         .map(|l| l.addr)
-                        .ok_or_else(|| format!("{}: no server for this transport", p.target.host))
+                        .ok_or_else(|| p.target.host.clone())
                 })
         } else {
             self.resolver
                 .addresses(&p.target.host, p.port)
-                .map_err(|e| e.to_string())
+                .map_err(|e| {
+                    tracing::warn!(trunk = %p.target.name, "keep-alive: {e}");
+                    e.name
+                })
                 .map(|a| a[0])
         };
         self.dns.insert(key, (r.clone(), Instant::now()));
@@ -416,14 +423,13 @@ impl Io {
         let addr = match self.resolve(&p) {
             Ok(a) => a,
             Err(e) => {
-                tracing::warn!(trunk = %p.target.name, "keep-alive: {e}");
-                self.result(
+                let now = self.now_ms();
+                let _ = self.engine.handle_probe_error(
+                    now,
                     p.trunk,
                     p.id,
-                    ProbeResult::TransportError {
-                        kind: TransportErrorKind::Dns,
-                    },
-                    None,
+                    TransportErrorKind::Dns,
+                    Some(&e),
                 );
                 return;
             }

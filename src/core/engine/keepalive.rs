@@ -54,6 +54,9 @@ pub(super) struct KaState {
     alt_sent: bool,
     rounds: u64,
     pub(super) status: KeepAliveStatus,
+    /// Detail for the next transport error recorded (the name that did
+    /// not resolve...), from `handle_probe_error`.
+    error_detail: Option<String>,
 }
 
 impl KaState {
@@ -350,6 +353,32 @@ impl Engine {
         Ok(self.ka_result(now, trunk, probe, result, rtt_us))
     }
 
+    /// Like [`Engine::handle_probe_result`] with a transport error, plus
+    /// what the host knows of it (the name that did not resolve, the TLS
+    /// alert...), shown in the diagnosis evidence.
+    pub fn handle_probe_error(
+        &mut self,
+        now_ms: u64,
+        trunk: TrunkId,
+        probe: u64,
+        kind: TransportErrorKind,
+        detail: Option<&str>,
+    ) -> Result<bool, super::Error> {
+        let t = self.trunk_mut(trunk)?;
+        t.ka.error_detail = detail.map(str::to_owned);
+        let r = self.handle_probe_result(
+            now_ms,
+            trunk,
+            probe,
+            ProbeResult::TransportError { kind },
+            None,
+        );
+        if let Ok(t) = self.trunk_mut(trunk) {
+            t.ka.error_detail = None;
+        }
+        r
+    }
+
     fn ka_result(
         &mut self,
         now: u64,
@@ -397,7 +426,8 @@ impl Engine {
         } else {
             seen.answered_at = None;
             if let ProbeResult::TransportError { kind } = result {
-                t.transport_error = Some((kind, None, Some(transport)));
+                let detail = t.ka.error_detail.take();
+                t.transport_error = Some((kind, detail, Some(transport)));
             } else {
                 seen.timeouts_in_row += 1;
             }
