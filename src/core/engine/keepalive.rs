@@ -122,7 +122,7 @@ impl Engine {
             };
             let literal = host
                 .trim_matches(|ch| ch == '[' || ch == ']')
-                .parse::<std::net::IpAddr>()
+                .parse::<::core::net::IpAddr>()
                 .is_ok();
             Target {
                 names: Arc::new(ProbeTarget {
