@@ -219,10 +219,15 @@ struct Io {
     resolver: super::dns::Resolver,
     buf: Vec<u8>,
     swept: Instant,
+    /// Timer resolution in milliseconds, from the probe rate.
+    tick_ms: u64,
 }
 
 /// A cached lookup: host, port (0 for an SRV lookup), transport.
 type DnsKey = (String, u16, Transport);
+
+/// Probes per timer tick the runner aims for (see `Io::wait`).
+const BURST: u64 = 16;
 
 const DNS_TTL: Duration = Duration::from_secs(300);
 const T1: Duration = Duration::from_millis(500);
@@ -263,6 +268,7 @@ impl Io {
             resolver,
             buf: vec![0u8; 65_536],
             swept: epoch,
+            tick_ms: 20,
         }
     }
 
@@ -301,11 +307,29 @@ impl Io {
 
     /// How long to sleep: until the engine's next deadline or the next
     /// retransmission, at most one second.
-    fn wait(&self) -> Duration {
+    ///
+    /// Deadlines are rounded up to the next tick: timers due within one
+    /// tick fire together, so a thousand trunks cost a few dozen wake-ups a
+    /// second, not one per probe. The tick is sized so that a tick holds
+    /// about `BURST` probes at the current rate (1 to 20 ms): at 20,000
+    /// probes a second bursts stay small enough for the registrar's
+    /// socket buffer. A keep-alive sent one tick late changes nothing;
+    /// RTTs are measured from the send.
+    fn wait(&mut self) -> Duration {
         let now = self.now_ms();
-        let mut d = Duration::from_secs(1);
+        let step = self.tick_ms;
+        let tick = |t: u64| t.div_ceil(step) * step;
+        let mut until = now + 1000;
         if let Some(t) = self.engine.poll_timeout() {
-            d = d.min(Duration::from_millis(t.saturating_sub(now)));
+            until = until.min(tick(t.max(now)));
+        }
+        let mut d = Duration::from_millis(until.saturating_sub(now));
+        // Retransmissions of probes answered since are not worth a wake-up.
+        while let Some(Reverse((_, id))) = self.retransmit.peek() {
+            if self.inflight.contains_key(id) {
+                break;
+            }
+            self.retransmit.pop();
         }
         if let Some(Reverse((at, _))) = self.retransmit.peek() {
             d = d.min(at.saturating_duration_since(Instant::now()));
@@ -347,6 +371,10 @@ impl Io {
             }
             Command::Stop => return false,
         }
+        // Probes per second ≈ trunks / interval: size the tick for BURST.
+        let trunks = self.engine.trunk_count() as u64;
+        let interval = self.engine.config().keepalive.interval_ms;
+        self.tick_ms = (BURST * interval / trunks.max(1)).clamp(1, 20);
         true
     }
 
