@@ -32,9 +32,14 @@ step "install and link with pkg-config"
 scripts/install-test.sh
 programs=$((programs + 1))
 
-step "the shipped example (main job)"
+step "the shipped examples (main job: regwatch lint; the triage replay)"
+# The broken example must be reported with errors (exit status 1).
+status=0
+cargo run --quiet --bin regwatch -- lint examples/lint/pjsip-broken.conf > /dev/null || status=$?
+[ "$status" -eq 1 ] || { echo "regwatch lint exited $status, expected 1" >&2; exit 1; }
+cargo run --quiet --bin regwatch -- lint examples/lint/pjsip-good.conf > /dev/null
 cargo run --quiet --example triage -- examples/sample/trunks.toml > /dev/null
-programs=$((programs + 1))
+programs=$((programs + 2))
 
 # Every step above stops the script on failure (set -e), so reaching this
 # point means they all passed.

@@ -9,6 +9,27 @@ pub mod codes;
 
 pub(crate) use catalog::{render, summary};
 
+/// The catalog's text for a cause, with no trunk behind it: what the cause
+/// means and what to do, for `regwatch explain` and documentation. The
+/// trunk is called "<trunk>" and the registrar "the registrar".
+pub fn explain(cause: Cause, profile: Profile) -> Diagnosis {
+    let f = Facts {
+        trunk: "<trunk>",
+        profile,
+        domain: if profile == Profile::Twilio {
+            "<name>.sip.twilio.com"
+        } else {
+            "the registrar"
+        },
+        username: "<user>",
+        ..Facts::default()
+    };
+    let mut d = render(cause, &f);
+    // Evidence describes a trunk's history; there is none here.
+    d.evidence.clear();
+    d
+}
+
 /// How sure the diagnosis is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

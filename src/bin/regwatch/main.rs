@@ -1,0 +1,83 @@
+//! `regwatch`: lint SIP trunk configurations, check a trunk live, explain
+//! codes and causes. See `regwatch --help` and `regwatch help <command>`.
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+mod check;
+mod explain;
+mod files;
+mod lint;
+mod term;
+
+/// Keeps SIP trunk registrations alive and explains why they fail.
+#[derive(Parser, Debug)]
+#[command(
+    name = "regwatch",
+    version,
+    about,
+    after_help = "Exit status: 0 all good, 1 a problem was found, 2 usage error or unreadable input.\n\
+                  Passwords are never printed; give them with --password-env, --password-file or at the prompt.",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Whose rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    /// Twilio SIP Domains (`<name>.sip.twilio.com`).
+    Twilio,
+    /// Any other registrar.
+    Generic,
+}
+
+impl ProfileArg {
+    fn profile(self) -> regwatch::Profile {
+        match self {
+            ProfileArg::Twilio => regwatch::Profile::Twilio,
+            ProfileArg::Generic => regwatch::Profile::Generic,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate trunk configurations: Asterisk pjsip.conf, FreeSWITCH
+    /// gateway XML, regwatch trunk files (TOML); the kind is detected from
+    /// the content.
+    #[command(after_help = "Examples:\n  \
+        regwatch lint /etc/asterisk/pjsip.conf\n  \
+        regwatch lint --json examples/lint/freeswitch-gateways.xml\n  \
+        regwatch lint --inventory examples/sample/trunks.toml\n\n\
+        Exit status: 0 no errors, 1 errors found, 2 unreadable input or usage.")]
+    Lint(lint::Args),
+    /// Check one trunk live: validation, DNS (RFC 3263), OPTIONS per
+    /// transport, a test REGISTER with digest auth, and Expires: 0 at the
+    /// end; prints each step as it happens and one diagnosis.
+    #[command(after_help = "Examples:\n  \
+        REGWATCH_PASSWORD=... regwatch check --domain acme.sip.twilio.com --user office --password-env REGWATCH_PASSWORD\n  \
+        regwatch check --domain pbx.example.net --user 1001 --transport tls --ca-file ca.pem --password-file pw.txt\n  \
+        regwatch check --domain acme.sip.twilio.com --user office --proxy 127.0.0.1:5060 --json < /dev/null\n\n\
+        Exit status: 0 healthy, 1 a problem was found, 2 usage error.")]
+    Check(check::Args),
+    /// Explain a SIP status code, a Twilio Debugger code or a regwatch
+    /// cause id: what it means for registration and what to do.
+    #[command(
+        after_help = "Examples:\n  regwatch explain 403\n  regwatch explain 32202\n  \
+        regwatch explain 31201\n  regwatch explain transport_blocked --json\n\n\
+        Exit status: 0 explained, 2 unknown code."
+    )]
+    Explain(explain::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Lint(a) => lint::run(&a),
+        Command::Check(a) => check::run(&a),
+        Command::Explain(a) => explain::run(&a),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,317 @@
+//! The `regwatch` command as a user runs it: every subcommand on the
+//! shipped examples, text and JSON, exit codes, and no password in any
+//! output. `check` runs against the project's Kamailio registrar.
+mod support;
+
+use serde_json::Value;
+use std::process::{Command, Output};
+use support::registrar::{self, Registrar, DOMAIN};
+
+const BIN: &str = env!("CARGO_BIN_EXE_regwatch");
+const EX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("REGWATCH_FINGERPRINT_KEY")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+/// Every password in the shipped examples; none may ever be printed.
+const PASSWORDS: &[&str] = &[
+    "Str0ng-Example-Passw0rd",
+    "changeme",
+    "Fax-Example-2024x",
+    "Hq-Example-Passw0rd",
+    "short1",
+    "Tr1cky-Horse-Battery",
+    "Br4nch-Office-2024",
+    "Fax-Machine-2024x",
+    "lab-Passw0rd-1001",
+    "Alice-Passw0rd-1",
+    "Wrong-Passw0rd-9",
+];
+
+fn no_password(o: &Output) {
+    let t = text(o);
+    for p in PASSWORDS {
+        // "changeme" is named as a placeholder kind nowhere in messages.
+        assert!(!t.contains(p), "password `{p}` in the output:\n{t}");
+    }
+}
+
+#[test]
+fn lint_broken_pjsip_conf_with_include() {
+    let o = run(&["lint", &format!("{EX}/lint/pjsip-broken.conf")]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    for code in [
+        "domain.scheme_prefix",
+        "domain.typo",
+        "credentials.password_placeholder", // from the #included file
+        "expiry.too_long",
+        "credentials.auth_user_mismatch",
+        "asterisk.max_retries",
+    ] {
+        assert!(t.contains(code), "{code} missing:\n{t}");
+    }
+    assert!(t.contains("fix: Use `acme.sip.twilio.com`."), "{t}");
+    no_password(&o);
+
+    let o = run(&["lint", "--json", &format!("{EX}/lint/pjsip-broken.conf")]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    let f = &v["files"][0];
+    assert_eq!(f["kind"], "asterisk_pjsip");
+    let names: Vec<&str> = f["trunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["twilio-main", "twilio-fax"]);
+    let first = &f["trunks"][0]["findings"][0];
+    for k in ["code", "severity", "field", "message", "fix"] {
+        assert!(first.get(k).is_some(), "{k} missing in {first}");
+    }
+    no_password(&o);
+}
+
+#[test]
+fn lint_good_files_pass() {
+    let o = run(&["lint", &format!("{EX}/lint/pjsip-good.conf")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("trunk twilio: 0 errors, 0 warnings"));
+    no_password(&o);
+}
+
+#[test]
+fn lint_freeswitch_and_trunk_file() {
+    let o = run(&[
+        "lint",
+        "--json",
+        &format!("{EX}/lint/freeswitch-gateways.xml"),
+        &format!("{EX}/sample/trunks.toml"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["files"][0]["kind"], "freeswitch_xml");
+    assert_eq!(v["files"][1]["kind"], "regwatch_toml");
+    let codes: Vec<String> = v["files"][0]["trunks"][1]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        codes.contains(&"domain.pstn_termination_uri".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"credentials.password_weak".to_owned()),
+        "{codes:?}"
+    );
+    assert_eq!(v["files"][1]["trunks"].as_array().unwrap().len(), 5);
+    no_password(&o);
+    // --profile generic: no Twilio rules.
+    let o = run(&[
+        "lint",
+        "--json",
+        "--profile",
+        "generic",
+        &format!("{EX}/lint/freeswitch-gateways.xml"),
+    ]);
+    let v = json(&o);
+    let all: Vec<String> = v["files"][0]["trunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| {
+            t["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["code"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert!(!all.iter().any(|c| c == "expiry.too_short"), "{all:?}");
+}
+
+#[test]
+fn lint_inventory_compares_passwords_without_showing_them() {
+    let o = run(&[
+        "lint",
+        "--inventory",
+        "--json",
+        &format!("{EX}/lint/pjsip-broken.conf"),
+        &format!("{EX}/sample/trunks.toml"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json(&o);
+    let rows = v["trunks"].as_array().unwrap();
+    let fp = |name: &str| {
+        rows.iter().find(|r| r["trunk"] == name).unwrap()["password_fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Both use "changeme": same fingerprint; different passwords differ.
+    assert_eq!(fp("twilio-main"), fp("warehouse"));
+    assert_ne!(fp("twilio-main"), fp("hq"));
+    assert_eq!(fp("hq").len(), 8);
+    let main = rows.iter().find(|r| r["trunk"] == "twilio-fax").unwrap();
+    assert_eq!(main["auth_username"], "fax-machine");
+    assert_eq!(main["registrar"], "acme.sip.twilio.com:5060");
+    no_password(&o);
+    // Another key, other fingerprints.
+    let o2 = Command::new(BIN)
+        .args([
+            "lint",
+            "--inventory",
+            "--json",
+            &format!("{EX}/sample/trunks.toml"),
+        ])
+        .env("REGWATCH_FINGERPRINT_KEY", "site-b")
+        .output()
+        .unwrap();
+    let v2 = json(&o2);
+    let hq2 = v2["trunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["trunk"] == "hq")
+        .unwrap()["password_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(hq2, fp("hq"));
+    let table = run(&["lint", "--inventory", &format!("{EX}/sample/trunks.toml")]);
+    assert!(text(&table).starts_with("TRUNK "), "{}", text(&table));
+    no_password(&table);
+}
+
+#[test]
+fn lint_unreadable_and_unknown_input() {
+    let o = run(&["lint", "/nonexistent/pjsip.conf"]);
+    assert_eq!(o.status.code(), Some(2));
+    let junk = std::env::temp_dir().join(format!("regwatch-junk-{}", std::process::id()));
+    std::fs::write(&junk, "hello world\n").unwrap();
+    let o = run(&["lint", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("not a pjsip.conf"), "{}", text(&o));
+    let _ = std::fs::remove_file(junk);
+    assert_eq!(run(&["lint"]).status.code(), Some(2));
+}
+
+#[test]
+fn explain_codes_and_causes() {
+    let o = run(&["explain", "403"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).contains("SIP 403 Forbidden") && text(&o).contains("credentials_rejected"));
+    let o = run(&["explain", "31201"]);
+    assert!(
+        text(&o).contains("Voice SDK") && text(&o).contains("32202"),
+        "{}",
+        text(&o)
+    );
+    let v = json(&run(&["explain", "32202", "--json"]));
+    assert_eq!(
+        (v["kind"].as_str(), v["cause"].as_str()),
+        (Some("twilio_debugger"), Some("credentials_rejected"))
+    );
+    let v = json(&run(&["explain", "transport_blocked", "--json"]));
+    assert_eq!(v["diagnosis"]["cause"], "transport_blocked");
+    assert!(!v["diagnosis"]["remediation"].as_array().unwrap().is_empty());
+    let o = run(&["explain", "no_such_thing"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("cause ids:"));
+}
+
+#[test]
+fn check_against_the_registrar() {
+    if !registrar::available() {
+        return;
+    }
+    let r = Registrar::start(false);
+    let proxy = format!("127.0.0.1:{}", r.port);
+    let check = |password: &str, extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--domain",
+            DOMAIN,
+            "--user",
+            "alice",
+            "--password-env",
+            "RW_TEST_PW",
+            "--proxy",
+            &proxy,
+            "--timeout",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(BIN)
+            .args(&args)
+            .env("RW_TEST_PW", password)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let o = check("Alice-Passw0rd-1", &["--transport", "udp"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("options udp: 200 OK") && t.contains("Diagnosis: healthy"),
+        "{t}"
+    );
+    assert!(
+        t.contains("REGISTER Expires: 0 + Proxy-Authorization -> 200"),
+        "{t}"
+    );
+    no_password(&o);
+
+    let o = check("Wrong-Passw0rd-9", &["--transport", "udp", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v["diagnosis"]["cause"], "credentials_rejected");
+    for k in ["summary", "evidence", "remediation", "references"] {
+        assert!(v["diagnosis"].get(k).is_some(), "{k}");
+    }
+    let steps: Vec<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["validate", "dns", "options", "register"]);
+    no_password(&o);
+
+    // Usage errors: an unset variable, no domain.
+    let o = Command::new(BIN)
+        .args([
+            "check",
+            "--domain",
+            DOMAIN,
+            "--user",
+            "alice",
+            "--password-env",
+            "RW_UNSET_VAR",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(run(&["check", "--user", "alice"]).status.code(), Some(2));
+}
