@@ -315,3 +315,55 @@ fn check_against_the_registrar() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(run(&["check", "--user", "alice"]).status.code(), Some(2));
 }
+
+#[test]
+fn analyze_every_shipped_trace() {
+    let cases = [
+        ("register-403.pcap", "pcap", "credentials_rejected", 1),
+        (
+            "asterisk-pjsip-logger.txt",
+            "asterisk_pjsip_logger",
+            "credentials_rejected",
+            1,
+        ),
+        (
+            "freeswitch-siptrace.txt",
+            "freeswitch_siptrace",
+            "credentials_rejected",
+            1,
+        ),
+        ("sipp-register-ok.log", "sipp_trace_msg", "healthy", 0),
+    ];
+    for (file, format, cause, status) in cases {
+        let path = format!("{EX}/analyze/{file}");
+        let o = run(&["analyze", &path]);
+        assert_eq!(o.status.code(), Some(status), "{file}: {}", text(&o));
+        assert!(
+            text(&o).contains("alice@acme.sip.twilio.com"),
+            "{file}: {}",
+            text(&o)
+        );
+        let v = json(&run(&["analyze", "--json", &path]));
+        let f = &v["files"][0];
+        assert_eq!(f["format"], format, "{file}");
+        assert_eq!(f["messages"], 4, "{file}");
+        let r = &f["registrations"][0];
+        assert_eq!(r["cause"], cause, "{file}");
+        assert_eq!(r["diagnosis"]["cause"], cause, "{file}");
+        let events: Vec<&str> = r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            events,
+            ["REGISTER sent", "response", "REGISTER sent", "response"],
+            "{file}"
+        );
+        assert_eq!(r["timeline"][1]["code"], 407, "{file}");
+        no_password(&o);
+    }
+    let o = run(&["analyze", &format!("{EX}/lint/pjsip-good.conf")]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
+mod analyze;
 mod check;
 mod explain;
 mod files;
@@ -70,6 +71,15 @@ enum Command {
         Exit status: 0 explained, 2 unknown code."
     )]
     Explain(explain::Args),
+    /// Diagnose captured traffic offline: Asterisk `pjsip set logger on`
+    /// output, FreeSWITCH `sofia global siptrace on` output, SIPp
+    /// `-trace_msg` logs, pcap/pcapng; per registration the timeline and
+    /// the diagnosis.
+    #[command(after_help = "Examples:\n  \
+        regwatch analyze examples/analyze/register-403.pcap\n  \
+        regwatch analyze --json examples/analyze/asterisk-pjsip-logger.txt\n\n\
+        Exit status: 0 every registration healthy, 1 a problem found, 2 unreadable input.")]
+    Analyze(analyze::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +88,7 @@ fn main() -> ExitCode {
         Command::Lint(a) => lint::run(&a),
         Command::Check(a) => check::run(&a),
         Command::Explain(a) => explain::run(&a),
+        Command::Analyze(a) => analyze::run(&a),
     };
     ExitCode::from(code)
 }
