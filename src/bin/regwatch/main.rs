@@ -9,6 +9,7 @@ mod explain;
 mod files;
 mod lint;
 mod term;
+mod watch;
 
 /// Keeps SIP trunk registrations alive and explains why they fail.
 #[derive(Parser, Debug)]
@@ -80,6 +81,14 @@ enum Command {
         regwatch analyze --json examples/analyze/asterisk-pjsip-logger.txt\n\n\
         Exit status: 0 every registration healthy, 1 a problem found, 2 unreadable input.")]
     Analyze(analyze::Args),
+    /// Monitor every trunk of a file with OPTIONS keep-alives; print state
+    /// changes and alerts as they happen; run a command on alerts; serve
+    /// Prometheus metrics. SIGHUP reloads the file; SIGINT/SIGTERM stop.
+    #[command(after_help = "Examples:\n  \
+        regwatch watch --config examples/sample/trunks.toml\n  \
+        regwatch watch --config /etc/asterisk/pjsip.conf --metrics 127.0.0.1:9464 --on-alert 'mail -s regwatch ops@example.com'\n\n\
+        Exit status: 0 stopped by a signal, 2 unreadable configuration or usage.")]
+    Watch(watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +98,7 @@ fn main() -> ExitCode {
         Command::Check(a) => check::run(&a),
         Command::Explain(a) => explain::run(&a),
         Command::Analyze(a) => analyze::run(&a),
+        Command::Watch(a) => watch::run(&a),
     };
     ExitCode::from(code)
 }
