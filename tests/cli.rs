@@ -320,6 +320,7 @@ fn check_against_the_registrar() {
 fn analyze_every_shipped_trace() {
     let cases = [
         ("register-403.pcap", "pcap", "credentials_rejected", 1),
+        ("register-403.pcapng", "pcap", "credentials_rejected", 1),
         (
             "asterisk-pjsip-logger.txt",
             "asterisk_pjsip_logger",
@@ -366,4 +367,222 @@ fn analyze_every_shipped_trace() {
     }
     let o = run(&["analyze", &format!("{EX}/lint/pjsip-good.conf")]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `regwatch check` across the live-probes cases, as a user runs it.
+#[test]
+fn check_every_live_case() {
+    if !registrar::available() {
+        return;
+    }
+    let r = Registrar::start_tls();
+    let proxy = format!("127.0.0.1:{}", r.port);
+    let dead = format!("127.0.0.1:{}", registrar::free_port());
+    let tls_good = format!("127.0.0.1:{}", r.tls_port.unwrap());
+    let tls_wrong = format!("127.0.0.1:{}", r.wrong_tls_port.unwrap());
+    let ca = r.ca_file.display().to_string();
+    let cases: Vec<(&str, Vec<&str>, &str, i32)> = vec![
+        (
+            "unknown user",
+            vec![
+                "--domain",
+                DOMAIN,
+                "--user",
+                "carol",
+                "--proxy",
+                &proxy,
+                "--transport",
+                "udp",
+            ],
+            "credentials_rejected",
+            1,
+        ),
+        (
+            "auth user differs",
+            vec![
+                "--domain",
+                DOMAIN,
+                "--user",
+                "alice",
+                "--auth-user",
+                "bob",
+                "--proxy",
+                &proxy,
+                "--transport",
+                "udp",
+            ],
+            "auth_username_mismatch",
+            1,
+        ),
+        (
+            "unknown domain",
+            vec![
+                "--domain",
+                "acme-typo.sip.twilio.com",
+                "--user",
+                "alice",
+                "--proxy",
+                &proxy,
+                "--transport",
+                "udp",
+            ],
+            "domain_not_found",
+            1,
+        ),
+        (
+            "expires 60 retried with 600",
+            vec![
+                "--domain",
+                DOMAIN,
+                "--user",
+                "alice",
+                "--proxy",
+                &proxy,
+                "--transport",
+                "tcp",
+                "--expires",
+                "60",
+            ],
+            "healthy",
+            0,
+        ),
+        (
+            "expires 7200 capped",
+            vec![
+                "--domain",
+                DOMAIN,
+                "--user",
+                "alice",
+                "--proxy",
+                &proxy,
+                "--transport",
+                "udp",
+                "--expires",
+                "7200",
+            ],
+            "expiry_drift",
+            0,
+        ),
+        (
+            "nothing listening",
+            vec![
+                "--domain",
+                DOMAIN,
+                "--user",
+                "alice",
+                "--proxy",
+                &dead,
+                "--transport",
+                "udp",
+            ],
+            "connection_refused",
+            1,
+        ),
+        (
+            "TLS",
+            vec![
+                "--domain",
+                DOMAIN,
+                "--user",
+                "alice",
+                "--proxy",
+                &tls_good,
+                "--transport",
+                "tls",
+                "--ca-file",
+                &ca,
+            ],
+            "healthy",
+            0,
+        ),
+        (
+            "TLS, wrong certificate",
+            vec![
+                "--domain",
+                DOMAIN,
+                "--user",
+                "alice",
+                "--proxy",
+                &tls_wrong,
+                "--transport",
+                "tls",
+                "--ca-file",
+                &ca,
+            ],
+            "tls_failure",
+            1,
+        ),
+        (
+            "unresolvable",
+            vec![
+                "--domain",
+                "nosuch.invalid",
+                "--user",
+                "alice",
+                "--transport",
+                "udp",
+            ],
+            "dns_failure",
+            1,
+        ),
+    ];
+    for (label, args, cause, status) in cases {
+        let password = if label == "auth user differs" {
+            "Bob-Passw0rd-22"
+        } else {
+            "Alice-Passw0rd-1"
+        };
+        let mut all = vec![
+            "check",
+            "--json",
+            "--timeout",
+            "2",
+            "--password-env",
+            "RW_TEST_PW",
+        ];
+        all.extend(args);
+        let o = Command::new(BIN)
+            .args(&all)
+            .env("RW_TEST_PW", password)
+            .output()
+            .unwrap();
+        let v = json(&o);
+        assert_eq!(v["diagnosis"]["cause"], cause, "{label}: {}", text(&o));
+        assert_eq!(o.status.code(), Some(status), "{label}");
+        assert!(!text(&o).contains(password), "{label}: password in output");
+    }
+}
+
+#[test]
+fn man_page_and_completions() {
+    let o = run(&["man"]);
+    assert_eq!(o.status.code(), Some(0));
+    let man = String::from_utf8_lossy(&o.stdout);
+    assert!(man.contains(".TH regwatch 1"), "{man}");
+    for sub in [
+        r"regwatch\-lint",
+        r"regwatch\-check",
+        r"regwatch\-watch",
+        r"regwatch\-analyze",
+        r"regwatch\-explain",
+    ] {
+        assert!(man.contains(sub), "{sub} missing from the manual");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("regwatch"),
+            "{shell}"
+        );
+    }
+    // --help of every command carries examples and exit codes.
+    for cmd in ["lint", "check", "explain", "analyze", "watch"] {
+        let o = run(&[cmd, "--help"]);
+        let h = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            h.contains("Examples:") && h.contains("Exit status:"),
+            "{cmd}: {h}"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! `regwatch`: lint SIP trunk configurations, check a trunk live, explain
 //! codes and causes. See `regwatch --help` and `regwatch help <command>`.
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 mod analyze;
@@ -89,9 +89,23 @@ enum Command {
         regwatch watch --config /etc/asterisk/pjsip.conf --metrics 127.0.0.1:9464 --on-alert 'mail -s regwatch ops@example.com'\n\n\
         Exit status: 0 stopped by a signal, 2 unreadable configuration or usage.")]
     Watch(watch::Args),
+    /// Print the manual page (roff): `regwatch man > regwatch.1`.
+    Man,
+    /// Print shell completions: `regwatch completions bash > /etc/bash_completion.d/regwatch`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output
+    // goes away (`regwatch lint ... | head`) instead of failing to write.
+    // SAFETY: restoring the default disposition of SIGPIPE at start-up,
+    // before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Lint(a) => lint::run(&a),
@@ -99,6 +113,35 @@ fn main() -> ExitCode {
         Command::Explain(a) => explain::run(&a),
         Command::Analyze(a) => analyze::run(&a),
         Command::Watch(a) => watch::run(&a),
+        Command::Man => {
+            let mut out = Vec::new();
+            let cmd = Cli::command();
+            if clap_mangen::Man::new(cmd.clone()).render(&mut out).is_err() {
+                return ExitCode::from(2);
+            }
+            // One section per subcommand, after the main page.
+            for sub in cmd
+                .get_subcommands()
+                .filter(|s| !matches!(s.get_name(), "man" | "completions" | "help"))
+            {
+                let name: &'static str =
+                    Box::leak(format!("regwatch-{}", sub.get_name()).into_boxed_str());
+                let sub = sub.clone().name(name);
+                let _ = clap_mangen::Man::new(sub).render(&mut out);
+            }
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&out);
+            0
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "regwatch",
+                &mut std::io::stdout(),
+            );
+            0
+        }
     };
     ExitCode::from(code)
 }
