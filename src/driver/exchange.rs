@@ -211,49 +211,15 @@ fn tls_exchange(
             .map_err(|e| tls_error(&e))?;
     }
     let request = build(&local_of(local));
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| tls_error(&e))?;
-    let mut framer = StreamFramer::new();
-    let mut buf = vec![0u8; 16_384];
-    loop {
-        while let Ok(Some(frame)) = framer.next_frame() {
-            match frame {
-                Frame::Message(m) if is_final_for(&m, branch) => {
-                    return Ok((
-                        request,
-                        Exchanged {
-                            response: m,
-                            rtt: start.elapsed(),
-                            retransmissions: 0,
-                        },
-                    ));
-                }
-                Frame::KeepAlive => {
-                    let _ = stream.write_all(b"\r\n");
-                }
-                Frame::Message(_) => {}
-            }
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ExchangeError::Timeout);
-        }
-        stream
-            .sock
-            .set_read_timeout(Some(left))
-            .map_err(|e| io_error(&e, "socket"))?;
-        match stream.read(&mut buf) {
-            Ok(0) => {
-                return Err(ExchangeError::Transport(
-                    TransportErrorKind::Refused,
-                    "the registrar closed the connection".to_owned(),
-                ))
-            }
-            Ok(n) => framer.push(&buf[..n]),
-            Err(e) => return Err(tls_error(&e)),
-        }
-    }
+    stream_exchange(
+        &mut stream,
+        |s, d| s.sock.set_read_timeout(Some(d)),
+        tls_error,
+        request,
+        start,
+        deadline,
+        branch,
+    )
 }
 
 fn local_of(addr: SocketAddr) -> String {
@@ -338,9 +304,32 @@ fn tcp(
         .local_addr()
         .map_err(|e| io_error(&e, "local address"))?;
     let request = build(&local_of(local));
+    stream_exchange(
+        &mut stream,
+        |s, d| s.set_read_timeout(Some(d)),
+        |e| io_error(e, "connection"),
+        request,
+        start,
+        deadline,
+        branch,
+    )
+}
+
+/// Writes `request` on a connected stream (TCP, or TLS over it) and reads
+/// until its final response or `deadline`, answering CRLF pings (RFC 5626
+/// §3.5.1: a CRLFCRLF ping gets a CRLF pong).
+fn stream_exchange<S: Read + Write>(
+    stream: &mut S,
+    set_read_timeout: impl Fn(&mut S, Duration) -> std::io::Result<()>,
+    on_error: fn(&std::io::Error) -> ExchangeError,
+    request: String,
+    start: Instant,
+    deadline: Instant,
+    branch: &str,
+) -> Result<(String, Exchanged), ExchangeError> {
     stream
         .write_all(request.as_bytes())
-        .map_err(|e| io_error(&e, "send"))?;
+        .map_err(|e| on_error(&e))?;
     let mut framer = StreamFramer::new();
     let mut buf = vec![0u8; 16_384];
     loop {
@@ -357,7 +346,6 @@ fn tcp(
                     ));
                 }
                 Frame::KeepAlive => {
-                    // RFC 5626 §3.5.1: answer a CRLFCRLF ping with a CRLF pong.
                     let _ = stream.write_all(b"\r\n");
                 }
                 Frame::Message(_) => {}
@@ -367,9 +355,7 @@ fn tcp(
         if left.is_zero() {
             return Err(ExchangeError::Timeout);
         }
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(|e| io_error(&e, "socket"))?;
+        set_read_timeout(stream, left).map_err(|e| io_error(&e, "socket"))?;
         match stream.read(&mut buf) {
             Ok(0) => {
                 return Err(ExchangeError::Transport(
@@ -378,7 +364,7 @@ fn tcp(
                 ))
             }
             Ok(n) => framer.push(&buf[..n]),
-            Err(e) => return Err(io_error(&e, "receive")),
+            Err(e) => return Err(on_error(&e)),
         }
     }
 }

@@ -388,6 +388,10 @@ impl Io {
         }
     }
 
+    fn failed(&mut self, trunk: crate::core::TrunkId, id: u64, kind: TransportErrorKind) {
+        self.result(trunk, id, ProbeResult::TransportError { kind }, None);
+    }
+
     fn result(
         &mut self,
         trunk: crate::core::TrunkId,
@@ -485,14 +489,7 @@ impl Io {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!("keep-alive: UDP socket to {addr}: {e}");
-                    self.result(
-                        p.trunk,
-                        p.id,
-                        ProbeResult::TransportError {
-                            kind: TransportErrorKind::Unreachable,
-                        },
-                        None,
-                    );
+                    self.failed(p.trunk, p.id, TransportErrorKind::Unreachable);
                     return;
                 }
             };
@@ -521,26 +518,12 @@ impl Io {
         match sock.send(&request) {
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-                self.result(
-                    p.trunk,
-                    p.id,
-                    ProbeResult::TransportError {
-                        kind: TransportErrorKind::Refused,
-                    },
-                    None,
-                );
+                self.failed(p.trunk, p.id, TransportErrorKind::Refused);
                 return;
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             Err(_) => {
-                self.result(
-                    p.trunk,
-                    p.id,
-                    ProbeResult::TransportError {
-                        kind: TransportErrorKind::Unreachable,
-                    },
-                    None,
-                );
+                self.failed(p.trunk, p.id, TransportErrorKind::Unreachable);
                 return;
             }
         }
@@ -622,7 +605,7 @@ impl Io {
                         Err(e) => {
                             tracing::warn!(trunk = %p.target.name, "keep-alive TLS: {e}");
                             let kind = TransportErrorKind::Tls;
-                            self.result(p.trunk, p.id, ProbeResult::TransportError { kind }, None);
+                            self.failed(p.trunk, p.id, kind);
                             return;
                         }
                     }
@@ -636,7 +619,7 @@ impl Io {
                     } else {
                         TransportErrorKind::Unreachable
                     };
-                    self.result(p.trunk, p.id, ProbeResult::TransportError { kind }, None);
+                    self.failed(p.trunk, p.id, kind);
                     return;
                 }
             };
@@ -742,7 +725,7 @@ impl Io {
         self.by_token.remove(&c.token);
         for id in c.probes {
             if let Some(f) = self.inflight.remove(&id) {
-                self.result(f.trunk, id, ProbeResult::TransportError { kind }, None);
+                self.failed(f.trunk, id, kind);
             }
         }
         self.drain();
@@ -834,12 +817,7 @@ impl Io {
                         for id in ids {
                             if let Some(f) = self.inflight.remove(&id) {
                                 let kind = TransportErrorKind::Refused;
-                                self.result(
-                                    f.trunk,
-                                    id,
-                                    ProbeResult::TransportError { kind },
-                                    None,
-                                );
+                                self.failed(f.trunk, id, kind);
                             }
                         }
                         self.drain();

@@ -40,6 +40,19 @@ struct Captured {
     bytes: Vec<u8>,
 }
 
+impl Captured {
+    /// A message the capturing side sent (`sent`) or received, turned to
+    /// the registering side's view.
+    fn by(at_ms: u64, sent: bool, transport: Option<Transport>, bytes: Vec<u8>) -> Captured {
+        Captured {
+            at_ms,
+            direction: client_view(sent, &bytes),
+            transport,
+            bytes,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
     Asterisk,
@@ -131,13 +144,7 @@ fn asterisk(text: &str) -> Vec<Captured> {
         let end = marks.get(i + 1).map_or(text.len(), |(p, _)| *p);
         let body = &text[pos + nl + 1..end];
         let bytes = body.as_bytes().to_vec();
-        let direction = client_view(sent, &bytes);
-        out.push(Captured {
-            at_ms: out.len() as u64,
-            direction,
-            transport,
-            bytes,
-        });
+        out.push(Captured::by(out.len() as u64, sent, transport, bytes));
     }
     out
 }
@@ -183,13 +190,7 @@ fn freeswitch(text: &str) -> Vec<Captured> {
             msg.push_str("\r\n");
         }
         let bytes = msg.into_bytes();
-        let direction = client_view(sent, &bytes);
-        out.push(Captured {
-            at_ms,
-            direction,
-            transport,
-            bytes,
-        });
+        out.push(Captured::by(at_ms, sent, transport, bytes));
     }
     rebase(&mut out);
     out
@@ -232,13 +233,7 @@ fn sipp(text: &str) -> Vec<Captured> {
             continue;
         }
         let bytes = msg.as_bytes().to_vec();
-        let direction = client_view(sent, &bytes);
-        out.push(Captured {
-            at_ms,
-            direction,
-            transport,
-            bytes,
-        });
+        out.push(Captured::by(at_ms, sent, transport, bytes));
     }
     rebase(&mut out);
     out
