@@ -370,6 +370,14 @@ void regwatch_trunk_config_free(struct regwatch_trunk_config *cfg);
 // answer, else the network cause. Thread-safe.
 REGWATCH_MUST_USE regwatch_status regwatch_check_options(const char *host, uint16_t port, regwatch_transport transport, const char *domain, const char *user, uint32_t timeout_ms, const char *ca_file, struct regwatch_check **out);
 
+// Keep-alive: reports the OPTIONS check `check` (from
+// `regwatch_check_options`, run by the host for a
+// `REGWATCH_EVENT_TRANSMIT`, typically an alternative transport the PBX
+// itself does not speak) as the result of probe `probe_id` of `trunk`,
+// as `regwatch_engine_probe_result` would. `INVALID_ARGUMENT` for a check
+// that is not an OPTIONS check; `DONE` for a probe no longer awaited.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_probe_check(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, uint64_t probe_id, const struct regwatch_check *check);
+
 // The test REGISTER for `config` against `host`:`port` over `transport`
 // (the registrar, or the outbound proxy): REGISTER, the digest answer to a
 // 401/407, one retry with Min-Expires after a 423, then Expires: 0 unless
@@ -379,6 +387,21 @@ REGWATCH_MUST_USE regwatch_status regwatch_check_options(const char *host, uint1
 // "state","cause","granted_expires","contact_bound","deregistered",
 // "diagnosis":{...}}`; never a password. Thread-safe (`config` is only read).
 REGWATCH_MUST_USE regwatch_status regwatch_check_register(const struct regwatch_trunk_config *config, const char *host, uint16_t port, regwatch_transport transport, uint32_t timeout_ms, const char *ca_file, bool stay_registered, struct regwatch_check **out);
+
+// The live check of a configured trunk, as a console's `check` command
+// runs it: where its requests go (RFC 3263, or its proxy), one OPTIONS
+// there, and the test REGISTER with its credentials (ended with
+// Expires: 0), summed up in one diagnosis. Blocks for DNS and the
+// exchanges (each request waits at most `timeout_ms`, 0: 8 s). On OK,
+// `*out` is a new check: JSON `{"trunk","endpoint","dns_error","options",
+// "register","diagnosis"}`, console text from `regwatch_check_text`, never
+// a password. Thread-safe (`config` is only read).
+REGWATCH_MUST_USE regwatch_status regwatch_check_trunk(const struct regwatch_trunk_config *config, uint32_t timeout_ms, const char *ca_file, struct regwatch_check **out);
+
+// Writes the check as console text (several lines, each ending in `\n`)
+// into `buf`; `*out_len` gets the size needed (also on
+// `REGWATCH_STATUS_BUFFER_TOO_SMALL`).
+REGWATCH_MUST_USE regwatch_status regwatch_check_text(const struct regwatch_check *check, char *buf, size_t len, size_t *out_len);
 
 // Writes the check's JSON into `buf` (NUL-terminated); `*out_len` gets
 // the size needed (also on `REGWATCH_STATUS_BUFFER_TOO_SMALL`).
@@ -445,6 +468,10 @@ void regwatch_engine_free(struct regwatch_engine *engine);
 // `keepalive_successes_to_clear` (1), `keepalive_confirm_ms` (5000),
 // `keepalive_jitter` (0..0.5, default 0.1), `keepalive_alternates`
 // (`on`/`off`, default on). Applies at once to every trunk.
+//
+// `profile` (`twilio`/`generic`/`auto`, default auto): the profile of
+// trunks read from a PBX configuration (`regwatch_engine_asterisk_*`,
+// `regwatch_engine_freeswitch_*`), applied at their next sync.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_set_option(struct regwatch_engine *engine, const char *key, const char *value);
 
 // Installs (or, with `callback` NULL, removes) the engine's log callback.
@@ -529,9 +556,26 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_json(struct regwatch_eng
 REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_text(struct regwatch_engine *engine, const char *trunk, char *buf, size_t len, size_t *out_len);
 
 // Writes a JSON array with one summary object per trunk (name, state,
-// cause, alerting, last_code, expires_in_ms, findings count), for
+// cause, alerting, last_code, expires_in_ms, findings count, summary), for
 // `show trunks`-style listings. Output as for `regwatch_engine_trunk_json`.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_trunks_json(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
+
+// Writes every trunk, one line each (name, state, cause, last code,
+// seconds until the binding lapses, keep-alive round trip, alert), with a
+// header line and a count, as console text. Output as for
+// `regwatch_engine_trunk_json`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunks_text(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
+
+// Writes every trunk's configuration findings (severity, code, field,
+// message, fix), grouped by trunk, as console text. Output as for
+// `regwatch_engine_trunk_json`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_findings_text(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
+
+// Copies the configuration of trunk `trunk` (credentials included) into
+// a new `regwatch_trunk_config` (free it with
+// `regwatch_trunk_config_free`), e.g. to run `regwatch_check_trunk` off
+// the engine's thread.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_config(struct regwatch_engine *engine, const char *trunk, struct regwatch_trunk_config **out);
 
 // Writes the trunk's state and cause ids (static strings, never freed) to
 // `*out_state` and `*out_cause`.

@@ -5,6 +5,13 @@
 #
 #   scripts/registrar.sh start DIR   # writes DIR/env: PORT TLS_PORT CA_FILE PID
 #   scripts/registrar.sh stop DIR    # stops it (by its pid) and removes DIR
+#   scripts/registrar.sh pause DIR   # stops it, keeps DIR (bindings are lost)
+#   scripts/registrar.sh resume DIR  # starts it again on the same ports
+#
+# REGISTRAR_PORT / REGISTRAR_TLS_PORT pick the ports (default: free ones),
+# REGISTRAR_ADDR the loopback address (default 127.0.0.1);
+# REGISTRAR_USERS adds users, "name:password name:password" (alice is
+# always there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmd=${1:?start|stop}
@@ -13,7 +20,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 case "$cmd" in
 start)
     mkdir -p "$dir"
-    port=$(free_port); tls_port=$(free_port)
+    port=${REGISTRAR_PORT:-$(free_port)}; tls_port=${REGISTRAR_TLS_PORT:-$(free_port)}
+    addr=${REGISTRAR_ADDR:-127.0.0.1}
     cp tests/registrar/kamailio.cfg "$dir/"
     (cd "$dir"
      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
@@ -24,10 +32,10 @@ start)
      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
          -days 2 -extfile server.ext 2>/dev/null)
     cat > "$dir/local.cfg" <<CFG
-listen=udp:127.0.0.1:$port
-listen=tcp:127.0.0.1:$port
+listen=udp:$addr:$port
+listen=tcp:$addr:$port
 enable_tls=yes
-listen=tls:127.0.0.1:$tls_port
+listen=tls:$addr:$tls_port
 #!define WITH_TLS
 #!define TLS_CONFIG "$dir/tls.cfg"
 CFG
@@ -43,20 +51,36 @@ certificate = $dir/server.pem
 verify_certificate = no
 require_certificate = no
 CFG
-    cat > "$dir/users.cfg" <<'CFG'
-event_route[htable:mod-init] {
-    $sht(users=>alice) = "Alice-Passw0rd-1";
-    $sht(domains=>acme.sip.twilio.com) = 1;
-}
-CFG
+    {
+        echo 'event_route[htable:mod-init] {'
+        echo '    $sht(users=>alice) = "Alice-Passw0rd-1";'
+        for u in ${REGISTRAR_USERS:-}; do
+            echo "    \$sht(users=>${u%%:*}) = \"${u#*:}\";"
+        done
+        echo '    $sht(domains=>acme.sip.twilio.com) = 1;'
+        echo '}'
+    } > "$dir/users.cfg"
+    printf 'ADDR=%s\nPORT=%s\nTLS_PORT=%s\nCA_FILE=%s\n' "$addr" "$port" "$tls_port" "$dir/ca.pem" > "$dir/env"
+    scripts/registrar.sh resume "$dir"
+    ;;
+resume)
+    # shellcheck disable=SC1091
+    . "$dir/env"
     /usr/sbin/kamailio -f "$dir/kamailio.cfg" -DD -E -w "$dir" -m 64 -M 8 \
-        > "$dir/kamailio.out" 2> "$dir/kamailio.log" &
+        > "$dir/kamailio.out" 2>> "$dir/kamailio.log" &
     pid=$!
     for _ in $(seq 100); do
-        if python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$port)))"; then break; fi
+        if python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('${ADDR:-127.0.0.1}',$PORT)))"; then break; fi
         sleep 0.1
     done
-    printf 'PORT=%s\nTLS_PORT=%s\nCA_FILE=%s\nPID=%s\n' "$port" "$tls_port" "$dir/ca.pem" "$pid" > "$dir/env"
+    sed -i '/^PID=/d' "$dir/env"
+    echo "PID=$pid" >> "$dir/env"
+    ;;
+pause)
+    # shellcheck disable=SC1091
+    . "$dir/env"
+    kill "$PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
     ;;
 stop)
     if [ -f "$dir/env" ]; then
@@ -67,5 +91,5 @@ stop)
     fi
     rm -rf "$dir"
     ;;
-*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|pause|resume DIR" >&2; exit 2 ;;
 esac

@@ -55,6 +55,10 @@ pub struct EngineConfig {
     pub challenges_before_rejection: u8,
     /// Keep-alive policy for every trunk that does not set its own.
     pub keepalive: KeepAlivePolicy,
+    /// The profile given to trunks that the host adapters (Asterisk,
+    /// FreeSWITCH) read from a PBX configuration, which names none
+    /// (default None: detected from each domain).
+    pub host_profile: Option<Profile>,
 }
 
 /// OPTIONS keep-alive policy (DESIGN.md "Keep-alive scheduling").
@@ -111,6 +115,7 @@ impl Default for EngineConfig {
             drift_ratio: 0.9,
             challenges_before_rejection: 2,
             keepalive: KeepAlivePolicy::default(),
+            host_profile: None,
         }
     }
 }
@@ -122,7 +127,8 @@ impl EngineConfig {
     /// `keepalive` (`on`/`off`), `keepalive_interval_ms`,
     /// `keepalive_timeout_ms`, `keepalive_failures_to_alert`,
     /// `keepalive_successes_to_clear`, `keepalive_confirm_ms`,
-    /// `keepalive_jitter`, `keepalive_alternates` (`on`/`off`).
+    /// `keepalive_jitter`, `keepalive_alternates` (`on`/`off`); `profile`
+    /// (`twilio`/`generic`/`auto`) for trunks read from a PBX configuration.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let v = value.trim();
         match key {
@@ -185,6 +191,14 @@ impl EngineConfig {
                 self.keepalive.jitter = r;
             }
             "keepalive_alternates" => self.keepalive.alternates = parse_switch(key, v)?,
+            "profile" => {
+                self.host_profile = match v {
+                    "" | "auto" => None,
+                    p => Some(Profile::parse(p).ok_or_else(|| {
+                        ConfigError::invalid(key, "must be twilio, generic or auto")
+                    })?),
+                }
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_owned())),
         }
         Ok(())

@@ -29,5 +29,5 @@ pub use observation::{
     Challenge, HostState, Observation, RegisterResponse, RegisterSent, TransportErrorKind,
     TwilioError,
 };
-pub use report::{render_trunk_json, render_trunk_text};
+pub use report::{render_findings_text, render_trunk_json, render_trunk_text, render_trunks_text};
 pub use state::{Cause, RegState};

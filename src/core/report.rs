@@ -125,3 +125,93 @@ pub fn render_trunk_text(engine: &Engine, id: TrunkId) -> Result<String, Error> 
     }
     Ok(s)
 }
+
+/// Every trunk, one line each, for a `show trunks` console listing: name,
+/// state, cause, last code, seconds until the binding lapses, keep-alive
+/// round trip (the last one, with the average).
+pub fn render_trunks_text(engine: &Engine) -> String {
+    use std::fmt::Write;
+    let snaps: Vec<_> = engine
+        .trunk_ids()
+        .filter_map(|id| engine.snapshot(id).ok())
+        .collect();
+    let width = snaps
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<width$}  {:<13} {:<24} {:>4} {:>10}  {:<18} Alert",
+        "Trunk", "State", "Cause", "Code", "Expires in", "Keep-alive RTT"
+    );
+    for t in &snaps {
+        let code = t
+            .last_code
+            .map_or_else(|| "-".to_owned(), |c| c.to_string());
+        let expires = t
+            .expires_in_ms
+            .map_or_else(|| "-".to_owned(), |e| format!("{} s", e.div_ceil(1000)));
+        let k = &t.keepalive;
+        let rtt = if !k.enabled {
+            "off".to_owned()
+        } else if k.down.is_some() {
+            format!("down ({} failed)", k.failures_in_row)
+        } else if k.rtt.count == 0 {
+            "pending".to_owned()
+        } else {
+            format!(
+                "{:.1} ms (avg {:.1})",
+                k.rtt.last_us as f64 / 1000.0,
+                k.rtt.avg_us as f64 / 1000.0
+            )
+        };
+        let _ = writeln!(
+            s,
+            "{:<width$}  {:<13} {:<24} {:>4} {:>10}  {:<18} {}",
+            t.name,
+            t.state.to_string(),
+            t.cause.to_string(),
+            code,
+            expires,
+            rtt,
+            if t.alerting { "ALERT" } else { "-" }
+        );
+    }
+    let alerting = snaps.iter().filter(|t| t.alerting).count();
+    let _ = writeln!(
+        s,
+        "{} trunk{}, {} alerting",
+        snaps.len(),
+        if snaps.len() == 1 { "" } else { "s" },
+        alerting
+    );
+    s
+}
+
+/// Every trunk's configuration findings, grouped by trunk, with the fix.
+pub fn render_findings_text(engine: &Engine) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let mut n = 0;
+    for id in engine.trunk_ids() {
+        let Ok(t) = engine.snapshot(id) else { continue };
+        if t.findings.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "{} ({}):", t.name, t.domain);
+        for f in &t.findings {
+            n += 1;
+            let _ = writeln!(
+                s,
+                "  [{}] {} ({}): {}",
+                f.severity, f.code, f.field, f.message
+            );
+            let _ = writeln!(s, "      Fix: {}", f.fix);
+        }
+    }
+    let _ = writeln!(s, "{n} finding{}", if n == 1 { "" } else { "s" });
+    s
+}

@@ -584,3 +584,119 @@ pub fn test_register(cfg: &TrunkConfig, ep: &Endpoint, opts: &CheckOptions) -> R
     }
     check
 }
+
+/// A live check of one configured trunk, as a PBX console runs it on
+/// request: where its requests go (RFC 3263 or the outbound proxy), one
+/// OPTIONS there, and the test REGISTER with its credentials (ended with
+/// Expires: 0), summed up in one diagnosis.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrunkCheck {
+    /// The trunk's name.
+    pub trunk: String,
+    /// Where the requests went (`host:port/transport`), when located.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Why it could not be located.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_error: Option<String>,
+    /// The OPTIONS probe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<OptionsOutcome>,
+    /// The test REGISTER.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub register: Option<RegisterCheck>,
+    /// The verdict.
+    pub diagnosis: Diagnosis,
+}
+
+/// Runs [`TrunkCheck`] for `cfg` (blocking: DNS, then at most two
+/// exchanges of `opts.timeout` each, the REGISTER with its challenge).
+pub fn trunk_check(cfg: &TrunkConfig, opts: &CheckOptions) -> TrunkCheck {
+    let mut out = TrunkCheck {
+        trunk: cfg.name.to_string(),
+        endpoint: None,
+        dns_error: None,
+        options: None,
+        register: None,
+        diagnosis: crate::core::diagnosis::explain(Cause::Unknown, cfg.effective_profile()),
+    };
+    let ep = match locate(cfg, opts) {
+        Ok(eps) => eps.into_iter().next(),
+        Err(e) => {
+            let mut d = crate::core::diagnosis::explain(Cause::DnsFailure, cfg.effective_profile());
+            d.summary = format!("the name {} does not resolve.", e.name);
+            d.evidence = vec![format!("DNS: {e}")];
+            out.dns_error = Some(e.to_string());
+            out.diagnosis = d;
+            return out;
+        }
+    };
+    let Some(ep) = ep else {
+        out.dns_error = Some("no server found".into());
+        out.diagnosis = crate::core::diagnosis::explain(Cause::DnsFailure, cfg.effective_profile());
+        return out;
+    };
+    out.endpoint = Some(ep.to_string());
+    out.options = Some(options(&ep, cfg.domain.trim(), &cfg.username, opts));
+    let r = test_register(cfg, &ep, opts);
+    out.diagnosis = r.diagnosis.clone();
+    out.register = Some(r);
+    out
+}
+
+impl TrunkCheck {
+    /// The check as console text: each step, then the diagnosis with its
+    /// evidence and, unless healthy, what to do.
+    pub fn text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "Live check of trunk {}", self.trunk);
+        match (&self.endpoint, &self.dns_error) {
+            (Some(e), _) => {
+                let _ = writeln!(s, "  Target: {e}");
+            }
+            (None, Some(e)) => {
+                let _ = writeln!(s, "  Target: not found ({e})");
+            }
+            (None, None) => {}
+        }
+        if let Some(o) = &self.options {
+            match (o.result.code(), &o.error) {
+                (Some(c), _) => {
+                    let _ = writeln!(
+                        s,
+                        "  OPTIONS: {c} {} in {:.1} ms",
+                        o.reason.as_deref().unwrap_or(""),
+                        o.rtt_ms.unwrap_or(0.0)
+                    );
+                }
+                (None, Some(e)) => {
+                    let _ = writeln!(s, "  OPTIONS: {e}");
+                }
+                (None, None) => {
+                    let _ = writeln!(s, "  OPTIONS: no answer");
+                }
+            }
+        }
+        if let Some(r) = &self.register {
+            s.push_str("  Test REGISTER:\n");
+            for st in &r.steps {
+                let code = st.code.map_or_else(|| "-".to_owned(), |c| c.to_string());
+                let _ = writeln!(s, "    {} -> {code} {} {}", st.request, st.reason, st.note);
+            }
+        }
+        let d = &self.diagnosis;
+        let _ = writeln!(s, "  Diagnosis: {}", d.cause);
+        let _ = writeln!(s, "  {}", d.summary);
+        for e in &d.evidence {
+            let _ = writeln!(s, "    - {e}");
+        }
+        if !matches!(d.cause, Cause::Healthy | Cause::ExpiryDrift) {
+            s.push_str("  What to do:\n");
+            for (i, r) in d.remediation.iter().enumerate() {
+                let _ = writeln!(s, "    {}. {r}", i + 1);
+            }
+        }
+        s
+    }
+}

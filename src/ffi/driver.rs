@@ -3,12 +3,15 @@
 //! that thread).
 use super::config::regwatch_trunk_config;
 use super::engine::{
-    event_of, regwatch_event, regwatch_transport, REGWATCH_TRANSPORT_TCP, REGWATCH_TRANSPORT_TLS,
-    REGWATCH_TRANSPORT_UDP,
+    event_of, regwatch_engine, regwatch_event, regwatch_transport, with_engine,
+    REGWATCH_TRANSPORT_TCP, REGWATCH_TRANSPORT_TLS, REGWATCH_TRANSPORT_UDP,
 };
 use super::log::{regwatch_log_callback, regwatch_log_level, CallbackLogger};
 use super::{guard, opt_str, regwatch_status, req_str, try_ffi, write_out};
-use crate::driver::{options, test_register, CheckOptions, Endpoint, Runner, RunnerConfig};
+use crate::core::ProbeResult;
+use crate::driver::{
+    options, test_register, trunk_check, CheckOptions, Endpoint, Runner, RunnerConfig, TrunkCheck,
+};
 use crate::validate::Transport;
 use crate::EngineConfig;
 use std::ffi::{c_char, c_void, CString};
@@ -19,7 +22,10 @@ use std::time::Duration;
 /// may be read from any thread.
 pub struct regwatch_check {
     json: String,
+    text: String,
     cause: CString,
+    /// OPTIONS checks: the probe result and its round trip (µs).
+    probe: Option<(ProbeResult, Option<u64>)>,
 }
 
 /// A running keep-alive monitor (see `regwatch_runner_start`).
@@ -52,10 +58,17 @@ unsafe fn check_options(
     Ok(o)
 }
 
-fn finish(json: String, cause: &str, out: *mut *mut regwatch_check) -> regwatch_status {
+fn finish(
+    json: String,
+    text: String,
+    cause: &str,
+    out: *mut *mut regwatch_check,
+) -> regwatch_status {
     let c = Box::new(regwatch_check {
         json,
+        text,
         cause: CString::new(cause).unwrap_or_default(),
+        probe: None,
     });
     // SAFETY: `out` is valid for one write per the contract.
     unsafe { out.write(Box::into_raw(c)) };
@@ -108,7 +121,64 @@ pub unsafe extern "C" fn regwatch_check_options(
             o.result.cause().map_or("unknown", |c| c.as_str())
         };
         let json = serde_json::to_string(&o).unwrap_or_else(|_| "{}".to_owned());
-        finish(json, cause, out)
+        let text = match (o.result.code(), &o.error) {
+            (Some(c), _) => format!(
+                "OPTIONS to {}: {c} {} in {:.1} ms\n",
+                o.endpoint,
+                o.reason.as_deref().unwrap_or(""),
+                o.rtt_ms.unwrap_or(0.0)
+            ),
+            (None, Some(e)) => format!("OPTIONS to {}: {e}\n", o.endpoint),
+            (None, None) => format!("OPTIONS to {}: no answer\n", o.endpoint),
+        };
+        let st = finish(json, text, cause, out);
+        if st == regwatch_status::REGWATCH_STATUS_OK {
+            // SAFETY: `finish` just wrote a live check to `*out`.
+            unsafe {
+                (**out).probe = Some((o.result, o.rtt_ms.map(|ms| (ms * 1000.0) as u64)));
+            }
+        }
+        st
+    })
+}
+
+/// Keep-alive: reports the OPTIONS check `check` (from
+/// `regwatch_check_options`, run by the host for a
+/// `REGWATCH_EVENT_TRANSMIT`, typically an alternative transport the PBX
+/// itself does not speak) as the result of probe `probe_id` of `trunk`,
+/// as `regwatch_engine_probe_result` would. `INVALID_ARGUMENT` for a check
+/// that is not an OPTIONS check; `DONE` for a probe no longer awaited.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_probe_check(
+    engine: *mut regwatch_engine,
+    now_ms: u64,
+    trunk: *const c_char,
+    probe_id: u64,
+    check: *const regwatch_check,
+) -> regwatch_status {
+    if check.is_null() {
+        return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
+    }
+    // SAFETY: a live check per the contract, only read.
+    let probe = unsafe { (*check).probe };
+    with_engine(engine, |h| {
+        let Some((result, rtt)) = probe else {
+            return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT;
+        };
+        // SAFETY: C string per the contract.
+        let name = try_ffi!(unsafe { req_str(trunk) });
+        let Some(id) = h.engine.find_trunk(name) else {
+            return regwatch_status::REGWATCH_STATUS_NOT_FOUND;
+        };
+        match h
+            .engine
+            .handle_probe_result(now_ms, id, probe_id, result, rtt)
+        {
+            Ok(true) => regwatch_status::REGWATCH_STATUS_OK,
+            Ok(false) => regwatch_status::REGWATCH_STATUS_DONE,
+            Err(e) => super::engine::engine_err(e),
+        }
     })
 }
 
@@ -151,7 +221,66 @@ pub unsafe extern "C" fn regwatch_check_register(
         };
         let c = test_register(cfg, &ep, &opts);
         let json = serde_json::to_string(&c).unwrap_or_else(|_| "{}".to_owned());
-        finish(json, c.cause.as_str(), out)
+        let text = TrunkCheck {
+            trunk: cfg.name.to_string(),
+            endpoint: Some(ep.to_string()),
+            dns_error: None,
+            options: None,
+            diagnosis: c.diagnosis.clone(),
+            register: Some(c.clone()),
+        }
+        .text();
+        finish(json, text, c.cause.as_str(), out)
+    })
+}
+
+/// The live check of a configured trunk, as a console's `check` command
+/// runs it: where its requests go (RFC 3263, or its proxy), one OPTIONS
+/// there, and the test REGISTER with its credentials (ended with
+/// Expires: 0), summed up in one diagnosis. Blocks for DNS and the
+/// exchanges (each request waits at most `timeout_ms`, 0: 8 s). On OK,
+/// `*out` is a new check: JSON `{"trunk","endpoint","dns_error","options",
+/// "register","diagnosis"}`, console text from `regwatch_check_text`, never
+/// a password. Thread-safe (`config` is only read).
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_check_trunk(
+    config: *const regwatch_trunk_config,
+    timeout_ms: u32,
+    ca_file: *const c_char,
+    out: *mut *mut regwatch_check,
+) -> regwatch_status {
+    guard(|| {
+        if out.is_null() || config.is_null() {
+            return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
+        }
+        // SAFETY: a live config per the contract, only read here.
+        let cfg = unsafe { &(*config).inner };
+        // SAFETY: C string per the contract.
+        let opts = try_ffi!(unsafe { check_options(timeout_ms, ca_file) });
+        let c = trunk_check(cfg, &opts);
+        let json = serde_json::to_string(&c).unwrap_or_else(|_| "{}".to_owned());
+        finish(json, c.text(), c.diagnosis.cause.as_str(), out)
+    })
+}
+
+/// Writes the check as console text (several lines, each ending in `\n`)
+/// into `buf`; `*out_len` gets the size needed (also on
+/// `REGWATCH_STATUS_BUFFER_TOO_SMALL`).
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_check_text(
+    check: *const regwatch_check,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> regwatch_status {
+    guard(|| {
+        if check.is_null() {
+            return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
+        }
+        // SAFETY: a live check per the contract; buffers per the contract.
+        unsafe { write_out(&(*check).text, buf, len, out_len) }
     })
 }
 

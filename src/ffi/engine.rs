@@ -339,6 +339,10 @@ pub unsafe extern "C" fn regwatch_engine_free(engine: *mut regwatch_engine) {
 /// `keepalive_successes_to_clear` (1), `keepalive_confirm_ms` (5000),
 /// `keepalive_jitter` (0..0.5, default 0.1), `keepalive_alternates`
 /// (`on`/`off`, default on). Applies at once to every trunk.
+///
+/// `profile` (`twilio`/`generic`/`auto`, default auto): the profile of
+/// trunks read from a PBX configuration (`regwatch_engine_asterisk_*`,
+/// `regwatch_engine_freeswitch_*`), applied at their next sync.
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn regwatch_engine_set_option(
@@ -941,7 +945,7 @@ pub unsafe extern "C" fn regwatch_engine_trunk_text(
 }
 
 /// Writes a JSON array with one summary object per trunk (name, state,
-/// cause, alerting, last_code, expires_in_ms, findings count), for
+/// cause, alerting, last_code, expires_in_ms, findings count, summary), for
 /// `show trunks`-style listings. Output as for `regwatch_engine_trunk_json`.
 #[no_mangle]
 #[must_use]
@@ -955,8 +959,8 @@ pub unsafe extern "C" fn regwatch_engine_trunks_json(
         let list: Vec<serde_json::Value> = h
             .engine
             .trunk_ids()
-            .filter_map(|id| h.engine.snapshot(id).ok())
-            .map(|s| {
+            .filter_map(|id| h.engine.snapshot(id).ok().map(|s| (id, s)))
+            .map(|(id, s)| {
                 serde_json::json!({
                     "name": s.name,
                     "state": s.state,
@@ -965,12 +969,76 @@ pub unsafe extern "C" fn regwatch_engine_trunks_json(
                     "last_code": s.last_code,
                     "expires_in_ms": s.expires_in_ms,
                     "findings": s.findings.len(),
+                    "summary": h.engine.diagnose(id).map(|d| d.summary).unwrap_or_default(),
                 })
             })
             .collect();
         let s = serde_json::Value::Array(list).to_string();
         // SAFETY: buffer per the contract.
         unsafe { write_out(&s, buf, len, out_len) }
+    })
+}
+
+/// Writes every trunk, one line each (name, state, cause, last code,
+/// seconds until the binding lapses, keep-alive round trip, alert), with a
+/// header line and a count, as console text. Output as for
+/// `regwatch_engine_trunk_json`.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_trunks_text(
+    engine: *mut regwatch_engine,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        let s = crate::core::render_trunks_text(&h.engine);
+        // SAFETY: buffer per the contract.
+        unsafe { write_out(&s, buf, len, out_len) }
+    })
+}
+
+/// Writes every trunk's configuration findings (severity, code, field,
+/// message, fix), grouped by trunk, as console text. Output as for
+/// `regwatch_engine_trunk_json`.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_findings_text(
+    engine: *mut regwatch_engine,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        let s = crate::core::render_findings_text(&h.engine);
+        // SAFETY: buffer per the contract.
+        unsafe { write_out(&s, buf, len, out_len) }
+    })
+}
+
+/// Copies the configuration of trunk `trunk` (credentials included) into
+/// a new `regwatch_trunk_config` (free it with
+/// `regwatch_trunk_config_free`), e.g. to run `regwatch_check_trunk` off
+/// the engine's thread.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_trunk_config(
+    engine: *mut regwatch_engine,
+    trunk: *const c_char,
+    out: *mut *mut regwatch_trunk_config,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        if out.is_null() {
+            return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
+        }
+        let id = try_ffi!(trunk_id(h, trunk));
+        let Some(cfg) = h.engine.trunk_config(id) else {
+            return regwatch_status::REGWATCH_STATUS_NOT_FOUND;
+        };
+        let b = Box::new(regwatch_trunk_config { inner: cfg.clone() });
+        // SAFETY: `out` is valid for one write per the contract.
+        unsafe { out.write(Box::into_raw(b)) };
+        regwatch_status::REGWATCH_STATUS_OK
     })
 }
 

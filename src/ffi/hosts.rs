@@ -82,14 +82,25 @@ fn host_err(e: HostError) -> regwatch_status {
 /// Adds or updates every trunk of `trunks`, removes the Asterisk trunks
 /// that are gone, and rebuilds the URI index.
 fn sync_asterisk(h: &mut regwatch_engine, now_ms: u64, config: &AsteriskConfig) -> regwatch_status {
-    let trunks: Vec<AsteriskTrunk> = config.trunks();
+    let mut trunks: Vec<AsteriskTrunk> = config.trunks();
+    let profile = h.engine.config().host_profile;
     let mut seen = BTreeSet::new();
+    for t in &mut trunks {
+        if t.config.profile.is_none() {
+            t.config.profile = profile;
+        }
+    }
     for t in trunks {
         let name = t.config.name.to_string();
         let id = match h.engine.find_trunk(&name) {
             Some(id) => {
-                if let Err(e) = h.engine.update_trunk(now_ms, id, t.config.clone()) {
-                    return super::engine::engine_err(e);
+                // An unchanged registration (a reload of pjsip.conf that
+                // touched another section) keeps its state quietly: no
+                // findings emitted again.
+                if h.engine.trunk_config(id) != Some(&t.config) {
+                    if let Err(e) = h.engine.update_trunk(now_ms, id, t.config.clone()) {
+                        return super::engine::engine_err(e);
+                    }
                 }
                 id
             }
@@ -237,8 +248,12 @@ pub unsafe extern "C" fn regwatch_engine_freeswitch_gateways_xml(
     with_engine(engine, |h| {
         // SAFETY: C string per the contract.
         let xml = try_ffi!(unsafe { req_str(xml) });
+        let profile = h.engine.config().host_profile;
         for gw in parse_gateways(xml) {
-            let t = gw.trunk();
+            let mut t = gw.trunk();
+            if t.config.profile.is_none() {
+                t.config.profile = profile;
+            }
             let name = t.config.name.to_string();
             h.hosts.tracker.set_info(&name, gw.info());
             if t.registers {

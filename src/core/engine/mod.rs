@@ -481,6 +481,12 @@ impl Engine {
     }
 
     fn configure(&mut self, now: u64, id: TrunkId) {
+        self.configure_except(now, id, &[]);
+    }
+
+    /// Recomputes the findings and emits those not in `already` (what was
+    /// emitted before, when only host notes changed).
+    fn configure_except(&mut self, now: u64, id: TrunkId, already: &[Finding]) {
         let ratio = self.cfg.refresh_ratio;
         let Ok(t) = self.trunk_mut(id) else { return };
         t.findings = t.config.findings(Some(ratio));
@@ -490,6 +496,7 @@ impl Engine {
         let events: Vec<Output> = t
             .findings
             .iter()
+            .filter(|f| !already.contains(f))
             .map(|f| {
                 Output::Event(Event::Finding {
                     trunk: id,
@@ -512,7 +519,8 @@ impl Engine {
 
     /// Attaches findings that only the host adapter can know (what Asterisk
     /// or FreeSWITCH will do with this configuration). They join the
-    /// trunk's validation findings and are emitted again as events.
+    /// trunk's validation findings; those not emitted before come out as
+    /// events.
     pub fn set_host_notes(
         &mut self,
         now_ms: u64,
@@ -525,7 +533,8 @@ impl Engine {
             return Ok(());
         }
         t.host_notes = notes;
-        self.configure(now, id);
+        let already = std::mem::take(&mut t.findings);
+        self.configure_except(now, id, &already);
         Ok(())
     }
 
@@ -1260,7 +1269,11 @@ impl Engine {
             match wanted {
                 Some(c) => {
                     let summary = diagnosis::summary(c, &t.facts(now, ratio));
-                    tracing::warn!(trunk = %t.config.name, cause = c.as_str(), "{summary}");
+                    if c.severity() >= Severity::Error {
+                        tracing::error!(trunk = %t.config.name, cause = c.as_str(), "{summary}");
+                    } else {
+                        tracing::warn!(trunk = %t.config.name, cause = c.as_str(), "{summary}");
+                    }
                     self.out.push_back(Output::Event(Event::AlertRaised {
                         trunk: id,
                         name: t.config.name.clone(),
