@@ -76,6 +76,7 @@
 #include <pjlib.h>
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -137,6 +138,14 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static int is_unloading(void)
@@ -311,10 +320,11 @@ static int sched_fired(const void *data)
 
 struct probe {
 	uint64_t id;
-	uint64_t sent_ms;
+	uint64_t sent_us;
 	regwatch_probe_outcome outcome;
 	uint16_t code;
 	regwatch_transport_error terror;
+	uint64_t rtt_us;
 	/* Alternative-transport probes (the driver's own OPTIONS). */
 	struct regwatch_check *check;
 	uint16_t port;
@@ -333,7 +343,7 @@ static struct probe *probe_alloc(const struct regwatch_event *ev)
 
 	if (p) {
 		p->id = ev->probe_id;
-		p->sent_ms = now_ms();
+		p->sent_us = now_us();
 		p->port = ev->probe_port;
 		p->transport = ev->probe_transport;
 		memcpy(p->trunk, ev->trunk, n);
@@ -352,7 +362,7 @@ static int probe_done_task(void *data)
 		regwatch_check_free(p->check);
 	} else {
 		st = regwatch_engine_probe_result(engine, now, p->trunk, p->id, p->outcome, p->code,
-			p->terror, (int64_t) (now - p->sent_ms) * 1000);
+			p->terror, (int64_t) p->rtt_us);
 	}
 	if (st != REGWATCH_STATUS_OK && st != REGWATCH_STATUS_DONE && st != REGWATCH_STATUS_NOT_FOUND) {
 		ast_log(LOG_WARNING, "regwatch: probe result for '%s' refused: %s\n",
@@ -368,6 +378,7 @@ static void probe_cb(void *token, pjsip_event *e)
 {
 	struct probe *p = token;
 
+	p->rtt_us = now_us() - p->sent_us;
 	/* res_pjsip's own timeout passes an event without a transaction. */
 	switch (e->body.tsx_state.type) {
 	case PJSIP_EVENT_TIMER:
@@ -708,6 +719,31 @@ static void feed_objects(struct ast_sorcery *sorcery, const char *type)
 	ao2_ref(objects, -1);
 }
 
+/* Serializer: what `pjsip show registrations` prints, so that a module
+ * loaded while registrations run starts from Asterisk's own view. */
+static void seed_states(void)
+{
+	FILE *f = tmpfile();
+	char *text;
+	long len;
+
+	if (!f) {
+		return;
+	}
+	if (ast_cli_command(fileno(f), "pjsip show registrations") == RESULT_SUCCESS
+			&& (len = ftell(f)) > 0 && len < 16 * 1024 * 1024 && (text = ast_malloc(len + 1))) {
+		rewind(f);
+		if (fread(text, 1, len, f) == (size_t) len) {
+			text[len] = '\0';
+			if (regwatch_engine_asterisk_registrations_text(engine, now_ms(), text) == REGWATCH_STATUS_OK) {
+				ast_debug(1, "regwatch: states taken from 'pjsip show registrations'\n");
+			}
+		}
+		ast_free(text);
+	}
+	fclose(f);
+}
+
 /* Serializer: the whole PJSIP configuration, handed over as object sets. */
 static int sync_task(void *data)
 {
@@ -725,6 +761,7 @@ static int sync_task(void *data)
 	if (st != REGWATCH_STATUS_OK) {
 		ast_log(LOG_ERROR, "regwatch: could not apply the PJSIP configuration: %s\n", regwatch_status_str(st));
 	}
+	seed_states();
 	drain();
 	return 0;
 }
@@ -1308,7 +1345,12 @@ static int load_module(void)
 	}
 	observers_added = 1;
 	ast_cli_register_multiple(cli_entries, ARRAY_LEN(cli_entries));
-	ast_manager_register_xml("RegwatchShowTrunks", EVENT_FLAG_SYSTEM | EVENT_FLAG_REPORTING, ami_show_trunks);
+	/* Synopsis and description given here: an externally built module's
+	 * XML documentation is not in Asterisk's documentation database. */
+	ast_manager_register2("RegwatchShowTrunks", EVENT_FLAG_SYSTEM | EVENT_FLAG_REPORTING, ami_show_trunks,
+		AST_MODULE_SELF, "List the trunks regwatch watches, with their state and cause.",
+		"Sends one RegwatchTrunk event per outbound registration (Trunk, State, Cause, Code,\n"
+		"Alerting, ExpiresIn, Findings, Summary), then RegwatchTrunkListComplete.\n");
 	cli_registered = 1;
 	queue_sync();
 	ast_log(LOG_NOTICE, "regwatch %s watching PJSIP outbound registrations\n", regwatch_version());

@@ -631,6 +631,14 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_registry_json(struct 
 // `REGWATCH_STATUS_DONE`, so a module may pass every WARNING it sees.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_log_line(struct regwatch_engine *engine, uint64_t now_ms, const char *line);
 
+// Asterisk: the console output of `pjsip show registrations`. Each
+// registration regwatch knows but has seen nothing of yet (state
+// `unknown`, e.g. right after the module loaded) takes the state Asterisk
+// shows (`Registered`, `Unregistered`, `Rejected`); trunks with their own
+// observations keep them. Returns `REGWATCH_STATUS_DONE` when no line
+// applied.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_registrations_text(struct regwatch_engine *engine, uint64_t now_ms, const char *text);
+
 // FreeSWITCH: the sofia configuration XML (a whole `sofia.conf` as
 // `switch_xml_open_cfg` gives it, a profile, or lone `<gateway>`
 // elements). Every registering gateway becomes (or updates) a trunk named

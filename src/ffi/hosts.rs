@@ -8,8 +8,8 @@ use super::engine::{regwatch_engine, with_engine};
 use super::{opt_str, regwatch_status, req_str, try_ffi};
 use crate::core::{Engine, Error};
 use crate::hosts::asterisk::{
-    parse_conf, parse_log_line, AsteriskConfig, AsteriskTrunk, ObjectSet, RegistrationIndex,
-    RegistryEvent,
+    parse_conf, parse_log_line, parse_show_registrations, AsteriskConfig, AsteriskTrunk, ObjectSet,
+    RegistrationIndex, RegistryEvent,
 };
 use crate::hosts::freeswitch::{parse_gateways, GatewayChange, GatewayEvent, GatewayTracker};
 use crate::hosts::{apply, Fact, HostError};
@@ -226,6 +226,39 @@ pub unsafe extern "C" fn regwatch_engine_asterisk_log_line(
             return regwatch_status::REGWATCH_STATUS_DONE;
         };
         let facts = try_ffi!(parsed.event.facts(&h.hosts.index).map_err(host_err));
+        if facts.is_empty() {
+            return regwatch_status::REGWATCH_STATUS_DONE;
+        }
+        feed(&mut h.engine, now_ms, &facts)
+    })
+}
+
+/// Asterisk: the console output of `pjsip show registrations`. Each
+/// registration regwatch knows but has seen nothing of yet (state
+/// `unknown`, e.g. right after the module loaded) takes the state Asterisk
+/// shows (`Registered`, `Unregistered`, `Rejected`); trunks with their own
+/// observations keep them. Returns `REGWATCH_STATUS_DONE` when no line
+/// applied.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_asterisk_registrations_text(
+    engine: *mut regwatch_engine,
+    now_ms: u64,
+    text: *const c_char,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        // SAFETY: C string per the contract.
+        let text = try_ffi!(unsafe { req_str(text) });
+        let facts: Vec<Fact> = parse_show_registrations(text)
+            .into_iter()
+            .filter(|r| {
+                h.engine
+                    .find_trunk(&r.name)
+                    .and_then(|id| h.engine.trunk_state(id).ok())
+                    .is_some_and(|(s, _)| s == crate::core::RegState::Unknown)
+            })
+            .map(|r| r.fact())
+            .collect();
         if facts.is_empty() {
             return regwatch_status::REGWATCH_STATUS_DONE;
         }

@@ -13,6 +13,9 @@
 //!   `credentials_rejected`, `domain_not_found` or `registrar_unreachable`.
 //! * **ContactStatus** ([`ContactStatusEvent`]): Asterisk's own qualify
 //!   result, parsed for display; not an engine input.
+//! * the console output of **`pjsip show registrations`**
+//!   ([`parse_show_registrations`]): each registration's state as Asterisk
+//!   holds it, for a module that starts while registrations already run.
 //! * the sorcery **registration/auth/transport** objects
 //!   ([`ObjectSet`], [`AsteriskConfig`]) or `pjsip.conf` text
 //!   ([`parse_conf`]): one [`TrunkConfig`](crate::TrunkConfig) per
@@ -38,6 +41,7 @@
 //! ```
 
 mod ami;
+mod cli;
 mod conf;
 mod events;
 mod index;
@@ -45,6 +49,7 @@ mod log;
 mod sorcery;
 
 pub use ami::{ami_messages, AmiMessage};
+pub use cli::{parse_show_registrations, CliRegistration};
 pub use conf::{parse_conf, ConfFile, ConfSection};
 pub use events::{ContactState, ContactStatusEvent, RegistryEvent, RegistryStatus};
 pub use index::{IndexEntry, RegistrationIndex};
