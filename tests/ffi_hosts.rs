@@ -256,3 +256,138 @@ fn freeswitch_events_through_the_c_abi() {
     assert_eq!(state(e, "gw_timeout").1, "registrar_unreachable");
     unsafe { regwatch_engine_free(e) };
 }
+
+fn text(f: impl Fn(*mut c_char, usize, *mut usize) -> regwatch_status) -> String {
+    let mut need = 0usize;
+    let st = f(ptr::null_mut(), 0, &mut need);
+    assert!(
+        st == REGWATCH_STATUS_BUFFER_TOO_SMALL || st == REGWATCH_STATUS_OK,
+        "{st:?}"
+    );
+    let mut buf = vec![0u8; need];
+    assert_eq!(
+        f(buf.as_mut_ptr().cast(), buf.len(), &mut need),
+        REGWATCH_STATUS_OK
+    );
+    CStr::from_bytes_until_nul(&buf)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// What res_regwatch uses: a pjsip.conf reload that changes nothing keeps
+/// quiet, `pjsip show registrations` seeds trunks not yet observed, the
+/// console tables, the profile option, and a copy of a configuration
+/// (password included) for a live check off the engine's thread.
+#[test]
+fn asterisk_module_surface() {
+    let e = engine();
+    let conf = "[acme]\ntype=registration\nserver_uri=sip:acme.sip.twilio.com\n\
+        client_uri=sip:office@acme.sip.twilio.com\noutbound_auth=acme-auth\nexpiration=3600\n\
+        [acme-auth]\ntype=auth\nusername=office\npassword=Str0ngPassw0rdX\n\
+        [other]\ntype=registration\nserver_uri=sip:pbx.example.com\n\
+        client_uri=sip:me@pbx.example.com\n";
+    let opt =
+        |k: &str, v: &str| unsafe { regwatch_engine_set_option(e, c(k).as_ptr(), c(v).as_ptr()) };
+    assert_eq!(opt("profile", "generic"), REGWATCH_STATUS_OK);
+    assert_eq!(opt("profile", "sipgate"), REGWATCH_STATUS_INVALID_ARGUMENT);
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_pjsip_conf(e, 0, c(conf).as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    let findings = |e: *mut regwatch_engine| {
+        let mut out = Vec::new();
+        loop {
+            let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+            if unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) } != REGWATCH_STATUS_OK {
+                break;
+            }
+            let ev = unsafe { ev.assume_init() };
+            if ev.kind == REGWATCH_EVENT_FINDING {
+                let s = |p| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned();
+                out.push(format!("{} {}", s(ev.trunk), s(ev.cause)));
+            }
+        }
+        out
+    };
+    let f = findings(e);
+    assert!(!f.is_empty());
+    let mut sorted = f.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), f.len(), "each finding once: {f:?}");
+    // The profile option applies to trunks read from PBX configuration:
+    // a Twilio domain under the generic profile is not checked as Twilio.
+    let json =
+        text(|b, l, o| unsafe { regwatch_engine_trunk_json(e, c("acme").as_ptr(), b, l, o) });
+    assert!(json.contains("\"profile\":\"generic\""), "{json}");
+    // The same configuration again: no event at all.
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_pjsip_conf(e, 5, c(conf).as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    assert!(findings(e).is_empty());
+
+    // Seeding from the console: only trunks in state unknown change.
+    let show = " <Registration/ServerURI..............................>  <Auth....................>  <Status.......>\n\
+        ==========================================================================================\n\n \
+        acme/sip:acme.sip.twilio.com                            acme-auth                   Registered       (exp. 3500s)\n \
+        other/sip:pbx.example.com                               n/a                         Rejected         (exp. 0s)\n \
+        gone/sip:pbx.example.com                                n/a                         Registered       (exp. 9s)\n";
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_registrations_text(e, 10, c(show).as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(state(e, "acme"), ("registered".into(), "healthy".into()));
+    assert_eq!(state(e, "other").0, "rejected");
+    // Seen once: a second listing does not apply again.
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_registrations_text(e, 11, c(show).as_ptr()) },
+        REGWATCH_STATUS_DONE
+    );
+
+    let table = text(|b, l, o| unsafe { regwatch_engine_trunks_text(e, b, l, o) });
+    assert!(table.starts_with("Trunk"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("acme ") && l.contains("registered") && l.contains("healthy")),
+        "{table}"
+    );
+    assert!(table.contains("2 trunks"), "{table}");
+    let list = text(|b, l, o| unsafe { regwatch_engine_findings_text(e, b, l, o) });
+    assert!(list.contains("acme (acme.sip.twilio.com):"), "{list}");
+    assert!(list.contains("Fix: "), "{list}");
+    for s in [&table, &list, &json] {
+        assert!(!s.contains("Str0ngPassw0rdX"));
+    }
+    let trunks = text(|b, l, o| unsafe { regwatch_engine_trunks_json(e, b, l, o) });
+    let v: serde_json::Value = serde_json::from_str(&trunks).unwrap();
+    assert!(
+        v[0]["summary"].as_str().is_some_and(|s| !s.is_empty()),
+        "{v}"
+    );
+
+    // A copy of the configuration, for the live check.
+    let mut cfg = ptr::null_mut();
+    assert_eq!(
+        unsafe { regwatch_engine_trunk_config(e, c("acme").as_ptr(), &mut cfg) },
+        REGWATCH_STATUS_OK
+    );
+    assert!(!cfg.is_null());
+    unsafe { regwatch::ffi::config::regwatch_trunk_config_free(cfg) };
+    assert_eq!(
+        unsafe { regwatch_engine_trunk_config(e, c("nope").as_ptr(), &mut cfg) },
+        REGWATCH_STATUS_NOT_FOUND
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_trunk_config(e, c("acme").as_ptr(), ptr::null_mut()) },
+        REGWATCH_STATUS_NULL_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_registrations_text(e, 12, ptr::null()) },
+        REGWATCH_STATUS_NULL_ARGUMENT
+    );
+    unsafe { regwatch_engine_free(e) };
+}

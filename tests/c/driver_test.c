@@ -106,6 +106,96 @@ static void one_shot(uint16_t port, uint16_t tls_port, const char *ca) {
     regwatch_trunk_config_free(bad);
 }
 
+static char *check_text(const regwatch_check *c) {
+    size_t n = 0;
+    CHECK_STATUS(regwatch_check_text(c, NULL, 0, &n), REGWATCH_STATUS_BUFFER_TOO_SMALL);
+    char *buf = malloc(n);
+    CHECK(buf != NULL);
+    CHECK_STATUS(regwatch_check_text(c, buf, n, NULL), REGWATCH_STATUS_OK);
+    return buf;
+}
+
+/* What a PBX console's `regwatch check <trunk>` runs, and an OPTIONS check
+ * fed back to an engine as the result of the probe it asked for. */
+static void trunk_check(uint16_t port) {
+    char proxy[32];
+    snprintf(proxy, sizeof(proxy), "127.0.0.1:%u", (unsigned)port);
+    regwatch_trunk_config *good = alice(PASSWORD);
+    CHECK_STATUS(regwatch_trunk_config_set(good, "proxy", proxy), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_trunk_config_set(good, "transport", "udp"), REGWATCH_STATUS_OK);
+    regwatch_check *c = NULL;
+    CHECK_STATUS(regwatch_check_trunk(good, 3000, NULL, &c), REGWATCH_STATUS_OK);
+    CHECK(strcmp(regwatch_check_cause(c), "healthy") == 0);
+    char *text = check_text(c);
+    CHECK(strstr(text, "OPTIONS: 200 OK") != NULL);
+    CHECK(strstr(text, "Diagnosis: healthy") != NULL);
+    CHECK(strstr(text, PASSWORD) == NULL);
+    free(text);
+    regwatch_check_free(c);
+
+    regwatch_trunk_config *bad = alice("Wrong-Passw0rd-9");
+    CHECK_STATUS(regwatch_trunk_config_set(bad, "proxy", proxy), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_trunk_config_set(bad, "transport", "tcp"), REGWATCH_STATUS_OK);
+    c = NULL;
+    CHECK_STATUS(regwatch_check_trunk(bad, 3000, NULL, &c), REGWATCH_STATUS_OK);
+    CHECK(strcmp(regwatch_check_cause(c), "credentials_rejected") == 0);
+    text = check_text(c);
+    CHECK(strstr(text, "What to do:") != NULL);
+    CHECK(strstr(text, "Wrong-Passw0rd-9") == NULL);
+    free(text);
+    char *json = check_json(c);
+    CHECK(strstr(json, "\"diagnosis\"") != NULL);
+    free(json);
+    regwatch_check_free(c);
+
+    /* An engine with keep-alives asks for a probe; the host runs it with
+     * the driver and hands the check back. */
+    regwatch_engine *e = NULL;
+    CHECK_STATUS(regwatch_engine_new(0, 7, &e), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_set_option(e, "keepalive", "on"), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_add_trunk(e, 0, good), REGWATCH_STATUS_OK);
+    uint64_t deadline = 0;
+    regwatch_event ev;
+    int transmits = 0;
+    for (int round = 0; round < 3 && transmits == 0; round++) {
+        while (regwatch_engine_poll_event(e, &ev) == REGWATCH_STATUS_OK) {
+            if (ev.kind != REGWATCH_EVENT_TRANSMIT) {
+                continue;
+            }
+            transmits++;
+            uint64_t id = ev.probe_id;
+            regwatch_check *o = NULL;
+            CHECK_STATUS(regwatch_check_options(ev.probe_host, ev.probe_port, ev.probe_transport,
+                                                "acme.sip.twilio.com", "alice", 3000, NULL, &o),
+                         REGWATCH_STATUS_OK);
+            CHECK_STATUS(regwatch_engine_probe_check(e, deadline, "office", id, o), REGWATCH_STATUS_OK);
+            /* Answered already: no longer awaited. */
+            CHECK_STATUS(regwatch_engine_probe_check(e, deadline, "office", id, o), REGWATCH_STATUS_DONE);
+            regwatch_check_free(o);
+            break;
+        }
+        if (transmits == 0 && regwatch_engine_poll_timeout(e, &deadline) == REGWATCH_STATUS_OK) {
+            CHECK_STATUS(regwatch_engine_handle_timeout(e, deadline), REGWATCH_STATUS_OK);
+        }
+    }
+    CHECK(transmits == 1);
+    size_t n = 0;
+    char buf[8192];
+    CHECK_STATUS(regwatch_engine_trunk_json(e, "office", buf, sizeof(buf), &n), REGWATCH_STATUS_OK);
+    CHECK(strstr(buf, "OPTIONS keep-alive") != NULL);
+    /* A check that is not an OPTIONS check is refused. */
+    c = NULL;
+    CHECK_STATUS(regwatch_check_trunk(good, 3000, NULL, &c), REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_probe_check(e, deadline, "office", 1, c), REGWATCH_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_probe_check(e, deadline, "office", 1, NULL), REGWATCH_STATUS_NULL_ARGUMENT);
+    regwatch_check_free(c);
+    regwatch_engine_free(e);
+    CHECK_STATUS(regwatch_check_trunk(NULL, 0, NULL, &c), REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_check_text(NULL, buf, sizeof(buf), &n), REGWATCH_STATUS_NULL_ARGUMENT);
+    regwatch_trunk_config_free(good);
+    regwatch_trunk_config_free(bad);
+}
+
 /* What the runner's callbacks saw; they run on the runner thread. */
 struct seen {
     pthread_mutex_t lock;
@@ -202,6 +292,7 @@ int main(int argc, char **argv) {
     uint16_t port = (uint16_t)atoi(argv[1]);
     uint16_t tls_port = (uint16_t)atoi(argv[2]);
     one_shot(port, tls_port, argv[3]);
+    trunk_check(port);
     runner(port);
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;
