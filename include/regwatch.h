@@ -654,6 +654,12 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_gateways_xml(struct
 // to be added). Other events return `REGWATCH_STATUS_DONE`.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_event(struct regwatch_engine *engine, uint64_t now_ms, const char *const *names, const char *const *values, size_t n);
 
+// FreeSWITCH: the sofia profile of `gateway` (from the gateway XML or its
+// `sofia::gateway_add` event), for commands such as `sofia profile <p>
+// register <gw>`. `NOT_FOUND` when no profile is known. Output as for
+// `regwatch_engine_trunk_json`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_profile(struct regwatch_engine *engine, const char *gateway, char *buf, size_t len, size_t *out_len);
+
 // A static, NUL-terminated description of a status value (never NULL;
 // unknown values give "unknown status"). Thread-safe.
 const char *regwatch_status_str(uint32_t status);

@@ -28,6 +28,8 @@ pub(crate) struct HostContext {
     tracker: GatewayTracker,
     /// Gateways read from sofia XML: configuration and host notes.
     gateways: HashMap<String, (crate::core::TrunkConfig, Vec<Finding>, bool)>,
+    /// The sofia profile of each gateway (from the XML and gateway_add).
+    profiles: HashMap<String, String>,
 }
 
 /// Borrows `n` (name, value) pairs from two parallel C arrays.
@@ -283,6 +285,9 @@ pub unsafe extern "C" fn regwatch_engine_freeswitch_gateways_xml(
         let xml = try_ffi!(unsafe { req_str(xml) });
         let profile = h.engine.config().host_profile;
         for gw in parse_gateways(xml) {
+            if let Some(p) = &gw.profile {
+                h.hosts.profiles.insert(gw.name.clone(), p.clone());
+            }
             let mut t = gw.trunk();
             if t.config.profile.is_none() {
                 t.config.profile = profile;
@@ -291,6 +296,9 @@ pub unsafe extern "C" fn regwatch_engine_freeswitch_gateways_xml(
             h.hosts.tracker.set_info(&name, gw.info());
             if t.registers {
                 let id = match h.engine.find_trunk(&name) {
+                    // Unchanged (sofia.conf read again on a rescan or a
+                    // reloadxml): state and findings stay as they are.
+                    Some(id) if h.engine.trunk_config(id) == Some(&t.config) => Ok(id),
                     Some(id) => h
                         .engine
                         .update_trunk(now_ms, id, t.config.clone())
@@ -333,6 +341,13 @@ pub unsafe extern "C" fn regwatch_engine_freeswitch_event(
         let ev = try_ffi!(GatewayEvent::from_headers(&headers).map_err(host_err));
         let mapping = h.hosts.tracker.handle(&ev);
         let mut status = regwatch_status::REGWATCH_STATUS_OK;
+        if let Some(GatewayChange::Added {
+            gateway,
+            profile: Some(p),
+        }) = &mapping.change
+        {
+            h.hosts.profiles.insert(gateway.clone(), p.clone());
+        }
         match mapping.change {
             Some(GatewayChange::Added { gateway, .. }) => match h.hosts.gateways.get(&gateway) {
                 Some((cfg, notes, true)) if h.engine.find_trunk(&gateway).is_none() => {
@@ -360,5 +375,29 @@ pub unsafe extern "C" fn regwatch_engine_freeswitch_event(
             }
         }
         status
+    })
+}
+
+/// FreeSWITCH: the sofia profile of `gateway` (from the gateway XML or its
+/// `sofia::gateway_add` event), for commands such as `sofia profile <p>
+/// register <gw>`. `NOT_FOUND` when no profile is known. Output as for
+/// `regwatch_engine_trunk_json`.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_freeswitch_profile(
+    engine: *mut regwatch_engine,
+    gateway: *const c_char,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        // SAFETY: C string per the contract.
+        let gateway = try_ffi!(unsafe { req_str(gateway) });
+        let Some(p) = h.hosts.profiles.get(gateway) else {
+            return regwatch_status::REGWATCH_STATUS_NOT_FOUND;
+        };
+        // SAFETY: buffer per the contract.
+        unsafe { super::write_out(p, buf, len, out_len) }
     })
 }

@@ -248,6 +248,15 @@ impl SofiaGateway {
         if registers {
             cfg.expires = Some(self.expires());
         }
+        // A gateway that pings on its own (`ping` of 5 s or more) needs no
+        // second OPTIONS stream: its results arrive as gateway events.
+        if self
+            .param("ping")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .is_some_and(|v| v >= 5)
+        {
+            cfg.keepalive = Some(false);
+        }
         if !registers {
             notes.push(note(
                 codes::FREESWITCH_NO_REGISTER,

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# End-to-end test of mod_regwatch in a real FreeSWITCH, taken from the
+# environment (FreeSWITCH is in no package registry this project can
+# install from): FREESWITCH_PREFIX, else `pkg-config freeswitch`. Without
+# one it says so and exits 0 (skipped); everything the module decides is
+# covered in CI through the Rust adapters and the captured events.
+#
+#   FREESWITCH_PREFIX=/opt/freeswitch scripts/freeswitch-e2e.sh [OUTDIR]
+#
+# Like scripts/asterisk-e2e.sh, inside a network namespace it creates:
+# gateways for good, wrong password, unknown domain, auth user ≠ AOR user,
+# Expires below the minimum, UDP dropped with TCP working, and a registrar
+# stopped then started again (regwatch re-registers one gateway; its twin
+# is left to FreeSWITCH alone), then unload/load cycles. Transcripts of
+# `regwatch status|show|check`, the events and the figures go to OUTDIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+if [ "${1:-}" != "--inside" ]; then OUT=${1:-$TOP/target/freeswitch/e2e}; fi
+CYCLES=${REGWATCH_E2E_CYCLES:-20}
+MAIN=127.0.0.1:5080 BLOCKED=127.0.0.2:5060 OUTAGE=127.0.0.3:5060
+
+say() { printf 'freeswitch-e2e: %s\n' "$*" >&2; }
+die() { say "FAILED: $*"; exit 1; }
+
+if [ "${1:-}" != "--inside" ]; then
+    if [ -n "${FREESWITCH_PREFIX:-}" ]; then
+        export PKG_CONFIG_PATH="$FREESWITCH_PREFIX/lib/pkgconfig:${PKG_CONFIG_PATH:-}"
+    fi
+    if ! pkg-config --exists freeswitch 2>/dev/null; then
+        say "SKIPPED: no FreeSWITCH here (set FREESWITCH_PREFIX, or install one with freeswitch.pc)."
+        say "SKIPPED: mod_regwatch's decisions are tested through the Rust adapters and the captured events."
+        exit 0
+    fi
+    PREFIX=$(pkg-config --variable=prefix freeswitch)
+    FS_BIN=$PREFIX/bin/freeswitch
+    [ -x "$FS_BIN" ] || die "no $FS_BIN"
+    [ "$(id -u)" -eq 0 ] || die "needs root (network namespace, iptables)"
+    scripts/install-deps.sh >&2 || die "cannot install Kamailio, iptables"
+    say "FreeSWITCH $(pkg-config --modversion freeswitch) in $PREFIX"
+    cargo build --release --lib --quiet
+    make -s -C freeswitch-module clean
+    make -s -C freeswitch-module all install
+    rm -rf "$OUT"
+    mkdir -p "$OUT"
+    NS=regwatch-fs-$$
+    trap 'ip netns del "$NS" 2>/dev/null || true' EXIT
+    ip netns add "$NS"
+    t0=$(date +%s)
+    status=0
+    ip netns exec "$NS" env OUT="$OUT" PREFIX="$PREFIX" "$0" --inside || status=$?
+    printf 'test %ss\n' $(($(date +%s) - t0)) | tee -a "$OUT/figures.txt" >&2
+    [ "$status" -eq 0 ] || die "see $OUT"
+    say "passed; transcripts in $OUT"
+    exit 0
+fi
+
+# --- inside the namespace ------------------------------------------------
+: "${OUT:?}" "${PREFIX:?}"
+ip link set lo up
+FS=$OUT/fs
+pids=()
+regs=()
+cleanup_inside() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    if [ -n "${FS_PID:-}" ]; then
+        kill "$FS_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$FS_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$FS_PID" 2>/dev/null || true
+    fi
+    for r in "${regs[@]}"; do cp "$r/kamailio.log" "$r.log" 2>/dev/null || true; done
+    for r in "${regs[@]}"; do scripts/registrar.sh stop "$r" || true; done
+}
+trap cleanup_inside EXIT
+
+failures=0
+check() {
+    local name=$1
+    shift
+    if "$@"; then
+        printf 'ok   %s\n' "$name" | tee -a "$OUT/results.txt" >&2
+    else
+        printf 'FAIL %s\n' "$name" | tee -a "$OUT/results.txt" >&2
+        failures=$((failures + 1))
+    fi
+}
+mono() { python3 -c 'import time; print("%.3f" % time.monotonic())'; }
+fsx() { "$PREFIX/bin/fs_cli" -H 127.0.0.1 -P 8021 -p ClueCon -x "$1" 2>&1; }
+wait_for() {
+    local end=$(($(date +%s) + $1))
+    shift
+    while [ "$(date +%s)" -lt "$end" ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+    done
+    return 1
+}
+cause_is() { fsx "regwatch show $1" | grep -q "Cause: $2\b"; }
+state_is() { fsx "regwatch show $1" | grep -q "State: $2 "; }
+
+say "registrars on $MAIN, $BLOCKED (UDP dropped), $OUTAGE"
+for spec in "main=$MAIN" "blocked=$BLOCKED" "outage=$OUTAGE"; do
+    dir=$OUT/registrar-${spec%%=*}
+    addr=${spec#*=}
+    REGISTRAR_ADDR=${addr%:*} REGISTRAR_PORT=${addr#*:} REGISTRAR_TLS_PORT=$((${addr#*:} + 1)) \
+        REGISTRAR_USERS="bob:Bob-Passw0rd-2 carol:Carol-Passw0rd-3 dave:Dave-Passw0rd-4 erin:Erin-Passw0rd-5 frank:Frank-Passw0rd-6 grace:Grace-Passw0rd-7 heidi:Heidi-Passw0rd-8" \
+        scripts/registrar.sh start "$dir"
+    regs+=("$dir")
+done
+iptables -A INPUT -d "${BLOCKED%:*}" -p udp --dport "${BLOCKED#*:}" -j DROP
+
+mkdir -p "$FS/conf" "$FS/log" "$FS/run" "$FS/db"
+sed -e "s/@MAIN@/$MAIN/g" -e "s/@BLOCKED@/$BLOCKED/g" -e "s/@OUTAGE@/$OUTAGE/g" \
+    tests/freeswitch/freeswitch.xml.in >"$FS/conf/freeswitch.xml"
+start_mono=$(mono)
+"$PREFIX/bin/freeswitch" -nc -nf -nonat -nonatmap -conf "$FS/conf" -log "$FS/log" -run "$FS/run" -db "$FS/db" \
+    >"$OUT/freeswitch-stdout.txt" 2>&1 &
+FS_PID=$!
+wait_for 60 sh -c "'$PREFIX/bin/fs_cli' -H 127.0.0.1 -P 8021 -p ClueCon -x 'module_exists mod_regwatch' | grep -q true" ||
+    die "FreeSWITCH did not start with mod_regwatch (see $OUT/freeswitch-stdout.txt, $FS/log)"
+python3 tests/freeswitch/esl.py listen "$OUT/events.jsonl" &
+pids+=($!)
+wait_for 20 grep -q '"_ready"' "$OUT/events.jsonl" || die "no event socket"
+
+# The gateways registered before the event socket was listening: restart
+# the profile (gateway_delete, gateway_add, then every registration again)
+# with the listener in place; regwatch follows the gateways through it.
+# (mod_sofia refuses to restart a profile up for less than 10 s.)
+sleep "$(python3 -c "print(max(0.5, 11 - ($(mono) - $start_mono)))")"
+fsx "sofia profile external restart" >"$OUT/profile-restart.txt"
+sleep 3
+check "mod_regwatch loaded" sh -c "'$PREFIX/bin/fs_cli' -H 127.0.0.1 -P 8021 -p ClueCon -x 'module_exists mod_regwatch' | grep -q true"
+
+# --- the cases -----------------------------------------------------------------
+wait_for 20 cause_is good healthy || true
+check "good: healthy" cause_is good healthy
+wait_for 20 cause_is wrongpw credentials_rejected || true
+check "wrong password: credentials_rejected" cause_is wrongpw credentials_rejected
+wait_for 20 cause_is nodomain domain_not_found || true
+check "unknown domain: domain_not_found" cause_is nodomain domain_not_found
+wait_for 20 cause_is mismatch auth_username_mismatch || true
+check "auth user mismatch: auth_username_mismatch" cause_is mismatch auth_username_mismatch
+wait_for 20 state_is brief registered || true
+check "Expires 60: registered (after the 423)" state_is brief registered
+wait_for 60 cause_is udpblocked transport_blocked || true
+check "UDP blocked, TCP answers: transport_blocked" cause_is udpblocked transport_blocked
+wait_for 20 cause_is outage healthy || true
+wait_for 20 cause_is plain healthy || true
+check "outage gateway healthy before the outage" cause_is outage healthy
+check "plain gateway healthy before the outage" cause_is plain healthy
+
+fsx "regwatch status" >"$OUT/status.txt"
+fsx "regwatch findings" >"$OUT/findings.txt"
+for t in good wrongpw nodomain mismatch brief udpblocked outage plain; do
+    fsx "regwatch show $t" >"$OUT/show-$t.txt"
+done
+fsx "regwatch check good" >"$OUT/check-good.txt"
+fsx "regwatch check wrongpw" >"$OUT/check-wrongpw.txt"
+fsx "regwatch show nosuch" >"$OUT/show-nosuch.txt" || true
+fsx "regwatch" >"$OUT/usage.txt" || true
+check "regwatch check good: healthy" grep -q "Diagnosis: healthy" "$OUT/check-good.txt"
+check "regwatch check wrongpw: credentials_rejected" grep -q "Diagnosis: credentials_rejected" "$OUT/check-wrongpw.txt"
+check "regwatch show of an unknown gateway: -ERR" grep -q "^-ERR" "$OUT/show-nosuch.txt"
+check "findings name the auth user mismatch" grep -q "credentials.auth_user_mismatch" "$OUT/findings.txt"
+ev_has() { grep -q "$1" "$OUT/events.jsonl"; }
+check "event regwatch::alert credentials_rejected" ev_has '"Event-Subclass": "regwatch::alert".*"Gateway": "wrongpw".*"Cause": "credentials_rejected"'
+check "event regwatch::state for good" ev_has '"Event-Subclass": "regwatch::state".*"Gateway": "good".*"State": "registered"'
+check "log lines through switch_log_printf" grep -q "\[regwatch\]" "$FS/log/freeswitch.log"
+for pw in Alice-Passw0rd-1 Not-The-Passw0rd-9 Bob-Passw0rd-2 Carol-Passw0rd-3 Dave-Passw0rd-4 Erin-Passw0rd-5 Heidi-Passw0rd-8; do
+    check "no password ($pw) in API output, events or regwatch's log lines" \
+        sh -c "! grep -q -- '$pw' '$OUT'/*.txt '$OUT'/events.jsonl && ! grep '\[regwatch\]' '$FS/log/freeswitch.log' | grep -q -- '$pw'"
+done
+
+# --- outage ------------------------------------------------------------------------
+say "stopping the outage registrar"
+outage_dir=$OUT/registrar-outage
+before=$(wc -l <"$outage_dir/kamailio.log")
+stop_at=$(mono)
+scripts/registrar.sh pause "$outage_dir"
+alert_seen() { grep '"Event-Subclass": "regwatch::alert"' "$OUT/events.jsonl" | grep '"Gateway": "outage"' | grep -q '"Alert": "raised"'; }
+wait_for 30 alert_seen || true
+check "outage: regwatch::alert raised after the registrar stops" alert_seen
+alert_at=$(grep '"Event-Subclass": "regwatch::alert"' "$OUT/events.jsonl" | grep '"Gateway": "outage"' | grep '"Alert": "raised"' | head -n 1 |
+    python3 -c 'import json,sys; print(json.loads(sys.stdin.read() or "{}").get("_mono", 0))')
+fsx "regwatch show outage" >"$OUT/show-outage-down.txt"
+check "outage: registrar_unreachable or connection_refused while down" grep -Eq "Cause: (registrar_unreachable|connection_refused)" "$OUT/show-outage-down.txt"
+sleep 2
+say "starting the outage registrar again"
+resume_at=$(mono)
+scripts/registrar.sh resume "$outage_dir"
+rereg() { tail -n +"$((before + 1))" "$outage_dir/kamailio.log" | grep -q "REGISTER of carol"; }
+wait_for 30 rereg || true
+rereg_at=$(mono)
+check "outage: carol's binding is back (sofia profile external register outage, via regwatch)" rereg
+sleep 10
+fsx "regwatch show outage" >"$OUT/show-outage-back.txt"
+fsx "sofia status gateway plain" >"$OUT/sofia-status-plain.txt"
+plain_rereg=$(tail -n +"$((before + 1))" "$outage_dir/kamailio.log" | grep -c "REGISTER of dave" || true)
+check "plain (FreeSWITCH alone): no REGISTER in the 10 s after the registrar's return" test "$plain_rereg" -eq 0
+{
+    printf 'outage: regwatch::alert raised %.1f s after the registrar stopped\n' "$(python3 -c "print($alert_at - $stop_at)")"
+    printf 'outage: binding back %.1f s after the registrar returned (regwatch re-registered)\n' "$(python3 -c "print($rereg_at - $resume_at)")"
+    printf 'plain (FreeSWITCH alone): %s REGISTERs in the same window (sofia status gateway plain: %s)\n' "$plain_rereg" \
+        "$(grep -E '^(State|Status)' "$OUT/sofia-status-plain.txt" | tr -s ' \t' ' ' | paste -sd';')"
+} | tee -a "$OUT/figures.txt" >&2
+rereg_s=$(python3 -c "print(int(($rereg_at - $resume_at) * 10))")
+check "outage: re-registration within 5 s of the registrar's return" test "$rereg_s" -le 50
+
+# --- unload/load cycles ---------------------------------------------------------------
+proc() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$FS_PID/status"; }
+# Open files but the event socket's pollsets (fs_cli connections close a
+# moment after it exits).
+fds() { ls -l "/proc/$FS_PID/fd" | grep -vc 'anon_inode:\[eventpoll\]'; }
+sleep 5
+rss0=$(proc VmRSS) thr0=$(proc Threads) fd0=$(fds)
+cyc_start=$(mono)
+for i in $(seq "$CYCLES"); do
+    fsx "unload mod_regwatch" >>"$OUT/cycles.txt"
+    fsx "load mod_regwatch" >>"$OUT/cycles.txt"
+    sleep "0.$((RANDOM % 6))"
+done
+cyc_end=$(mono)
+wait_for 20 cause_is good healthy || true
+# fs_cli's event-socket connections close a moment after it exits.
+sleep 5
+rss1=$(proc VmRSS) thr1=$(proc Threads) fd1=$(fds)
+# The same cycles of a stock module: FreeSWITCH's loader (and the
+# reloadxml each `load` runs) grow the resident size on their own.
+for i in $(seq "$CYCLES"); do
+    fsx "unload mod_dialplan_xml" >/dev/null
+    fsx "load mod_dialplan_xml" >/dev/null
+    sleep "0.$((RANDOM % 6))"
+done
+sleep 5
+rss2=$(proc VmRSS)
+check "FreeSWITCH alive after $CYCLES cycles" kill -0 "$FS_PID"
+check "mod_regwatch loaded after the cycles" sh -c "'$PREFIX/bin/fs_cli' -H 127.0.0.1 -P 8021 -p ClueCon -x 'module_exists mod_regwatch' | grep -q true"
+check "every unload and load answered +OK" test "$(grep -cx '+OK' "$OUT/cycles.txt")" -eq $((2 * CYCLES))
+check "no -ERR in the cycles" sh -c "! grep -q '^-ERR' '$OUT/cycles.txt'"
+check "no thread left behind by the cycles" test "$thr1" -le "$thr0"
+check "no file descriptor left behind by the cycles" test "$fd1" -le "$fd0"
+{
+    printf 'cycles: %d unload/load in %.1f s\n' "$CYCLES" "$(python3 -c "print($cyc_end - $cyc_start)")"
+    printf 'cycles: RSS %s -> %s kB, threads %s -> %s, fds %s -> %s\n' "$rss0" "$rss1" "$thr0" "$thr1" "$fd0" "$fd1"
+    printf 'cycles: the same %d cycles of mod_dialplan_xml (baseline): RSS %s -> %s kB\n' "$CYCLES" "$rss1" "$rss2"
+} | tee -a "$OUT/figures.txt" >&2
+
+fsx "fsctl shutdown" >/dev/null || true
+for _ in $(seq 100); do kill -0 "$FS_PID" 2>/dev/null || break; sleep 0.1; done
+done_pid=$FS_PID
+unset FS_PID
+check "FreeSWITCH stopped cleanly" sh -c "! kill -0 $done_pid 2>/dev/null"
+[ "$failures" -eq 0 ] || die "$failures check(s) failed"
