@@ -33,6 +33,18 @@ step "Asterisk module end to end (res_regwatch in Asterisk 22 from Debian sid, i
 scripts/asterisk-e2e.sh
 programs=$((programs + 1))
 
+step "FreeSWITCH module end to end (mod_regwatch, with a FreeSWITCH from the environment)"
+# FreeSWITCH is in no package registry: without FREESWITCH_PREFIX or
+# freeswitch.pc this prints that it skipped (the Rust adapter tests above
+# cover what the module decides).
+if out=$(scripts/freeswitch-e2e.sh 2>&1); then
+    printf '%s\n' "$out" | tail -n 40
+    printf '%s\n' "$out" | grep -q 'SKIPPED' || programs=$((programs + 1))
+else
+    printf '%s\n' "$out"
+    exit 1
+fi
+
 step "install and link with pkg-config"
 scripts/install-test.sh
 programs=$((programs + 1))

@@ -391,3 +391,106 @@ fn asterisk_module_surface() {
     );
     unsafe { regwatch_engine_free(e) };
 }
+
+/// What mod_regwatch uses: the profile of each gateway for `sofia profile
+/// <p> register <gw>`, no second OPTIONS stream for a gateway that pings
+/// on its own, and sofia.conf read again without a word when unchanged.
+#[test]
+fn freeswitch_module_surface() {
+    let xml = r#"<configuration name="sofia.conf"><profiles>
+      <profile name="external"><gateways>
+        <gateway name="plain"><param name="username" value="alice"/>
+          <param name="password" value="Alice-Passw0rd-1"/>
+          <param name="proxy" value="acme.sip.twilio.com"/>
+          <param name="register-proxy" value="127.0.0.1:5080"/></gateway>
+        <gateway name="pinging"><param name="username" value="bob"/>
+          <param name="password" value="Bob-Passw0rd-2"/>
+          <param name="proxy" value="acme.sip.twilio.com"/>
+          <param name="ping" value="30"/></gateway>
+      </gateways></profile></profiles></configuration>"#;
+    let e = engine();
+    assert_eq!(
+        unsafe { regwatch_engine_set_option(e, c("keepalive").as_ptr(), c("on").as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_freeswitch_gateways_xml(e, 0, c(xml).as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    let first = drain(e);
+    assert!(first.iter().any(|(k, _)| *k == REGWATCH_EVENT_FINDING));
+    // Probes for the gateway without ping only.
+    let mut probed = Vec::new();
+    let mut deadline = 0u64;
+    // Two and a half keep-alive intervals of engine time.
+    while deadline < 150_000 {
+        if unsafe { regwatch_engine_poll_timeout(e, &mut deadline) } != REGWATCH_STATUS_OK {
+            break;
+        }
+        assert_eq!(
+            unsafe { regwatch_engine_handle_timeout(e, deadline) },
+            REGWATCH_STATUS_OK
+        );
+        loop {
+            let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+            if unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) } != REGWATCH_STATUS_OK {
+                break;
+            }
+            let ev = unsafe { ev.assume_init() };
+            if ev.kind == REGWATCH_EVENT_TRANSMIT {
+                probed.push(
+                    unsafe { CStr::from_ptr(ev.trunk) }
+                        .to_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    assert!(
+        probed.iter().filter(|t| *t == "plain").count() >= 2,
+        "{probed:?}"
+    );
+    assert!(!probed.iter().any(|t| t == "pinging"), "{probed:?}");
+    // The same XML again (a rescan or reloadxml): nothing to say.
+    assert_eq!(
+        unsafe { regwatch_engine_freeswitch_gateways_xml(e, deadline, c(xml).as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    assert!(
+        !drain(e).iter().any(|(k, _)| *k == REGWATCH_EVENT_FINDING),
+        "findings again"
+    );
+    let profile = text(|b, l, o| unsafe {
+        regwatch_engine_freeswitch_profile(e, c("plain").as_ptr(), b, l, o)
+    });
+    assert_eq!(profile, "external");
+    let mut need = 0usize;
+    assert_eq!(
+        unsafe {
+            regwatch_engine_freeswitch_profile(e, c("nope").as_ptr(), ptr::null_mut(), 0, &mut need)
+        },
+        REGWATCH_STATUS_NOT_FOUND
+    );
+    // gateway_add names the profile of a gateway the XML placed elsewhere.
+    let add = [
+        ("Event-Name", "CUSTOM"),
+        ("Event-Subclass", "sofia::gateway_add"),
+        ("Gateway", "plain"),
+        ("profile-name", "internal"),
+    ];
+    let names: Vec<CString> = add.iter().map(|(k, _)| c(k)).collect();
+    let values: Vec<CString> = add.iter().map(|(_, v)| c(v)).collect();
+    let np: Vec<*const c_char> = names.iter().map(|s| s.as_ptr()).collect();
+    let vp: Vec<*const c_char> = values.iter().map(|s| s.as_ptr()).collect();
+    let st = unsafe { regwatch_engine_freeswitch_event(e, deadline, np.as_ptr(), vp.as_ptr(), 4) };
+    assert!(
+        matches!(st, REGWATCH_STATUS_OK | REGWATCH_STATUS_DONE),
+        "{st:?}"
+    );
+    let profile = text(|b, l, o| unsafe {
+        regwatch_engine_freeswitch_profile(e, c("plain").as_ptr(), b, l, o)
+    });
+    assert_eq!(profile, "internal");
+    unsafe { regwatch_engine_free(e) };
+}
