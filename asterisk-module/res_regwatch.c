@@ -1020,6 +1020,18 @@ static char *complete_trunk(const char *word)
 	return NULL;
 }
 
+/* Prints what the engine renders for a whole-engine request. */
+static char *print_text(int fd, struct text_request *r)
+{
+	if (ask_engine(r) || !r->text) {
+		ast_cli(fd, "regwatch is not available\n");
+		return CLI_FAILURE;
+	}
+	ast_cli(fd, "%s", r->text);
+	ast_free(r->text);
+	return CLI_SUCCESS;
+}
+
 static char *cli_show_trunks(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
 	struct text_request r = { .what = 0 };
@@ -1037,13 +1049,7 @@ static char *cli_show_trunks(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 	if (a->argc != 3) {
 		return CLI_SHOWUSAGE;
 	}
-	if (ask_engine(&r) || !r.text) {
-		ast_cli(a->fd, "regwatch is not available\n");
-		return CLI_FAILURE;
-	}
-	ast_cli(a->fd, "%s", r.text);
-	ast_free(r.text);
-	return CLI_SUCCESS;
+	return print_text(a->fd, &r);
 }
 
 static char *cli_show_trunk(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
@@ -1097,13 +1103,7 @@ static char *cli_show_findings(struct ast_cli_entry *e, int cmd, struct ast_cli_
 	if (a->argc != 3) {
 		return CLI_SHOWUSAGE;
 	}
-	if (ask_engine(&r) || !r.text) {
-		ast_cli(a->fd, "regwatch is not available\n");
-		return CLI_FAILURE;
-	}
-	ast_cli(a->fd, "%s", r.text);
-	ast_free(r.text);
-	return CLI_SUCCESS;
+	return print_text(a->fd, &r);
 }
 
 static char *cli_check(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)

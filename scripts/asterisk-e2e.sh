@@ -21,9 +21,8 @@ TOP=$PWD
 if [ "${1:-}" != "--inside" ]; then OUT=${1:-$TOP/target/asterisk/e2e}; fi
 CYCLES=${REGWATCH_E2E_CYCLES:-50}
 ETC=/etc/regwatch-e2e
-# Registrars: address and port. The two on 5060 get the keep-alive's
-# alternative-transport probes (TCP 5060, TLS 5061) on their own address.
-MAIN=127.0.0.1:5080 BLOCKED=127.0.0.2:5060 OUTAGE=127.0.0.3:5060
+# shellcheck source=scripts/e2e-lib.sh
+. scripts/e2e-lib.sh
 
 say() { printf 'asterisk-e2e: %s\n' "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
@@ -71,56 +70,24 @@ fi
 : "${ROOT:?}" "${OUT:?}"
 ip link set lo up
 pids=()
-regs=()
 cleanup_inside() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for r in "${regs[@]}"; do cp "$r/kamailio.log" "$r.log" 2>/dev/null || true; done
     if [ -n "${AST_PID:-}" ]; then
         kill "$AST_PID" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$AST_PID" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$AST_PID" 2>/dev/null || true
     fi
-    for r in "${regs[@]}"; do scripts/registrar.sh stop "$r" || true; done
+    stop_registrars
 }
 trap cleanup_inside EXIT
 
-failures=0
-check() { # check NAME CONDITION-COMMAND...
-    local name=$1
-    shift
-    if "$@"; then
-        printf 'ok   %s\n' "$name" | tee -a "$OUT/results.txt" >&2
-    else
-        printf 'FAIL %s\n' "$name" | tee -a "$OUT/results.txt" >&2
-        failures=$((failures + 1))
-    fi
-}
-mono() { python3 -c 'import time; print("%.3f" % time.monotonic())'; }
 # The remote console warns that the namespace has no Ethernet; drop that.
 ast() { chroot "$ROOT" /usr/sbin/asterisk -C $ETC/asterisk.conf -rx "$1" 2>&1 | grep -v "^No ethernet interface found"; }
-# wait_for SECONDS COMMAND...: polls every 0.2 s until COMMAND succeeds.
-wait_for() {
-    local end=$(($(date +%s) + $1))
-    shift
-    while [ "$(date +%s)" -lt "$end" ]; do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.2
-    done
-    return 1
-}
-cause_is() { ast "regwatch show trunk $1" | grep -q "Cause: $2\b"; }
-state_is() { ast "regwatch show trunk $1" | grep -q "State: $2 "; }
+cause_is() { has "$(ast "regwatch show trunk $1")" "Cause: $2\b"; }
+state_is() { has "$(ast "regwatch show trunk $1")" "State: $2 "; }
 
 say "registrars on $MAIN, $BLOCKED (UDP dropped), $OUTAGE"
-for spec in "main=$MAIN" "blocked=$BLOCKED" "outage=$OUTAGE"; do
-    dir=$OUT/registrar-${spec%%=*}
-    addr=${spec#*=}
-    REGISTRAR_ADDR=${addr%:*} REGISTRAR_PORT=${addr#*:} REGISTRAR_TLS_PORT=$((${addr#*:} + 1)) \
-        REGISTRAR_USERS="bob:Bob-Passw0rd-2 carol:Carol-Passw0rd-3 dave:Dave-Passw0rd-4 erin:Erin-Passw0rd-5 frank:Frank-Passw0rd-6 grace:Grace-Passw0rd-7 heidi:Heidi-Passw0rd-8" \
-        scripts/registrar.sh start "$dir"
-    regs+=("$dir")
-done
-iptables -A INPUT -d "${BLOCKED%:*}" -p udp --dport "${BLOCKED#*:}" -j DROP
+start_registrars
 
 say "Asterisk $(chroot "$ROOT" dpkg-query -W -f '${Version}' asterisk)"
 rm -rf "$ROOT$ETC" "$ROOT/run/regwatch-e2e" "$ROOT/var/log/regwatch-e2e" "$ROOT/var/lib/regwatch-e2e" "$ROOT/var/spool/regwatch-e2e"
@@ -174,9 +141,7 @@ check "AMI RegwatchShowTrunks lists 8 trunks" test "$(grep -c '"Event": "Regwatc
 ami_has() { grep -q "$1" "$OUT/ami.jsonl"; }
 check "AMI RegwatchAlert credentials_rejected" ami_has '"Event": "RegwatchAlert".*"Trunk": "wrongpw".*"Cause": "credentials_rejected"'
 check "AMI RegwatchState for good" ami_has '"Event": "RegwatchState".*"Trunk": "good".*"State": "registered"'
-for pw in Alice-Passw0rd-1 Not-The-Passw0rd-9 Bob-Passw0rd-2 Carol-Passw0rd-3 Dave-Passw0rd-4 Erin-Passw0rd-5 Heidi-Passw0rd-8; do
-    check "no password ($pw) in CLI, AMI or log output" sh -c "! grep -rq -- '$pw' '$OUT'/*.txt '$OUT'/*.jsonl '$ROOT/var/log/regwatch-e2e/messages.log'"
-done
+no_password_in "'$OUT'/*.txt '$OUT'/*.jsonl '$ROOT/var/log/regwatch-e2e/messages.log'"
 
 # --- outage: the registrar stops, then comes back ------------------------------
 say "stopping the outage registrar"
@@ -184,7 +149,7 @@ outage_dir=$OUT/registrar-outage
 before=$(wc -l <"$outage_dir/kamailio.log")
 stop_at=$(mono)
 scripts/registrar.sh pause "$outage_dir"
-alert_seen() { grep '"Event": "RegwatchAlert"' "$OUT/ami.jsonl" | grep '"Trunk": "outage"' | grep -q '"Alert": "raised"'; }
+alert_seen() { has "$(grep '"Event": "RegwatchAlert"' "$OUT/ami.jsonl" | grep '"Trunk": "outage"')" '"Alert": "raised"'; }
 wait_for 30 alert_seen || true
 check "outage: RegwatchAlert raised after the registrar stops" alert_seen
 alert_at=$(grep '"Event": "RegwatchAlert"' "$OUT/ami.jsonl" | grep '"Trunk": "outage"' | grep '"Alert": "raised"' | head -n 1 |
@@ -195,7 +160,7 @@ sleep 2
 say "starting the outage registrar again"
 resume_at=$(mono)
 scripts/registrar.sh resume "$outage_dir"
-rereg() { tail -n +"$((before + 1))" "$outage_dir/kamailio.log" | grep -q "REGISTER of carol"; }
+rereg() { [ "$(registers_since "$outage_dir/kamailio.log" "$before" carol)" -gt 0 ]; }
 wait_for 30 rereg || true
 rereg_at=$(mono)
 check "outage: carol's binding is back (REGISTER from Asterisk, via regwatch)" rereg
@@ -203,24 +168,24 @@ sleep 10
 ast "regwatch show trunk outage" >"$OUT/show-trunk-outage-back.txt"
 ast "regwatch show trunk plain" >"$OUT/show-trunk-plain-back.txt"
 ast "pjsip show registrations" >"$OUT/pjsip-show-registrations.txt"
-plain_rereg=$(tail -n +"$((before + 1))" "$outage_dir/kamailio.log" | grep -c "REGISTER of dave" || true)
+plain_rereg=$(registers_since "$outage_dir/kamailio.log" "$before" dave)
 # Asterisk refreshes at expiration - 10 s; "(exp. Ns)" is its binding's lapse.
 plain_next=$(awk '$1 ~ /^plain\// {for (i = 1; i <= NF; i++) if ($i == "(exp.") {gsub(/[^0-9]/, "", $(i + 1)); print $(i + 1) - 10}}' \
     "$OUT/pjsip-show-registrations.txt")
 check "plain (Asterisk alone): no REGISTER in the 10 s after the registrar's return" test "$plain_rereg" -eq 0
 check "outage: alert cleared" sh -c "grep '\"Event\": \"RegwatchAlert\"' '$OUT/ami.jsonl' | grep '\"Trunk\": \"outage\"' | grep -q '\"Alert\": \"cleared\"'"
 {
-    printf 'outage: registrar stopped at +%.1f s after Asterisk started\n' "$(python3 -c "print($stop_at - $start_mono)")"
-    printf 'outage: RegwatchAlert raised %.1f s after the registrar stopped\n' "$(python3 -c "print($alert_at - $stop_at)")"
-    printf 'outage: binding back %.1f s after the registrar returned (regwatch re-registered)\n' "$(python3 -c "print($rereg_at - $resume_at)")"
+    printf 'outage: registrar stopped at +%s s after Asterisk started\n' "$(seconds "$start_mono" "$stop_at")"
+    printf 'outage: RegwatchAlert raised %s s after the registrar stopped\n' "$(seconds "$stop_at" "$alert_at")"
+    printf 'outage: binding back %s s after the registrar returned (regwatch re-registered)\n' "$(seconds "$resume_at" "$rereg_at")"
     printf 'plain (Asterisk alone): %s REGISTERs in the same window; its next one in %s s (pjsip show registrations), the registrar holding no binding until then\n' "$plain_rereg" "${plain_next:-?}"
 } | tee -a "$OUT/figures.txt" >&2
 rereg_s=$(python3 -c "print(int(($rereg_at - $resume_at) * 10))")
 check "outage: re-registration within 5 s of the registrar's return" test "$rereg_s" -le 50
 
 # --- unload/load/reload cycles under load ------------------------------------------
-proc() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$AST_PID/status"; }
-fds() { ls "/proc/$AST_PID/fd" | wc -l; }
+proc() { proc_field "$AST_PID" "$1"; }
+fds() { open_files "$AST_PID"; }
 sipp_pid=""
 if command -v sipp >/dev/null; then
     sipp -sf tests/asterisk/options-load.xml 127.0.0.1:5070 -i 127.0.0.1 -p 5099 -r 100 -nostdin -bg \
@@ -262,7 +227,7 @@ check "good healthy again after the cycles" cause_is good healthy
 check "no thread left behind by the cycles" test "$thr1" -le "$thr0"
 check "no file descriptor left behind by the cycles" test "$fd1" -le "$fd0"
 {
-    printf 'cycles: %d unload/load/reload in %.1f s under %s\n' "$CYCLES" "$(python3 -c "print($cyc_end - $cyc_start)")" \
+    printf 'cycles: %d unload/load/reload in %s s under %s\n' "$CYCLES" "$(seconds "$cyc_start" "$cyc_end")" \
         "$([ -n "$sipp_pid" ] && echo "100 OPTIONS/s from SIPp to Asterisk (${sipp_total:-?} sent, ${sipp_ok:-?} answered)" || echo "keep-alives only (no SIPp)")"
     printf 'cycles: RSS %s -> %s kB, threads %s -> %s, fds %s -> %s\n' "$rss0" "$rss1" "$thr0" "$thr1" "$fd0" "$fd1"
     printf 'cycles: the same %d cycles of res_pjsip_logger (baseline): RSS %s -> %s kB\n' "$CYCLES" "$rss1" "$rss2"

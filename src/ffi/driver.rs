@@ -275,12 +275,28 @@ pub unsafe extern "C" fn regwatch_check_text(
     len: usize,
     out_len: *mut usize,
 ) -> regwatch_status {
+    // SAFETY: per the contract of this export.
+    unsafe { write_check(check, |c| &c.text, buf, len, out_len) }
+}
+
+/// Writes one text of a check into a caller's buffer.
+///
+/// # Safety
+/// `check` is NULL or a live check; `buf`/`len`/`out_len` as for
+/// `write_out`.
+unsafe fn write_check(
+    check: *const regwatch_check,
+    field: fn(&regwatch_check) -> &String,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> regwatch_status {
     guard(|| {
         if check.is_null() {
             return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
         }
         // SAFETY: a live check per the contract; buffers per the contract.
-        unsafe { write_out(&(*check).text, buf, len, out_len) }
+        unsafe { write_out(field(&*check), buf, len, out_len) }
     })
 }
 
@@ -294,13 +310,8 @@ pub unsafe extern "C" fn regwatch_check_json(
     len: usize,
     out_len: *mut usize,
 ) -> regwatch_status {
-    guard(|| {
-        if check.is_null() {
-            return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
-        }
-        // SAFETY: a live check per the contract; buffers per the contract.
-        unsafe { write_out(&(*check).json, buf, len, out_len) }
-    })
+    // SAFETY: per the contract of this export.
+    unsafe { write_check(check, |c| &c.json, buf, len, out_len) }
 }
 
 /// The check's cause id (`healthy`, `credentials_rejected`, ...), valid

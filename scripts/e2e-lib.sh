@@ -1,0 +1,83 @@
+# Shared by scripts/asterisk-e2e.sh and scripts/freeswitch-e2e.sh (sourced,
+# from the repository root, inside the network namespace they create).
+# The caller sets OUT (transcripts) before using it.
+
+# The three registrars: address:port. The two on 5060 also get the
+# keep-alive's alternative-transport probes (TCP 5060, TLS 5061) on their
+# own address.
+MAIN=127.0.0.1:5080 BLOCKED=127.0.0.2:5060 OUTAGE=127.0.0.3:5060
+# Users of the registrars besides alice, and every password the cases use
+# (none may appear in any output).
+E2E_USERS="bob:Bob-Passw0rd-2 carol:Carol-Passw0rd-3 dave:Dave-Passw0rd-4 erin:Erin-Passw0rd-5 frank:Frank-Passw0rd-6 grace:Grace-Passw0rd-7 heidi:Heidi-Passw0rd-8"
+E2E_PASSWORDS="Alice-Passw0rd-1 Not-The-Passw0rd-9 Bob-Passw0rd-2 Carol-Passw0rd-3 Dave-Passw0rd-4 Erin-Passw0rd-5 Heidi-Passw0rd-8"
+
+failures=0
+regs=()
+
+# check NAME COMMAND...: records "ok NAME" or "FAIL NAME" in results.txt.
+check() {
+    local name=$1
+    shift
+    if "$@"; then
+        printf 'ok   %s\n' "$name" | tee -a "$OUT/results.txt" >&2
+    else
+        printf 'FAIL %s\n' "$name" | tee -a "$OUT/results.txt" >&2
+        failures=$((failures + 1))
+    fi
+}
+
+mono() { python3 -c 'import time; print("%.3f" % time.monotonic())'; }
+
+# seconds A B: B - A, one decimal.
+seconds() { python3 -c "print('%.1f' % ($2 - $1))"; }
+
+# wait_for SECONDS COMMAND...: polls every 0.2 s until COMMAND succeeds.
+wait_for() {
+    local end=$(($(date +%s) + $1))
+    shift
+    while [ "$(date +%s)" -lt "$end" ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# has TEXT PATTERN: grep -q on a captured text (no pipe, so no SIGPIPE
+# under pipefail when grep stops early).
+has() { grep -q -- "$2" <<<"$1"; }
+
+# start_registrars: the three Kamailio registrars, UDP to BLOCKED dropped.
+start_registrars() {
+    local spec dir addr
+    for spec in "main=$MAIN" "blocked=$BLOCKED" "outage=$OUTAGE"; do
+        dir=$OUT/registrar-${spec%%=*}
+        addr=${spec#*=}
+        REGISTRAR_ADDR=${addr%:*} REGISTRAR_PORT=${addr#*:} REGISTRAR_TLS_PORT=$((${addr#*:} + 1)) \
+            REGISTRAR_USERS="$E2E_USERS" scripts/registrar.sh start "$dir"
+        regs+=("$dir")
+    done
+    iptables -A INPUT -d "${BLOCKED%:*}" -p udp --dport "${BLOCKED#*:}" -j DROP
+}
+
+# stop_registrars: keeps their logs as OUT/registrar-*.log.
+stop_registrars() {
+    local r
+    for r in "${regs[@]}"; do cp "$r/kamailio.log" "$r.log" 2>/dev/null || true; done
+    for r in "${regs[@]}"; do scripts/registrar.sh stop "$r" || true; done
+}
+
+# no_password_in FILE...: checks every case password against the files.
+no_password_in() {
+    local pw
+    for pw in $E2E_PASSWORDS; do
+        check "no password ($pw) in the output" sh -c "! grep -q -- '$pw' $*"
+    done
+}
+
+# registers_since LOG LINE USER: REGISTERs of USER saved after line LINE.
+registers_since() { tail -n +"$(($2 + 1))" "$1" | grep -c "REGISTER of $3 " || true; }
+
+# Resident size (kB), threads and open files (but epoll sets, which a
+# console client's connection leaves for a moment) of process PID.
+proc_field() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+open_files() { ls -l "/proc/$1/fd" | grep -vc 'anon_inode:\[eventpoll\]'; }
