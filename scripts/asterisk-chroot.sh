@@ -119,8 +119,9 @@ t3=$(date +%s)
 
 {
     in_root dpkg-query -W -f '${Package} ${Version}\n' asterisk asterisk-modules asterisk-dev asterisk-config
-    printf 'pjproject %s (bundled in the asterisk source package)\n' \
-        "$(sed -n 's/.*PJ_VERSION_NUM_MAJOR[^0-9]*\([0-9]*\).*/\1/p' "$BASE/pjproject/pjlib/include/pj/config.h" | head -n 1).x"
+    pjv() { sed -n "s/^#define PJ_VERSION_NUM_$1[^0-9]*\\([0-9]*\\).*/\\1/p" "$BASE/pjproject/pjlib/include/pj/config.h" | head -n 1; }
+    printf 'pjproject %s.%s.%s (bundled in the asterisk source package; headers configured with its config_site.h)\n' \
+        "$(pjv MAJOR)" "$(pjv MINOR)" "$(pjv REV)"
     printf 'built %s; debootstrap %ss, apt %ss, pjproject %ss\n' "$(date -u +%FT%TZ)" $((t1 - t0)) $((t2 - t1)) $((t3 - t2))
 } >"$BASE/versions.txt"
 touch "$stamp"
