@@ -174,6 +174,38 @@ check "plain (FreeSWITCH alone): no REGISTER in the 10 s after the registrar's r
 rereg_s=$(python3 -c "print(int(($rereg_at - $resume_at) * 10))")
 check "outage: re-registration within 5 s of the registrar's return" test "$rereg_s" -le 50
 
+# --- an outage that catches both gateways re-registering ----------------------------
+# FreeSWITCH alone: the REGISTER fails (503 on ICMP port unreachable), the
+# gateway waits in FAIL_WAIT for retry-seconds (30) and only then tries
+# again; regwatch re-registers its twin as soon as the keep-alive answers.
+say "stopping the outage registrar, then both gateways re-register into the outage"
+before2=$(wc -l <"$outage_dir/kamailio.log")
+events_before=$(wc -l <"$OUT/events.jsonl")
+scripts/registrar.sh pause "$outage_dir"
+fsx "sofia profile external register outage" >/dev/null
+fsx "sofia profile external register plain" >/dev/null
+failwait() { tail -n +"$((events_before + 1))" "$OUT/events.jsonl" | grep '"Gateway": "plain"' | grep -q '"State": "FAIL_WAIT"'; }
+alert2() { tail -n +"$((events_before + 1))" "$OUT/events.jsonl" | grep '"regwatch::alert"' | grep '"Gateway": "outage"' | grep -q '"Alert": "raised"'; }
+wait_for 30 sh -c "$(declare -f failwait alert2); failwait && alert2" || true
+check "plain in FAIL_WAIT and outage alerting during the second outage" sh -c "$(declare -f failwait alert2); failwait && alert2"
+fsx "sofia status gateway plain" >"$OUT/sofia-status-plain-failwait.txt"
+resume2_at=$(mono)
+scripts/registrar.sh resume "$outage_dir"
+rereg2() { [ "$(registers_since "$outage_dir/kamailio.log" "$before2" carol)" -gt 0 ]; }
+plain2() { [ "$(registers_since "$outage_dir/kamailio.log" "$before2" dave)" -gt 0 ]; }
+wait_for 30 rereg2 || true
+rereg2_at=$(mono)
+check "outage: binding back within 5 s of the registrar's return (regwatch)" \
+    test "$(python3 -c "print(int(($rereg2_at - $resume2_at) * 10))")" -le 50
+wait_for 70 plain2 || true
+plain2_at=$(mono)
+check "plain: FreeSWITCH alone re-registers only at its FAIL_WAIT retry" plain2
+{
+    printf 'second outage: regwatch re-registered outage %s s after the registrar returned\n' "$(seconds "$resume2_at" "$rereg2_at")"
+    printf 'second outage: FreeSWITCH alone (FAIL_WAIT, retry-seconds 30) re-registered plain %s s after the registrar returned\n' \
+        "$(seconds "$resume2_at" "$plain2_at")"
+} | tee -a "$OUT/figures.txt" >&2
+
 # --- unload/load cycles ---------------------------------------------------------------
 proc() { proc_field "$FS_PID" "$1"; }
 fds() { open_files "$FS_PID"; }
