@@ -197,6 +197,7 @@ if command -v sipp >/dev/null; then
 fi
 ast "regwatch show trunks" >/dev/null
 rss0=$(proc VmRSS) thr0=$(proc Threads) fd0=$(fds)
+ls -l "/proc/$AST_PID/fd" >"$OUT/fds-before-cycles.txt" 2>&1 || true
 cyc_start=$(mono)
 # A pause of 0-0.5 s after each load: unloads land at every point of the
 # keep-alive cycle, some while OPTIONS are in flight (the UDP-blocked
@@ -209,7 +210,12 @@ for i in $(seq "$CYCLES"); do
 done
 cyc_end=$(mono)
 wait_for 20 cause_is good healthy || true
+# A console connection's socket can outlive the client by a moment; a
+# leaked descriptor never goes away.
+fds_back() { [ "$(fds)" -le "$fd0" ]; }
+wait_for 10 fds_back || true
 rss1=$(proc VmRSS) thr1=$(proc Threads) fd1=$(fds)
+ls -l "/proc/$AST_PID/fd" >"$OUT/fds-after-cycles.txt" 2>&1 || true
 # The same cycles of a stock PJSIP module, for what Asterisk's own loader
 # and allocator add to the resident size.
 for i in $(seq "$CYCLES"); do

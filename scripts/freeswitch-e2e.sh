@@ -211,6 +211,7 @@ proc() { proc_field "$FS_PID" "$1"; }
 fds() { open_files "$FS_PID"; }
 sleep 5
 rss0=$(proc VmRSS) thr0=$(proc Threads) fd0=$(fds)
+ls -l "/proc/$FS_PID/fd" >"$OUT/fds-before-cycles.txt" 2>&1 || true
 cyc_start=$(mono)
 for i in $(seq "$CYCLES"); do
     fsx "unload mod_regwatch" >>"$OUT/cycles.txt"
@@ -221,7 +222,12 @@ cyc_end=$(mono)
 wait_for 20 cause_is good healthy || true
 # fs_cli's event-socket connections close a moment after it exits.
 sleep 5
+# A console connection's socket can outlive the client by a moment; a
+# leaked descriptor never goes away.
+fds_back() { [ "$(fds)" -le "$fd0" ]; }
+wait_for 10 fds_back || true
 rss1=$(proc VmRSS) thr1=$(proc Threads) fd1=$(fds)
+ls -l "/proc/$FS_PID/fd" >"$OUT/fds-after-cycles.txt" 2>&1 || true
 # The same cycles of a stock module: FreeSWITCH's loader (and the
 # reloadxml each `load` runs) grow the resident size on their own.
 for i in $(seq "$CYCLES"); do
