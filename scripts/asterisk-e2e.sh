@@ -150,7 +150,7 @@ say "stopping the outage registrar"
 outage_dir=$OUT/registrar-outage
 before=$(wc -l <"$outage_dir/kamailio.log")
 stop_at=$(mono)
-scripts/registrar.sh pause "$outage_dir"
+outage_down
 alert_seen() { has "$(grep '"Event": "RegwatchAlert"' "$OUT/ami.jsonl" | grep '"Trunk": "outage"')" '"Alert": "raised"'; }
 wait_for 30 alert_seen || true
 check "outage: RegwatchAlert raised after the registrar stops" alert_seen
@@ -161,7 +161,7 @@ check "outage: registrar_unreachable or connection_refused while down" grep -Eq 
 sleep 2
 say "starting the outage registrar again"
 resume_at=$(mono)
-scripts/registrar.sh resume "$outage_dir"
+outage_up
 rereg() { [ "$(registers_since "$outage_dir/kamailio.log" "$before" carol)" -gt 0 ]; }
 wait_for 30 rereg || true
 rereg_at=$(mono)

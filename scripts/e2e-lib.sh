@@ -81,3 +81,19 @@ registers_since() { tail -n +"$(($2 + 1))" "$1" | grep -c "REGISTER of $3 " || t
 # console client's connection leaves for a moment) of process PID.
 proc_field() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 open_files() { ls -l "/proc/$1/fd" | grep -vc 'anon_inode:\[eventpoll\]'; }
+
+# outage_down / outage_up: the OUTAGE registrar goes away and comes back.
+# Kamailio closes its UDP listeners a moment before its TCP ones when it
+# stops, which a probe can fall into; refusing both at once first (ICMP
+# port unreachable, TCP reset: what a stopped registrar gives) makes the
+# outage sharp. The process is really stopped and started again.
+outage_down() {
+    iptables -I INPUT -d "${OUTAGE%:*}" -p udp --dport "${OUTAGE#*:}" -j REJECT --reject-with icmp-port-unreachable
+    iptables -I INPUT -d "${OUTAGE%:*}" -p tcp -j REJECT --reject-with tcp-reset
+    scripts/registrar.sh pause "$OUT/registrar-outage"
+}
+outage_up() {
+    iptables -D INPUT -d "${OUTAGE%:*}" -p tcp -j REJECT --reject-with tcp-reset
+    iptables -D INPUT -d "${OUTAGE%:*}" -p udp --dport "${OUTAGE#*:}" -j REJECT --reject-with icmp-port-unreachable
+    scripts/registrar.sh resume "$OUT/registrar-outage"
+}

@@ -144,7 +144,7 @@ say "stopping the outage registrar"
 outage_dir=$OUT/registrar-outage
 before=$(wc -l <"$outage_dir/kamailio.log")
 stop_at=$(mono)
-scripts/registrar.sh pause "$outage_dir"
+outage_down
 alert_seen() { has "$(grep '"Event-Subclass": "regwatch::alert"' "$OUT/events.jsonl" | grep '"Gateway": "outage"')" '"Alert": "raised"'; }
 wait_for 30 alert_seen || true
 check "outage: regwatch::alert raised after the registrar stops" alert_seen
@@ -155,7 +155,7 @@ check "outage: registrar_unreachable or connection_refused while down" grep -Eq 
 sleep 2
 say "starting the outage registrar again"
 resume_at=$(mono)
-scripts/registrar.sh resume "$outage_dir"
+outage_up
 rereg() { [ "$(registers_since "$outage_dir/kamailio.log" "$before" carol)" -gt 0 ]; }
 wait_for 30 rereg || true
 rereg_at=$(mono)
@@ -181,7 +181,7 @@ check "outage: re-registration within 5 s of the registrar's return" test "$rere
 say "stopping the outage registrar, then both gateways re-register into the outage"
 before2=$(wc -l <"$outage_dir/kamailio.log")
 events_before=$(wc -l <"$OUT/events.jsonl")
-scripts/registrar.sh pause "$outage_dir"
+outage_down
 fsx "sofia profile external register outage" >/dev/null
 fsx "sofia profile external register plain" >/dev/null
 failwait() { tail -n +"$((events_before + 1))" "$OUT/events.jsonl" | grep '"Gateway": "plain"' | grep -q '"State": "FAIL_WAIT"'; }
@@ -190,7 +190,7 @@ wait_for 30 sh -c "$(declare -f failwait alert2); failwait && alert2" || true
 check "plain in FAIL_WAIT and outage alerting during the second outage" sh -c "$(declare -f failwait alert2); failwait && alert2"
 fsx "sofia status gateway plain" >"$OUT/sofia-status-plain-failwait.txt"
 resume2_at=$(mono)
-scripts/registrar.sh resume "$outage_dir"
+outage_up
 rereg2() { [ "$(registers_since "$outage_dir/kamailio.log" "$before2" carol)" -gt 0 ]; }
 plain2() { [ "$(registers_since "$outage_dir/kamailio.log" "$before2" dave)" -gt 0 ]; }
 wait_for 30 rereg2 || true

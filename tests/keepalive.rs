@@ -433,6 +433,52 @@ fn udp_blocked_while_tcp_answers_is_transport_blocked() {
     assert_eq!(alts, 2);
 }
 
+/// A registrar going down can close UDP a moment before TCP: the first
+/// alternates find TCP still answering. During a long outage they are sent
+/// again every 10 failures, so the verdict follows what is true now.
+#[test]
+fn alternates_again_during_a_long_outage() {
+    let mut sim = Sim::new(policy(2, 1));
+    let id = sim.add(cfg("office"));
+    let mut tcp_rounds = 0;
+    // 20 minutes at the 60 s default: about 20 UDP failures.
+    sim.run(20 * 60_000, 3, |p| match (p.transport, p.purpose) {
+        (Transport::Udp, _) => None,
+        (Transport::Tcp, _) => {
+            tcp_rounds += 1;
+            if tcp_rounds == 1 {
+                OK
+            } else {
+                Some(ProbeResult::TransportError {
+                    kind: TransportErrorKind::Refused,
+                })
+            }
+        }
+        (Transport::Tls, _) => Some(ProbeResult::TransportError {
+            kind: TransportErrorKind::Refused,
+        }),
+    });
+    let alerts = sim.alerts();
+    assert_eq!(alerts[0].1, Cause::TransportBlocked, "{alerts:?}");
+    assert!(tcp_rounds >= 2, "alternates sent again: {tcp_rounds}");
+    let alts = sim
+        .probes
+        .iter()
+        .filter(|p| p.purpose == ProbePurpose::Alternate)
+        .count();
+    assert!((4..=6).contains(&alts), "{alts}");
+    let d = sim.e.diagnose(id).unwrap();
+    assert_ne!(d.cause, Cause::TransportBlocked, "{:#?}", d);
+    assert!(
+        matches!(
+            d.cause,
+            Cause::RegistrarUnreachable | Cause::ConnectionRefused
+        ),
+        "{:?}",
+        d.cause
+    );
+}
+
 #[test]
 fn refused_dns_and_tls_name_their_causes() {
     for (kind, cause, alternates) in [

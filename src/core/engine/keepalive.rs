@@ -13,6 +13,10 @@ use crate::core::state::Cause;
 use crate::validate::Transport;
 use std::sync::Arc;
 
+/// During a long outage, the other transports are probed again after this
+/// many failures in a row (10 minutes at the default interval).
+const ALTERNATES_AGAIN_EVERY: u32 = 10;
+
 /// A probe's deadline in the engine's deadline queue.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Deadline {
@@ -492,11 +496,14 @@ impl Engine {
         t.ka.status.failed += 1;
         let failures = t.ka.status.failures_in_row;
         // A first failure: confirm fast instead of waiting an interval, and
-        // try the other transports once when UDP failed.
+        // try the other transports when UDP failed: once, then again every
+        // ALTERNATES_AGAIN_EVERY failures in a row, so that a verdict made
+        // while the registrar was going down (TCP still up for a moment) is
+        // checked again.
         let confirm = failures < policy.failures_to_alert;
         let send_alternates = policy.alternates
             && transport == Transport::Udp
-            && !t.ka.alt_sent
+            && (!t.ka.alt_sent || failures % ALTERNATES_AGAIN_EVERY == 0)
             && class == ProbeClass::Unreachable
             && !matches!(
                 result,
