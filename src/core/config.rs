@@ -86,8 +86,9 @@ pub struct KeepAlivePolicy {
     /// Each interval varies by up to ± this fraction, from the engine's
     /// seed (default 0.1); first probes are spread over one interval.
     pub jitter: f64,
-    /// After a UDP probe fails, probe TCP 5060 and TLS 5061 once, to tell
-    /// `transport_blocked` from `registrar_unreachable` (default true).
+    /// After a UDP probe fails, probe TCP 5060 and TLS 5061 (once, then
+    /// again every 10 failures in a row), to tell `transport_blocked` from
+    /// `registrar_unreachable` (default true).
     pub alternates: bool,
 }
 
