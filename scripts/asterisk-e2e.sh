@@ -110,23 +110,7 @@ ast "module show like regwatch" >"$OUT/module.txt"
 check "res_regwatch loaded" grep -q "res_regwatch.so.*Running" "$OUT/module.txt"
 
 # --- the cases ---------------------------------------------------------------
-wait_for 20 cause_is good healthy || true
-check "good: healthy" cause_is good healthy
-wait_for 20 cause_is wrongpw credentials_rejected || true
-check "wrong password: credentials_rejected" cause_is wrongpw credentials_rejected
-wait_for 20 cause_is nodomain domain_not_found || true
-check "unknown domain: domain_not_found" cause_is nodomain domain_not_found
-wait_for 20 cause_is mismatch auth_username_mismatch || true
-check "auth user mismatch: auth_username_mismatch" cause_is mismatch auth_username_mismatch
-wait_for 20 state_is brief registered || true
-check "Expires 60: registered after 423" state_is brief registered
-check "Expires 60: the 423 is in its history" sh -c "chroot '$ROOT' /usr/sbin/asterisk -C $ETC/asterisk.conf -rx 'regwatch show trunk brief' | grep -q 'final 423\|423'"
-wait_for 40 cause_is udpblocked transport_blocked || true
-check "UDP blocked, TCP answers: transport_blocked" cause_is udpblocked transport_blocked
-wait_for 20 cause_is outage healthy || true
-wait_for 20 cause_is plain healthy || true
-check "outage trunk healthy before the outage" cause_is outage healthy
-check "plain trunk healthy before the outage" cause_is plain healthy
+check_cases
 
 ast "regwatch show trunks" >"$OUT/show-trunks.txt"
 ast "regwatch show findings" >"$OUT/show-findings.txt"
@@ -142,6 +126,7 @@ python3 tests/asterisk/ami.py action RegwatchShowTrunks >"$OUT/ami-show-trunks.j
 check "AMI RegwatchShowTrunks lists 8 trunks" test "$(grep -c '"Event": "RegwatchTrunk"' "$OUT/ami-show-trunks.jsonl")" -eq 8
 ami_has() { grep -q "$1" "$OUT/ami.jsonl"; }
 check "AMI RegwatchAlert credentials_rejected" ami_has '"Event": "RegwatchAlert".*"Trunk": "wrongpw".*"Cause": "credentials_rejected"'
+check "AMI RegwatchAlert for brief's 423: interval_too_brief" ami_has '"Event": "RegwatchAlert".*"Trunk": "brief".*"Cause": "interval_too_brief".*"Code": "423"'
 check "AMI RegwatchState for good" ami_has '"Event": "RegwatchState".*"Trunk": "good".*"State": "registered"'
 no_password_in "'$OUT'/*.txt '$OUT'/*.jsonl '$ROOT/var/log/regwatch-e2e/messages.log'"
 

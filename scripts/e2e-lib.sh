@@ -97,3 +97,25 @@ outage_up() {
     iptables -D INPUT -d "${OUTAGE%:*}" -p udp --dport "${OUTAGE#*:}" -j REJECT --reject-with icmp-port-unreachable
     scripts/registrar.sh resume "$OUT/registrar-outage"
 }
+
+# check_cases: the same case verdicts through either PBX. The caller
+# defines cause_is TRUNK CAUSE and state_is TRUNK STATE over its console.
+check_cases() {
+    local spec trunk cause
+    for spec in good:healthy wrongpw:credentials_rejected nodomain:domain_not_found \
+        mismatch:auth_username_mismatch; do
+        trunk=${spec%%:*} cause=${spec#*:}
+        wait_for 20 cause_is "$trunk" "$cause" || true
+        check "$trunk: $cause" cause_is "$trunk" "$cause"
+    done
+    wait_for 20 state_is brief registered || true
+    check "brief (Expires 60, below the registrar's minimum): registered after the 423" state_is brief registered
+    # The alternates come after two UDP failures, the REGISTER's own
+    # timeout (32 s over UDP) later.
+    wait_for 60 cause_is udpblocked transport_blocked || true
+    check "udpblocked (UDP dropped, TCP answers): transport_blocked" cause_is udpblocked transport_blocked
+    for trunk in outage plain; do
+        wait_for 20 cause_is "$trunk" healthy || true
+        check "$trunk: healthy before the outage" cause_is "$trunk" healthy
+    done
+}

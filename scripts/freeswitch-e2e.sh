@@ -102,22 +102,7 @@ sleep 3
 check "mod_regwatch loaded" sh -c "'$PREFIX/bin/fs_cli' -H 127.0.0.1 -P 8021 -p ClueCon -x 'module_exists mod_regwatch' | grep -q true"
 
 # --- the cases -----------------------------------------------------------------
-wait_for 20 cause_is good healthy || true
-check "good: healthy" cause_is good healthy
-wait_for 20 cause_is wrongpw credentials_rejected || true
-check "wrong password: credentials_rejected" cause_is wrongpw credentials_rejected
-wait_for 20 cause_is nodomain domain_not_found || true
-check "unknown domain: domain_not_found" cause_is nodomain domain_not_found
-wait_for 20 cause_is mismatch auth_username_mismatch || true
-check "auth user mismatch: auth_username_mismatch" cause_is mismatch auth_username_mismatch
-wait_for 20 state_is brief registered || true
-check "Expires 60: registered (after the 423)" state_is brief registered
-wait_for 60 cause_is udpblocked transport_blocked || true
-check "UDP blocked, TCP answers: transport_blocked" cause_is udpblocked transport_blocked
-wait_for 20 cause_is outage healthy || true
-wait_for 20 cause_is plain healthy || true
-check "outage gateway healthy before the outage" cause_is outage healthy
-check "plain gateway healthy before the outage" cause_is plain healthy
+check_cases
 
 fsx "regwatch status" >"$OUT/status.txt"
 fsx "regwatch findings" >"$OUT/findings.txt"
