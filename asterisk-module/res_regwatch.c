@@ -918,9 +918,18 @@ static int read_config(int reload, struct config_update *u)
 
 /* --- CLI and AMI ---------------------------------------------------------- */
 
+/* What a CLI or AMI handler asks the engine's serializer for. */
+enum text_what {
+	TEXT_TRUNKS,      /* the trunks table */
+	TEXT_TRUNK,       /* one trunk's diagnosis */
+	TEXT_FINDINGS,    /* every finding */
+	TEXT_TRUNKS_JSON, /* the trunks as JSON (AMI) */
+	TEXT_CONFIG,      /* a copy of one trunk's configuration (check) */
+};
+
 struct text_request {
-	const char *trunk;   /* NULL: all */
-	int what;            /* 0 trunks table, 1 one trunk, 2 findings, 3 trunks JSON, 4 config copy */
+	const char *trunk;   /* TEXT_TRUNK, TEXT_CONFIG */
+	enum text_what what;
 	char *text;
 	regwatch_status status;
 	struct regwatch_trunk_config *config;
@@ -960,22 +969,22 @@ static int text_task(void *data)
 	const char *state, *cause;
 
 	switch (r->what) {
-	case 0:
+	case TEXT_TRUNKS:
 		r->text = render(trunks_text, NULL);
 		break;
-	case 1:
+	case TEXT_TRUNK:
 		r->status = regwatch_engine_trunk_state(engine, r->trunk, &state, &cause);
 		if (r->status == REGWATCH_STATUS_OK) {
 			r->text = render(trunk_text, (void *) r->trunk);
 		}
 		break;
-	case 2:
+	case TEXT_FINDINGS:
 		r->text = render(findings_text, NULL);
 		break;
-	case 3:
+	case TEXT_TRUNKS_JSON:
 		r->text = render(trunks_json, NULL);
 		break;
-	case 4:
+	case TEXT_CONFIG:
 		r->status = regwatch_engine_trunk_config(engine, r->trunk, &r->config);
 		break;
 	}
@@ -1034,7 +1043,7 @@ static char *print_text(int fd, struct text_request *r)
 
 static char *cli_show_trunks(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
-	struct text_request r = { .what = 0 };
+	struct text_request r = { .what = TEXT_TRUNKS };
 
 	switch (cmd) {
 	case CLI_INIT:
@@ -1054,7 +1063,7 @@ static char *cli_show_trunks(struct ast_cli_entry *e, int cmd, struct ast_cli_ar
 
 static char *cli_show_trunk(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
-	struct text_request r = { .what = 1 };
+	struct text_request r = { .what = TEXT_TRUNK };
 
 	switch (cmd) {
 	case CLI_INIT:
@@ -1089,7 +1098,7 @@ static char *cli_show_trunk(struct ast_cli_entry *e, int cmd, struct ast_cli_arg
 
 static char *cli_show_findings(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
-	struct text_request r = { .what = 2 };
+	struct text_request r = { .what = TEXT_FINDINGS };
 
 	switch (cmd) {
 	case CLI_INIT:
@@ -1108,7 +1117,7 @@ static char *cli_show_findings(struct ast_cli_entry *e, int cmd, struct ast_cli_
 
 static char *cli_check(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
-	struct text_request r = { .what = 4 };
+	struct text_request r = { .what = TEXT_CONFIG };
 	struct regwatch_check *check = NULL;
 	regwatch_status st;
 	char ca_file[PATH_MAX];
@@ -1177,7 +1186,7 @@ static long json_int(struct ast_json *o, const char *key)
 
 static int ami_show_trunks(struct mansession *s, const struct message *m)
 {
-	struct text_request r = { .what = 3 };
+	struct text_request r = { .what = TEXT_TRUNKS_JSON };
 	const char *action_id = astman_get_header(m, "ActionID");
 	struct ast_json *list;
 	size_t i, n = 0;

@@ -16,8 +16,8 @@ pub mod exchange;
 pub mod runner;
 
 pub use check::{
-    options, test_register, trunk_check, CheckOptions, OptionsOutcome, RegisterCheck, RegisterStep,
-    TrunkCheck,
+    dns_failure, options, test_register, trunk_check, CheckOptions, OptionsOutcome, RegisterCheck,
+    RegisterStep, TrunkCheck,
 };
 pub use exchange::{Endpoint, ExchangeError};
 pub use runner::{OutputCallback, Runner, RunnerConfig, RunnerError};

@@ -3,8 +3,8 @@
 //! that thread).
 use super::config::regwatch_trunk_config;
 use super::engine::{
-    event_of, regwatch_engine, regwatch_event, regwatch_transport, with_engine,
-    REGWATCH_TRANSPORT_TCP, REGWATCH_TRANSPORT_TLS, REGWATCH_TRANSPORT_UDP,
+    event_of, probe_status, regwatch_engine, regwatch_event, regwatch_transport, trunk_id,
+    with_engine, REGWATCH_TRANSPORT_TCP, REGWATCH_TRANSPORT_TLS, REGWATCH_TRANSPORT_UDP,
 };
 use super::log::{regwatch_log_callback, regwatch_log_level, CallbackLogger};
 use super::{guard, opt_str, regwatch_status, req_str, try_ffi, write_out};
@@ -62,13 +62,14 @@ fn finish(
     json: String,
     text: String,
     cause: &str,
+    probe: Option<(ProbeResult, Option<u64>)>,
     out: *mut *mut regwatch_check,
 ) -> regwatch_status {
     let c = Box::new(regwatch_check {
         json,
         text,
         cause: CString::new(cause).unwrap_or_default(),
-        probe: None,
+        probe,
     });
     // SAFETY: `out` is valid for one write per the contract.
     unsafe { out.write(Box::into_raw(c)) };
@@ -121,24 +122,9 @@ pub unsafe extern "C" fn regwatch_check_options(
             o.result.cause().map_or("unknown", |c| c.as_str())
         };
         let json = serde_json::to_string(&o).unwrap_or_else(|_| "{}".to_owned());
-        let text = match (o.result.code(), &o.error) {
-            (Some(c), _) => format!(
-                "OPTIONS to {}: {c} {} in {:.1} ms\n",
-                o.endpoint,
-                o.reason.as_deref().unwrap_or(""),
-                o.rtt_ms.unwrap_or(0.0)
-            ),
-            (None, Some(e)) => format!("OPTIONS to {}: {e}\n", o.endpoint),
-            (None, None) => format!("OPTIONS to {}: no answer\n", o.endpoint),
-        };
-        let st = finish(json, text, cause, out);
-        if st == regwatch_status::REGWATCH_STATUS_OK {
-            // SAFETY: `finish` just wrote a live check to `*out`.
-            unsafe {
-                (**out).probe = Some((o.result, o.rtt_ms.map(|ms| (ms * 1000.0) as u64)));
-            }
-        }
-        st
+        let text = format!("OPTIONS to {}: {}\n", o.endpoint, o.summary());
+        let probe = Some((o.result, o.rtt_ms.map(|ms| (ms * 1000.0) as u64)));
+        finish(json, text, cause, probe, out)
     })
 }
 
@@ -166,19 +152,11 @@ pub unsafe extern "C" fn regwatch_engine_probe_check(
         let Some((result, rtt)) = probe else {
             return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT;
         };
-        // SAFETY: C string per the contract.
-        let name = try_ffi!(unsafe { req_str(trunk) });
-        let Some(id) = h.engine.find_trunk(name) else {
-            return regwatch_status::REGWATCH_STATUS_NOT_FOUND;
-        };
-        match h
-            .engine
-            .handle_probe_result(now_ms, id, probe_id, result, rtt)
-        {
-            Ok(true) => regwatch_status::REGWATCH_STATUS_OK,
-            Ok(false) => regwatch_status::REGWATCH_STATUS_DONE,
-            Err(e) => super::engine::engine_err(e),
-        }
+        let id = try_ffi!(trunk_id(h, trunk));
+        probe_status(
+            h.engine
+                .handle_probe_result(now_ms, id, probe_id, result, rtt),
+        )
     })
 }
 
@@ -230,7 +208,7 @@ pub unsafe extern "C" fn regwatch_check_register(
             register: Some(c.clone()),
         }
         .text();
-        finish(json, text, c.cause.as_str(), out)
+        finish(json, text, c.cause.as_str(), None, out)
     })
 }
 
@@ -260,7 +238,7 @@ pub unsafe extern "C" fn regwatch_check_trunk(
         let opts = try_ffi!(unsafe { check_options(timeout_ms, ca_file) });
         let c = trunk_check(cfg, &opts);
         let json = serde_json::to_string(&c).unwrap_or_else(|_| "{}".to_owned());
-        finish(json, c.text(), c.diagnosis.cause.as_str(), out)
+        finish(json, c.text(), c.diagnosis.cause.as_str(), None, out)
     })
 }
 

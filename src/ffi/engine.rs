@@ -257,7 +257,20 @@ pub(crate) fn with_engine(
     }
 }
 
-fn trunk_id(h: &regwatch_engine, name: *const c_char) -> Result<TrunkId, regwatch_status> {
+/// The status of a probe result handed to the engine: OK when it was
+/// awaited, DONE when it no longer was.
+pub(crate) fn probe_status(r: Result<bool, crate::core::Error>) -> regwatch_status {
+    match r {
+        Ok(true) => regwatch_status::REGWATCH_STATUS_OK,
+        Ok(false) => regwatch_status::REGWATCH_STATUS_DONE,
+        Err(e) => engine_err(e),
+    }
+}
+
+pub(crate) fn trunk_id(
+    h: &regwatch_engine,
+    name: *const c_char,
+) -> Result<TrunkId, regwatch_status> {
     // SAFETY: C string per the contract of the calling export.
     let name = unsafe { req_str(name) }?;
     h.engine
@@ -640,14 +653,10 @@ pub unsafe extern "C" fn regwatch_engine_probe_result(
             _ => return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT,
         };
         let rtt = u64::try_from(rtt_us).ok();
-        match h
-            .engine
-            .handle_probe_result(now_ms, id, probe_id, result, rtt)
-        {
-            Ok(true) => regwatch_status::REGWATCH_STATUS_OK,
-            Ok(false) => regwatch_status::REGWATCH_STATUS_DONE,
-            Err(e) => engine_err(e),
-        }
+        probe_status(
+            h.engine
+                .handle_probe_result(now_ms, id, probe_id, result, rtt),
+        )
     })
 }
 

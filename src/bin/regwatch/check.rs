@@ -1,7 +1,9 @@
 //! `regwatch check`: one trunk, live.
 use super::term::Style;
 use super::ProfileArg;
-use regwatch::driver::check::{locate, options, test_register, CheckOptions, RegisterCheck};
+use regwatch::driver::check::{
+    dns_failure, locate, options, test_register, CheckOptions, RegisterCheck,
+};
 use regwatch::driver::Endpoint;
 use regwatch::{Cause, Diagnosis, Severity, Transport, TrunkConfig};
 use serde_json::{json, Value};
@@ -230,16 +232,12 @@ pub fn run(a: &Args) -> u8 {
         out.progress(&format!("OPTIONS to {ep}"));
         let o = options(ep, cfg.domain.trim(), &cfg.username, &opts);
         let ok = o.result.class().reachable();
-        let text = match (o.result.code(), &o.error) {
-            (Some(c), _) => format!(
-                "options {}: {c} {} in {:.1} ms",
-                ep.transport.as_str(),
-                o.reason.as_deref().unwrap_or(""),
-                o.rtt_ms.unwrap_or(0.0)
-            ),
-            (None, Some(e)) => format!("options {}: {}", ep.transport.as_str(), out.st.bad(e)),
-            (None, None) => format!("options {}: no answer", ep.transport.as_str()),
+        let summary = if o.result.code().is_none() && o.error.is_some() {
+            out.st.bad(&o.summary())
+        } else {
+            o.summary()
         };
+        let text = format!("options {}: {summary}", ep.transport.as_str());
         out.done(
             json!({"step": "options", "transport": ep.transport.as_str(), "outcome": o}),
             text,
@@ -284,13 +282,7 @@ pub fn run(a: &Args) -> u8 {
     // 5. One diagnosis.
     let diagnosis: Diagnosis = match (&check, &dns_error) {
         (Some(r), _) => transport_verdict(r.diagnosis.clone(), &probe_results),
-        (None, Some(e)) => {
-            let mut d =
-                regwatch::core::diagnosis::explain(Cause::DnsFailure, cfg.effective_profile());
-            d.summary = format!("the name {} does not resolve.", e.name);
-            d.evidence = vec![format!("DNS: {e}")];
-            d
-        }
+        (None, Some(e)) => dns_failure(e, cfg.effective_profile()),
         (None, None) => regwatch::core::diagnosis::explain(
             if errors > 0 {
                 Cause::ConfigInvalid
