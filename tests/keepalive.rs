@@ -479,6 +479,57 @@ fn alternates_again_during_a_long_outage() {
     );
 }
 
+/// A REGISTER that failed on the network while the keep-alive never
+/// counted an outage (the failure fell between two probes): the next
+/// answered probe asks the host to re-register, once per failed REGISTER.
+#[test]
+fn answered_probe_after_a_failed_register_asks_for_one_register() {
+    let mut sim = Sim::new(policy(2, 1));
+    let id = sim.add(cfg("office"));
+    sim.run(120_000, 3, |_| OK);
+    assert!(sim.actions.is_empty());
+    let fail = |sim: &mut Sim, at: u64| {
+        sim.e
+            .handle_observation(
+                at,
+                id,
+                Observation::RegisterSent(RegisterSent {
+                    expires: Some(600),
+                    with_credentials: false,
+                    transport: Some(Transport::Udp),
+                }),
+            )
+            .unwrap();
+        sim.e
+            .handle_observation(
+                at,
+                id,
+                Observation::TransportError {
+                    transport: Some(Transport::Udp),
+                    kind: TransportErrorKind::Refused,
+                    detail: None,
+                },
+            )
+            .unwrap();
+        sim.drain();
+    };
+    fail(&mut sim, 121_000);
+    assert_eq!(sim.e.trunk_state(id).unwrap().1, Cause::ConnectionRefused);
+    // Probes keep answering for four more minutes: one request only.
+    sim.run(360_000, 3, |_| OK);
+    assert_eq!(sim.actions.len(), 1, "{:?}", sim.actions);
+    assert!(matches!(&sim.actions[0], Action::ReRegister { trunk, .. } if *trunk == id));
+    // The host's next REGISTER fails the same way: one more request.
+    fail(&mut sim, 361_000);
+    sim.run(600_000, 3, |_| OK);
+    assert_eq!(sim.actions.len(), 2, "{:?}", sim.actions);
+    // No alert was ever raised by the keep-alive itself.
+    assert!(sim
+        .alerts()
+        .iter()
+        .all(|(_, c)| *c == Cause::ConnectionRefused));
+}
+
 #[test]
 fn refused_dns_and_tls_name_their_causes() {
     for (kind, cause, alternates) in [

@@ -56,6 +56,9 @@ pub(super) struct KaState {
     alt: [Option<(Transport, Outstanding)>; 2],
     /// Alternates already sent in this run of failures.
     alt_sent: bool,
+    /// The REGISTER (by count) whose network failure a re-register was
+    /// already asked for.
+    rereg_for: Option<u64>,
     rounds: u64,
     pub(super) status: KeepAliveStatus,
     /// Detail for the next transport error recorded (the name that did
@@ -481,11 +484,25 @@ impl Engine {
             if !down || recovered {
                 t.ka.alt_sent = false;
             }
+            // The last REGISTER failed on the network (refused, no answer,
+            // DNS, TLS) and the registrar answers now: the host waits for
+            // its own retry, so ask for the REGISTER once for that failure,
+            // even when the keep-alive never counted an outage.
+            let register_failed = !down
+                && t.failure.is_some_and(super::unreachable_cause)
+                && t.ka.rereg_for != Some(t.registers_sent);
+            if recovered || register_failed {
+                t.ka.rereg_for = Some(t.registers_sent);
+            }
             let name = t.config.name.clone();
             self.set_ka_timer(id, Some(regular));
             if recovered {
                 self.ka_set_down(now, id, None, result.code());
                 tracing::info!(trunk = %name, "registrar answers keep-alives again: re-register now");
+            } else if register_failed {
+                tracing::info!(trunk = %name, "registrar answers keep-alives after a failed REGISTER: re-register now");
+            }
+            if recovered || register_failed {
                 self.out
                     .push_back(Output::Action(Action::ReRegister { trunk: id, name }));
             }
