@@ -15,6 +15,7 @@ pub mod keepalive;
 mod observation;
 mod report;
 mod state;
+mod text;
 
 pub use crate::validate::Severity;
 pub use config::{ConfigError, EngineConfig, KeepAlivePolicy, Secret, TrunkConfig};
@@ -31,3 +32,4 @@ pub use observation::{
 };
 pub use report::{render_findings_text, render_trunk_json, render_trunk_text, render_trunks_text};
 pub use state::{Cause, RegState};
+pub use text::{terminal_safe, terminal_safe_block};
