@@ -1,5 +1,12 @@
 //! Rendering a trunk for people (console text) and machines (JSON).
+//!
+//! The text goes to a PBX console or a terminal: every field a registrar
+//! or a configuration file supplied (names, domains, reason phrases, the
+//! diagnosis lines that quote `Server` or `X-Twilio-Error`, findings)
+//! passes through [`terminal_safe`] first. The JSON keeps the text as it
+//! was; serde escapes control characters there.
 use super::engine::{Engine, Error, TrunkId};
+use super::text::terminal_safe as safe;
 
 /// The trunk as JSON: name, state, cause, summary, evidence, remediation,
 /// references, confidence, findings, history and timings.
@@ -42,9 +49,9 @@ pub fn render_trunk_text(engine: &Engine, id: TrunkId) -> Result<String, Error> 
     let _ = writeln!(
         s,
         "Trunk {} ({} profile, {})",
-        snap.name,
+        safe(&snap.name),
         snap.profile.as_str(),
-        snap.domain
+        safe(&snap.domain)
     );
     let _ = write!(s, "  State: {}   Cause: {}", snap.state, diag.cause);
     if let Some(c) = snap.last_code {
@@ -52,7 +59,7 @@ pub fn render_trunk_text(engine: &Engine, id: TrunkId) -> Result<String, Error> 
             s,
             "   Last response: {} {}",
             c,
-            snap.last_reason.as_deref().unwrap_or("")
+            safe(snap.last_reason.as_deref().unwrap_or(""))
         );
     }
     s.push('\n');
@@ -64,25 +71,25 @@ pub fn render_trunk_text(engine: &Engine, id: TrunkId) -> Result<String, Error> 
             snap.refresh_in_ms.unwrap_or(0).div_ceil(1000)
         );
     }
-    let _ = writeln!(s, "  {}", diag.summary);
+    let _ = writeln!(s, "  {}", safe(&diag.summary));
     if !diag.evidence.is_empty() {
         s.push_str("  Evidence:\n");
         for e in &diag.evidence {
-            let _ = writeln!(s, "    - {e}");
+            let _ = writeln!(s, "    - {}", safe(e));
         }
     }
     if !diag.remediation.is_empty() {
         s.push_str("  What to do:\n");
         for (i, r) in diag.remediation.iter().enumerate() {
-            let _ = writeln!(s, "    {}. {r}", i + 1);
+            let _ = writeln!(s, "    {}. {}", i + 1, safe(r));
         }
     }
     if !diag.references.is_empty() {
         s.push_str("  References:\n");
         for r in &diag.references {
-            let _ = write!(s, "    - {} {}: {}", r.source, r.id, r.title);
+            let _ = write!(s, "    - {} {}: {}", r.source, safe(&r.id), safe(&r.title));
             if let Some(n) = &r.note {
-                let _ = write!(s, " ({n})");
+                let _ = write!(s, " ({})", safe(n));
             }
             s.push('\n');
         }
@@ -94,7 +101,11 @@ pub fn render_trunk_text(engine: &Engine, id: TrunkId) -> Result<String, Error> 
             let _ = writeln!(
                 s,
                 "    [{}] {} ({}): {} Fix: {}",
-                f.severity, f.code, f.field, f.message, f.fix
+                f.severity,
+                f.code,
+                f.field,
+                safe(&f.message),
+                safe(&f.fix)
             );
         }
     }
@@ -135,9 +146,10 @@ pub fn render_trunks_text(engine: &Engine) -> String {
         .trunk_ids()
         .filter_map(|id| engine.snapshot(id).ok())
         .collect();
-    let width = snaps
+    let names: Vec<_> = snaps.iter().map(|t| safe(&t.name)).collect();
+    let width = names
         .iter()
-        .map(|s| s.name.chars().count())
+        .map(|n| n.chars().count())
         .max()
         .unwrap_or(0)
         .max(5);
@@ -147,7 +159,7 @@ pub fn render_trunks_text(engine: &Engine) -> String {
         "{:<width$}  {:<13} {:<24} {:>4} {:>10}  {:<18} Alert",
         "Trunk", "State", "Cause", "Code", "Expires in", "Keep-alive RTT"
     );
-    for t in &snaps {
+    for (t, name) in snaps.iter().zip(&names) {
         let code = t
             .last_code
             .map_or_else(|| "-".to_owned(), |c| c.to_string());
@@ -171,7 +183,7 @@ pub fn render_trunks_text(engine: &Engine) -> String {
         let _ = writeln!(
             s,
             "{:<width$}  {:<13} {:<24} {:>4} {:>10}  {:<18} {}",
-            t.name,
+            name,
             t.state.to_string(),
             t.cause.to_string(),
             code,
@@ -201,15 +213,18 @@ pub fn render_findings_text(engine: &Engine) -> String {
         if t.findings.is_empty() {
             continue;
         }
-        let _ = writeln!(s, "{} ({}):", t.name, t.domain);
+        let _ = writeln!(s, "{} ({}):", safe(&t.name), safe(&t.domain));
         for f in &t.findings {
             n += 1;
             let _ = writeln!(
                 s,
                 "  [{}] {} ({}): {}",
-                f.severity, f.code, f.field, f.message
+                f.severity,
+                f.code,
+                f.field,
+                safe(&f.message)
             );
-            let _ = writeln!(s, "      Fix: {}", f.fix);
+            let _ = writeln!(s, "      Fix: {}", safe(&f.fix));
         }
     }
     let _ = writeln!(s, "{n} finding{}", if n == 1 { "" } else { "s" });

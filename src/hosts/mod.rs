@@ -294,17 +294,22 @@ pub enum HostError {
     },
 }
 
+/// Quotes what the host sent (an event name, a status, a URI) without its
+/// control characters: the message ends up on the PBX console.
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::core::terminal_safe as safe;
         match self {
-            HostError::Malformed(m) => write!(f, "malformed input: {m}"),
-            HostError::Ignored(m) => write!(f, "ignored: {m}"),
+            HostError::Malformed(m) => write!(f, "malformed input: {}", safe(m)),
+            HostError::Ignored(m) => write!(f, "ignored: {}", safe(m)),
             HostError::UnknownRegistration {
                 client_uri,
                 server_uri,
             } => write!(
                 f,
-                "no configured registration with client_uri `{client_uri}` and server_uri `{server_uri}`"
+                "no configured registration with client_uri `{}` and server_uri `{}`",
+                safe(client_uri),
+                safe(server_uri)
             ),
         }
     }

@@ -31,22 +31,33 @@ impl fmt::Debug for Redacted<'_> {
 }
 
 /// Removes ANSI escape sequences (the colours of Asterisk's console and
-/// `fs_cli`): CSI sequences (`ESC [ ... final`), OSC sequences
-/// (`ESC ] ... BEL` or `ESC \`), and two-character escapes.
+/// `fs_cli`): CSI sequences (`ESC [ ... final`, or the one-character C1
+/// CSI U+009B), OSC sequences (`ESC ]` or C1 OSC U+009D, up to `BEL`,
+/// `ESC \` or C1 ST U+009C), and two-character escapes.
 pub fn strip_ansi(s: &str) -> Cow<'_, str> {
-    if !s.contains('\u{1b}') {
+    if !s.contains(['\u{1b}', '\u{9b}', '\u{9d}']) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        match chars.peek().copied() {
-            Some('[') => {
-                chars.next();
+        let kind = match c {
+            '\u{9b}' => '[',
+            '\u{9d}' => ']',
+            '\u{1b}' => match chars.peek().copied() {
+                Some(k) => {
+                    chars.next();
+                    k
+                }
+                None => continue,
+            },
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        match kind {
+            '[' => {
                 // Parameters and intermediates, then one final byte 0x40..=0x7e.
                 for c in chars.by_ref() {
                     if ('\u{40}'..='\u{7e}').contains(&c) {
@@ -54,10 +65,9 @@ pub fn strip_ansi(s: &str) -> Cow<'_, str> {
                     }
                 }
             }
-            Some(']') => {
-                chars.next();
+            ']' => {
                 while let Some(c) = chars.next() {
-                    if c == '\u{7}' {
+                    if c == '\u{7}' || c == '\u{9c}' {
                         break;
                     }
                     if c == '\u{1b}' {
@@ -68,10 +78,8 @@ pub fn strip_ansi(s: &str) -> Cow<'_, str> {
                     }
                 }
             }
-            Some(_) => {
-                chars.next();
-            }
-            None => {}
+            // A two-character escape: both dropped.
+            _ => {}
         }
     }
     Cow::Owned(out)
@@ -201,6 +209,10 @@ mod tests {
         assert_eq!(strip_ansi("a\u{1b}]0;title\u{7}b"), "ab");
         assert_eq!(strip_ansi("tail\u{1b}"), "tail");
         assert_eq!(strip_ansi("\u{1b}[1;"), "");
+        // The C1 forms of CSI and OSC.
+        assert_eq!(strip_ansi("a\u{9b}31mred\u{9b}0m b"), "ared b");
+        assert_eq!(strip_ansi("a\u{9d}0;title\u{9c}b"), "ab");
+        assert_eq!(strip_ansi("a\u{1b}]0;t\u{1b}\\b\u{1b}Mc"), "abc");
     }
 
     #[test]

@@ -97,7 +97,8 @@ pub fn run(a: &Args) -> u8 {
         return 0;
     }
     eprintln!(
-        "regwatch explain: `{code}` is neither a SIP status code, a Twilio Debugger code regwatch knows, nor a cause id"
+        "regwatch explain: `{}` is neither a SIP status code, a Twilio Debugger code regwatch knows, nor a cause id",
+        regwatch::core::terminal_safe(code)
     );
     eprintln!(
         "cause ids: {}",

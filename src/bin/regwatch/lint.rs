@@ -2,6 +2,7 @@
 use super::files::{self, Kind};
 use super::term::Style;
 use super::ProfileArg;
+use regwatch::core::{terminal_safe, terminal_safe_block};
 use regwatch::{Severity, Transport};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -65,7 +66,10 @@ pub fn run(a: &Args) -> u8 {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("regwatch lint: {}: {e}", path.display());
+                eprintln!(
+                    "regwatch lint: {}: {e}",
+                    terminal_safe(&path.display().to_string())
+                );
                 unreadable = true;
                 continue;
             }
@@ -73,7 +77,7 @@ pub fn run(a: &Args) -> u8 {
         let Some(kind) = files::detect(&text) else {
             eprintln!(
                 "regwatch lint: {}: not a pjsip.conf, a sofia gateway XML or a regwatch trunk file",
-                path.display()
+                terminal_safe(&path.display().to_string())
             );
             unreadable = true;
             continue;
@@ -81,7 +85,7 @@ pub fn run(a: &Args) -> u8 {
         let trunks = match files::trunks(kind, path, profile) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("regwatch lint: {e}");
+                eprintln!("regwatch lint: {}", terminal_safe_block(&e));
                 unreadable = true;
                 continue;
             }
@@ -118,7 +122,7 @@ pub fn run(a: &Args) -> u8 {
         if !a.json {
             println!(
                 "{} {}",
-                st.bold(&path.display().to_string()),
+                st.bold(&terminal_safe(&path.display().to_string())),
                 st.dim(&format!("({})", kind_words(kind)))
             );
             if trunks.is_empty() {
@@ -140,16 +144,21 @@ pub fn run(a: &Args) -> u8 {
                 } else {
                     format!("{e} error{}, {w} warning{}", plural(e), plural(w))
                 };
-                println!("  trunk {}: {head}", st.bold(&t.config.name));
+                // Names, messages and fixes quote the file: shown
+                // without control characters.
+                println!(
+                    "  trunk {}: {head}",
+                    st.bold(&terminal_safe(&t.config.name))
+                );
                 for f in &t.findings {
                     println!(
                         "    {} {} [{}] {}",
                         st.severity(f.severity),
                         f.code,
                         f.field,
-                        f.message
+                        terminal_safe(&f.message)
                     );
-                    println!("      {} {}", st.dim("fix:"), f.fix);
+                    println!("      {} {}", st.dim("fix:"), terminal_safe(&f.fix));
                 }
             }
         }
@@ -214,7 +223,7 @@ fn print_inventory(rows: &[serde_json::Value]) {
         ("password_fingerprint", "PASSWORD"),
     ];
     let cell = |r: &serde_json::Value, k: &str| match &r[k] {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => terminal_safe(s).into_owned(),
         serde_json::Value::Null => "-".to_owned(),
         v => v.to_string(),
     };
