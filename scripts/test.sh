@@ -58,6 +58,11 @@ cargo run --quiet --bin regwatch -- lint examples/lint/pjsip-good.conf > /dev/nu
 cargo run --quiet --example triage -- examples/sample/trunks.toml > /dev/null
 programs=$((programs + 2))
 
+step "hostile clients against regwatch watch --metrics (slowloris, 1 MiB header, 1,000 idle; scrape < 100 ms, RSS < 64 MB, SIGTERM < 1 s)"
+cargo build --quiet --bin regwatch
+scripts/hostile-metrics.py --bin "${CARGO_TARGET_DIR:-target}/debug/regwatch"
+programs=$((programs + 1))
+
 # Every step above stops the script on failure (set -e), so reaching this
 # point means they all passed.
 passed=$(grep -Eo 'test result: [a-z]+\. [0-9]+ passed' "$log" | grep -Eo '[0-9]+' | awk '{s += $1} END {print s + 0}')

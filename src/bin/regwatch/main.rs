@@ -8,6 +8,7 @@ mod check;
 mod explain;
 mod files;
 mod lint;
+mod metrics_http;
 mod term;
 mod watch;
 

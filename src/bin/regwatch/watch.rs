@@ -2,14 +2,15 @@
 //! a file, with state changes printed as they happen, an alert command, a
 //! Prometheus endpoint, SIGHUP reload and clean SIGINT/SIGTERM.
 use super::files;
+use super::metrics_http::{self, Limits, Stats};
 use super::term::Style;
 use regwatch::driver::{Runner, RunnerConfig};
 use regwatch::{EngineConfig, Event, Output, RegState, TrunkConfig};
 use serde_json::json;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -144,47 +145,20 @@ fn metrics(runner: &Runner, names: &[String]) -> String {
     out
 }
 
-/// A minimal HTTP/1.1 responder for GET /metrics, one connection at a time.
-fn serve_metrics(
-    listener: TcpListener,
-    runner: Arc<Runner>,
-    names: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-) {
-    let _ = listener.set_nonblocking(true);
-    while !stop.load(Ordering::Relaxed) {
-        let (stream, _) = match listener.accept() {
-            Ok(s) => s,
-            Err(_) => {
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut reader = BufReader::new(&stream);
-        let mut request = String::new();
-        if reader.read_line(&mut request).is_err() {
-            continue;
-        }
-        // Skip the headers.
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-            line.clear();
-        }
-        let mut w = &stream;
-        let path = request.split_whitespace().nth(1).unwrap_or("");
-        if request.starts_with("GET ") && (path == "/metrics" || path == "/") {
-            let list = names.lock().map(|n| n.clone()).unwrap_or_default();
-            let body = metrics(&runner, &list);
-            let _ = write!(w, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-        } else {
-            let _ = write!(
-                w,
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
+/// Prometheus text about the endpoint itself: the connections it closed.
+fn self_metrics(http: &Stats) -> String {
+    let mut out = String::from("# HELP regwatch_metrics_connections_dropped_total Connections to this endpoint closed by regwatch: over the connection cap (503), request head too large (431), deadline passed (408).\n# TYPE regwatch_metrics_connections_dropped_total counter\n");
+    for (reason, n) in [
+        ("over_capacity", &http.over_capacity),
+        ("header_too_large", &http.header_too_large),
+        ("deadline", &http.deadline),
+    ] {
+        out.push_str(&format!(
+            "regwatch_metrics_connections_dropped_total{{reason=\"{reason}\"}} {}\n",
+            n.load(Ordering::Relaxed)
+        ));
     }
+    out
 }
 
 fn run_alert(cmd: &str, a: &Alert) {
@@ -350,17 +324,25 @@ pub fn run(a: &Args) -> u8 {
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
     let _ = signal_hook::flag::register_usize(SIGHUP, hup.clone(), 1);
-    let metrics_thread = match a.metrics {
-        Some(addr) => match TcpListener::bind(addr) {
-            Ok(l) => {
-                let (r, n, s) = (runner.clone(), names.clone(), stop.clone());
-                Some(std::thread::spawn(move || serve_metrics(l, r, n, s)))
+    let http_stats = Arc::new(Stats::default());
+    let metrics_server = match a.metrics {
+        Some(addr) => {
+            let (r, n) = (runner.clone(), names.clone());
+            let hs = http_stats.clone();
+            let render = Box::new(move || {
+                let list = n.lock().map(|n| n.clone()).unwrap_or_default();
+                let mut body = metrics(&r, &list);
+                body.push_str(&self_metrics(&hs));
+                body
+            });
+            match metrics_http::Server::start(addr, Limits::default(), http_stats, render) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("regwatch watch: --metrics {addr}: {e}");
+                    return 2;
+                }
             }
-            Err(e) => {
-                eprintln!("regwatch watch: --metrics {addr}: {e}");
-                return 2;
-            }
-        },
+        }
         None => None,
     };
     let st = Style::stdout();
@@ -430,9 +412,10 @@ pub fn run(a: &Args) -> u8 {
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    if let Some(t) = metrics_thread {
-        let _ = t.join();
+    // The endpoint is woken and closes every connection at once, however
+    // many clients hold one.
+    if let Some(s) = metrics_server {
+        s.stop();
     }
     if let Ok(r) = Arc::try_unwrap(runner) {
         r.stop();
