@@ -143,6 +143,14 @@ fn exited_within(child: &mut Child, secs: u64) -> Option<std::process::ExitStatu
     None
 }
 
+fn output(child: &mut Child) -> (String, String) {
+    let mut out = String::new();
+    let mut err = String::new();
+    let _ = child.stdout.take().unwrap().read_to_string(&mut out);
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    (out, err)
+}
+
 /// One client sending header bytes without a newline: the server drops
 /// it after a few KiB instead of buffering without end (before: it read
 /// all it got, 13 GB in 20 s), and a head just over the limit is answered
@@ -267,6 +275,79 @@ fn metrics_answer_while_clients_hold_and_stop_at_once() {
         status.and_then(|s| s.code()),
         Some(0),
         "watch did not stop on SIGTERM while clients held connections"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Alerts for 100 unreachable trunks, with an --on-alert command that
+/// does not finish: one command runs at a time, 64 alerts wait, the rest
+/// are dropped, counted in a metric and said on stderr (before: one
+/// thread and one process per alert, without limit).
+#[test]
+fn on_alert_runs_from_a_bounded_queue() {
+    let dir = temp_dir("watch-alerts");
+    let names: Vec<String> = (0..100).map(|i| format!("t{i:03}")).collect();
+    let config = trunk_file(&dir, &names, free_port());
+    let port = free_port();
+    // `exec`: the sleep keeps the shell's pid, written down to end it.
+    let cmd = format!(
+        "echo $$ > {d}/pid-$REGWATCH_TRUNK; cat > {d}/ran-$REGWATCH_TRUNK.json; exec sleep 20",
+        d = dir.display()
+    );
+    let mut child = watch(
+        &config,
+        &[
+            "--interval",
+            "1",
+            "--metrics",
+            &format!("127.0.0.1:{port}"),
+            "--on-alert",
+            &cmd,
+        ],
+    );
+    ready(port);
+    let mut m = String::new();
+    assert!(
+        wait_for(
+            || {
+                m = get(port, Duration::from_secs(5)).unwrap_or_default();
+                m.lines()
+                    .find_map(|l| l.strip_prefix("regwatch_alert_commands_dropped_total "))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .is_some_and(|n| n >= 35)
+            },
+            60
+        ),
+        "no alert dropped:\n{m}"
+    );
+    // 100 alerts (or more): one command running, 64 waiting, the rest
+    // dropped.
+    let ran: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ran-"))
+        .collect();
+    assert_eq!(ran.len(), 1, "commands started: {}", ran.len());
+    // The alert JSON on stdin, as before.
+    let payload = std::fs::read_to_string(ran[0].path()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(v["event"], "alert_raised", "{payload}");
+
+    // SIGTERM does not wait for the running command. (That command is
+    // ended here before reading the output: it holds watch's stdout and
+    // stderr open.)
+    sigterm(&child);
+    let status = exited_within(&mut child, 5);
+    let trunk = v["trunk"].as_str().unwrap();
+    let pid = std::fs::read_to_string(dir.join(format!("pid-{trunk}"))).unwrap();
+    let _ = Command::new("kill").arg(pid.trim()).status();
+    let (_, err) = output(&mut child);
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{err}");
+    assert_eq!(
+        err.matches("alerts already wait for the command; dropping alerts")
+            .count(),
+        1,
+        "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

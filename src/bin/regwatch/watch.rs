@@ -4,6 +4,7 @@
 use super::files;
 use super::metrics_http::{self, Limits, Stats};
 use super::term::Style;
+use regwatch::core::terminal_safe;
 use regwatch::driver::{Runner, RunnerConfig};
 use regwatch::{EngineConfig, Event, Output, RegState, TrunkConfig};
 use serde_json::json;
@@ -13,7 +14,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -145,8 +146,9 @@ fn metrics(runner: &Runner, names: &[String]) -> String {
     out
 }
 
-/// Prometheus text about the endpoint itself: the connections it closed.
-fn self_metrics(http: &Stats) -> String {
+/// Prometheus text about regwatch itself: connections the endpoint
+/// dropped, alert commands dropped.
+fn self_metrics(http: &Stats, alerts_dropped: u64) -> String {
     let mut out = String::from("# HELP regwatch_metrics_connections_dropped_total Connections to this endpoint closed by regwatch: over the connection cap (503), request head too large (431), deadline passed (408).\n# TYPE regwatch_metrics_connections_dropped_total counter\n");
     for (reason, n) in [
         ("over_capacity", &http.over_capacity),
@@ -158,7 +160,74 @@ fn self_metrics(http: &Stats) -> String {
             n.load(Ordering::Relaxed)
         ));
     }
+    out.push_str(&format!("# HELP regwatch_alert_commands_dropped_total Alerts not given to the --on-alert command because {ALERT_QUEUE} were already waiting for it.\n# TYPE regwatch_alert_commands_dropped_total counter\nregwatch_alert_commands_dropped_total {alerts_dropped}\n"));
     out
+}
+
+/// Alerts waiting for the `--on-alert` command at most; past this they are
+/// dropped, counted and logged.
+const ALERT_QUEUE: usize = 64;
+
+/// The `--on-alert` command, run by one worker thread, one alert at a
+/// time and in the order they happened (a clear never overtakes its
+/// raise), from a queue of at most [`ALERT_QUEUE`].
+struct AlertQueue {
+    tx: mpsc::SyncSender<Alert>,
+    dropped: Arc<AtomicU64>,
+    /// `dropped` when the current run of drops began, if one is going on.
+    dropping_since: Option<u64>,
+    worker_gone: bool,
+}
+
+impl AlertQueue {
+    fn start(cmd: String, dropped: Arc<AtomicU64>) -> std::io::Result<AlertQueue> {
+        let (tx, rx) = mpsc::sync_channel::<Alert>(ALERT_QUEUE);
+        std::thread::Builder::new()
+            .name("regwatch-on-alert".to_owned())
+            .spawn(move || {
+                for a in rx {
+                    run_alert(&cmd, &a);
+                }
+            })?;
+        Ok(AlertQueue {
+            tx,
+            dropped,
+            dropping_since: None,
+            worker_gone: false,
+        })
+    }
+
+    fn submit(&mut self, a: Alert) {
+        match self.tx.try_send(a) {
+            Ok(()) => {
+                if let Some(since) = self.dropping_since.take() {
+                    let total = self.dropped.load(Ordering::Relaxed);
+                    eprintln!(
+                        "regwatch watch: --on-alert: caught up; {} alert(s) were dropped ({total} since start)",
+                        total - since
+                    );
+                }
+            }
+            Err(mpsc::TrySendError::Full(a)) => {
+                let before = self.dropped.fetch_add(1, Ordering::Relaxed);
+                if self.dropping_since.is_none() {
+                    self.dropping_since = Some(before);
+                    eprintln!(
+                        "regwatch watch: --on-alert: {ALERT_QUEUE} alerts already wait for the command; dropping alerts until it catches up (first dropped: {} {})",
+                        a.env.first().map_or("", |e| e.1.as_str()),
+                        a.env.get(1).map_or(String::new(), |e| terminal_safe(&e.1).into_owned()),
+                    );
+                }
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                if !self.worker_gone {
+                    self.worker_gone = true;
+                    eprintln!("regwatch watch: --on-alert: the command's worker has stopped; alerts are dropped");
+                }
+            }
+        }
+    }
 }
 
 fn run_alert(cmd: &str, a: &Alert) {
@@ -325,14 +394,15 @@ pub fn run(a: &Args) -> u8 {
     }
     let _ = signal_hook::flag::register_usize(SIGHUP, hup.clone(), 1);
     let http_stats = Arc::new(Stats::default());
+    let alerts_dropped = Arc::new(AtomicU64::new(0));
     let metrics_server = match a.metrics {
         Some(addr) => {
             let (r, n) = (runner.clone(), names.clone());
-            let hs = http_stats.clone();
+            let (hs, ad) = (http_stats.clone(), alerts_dropped.clone());
             let render = Box::new(move || {
                 let list = n.lock().map(|n| n.clone()).unwrap_or_default();
                 let mut body = metrics(&r, &list);
-                body.push_str(&self_metrics(&hs));
+                body.push_str(&self_metrics(&hs, ad.load(Ordering::Relaxed)));
                 body
             });
             match metrics_http::Server::start(addr, Limits::default(), http_stats, render) {
@@ -343,6 +413,16 @@ pub fn run(a: &Args) -> u8 {
                 }
             }
         }
+        None => None,
+    };
+    let mut alert_queue = match &a.on_alert {
+        Some(cmd) => match AlertQueue::start(cmd.clone(), alerts_dropped) {
+            Ok(q) => Some(q),
+            Err(e) => {
+                eprintln!("regwatch watch: --on-alert: {e}");
+                return 2;
+            }
+        },
         None => None,
     };
     let st = Style::stdout();
@@ -403,9 +483,8 @@ pub fn run(a: &Args) -> u8 {
                     }
                 }
                 let _ = std::io::stdout().flush();
-                if let (Some(cmd), Some(al)) = (&a.on_alert, alert) {
-                    let cmd = cmd.clone();
-                    std::thread::spawn(move || run_alert(&cmd, &al));
+                if let (Some(q), Some(al)) = (alert_queue.as_mut(), alert) {
+                    q.submit(al);
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -413,7 +492,7 @@ pub fn run(a: &Args) -> u8 {
         }
     }
     // The endpoint is woken and closes every connection at once, however
-    // many clients hold one.
+    // many clients hold one; a running --on-alert command is not waited for.
     if let Some(s) = metrics_server {
         s.stop();
     }
