@@ -5,7 +5,7 @@
 //! (scrape times under 1,000 clients, SIGTERM time) come from
 //! scripts/hostile-metrics.py; these tests check the behaviour.
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -349,5 +349,97 @@ fn on_alert_runs_from_a_bounded_queue() {
         1,
         "{err}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A registrar answering with escape sequences in its reason phrase,
+/// `Server` and `X-Twilio-Error`, and a trunk whose name in the file has
+/// some: the text output carries none of them, the JSON keeps them
+/// escaped.
+#[test]
+fn watch_text_has_no_control_characters() {
+    let dir = temp_dir("watch-text");
+    let reg = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let reg_port = reg.local_addr().unwrap().port();
+    let answering = Arc::new(AtomicBool::new(true));
+    let a = answering.clone();
+    let registrar = std::thread::spawn(move || {
+        reg.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = [0u8; 65536];
+        while a.load(Ordering::Relaxed) {
+            let Ok((n, from)) = reg.recv_from(&mut buf) else {
+                continue;
+            };
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let copied: Vec<&str> = req
+                .split("\r\n")
+                .filter(|l| {
+                    let h = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+                    ["via", "from", "to", "call-id", "cseq"].contains(&h.as_str())
+                })
+                .collect();
+            let resp = format!(
+                "SIP/2.0 503 Bad\x1b[2J\x1b]0;owned\x07\u{9b}31mEnd\r\n{}\r\nServer: Evil\x1b[31mServer\r\nX-Twilio-Error: 32011 Tw\x1b[2Jerr\r\nContent-Length: 0\r\n\r\n",
+                copied.join("\r\n")
+            );
+            let _ = reg.send_to(resp.as_bytes(), from);
+        }
+    });
+    let name = "evil\\u001b[2Jname\\u009b31m\\u0007";
+    let config = trunk_file(&dir, &[name.to_owned()], reg_port);
+    let run = |json: bool| {
+        let mut args = vec!["--interval", "1"];
+        if json {
+            args.push("--json");
+        }
+        let mut child = watch(&config, &args);
+        let mut out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut text = Vec::new();
+        let end = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < end
+            && !String::from_utf8_lossy(&text).contains(if json { "alert_raised" } else { "ALERT" })
+        {
+            if let Ok(b) = rx.recv_timeout(Duration::from_millis(100)) {
+                text.extend(b);
+            }
+        }
+        sigterm(&child);
+        let status = exited_within(&mut child, 10);
+        while let Ok(b) = rx.recv_timeout(Duration::from_millis(500)) {
+            text.extend(b);
+        }
+        assert_eq!(status.and_then(|s| s.code()), Some(0));
+        String::from_utf8(text).unwrap()
+    };
+    let text = run(false);
+    let json = run(true);
+    answering.store(false, Ordering::Relaxed);
+    registrar.join().unwrap();
+    assert!(text.contains("ALERT evil[2Jname31m: "), "{text}");
+    assert!(text.contains("(server_error)"), "{text}");
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect();
+    assert!(bad.is_empty(), "control characters {bad:?} in:\n{text}");
+
+    // The JSON lines keep the name as the file gave it (escaped).
+    let line = json
+        .lines()
+        .find(|l| l.contains("alert_raised"))
+        .unwrap_or_else(|| panic!("{json}"));
+    assert!(line.contains("evil\\u001b[2Jname"), "{line}");
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["trunk"], "evil\x1b[2Jname\u{9b}31m\x07");
     let _ = std::fs::remove_dir_all(&dir);
 }

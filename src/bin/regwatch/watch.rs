@@ -4,7 +4,7 @@
 use super::files;
 use super::metrics_http::{self, Limits, Stats};
 use super::term::Style;
-use regwatch::core::terminal_safe;
+use regwatch::core::{terminal_safe, terminal_safe_block};
 use regwatch::driver::{Runner, RunnerConfig};
 use regwatch::{EngineConfig, Event, Output, RegState, TrunkConfig};
 use serde_json::json;
@@ -252,7 +252,7 @@ pub fn run(a: &Args) -> u8 {
     let trunks = match load(&a.config) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("regwatch watch: {e}");
+            eprintln!("regwatch watch: {}", terminal_safe_block(&e));
             return 2;
         }
     };
@@ -376,7 +376,11 @@ pub fn run(a: &Args) -> u8 {
         for (n, c) in &next {
             if current.get(n) != Some(c) {
                 if let Err(e) = runner.add_trunk(c.clone()) {
-                    eprintln!("regwatch watch: trunk {n}: {e}");
+                    eprintln!(
+                        "regwatch watch: trunk {}: {}",
+                        terminal_safe(n),
+                        terminal_safe_block(&e.to_string())
+                    );
                 }
             }
         }
@@ -431,7 +435,7 @@ pub fn run(a: &Args) -> u8 {
             "watching {} trunk{} from {}",
             current.len(),
             if current.len() == 1 { "" } else { "s" },
-            a.config.display()
+            terminal_safe(&a.config.display().to_string())
         );
     }
     while !stop.load(Ordering::Relaxed) {
@@ -440,11 +444,18 @@ pub fn run(a: &Args) -> u8 {
                 Ok(t) => {
                     apply(t, &mut current);
                     if !a.json {
-                        println!("reloaded {}: {} trunks", a.config.display(), current.len());
+                        println!(
+                            "reloaded {}: {} trunks",
+                            terminal_safe(&a.config.display().to_string()),
+                            current.len()
+                        );
                     }
                 }
                 Err(e) => {
-                    eprintln!("regwatch watch: reload: {e} (keeping the trunks as they were)")
+                    eprintln!(
+                        "regwatch watch: reload: {} (keeping the trunks as they were)",
+                        terminal_safe_block(&e)
+                    )
                 }
             }
         }
@@ -453,31 +464,32 @@ pub fn run(a: &Args) -> u8 {
                 if a.json {
                     println!("{line}");
                 } else {
-                    let t = line["trunk"].as_str().unwrap_or("");
+                    // Names and findings come from the file, summaries
+                    // quote the registrar: shown without control characters.
+                    let f = |v: &serde_json::Value| {
+                        terminal_safe(v.as_str().unwrap_or("")).into_owned()
+                    };
+                    let t = f(&line["trunk"]);
                     match line["event"].as_str().unwrap_or("") {
                         "state_changed" => println!(
                             "{t}: {} -> {} ({})",
-                            line["from"].as_str().unwrap_or(""),
-                            line["to"].as_str().unwrap_or(""),
-                            line["cause"].as_str().unwrap_or("")
+                            f(&line["from"]),
+                            f(&line["to"]),
+                            f(&line["cause"])
                         ),
-                        "alert_raised" => println!(
-                            "{} {t}: {}",
-                            st.bad("ALERT"),
-                            line["summary"].as_str().unwrap_or("")
-                        ),
-                        "alert_cleared" => println!(
-                            "{} {t} ({})",
-                            st.good("cleared"),
-                            line["cause"].as_str().unwrap_or("")
-                        ),
+                        "alert_raised" => {
+                            println!("{} {t}: {}", st.bad("ALERT"), f(&line["summary"]))
+                        }
+                        "alert_cleared" => {
+                            println!("{} {t} ({})", st.good("cleared"), f(&line["cause"]))
+                        }
                         "re_register" => {
                             println!("{t}: the registrar answers again: re-register now")
                         }
                         "finding" => println!(
                             "{t}: [{}] {}",
-                            line["finding"]["code"].as_str().unwrap_or(""),
-                            line["finding"]["message"].as_str().unwrap_or("")
+                            f(&line["finding"]["code"]),
+                            f(&line["finding"]["message"])
                         ),
                         _ => {}
                     }
