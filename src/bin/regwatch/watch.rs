@@ -164,6 +164,48 @@ fn self_metrics(http: &Stats, alerts_dropped: u64) -> String {
     out
 }
 
+/// Makes room for the endpoint's connections in the open-file limit: the
+/// soft limit is raised (within the hard one) to the connection cap plus
+/// `reserve` for everything else (the runner's sockets, files, pipes).
+/// Where the hard limit is lower, the cap is lowered to fit, so that
+/// clients past it get a 503 at once instead of waiting in the listen
+/// queue for a descriptor.
+fn fit_open_file_limit(mut limits: Limits, reserve: usize) -> Limits {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the rlimit it is given, a local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return limits;
+    }
+    let want = (limits.max_conns + reserve) as libc::rlim_t;
+    if rl.rlim_cur != libc::RLIM_INFINITY && rl.rlim_cur < want {
+        let raised = libc::rlimit {
+            rlim_cur: want.min(rl.rlim_max),
+            rlim_max: rl.rlim_max,
+        };
+        // SAFETY: setrlimit reads the rlimit it is given, a local.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            rl.rlim_cur = raised.rlim_cur;
+        }
+    }
+    if rl.rlim_cur != libc::RLIM_INFINITY {
+        let room = usize::try_from(rl.rlim_cur)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(reserve)
+            .max(8);
+        if room < limits.max_conns {
+            eprintln!(
+                "regwatch watch: --metrics: the open-file limit ({}) leaves room for {room} connections, not {}",
+                rl.rlim_cur, limits.max_conns
+            );
+            limits.max_conns = room;
+        }
+    }
+    limits
+}
+
 /// Alerts waiting for the `--on-alert` command at most; past this they are
 /// dropped, counted and logged.
 const ALERT_QUEUE: usize = 64;
@@ -409,7 +451,8 @@ pub fn run(a: &Args) -> u8 {
                 body.push_str(&self_metrics(&hs, ad.load(Ordering::Relaxed)));
                 body
             });
-            match metrics_http::Server::start(addr, Limits::default(), http_stats, render) {
+            let limits = fit_open_file_limit(Limits::default(), 128 + 2 * current.len());
+            match metrics_http::Server::start(addr, limits, http_stats, render) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     eprintln!("regwatch watch: --metrics {addr}: {e}");
