@@ -422,6 +422,12 @@ static void test_engine_run(void) {
     CHECK_STATUS(regwatch_engine_transport_error(e, now, "office", REGWATCH_TRANSPORT_TLS,
                                                  REGWATCH_TRANSPORT_ERROR_DNS, "acme.sip.twilio.com"),
                  REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_transport_error(e, now, "office", REGWATCH_TRANSPORT_TCP,
+                                                 REGWATCH_TRANSPORT_ERROR_PROTOCOL,
+                                                 "the peer sent 65540 bytes without a complete SIP message"),
+                 REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_trunk_state(e, "office", &state, &cause), REGWATCH_STATUS_OK);
+    CHECK(strcmp(cause, "protocol_error") == 0);
     CHECK_STATUS(regwatch_engine_register_timeout(e, now, "office", REGWATCH_TRANSPORT_UDP), REGWATCH_STATUS_OK);
     CHECK_STATUS(regwatch_engine_deregistered(e, now, "office"), REGWATCH_STATUS_OK);
     drain(e, &d);
