@@ -104,8 +104,19 @@ pub struct Runner {
 const WAKER: Token = Token(0);
 
 impl Runner {
-    /// Starts the runner thread.
+    /// Starts the runner thread. A `ca_file` that cannot be used (missing,
+    /// unreadable, not a regular file, no certificate in it) is an
+    /// [`ErrorKind::InvalidInput`] error naming it.
     pub fn start(cfg: RunnerConfig, on_output: OutputCallback) -> std::io::Result<Runner> {
+        // A CA file is read now, so that a mistake in it is the caller's
+        // error, not a TLS failure of every trunk later.
+        let ca = match cfg.ca_file.as_deref() {
+            Some(path) => Some(
+                super::exchange::tls_config(Some(path))
+                    .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, rx) = mpsc::channel();
@@ -115,7 +126,10 @@ impl Runner {
             .name("regwatch-runner".to_owned())
             .spawn(move || {
                 let _logs = cfg.logs.as_ref().map(tracing::dispatcher::set_default);
-                let tls = super::exchange::tls_config(cfg.ca_file.as_deref());
+                let tls = match ca {
+                    Some(c) => Ok(c),
+                    None => super::exchange::tls_config(None),
+                };
                 if let Err(e) = &tls {
                     tracing::warn!("TLS configuration: {e}");
                 }
