@@ -257,6 +257,10 @@ typedef uint32_t regwatch_credential_check;
 // TLS handshake or certificate failure.
 #define REGWATCH_TRANSPORT_ERROR_TLS 4
 
+// The peer's bytes are not SIP (more than 64 KiB without a complete
+// message, or a message that does not parse); the connection was dropped.
+#define REGWATCH_TRANSPORT_ERROR_PROTOCOL 5
+
 // The host says the trunk is registered.
 #define REGWATCH_HOST_REGISTERED 1
 

@@ -28,6 +28,10 @@ step "C API tests (-Wall -Wextra -Werror; static, shared, ASAN+UBSAN; the driver
 scripts/c-tests.sh
 programs=$((programs + 5))
 
+step "hostile peers against regwatch check, regwatch watch and regwatch_runner from C (time, memory, diagnosis)"
+scripts/hostile-peers.sh
+programs=$((programs + 1))
+
 step "Asterisk module end to end (res_regwatch in Asterisk 22 from Debian sid, in a chroot, against Kamailio)"
 # Fails loudly (never skips) when the machine cannot build the chroot.
 scripts/asterisk-e2e.sh

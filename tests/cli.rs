@@ -586,3 +586,116 @@ fn man_page_and_completions() {
         );
     }
 }
+
+#[test]
+fn check_with_an_unusable_ca_file_is_a_usage_error() {
+    let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    for (path, why) in [
+        ("/nonexistent/ca.pem", "cannot read it"),
+        ("/", "not a regular file"),
+        (not_pem, "no certificate in it"),
+    ] {
+        let o = run(&[
+            "check",
+            "--domain",
+            "pbx.example.net",
+            "--user",
+            "1001",
+            "--proxy",
+            "127.0.0.1:9",
+            "--transport",
+            "tls",
+            "--timeout",
+            "1",
+            "--ca-file",
+            path,
+        ]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{t}");
+        assert!(t.contains(&format!("CA file {path}: {why}")), "{t}");
+        // Nothing was checked.
+        assert!(o.stdout.is_empty(), "{t}");
+    }
+}
+
+/// A registrar on loopback TCP answering every request with a 403 whose
+/// reason phrase, Server and X-Twilio-Error carry terminal escapes (clear
+/// screen, a window title, colours).
+fn escaping_registrar() -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let end = loop {
+                        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break p + 4;
+                        }
+                        match s.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let req = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    buf.drain(..end);
+                    let copied: String = req
+                        .lines()
+                        .filter(|l| {
+                            let l = l.to_ascii_lowercase();
+                            ["via:", "from:", "to:", "call-id:", "cseq:"]
+                                .iter()
+                                .any(|h| l.starts_with(h))
+                        })
+                        .map(|l| format!("{l}\r\n"))
+                        .collect();
+                    let resp = format!(
+                        "SIP/2.0 403 Forbidden\x1b[2J\x1b]0;owned\x07\r\n{copied}Server: evil\x1b[31m-sbc\r\nX-Twilio-Error: 32201 Bad\x1b[5m creds\r\nContent-Length: 0\r\n\r\n"
+                    );
+                    if s.write_all(resp.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn check_output_carries_no_escape_from_the_registrar() {
+    let port = escaping_registrar().to_string();
+    let proxy = format!("127.0.0.1:{port}");
+    let args = [
+        "check",
+        "--domain",
+        "pbx.example.net",
+        "--user",
+        "1001",
+        "--proxy",
+        &proxy,
+        "--transport",
+        "tcp",
+        "--timeout",
+        "3",
+    ];
+    let o = run(&args);
+    let out = text(&o);
+    assert!(out.contains("403 Forbidden[2J]0;owned"), "{out}");
+    assert!(out.contains("evil[31m-sbc"), "{out}");
+    assert!(
+        !out.chars().any(|c| c.is_control() && c != '\n'),
+        "a control character reached the terminal: {out:?}"
+    );
+    // JSON keeps the registrar's words, escaped.
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let o = run(&json_args);
+    let raw = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(raw.contains("\\u001b[2J"), "{raw}");
+    assert!(!raw.contains('\x1b'));
+}

@@ -382,6 +382,7 @@ fn transport_errors_map_to_their_causes() {
         (TransportErrorKind::Dns, Cause::DnsFailure),
         (TransportErrorKind::Tls, Cause::TlsFailure),
         (TransportErrorKind::Unreachable, Cause::RegistrarUnreachable),
+        (TransportErrorKind::Protocol, Cause::ProtocolError),
     ];
     for (kind, cause) in cases {
         let mut s = Sim::new(twilio_cfg());
@@ -394,6 +395,64 @@ fn transport_errors_map_to_their_causes() {
         assert_eq!(s.state(), (RegState::Unreachable, cause), "{kind:?}");
         assert_eq!(s.alerts(), vec![cause]);
     }
+}
+
+/// A registrar whose TCP/TLS side sends what is not SIP: the driver drops
+/// the connection and says how much came without a complete message. The
+/// diagnosis says so in plain words, from a REGISTER and from keep-alives.
+#[test]
+fn a_peer_that_is_not_sip_is_a_protocol_error() {
+    let said = "the peer sent 65540 bytes without a complete SIP message";
+    let mut s = Sim::new(generic_cfg());
+    s.sent_on(600, false, Some(Transport::Tcp));
+    s.obs(Observation::TransportError {
+        transport: Some(Transport::Tcp),
+        kind: TransportErrorKind::Protocol,
+        detail: Some(said),
+    });
+    assert_eq!(s.state(), (RegState::Unreachable, Cause::ProtocolError));
+    let d = s.engine.diagnose(s.trunk).unwrap();
+    assert_eq!(
+        d.summary,
+        format!("lab: what pbx.example.net sends over TCP is not SIP: {said}; the connection was dropped.")
+    );
+    assert!(d
+        .evidence
+        .iter()
+        .any(|e| e.contains("not SIP") && e.contains(said)));
+
+    // Keep-alives over TLS, failing the same way twice in a row.
+    let mut ec = EngineConfig::default();
+    ec.set("keepalive", "on").unwrap();
+    let mut cfg = generic_cfg();
+    cfg.set("transport", "tls").unwrap();
+    let mut s = Sim::with(ec, cfg);
+    for _ in 0..2 {
+        let at = s.engine.poll_timeout().unwrap();
+        s.now = at;
+        s.engine.handle_timeout(at);
+        let mut probe = None;
+        while let Some(o) = s.engine.poll_output() {
+            if let Output::Transmit(p) = o {
+                probe = Some(p.id);
+            } else {
+                s.outputs.push(o);
+            }
+        }
+        let id = probe.expect("a probe");
+        s.engine
+            .handle_probe_error(s.now, s.trunk, id, TransportErrorKind::Protocol, Some(said))
+            .unwrap();
+        s.drain();
+    }
+    assert_eq!(s.alerts(), vec![Cause::ProtocolError]);
+    let d = s.engine.diagnose(s.trunk).unwrap();
+    assert_eq!(d.cause, Cause::ProtocolError);
+    assert!(
+        d.summary.contains(&format!("over TLS is not SIP: {said}")),
+        "{}",
+        d.summary
+    );
 }
 
 #[test]
@@ -795,6 +854,7 @@ fn every_cause_has_a_scenario() {
         Cause::ConfigInvalid,
         Cause::Unknown,
         Cause::ContactNotBound,
+        Cause::ProtocolError,
     ]
     .into_iter()
     .collect();

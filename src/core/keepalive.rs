@@ -206,6 +206,7 @@ impl ProbeResult {
                 TransportErrorKind::Unreachable => Cause::RegistrarUnreachable,
                 TransportErrorKind::Dns => Cause::DnsFailure,
                 TransportErrorKind::Tls => Cause::TlsFailure,
+                TransportErrorKind::Protocol => Cause::ProtocolError,
             }),
             r => match r.class() {
                 ProbeClass::ServerError => Some(Cause::ServerError),

@@ -111,16 +111,21 @@ pub enum TransportErrorKind {
     Dns,
     /// TLS handshake or certificate failure.
     Tls,
+    /// The peer's bytes are not SIP: more than the 64 KiB limit without a
+    /// complete message, or a message that does not parse. The connection
+    /// was dropped.
+    Protocol,
 }
 
 impl TransportErrorKind {
-    /// `refused`, `unreachable`, `dns`, `tls`.
+    /// `refused`, `unreachable`, `dns`, `tls`, `protocol`.
     pub fn as_str(self) -> &'static str {
         match self {
             TransportErrorKind::Refused => "refused",
             TransportErrorKind::Unreachable => "unreachable",
             TransportErrorKind::Dns => "dns",
             TransportErrorKind::Tls => "tls",
+            TransportErrorKind::Protocol => "protocol",
         }
     }
     /// Parses the names [`as_str`](Self::as_str) gives.
@@ -130,6 +135,7 @@ impl TransportErrorKind {
             "unreachable" => TransportErrorKind::Unreachable,
             "dns" => TransportErrorKind::Dns,
             "tls" => TransportErrorKind::Tls,
+            "protocol" => TransportErrorKind::Protocol,
             _ => return None,
         })
     }

@@ -138,6 +138,9 @@ causes! {
     Unknown = "unknown", Warning;
     /// A 2xx to REGISTER that does not list our Contact (or grants 0 s).
     ContactNotBound = "contact_not_bound", Error;
+    /// The registrar's side of a TCP/TLS connection sends what is not SIP
+    /// (64 KiB without a complete message, or bytes that do not parse).
+    ProtocolError = "protocol_error", Error;
 }
 
 impl fmt::Display for Cause {

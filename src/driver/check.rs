@@ -47,6 +47,17 @@ impl Default for CheckOptions {
 }
 
 impl CheckOptions {
+    /// Whether `ca_file` (if any) can be used: an error naming the file
+    /// when it is missing, unreadable, not a regular file or holds no
+    /// certificate. Callers report it as a configuration error before
+    /// any check; a check run anyway reports it as a TLS failure.
+    pub fn check_ca_file(&self) -> Result<(), String> {
+        match &self.ca_file {
+            Some(p) => tls_config(Some(p)).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     fn resolver(&self) -> Resolver {
         match self.nameserver {
             Some(ns) => Resolver::with_nameserver(ns),
@@ -147,8 +158,10 @@ pub struct OptionsOutcome {
 
 impl OptionsOutcome {
     /// In a few words: `200 OK in 0.3 ms`, the error, or `no answer`.
+    /// Safe for a terminal: control characters the registrar put in its
+    /// reason phrase are dropped ([`crate::core::terminal_safe`]).
     pub fn summary(&self) -> String {
-        match (self.result.code(), &self.error) {
+        let s = match (self.result.code(), &self.error) {
             (Some(c), _) => format!(
                 "{c} {} in {:.1} ms",
                 self.reason.as_deref().unwrap_or(""),
@@ -156,7 +169,8 @@ impl OptionsOutcome {
             ),
             (None, Some(e)) => e.clone(),
             (None, None) => "no answer".to_owned(),
-        }
+        };
+        crate::core::terminal_safe(&s).into_owned()
     }
 }
 
@@ -666,7 +680,9 @@ pub fn trunk_check(cfg: &TrunkConfig, opts: &CheckOptions) -> TrunkCheck {
 
 impl TrunkCheck {
     /// The check as console text: each step, then the diagnosis with its
-    /// evidence and, unless healthy, what to do.
+    /// evidence and, unless healthy, what to do. Safe for a terminal: what
+    /// the registrar sent (reason phrases, `Server`, `X-Twilio-Error`)
+    /// loses its control characters.
     pub fn text(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
@@ -702,6 +718,6 @@ impl TrunkCheck {
                 let _ = writeln!(s, "    {}. {r}", i + 1);
             }
         }
-        s
+        crate::core::terminal_safe_block(&s).into_owned()
     }
 }

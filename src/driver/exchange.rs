@@ -4,11 +4,18 @@
 //! frame the stream by Content-Length and answer CRLF pings. TLS checks
 //! the certificate against the SIP domain (RFC 5922), not the address
 //! the packets go to.
+//!
+//! One deadline covers the whole exchange: TCP connect, TLS handshake,
+//! request and response. Every socket read waits at most for what is left
+//! of it and reads once, so a peer trickling a byte a second cannot
+//! stretch it. What a stream buffers is bounded by the framer (64 KiB);
+//! a peer past that, or sending what does not parse as SIP, ends the
+//! exchange with [`TransportErrorKind::Protocol`].
 use crate::core::TransportErrorKind;
-use crate::sip::{self, Frame, StreamFramer};
+use crate::sip::{self, Frame, FrameError, StreamFramer, MAX_MESSAGE};
 use crate::validate::Transport;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::{ClientConfig, ClientConnection};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
@@ -16,24 +23,31 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A TLS client configuration: the system's trust store, or the CAs of a
-/// PEM file (for private registrars).
+/// PEM file (for private registrars). A CA file that cannot be read, is
+/// not a regular file or holds no certificate is an error naming it: a
+/// configuration mistake, to be reported as one rather than as a TLS
+/// failure of the registrar.
 pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
+            let bad = |why: String| format!("CA file {}: {why}", path.display());
+            match std::fs::metadata(path) {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => return Err(bad("not a regular file".to_owned())),
+                Err(e) => return Err(bad(format!("cannot read it: {e}"))),
+            }
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?
+                .map_err(|e| bad(format!("cannot read it: {e}")))?
                 .collect::<Result<_, _>>()
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+                .map_err(|e| bad(format!("not PEM: {e}")))?;
             if certs.is_empty() {
-                return Err(format!("{}: no certificate in it", path.display()));
+                return Err(bad("no certificate in it".to_owned()));
             }
             for c in certs {
-                roots
-                    .add(c)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                roots.add(c).map_err(|e| bad(e.to_string()))?;
             }
         }
         None => {
@@ -196,30 +210,150 @@ fn tls_exchange(
     })?;
     let sock = TcpStream::connect_timeout(&addr, timeout).map_err(|e| io_error(&e, "connect"))?;
     let _ = sock.set_nodelay(true);
-    sock.set_read_timeout(Some(timeout))
-        .map_err(|e| io_error(&e, "socket"))?;
     let local = sock
         .local_addr()
         .map_err(|e| io_error(&e, "local address"))?;
     let conn = ClientConnection::new(t.config.clone(), name)
         .map_err(|e| ExchangeError::Transport(TransportErrorKind::Tls, e.to_string()))?;
-    let mut stream = StreamOwned::new(conn, sock);
-    while stream.conn.is_handshaking() {
-        stream
-            .conn
-            .complete_io(&mut stream.sock)
-            .map_err(|e| tls_error(&e))?;
+    let mut wire = TlsWire { conn, sock };
+    // The handshake, one socket read at a time within the deadline.
+    while wire.conn.is_handshaking() {
+        wire.set_timeout(time_left(deadline)?)
+            .map_err(|e| io_error(&e, "socket"))?;
+        wire.flush().map_err(|e| tls_error(&e))?;
+        if !wire.conn.is_handshaking() {
+            break;
+        }
+        if wire.receive_tls().map_err(|e| tls_error(&e))? == 0 {
+            return Err(ExchangeError::Transport(
+                TransportErrorKind::Refused,
+                "the registrar closed the connection during the TLS handshake".to_owned(),
+            ));
+        }
     }
     let request = build(&local_of(local));
-    stream_exchange(
-        &mut stream,
-        |s, d| s.sock.set_read_timeout(Some(d)),
-        tls_error,
-        request,
-        start,
-        deadline,
-        branch,
-    )
+    stream_exchange(&mut wire, tls_error, request, start, deadline, branch)
+}
+
+/// What is left until `deadline`, or a timeout when nothing is.
+fn time_left(deadline: Instant) -> Result<Duration, ExchangeError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(ExchangeError::Timeout)
+    } else {
+        Ok(left)
+    }
+}
+
+/// A connected stream as [`stream_exchange`] uses it: each `receive` makes
+/// at most one read from the socket.
+trait Wire {
+    /// Read and write timeouts of the socket.
+    fn set_timeout(&mut self, d: Duration) -> std::io::Result<()>;
+    /// Writes all of `bytes`.
+    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// At most one socket read: `Some(n)` bytes of the stream into `buf`
+    /// (0 when what came completes nothing yet), `None` at its end.
+    fn receive(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>>;
+}
+
+impl Wire for TcpStream {
+    fn set_timeout(&mut self, d: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(d))?;
+        self.set_write_timeout(Some(d))
+    }
+    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes)
+    }
+    fn receive(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        match self.read(buf)? {
+            0 => Ok(None),
+            n => Ok(Some(n)),
+        }
+    }
+}
+
+/// TLS over a blocking TCP socket, driven one record read at a time
+/// (rustls' own `Stream` loops on the socket until it has plaintext,
+/// each read waiting the whole timeout again).
+struct TlsWire {
+    conn: ClientConnection,
+    sock: TcpStream,
+}
+
+impl TlsWire {
+    /// Writes what rustls has to send.
+    fn flush(&mut self) -> std::io::Result<()> {
+        while self.conn.wants_write() {
+            self.conn.write_tls(&mut self.sock)?;
+        }
+        Ok(())
+    }
+
+    /// One read from the socket into rustls, processed; the bytes read
+    /// (0: the peer closed the connection).
+    fn receive_tls(&mut self) -> std::io::Result<usize> {
+        let n = self.conn.read_tls(&mut self.sock)?;
+        if n > 0 {
+            self.conn
+                .process_new_packets()
+                .map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))?;
+            self.flush()?;
+        }
+        Ok(n)
+    }
+
+    /// Plaintext rustls holds already: `Some(n)`, `Some(0)` for none yet,
+    /// `None` after the peer's close_notify.
+    fn plaintext(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        match self.conn.reader().read(buf) {
+            Ok(0) => Ok(None),
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Some(0)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Wire for TlsWire {
+    fn set_timeout(&mut self, d: Duration) -> std::io::Result<()> {
+        self.sock.set_read_timeout(Some(d))?;
+        self.sock.set_write_timeout(Some(d))
+    }
+    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.conn.writer().write_all(bytes)?;
+        self.flush()
+    }
+    fn receive(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+        match self.plaintext(buf)? {
+            Some(0) => {}
+            other => return Ok(other),
+        }
+        if self.receive_tls()? == 0 {
+            return Ok(None);
+        }
+        self.plaintext(buf)
+    }
+}
+
+/// In words, why a framer gave up on a peer's stream.
+pub(crate) fn not_sip(e: FrameError, dropped: usize) -> String {
+    match e {
+        FrameError::BadContentLength => {
+            "the peer sent a Content-Length that is not a number".to_owned()
+        }
+        FrameError::TooLarge => {
+            format!("the peer announced a message larger than {MAX_MESSAGE} bytes")
+        }
+        FrameError::HeaderTooLarge | FrameError::KeepAliveFlood => {
+            format!("the peer sent {dropped} bytes without a complete SIP message")
+        }
+    }
+}
+
+/// In words, a framed message that does not parse.
+pub(crate) fn unparsable(len: usize) -> String {
+    format!("the peer sent {len} bytes that are not a SIP message")
 }
 
 fn local_of(addr: SocketAddr) -> String {
@@ -306,7 +440,6 @@ fn tcp(
     let request = build(&local_of(local));
     stream_exchange(
         &mut stream,
-        |s, d| s.set_read_timeout(Some(d)),
         |e| io_error(e, "connection"),
         request,
         start,
@@ -317,54 +450,209 @@ fn tcp(
 
 /// Writes `request` on a connected stream (TCP, or TLS over it) and reads
 /// until its final response or `deadline`, answering CRLF pings (RFC 5626
-/// §3.5.1: a CRLFCRLF ping gets a CRLF pong).
-fn stream_exchange<S: Read + Write>(
-    stream: &mut S,
-    set_read_timeout: impl Fn(&mut S, Duration) -> std::io::Result<()>,
+/// §3.5.1: a CRLFCRLF ping gets a CRLF pong). A stream that is not SIP
+/// (64 KiB without a complete message, a message that does not parse)
+/// ends it.
+fn stream_exchange<W: Wire>(
+    wire: &mut W,
     on_error: fn(&std::io::Error) -> ExchangeError,
     request: String,
     start: Instant,
     deadline: Instant,
     branch: &str,
 ) -> Result<(String, Exchanged), ExchangeError> {
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| on_error(&e))?;
+    wire.set_timeout(time_left(deadline)?)
+        .map_err(|e| io_error(&e, "socket"))?;
+    wire.send(request.as_bytes()).map_err(|e| on_error(&e))?;
     let mut framer = StreamFramer::new();
     let mut buf = vec![0u8; 16_384];
     loop {
-        while let Ok(Some(frame)) = framer.next_frame() {
-            match frame {
-                Frame::Message(m) if is_final_for(&m, branch) => {
-                    return Ok((
-                        request,
-                        Exchanged {
-                            response: m,
-                            rtt: start.elapsed(),
-                            retransmissions: 0,
-                        },
-                    ));
+        let mut pong = false;
+        loop {
+            match framer.next_frame() {
+                Ok(Some(Frame::Message(m))) => {
+                    if is_final_for(&m, branch) {
+                        return Ok((
+                            request,
+                            Exchanged {
+                                response: m,
+                                rtt: start.elapsed(),
+                                retransmissions: 0,
+                            },
+                        ));
+                    }
+                    if sip::parse(&m).is_err() {
+                        return Err(ExchangeError::Transport(
+                            TransportErrorKind::Protocol,
+                            unparsable(m.len()),
+                        ));
+                    }
                 }
-                Frame::KeepAlive => {
-                    let _ = stream.write_all(b"\r\n");
+                Ok(Some(Frame::KeepAlive)) => pong = true,
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(ExchangeError::Transport(
+                        TransportErrorKind::Protocol,
+                        not_sip(e, framer.dropped()),
+                    ))
                 }
-                Frame::Message(_) => {}
             }
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ExchangeError::Timeout);
+        wire.set_timeout(time_left(deadline)?)
+            .map_err(|e| io_error(&e, "socket"))?;
+        if pong {
+            // One pong for what one read brought, however many pings.
+            wire.send(b"\r\n").map_err(|e| on_error(&e))?;
         }
-        set_read_timeout(stream, left).map_err(|e| io_error(&e, "socket"))?;
-        match stream.read(&mut buf) {
-            Ok(0) => {
+        match wire.receive(&mut buf) {
+            Ok(None) => {
                 return Err(ExchangeError::Transport(
                     TransportErrorKind::Refused,
                     "the registrar closed the connection".to_owned(),
                 ))
             }
-            Ok(n) => framer.push(&buf[..n]),
+            Ok(Some(n)) => framer.push(&buf[..n]),
             Err(e) => return Err(on_error(&e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A TCP peer on loopback that runs `serve` on its first connection.
+    fn peer(serve: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((s, _)) = l.accept() {
+                serve(s);
+            }
+        });
+        addr
+    }
+
+    /// Writes `bytes` again and again until the client goes away.
+    fn flood(bytes: &'static [u8]) -> impl FnOnce(TcpStream) + Send + 'static {
+        move |mut s| while s.write_all(bytes).is_ok() {}
+    }
+
+    fn options(local: &str) -> String {
+        format!("OPTIONS sip:hostile.test SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK-t\r\nContent-Length: 0\r\n\r\n")
+    }
+
+    fn over_tcp(addr: SocketAddr) -> Result<(String, Exchanged), ExchangeError> {
+        let ep = Endpoint {
+            host: "127.0.0.1".to_owned(),
+            port: addr.port(),
+            transport: Transport::Tcp,
+        };
+        exchange(
+            &ep,
+            addr,
+            Duration::from_secs(20),
+            "z9hG4bK-t",
+            None,
+            &options,
+        )
+    }
+
+    fn protocol_detail(r: Result<(String, Exchanged), ExchangeError>) -> String {
+        match r {
+            Err(ExchangeError::Transport(TransportErrorKind::Protocol, d)) => d,
+            other => panic!("not a protocol error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_endless_stream_is_not_sip() {
+        let d = protocol_detail(over_tcp(peer(flood(&[b'A'; 4096]))));
+        assert!(d.contains("without a complete SIP message"), "{d}");
+    }
+
+    #[test]
+    fn endless_crs_are_not_sip() {
+        let d = protocol_detail(over_tcp(peer(flood(&[b'\r'; 4096]))));
+        assert!(d.contains("without a complete SIP message"), "{d}");
+    }
+
+    #[test]
+    fn a_huge_header_is_not_sip() {
+        let addr = peer(|mut s| {
+            let mut m = b"SIP/2.0 200 OK\r\nX-Big: ".to_vec();
+            m.resize(1 << 20, b'a');
+            m.extend_from_slice(b"\r\n\r\n");
+            let _ = s.write_all(&m);
+        });
+        let d = protocol_detail(over_tcp(addr));
+        assert!(d.contains("without a complete SIP message"), "{d}");
+    }
+
+    #[test]
+    fn garbage_is_not_sip() {
+        let addr = peer(|mut s| {
+            let _ = s.write_all(b"\x16\x03\x01\x02\x00\x01\xfc binary noise\r\n\r\n");
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        let d = protocol_detail(over_tcp(addr));
+        assert_eq!(d, "the peer sent 24 bytes that are not a SIP message");
+    }
+
+    #[test]
+    fn a_trickled_tls_handshake_ends_at_the_deadline() {
+        // A ServerHello that never ends, a byte every 50 ms for 5 s: each
+        // read gets its byte well within the timeout, so only an overall
+        // deadline ends the exchange (with a timeout, not a TLS failure).
+        let addr = peer(|mut s| {
+            let mut record = vec![0x16, 0x03, 0x03, 0x40, 0x00, 0x02, 0x00, 0x3f, 0xfc];
+            record.resize(100, 0x42);
+            for b in record {
+                if s.write_all(&[b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let tls = TlsTarget {
+            server_name: "hostile.test".to_owned(),
+            config: Arc::new(config),
+        };
+        let ep = Endpoint {
+            host: "127.0.0.1".to_owned(),
+            port: addr.port(),
+            transport: Transport::Tls,
+        };
+        let r = exchange(
+            &ep,
+            addr,
+            Duration::from_millis(1000),
+            "z9hG4bK-t",
+            Some(&tls),
+            &options,
+        );
+        assert_eq!(r.err(), Some(ExchangeError::Timeout));
+    }
+
+    #[test]
+    fn a_pinged_exchange_still_gets_its_answer() {
+        let addr = peer(|mut s| {
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"\r\n\r\n\r\n\r\n");
+            let mut pong = [0u8; 2];
+            let _ = s.read_exact(&mut pong);
+            assert_eq!(&pong, b"\r\n");
+            let _ = s.write_all(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP x;branch=z9hG4bK-t\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+        });
+        let (_, x) = over_tcp(addr).unwrap();
+        assert!(x.response.starts_with(b"SIP/2.0 200 OK"));
     }
 }

@@ -10,6 +10,17 @@
 //! CRLF pings answered; TLS on the same connections (rustls), the
 //! certificate checked against the SIP domain. Names resolve through the
 //! system resolver and are cached for five minutes.
+//!
+//! Bounded whatever a peer does: a stream is framed as it is read, at
+//! most [`READ_BUDGET`] bytes per connection (and [`UDP_BUDGET`]
+//! datagrams per socket) per wake-up, the rest read on the next turn of
+//! the loop, so one connection cannot stall the others, the commands or
+//! the timers. A connection holds at most 64 KiB unframed and
+//! [`MAX_UNSENT`] unsent. A peer past a limit, or sending what does not
+//! parse as SIP, loses its connection: counted
+//! ([`Runner::connections_dropped`]), logged, and its probes fail with
+//! [`TransportErrorKind::Protocol`] and the words for the diagnosis ("the
+//! peer sent N bytes without a complete SIP message").
 use crate::core::{
     Diagnosis, Engine, EngineConfig, Output, Probe, ProbePurpose, ProbeResult, TransportErrorKind,
     TrunkConfig, TrunkSnapshot,
@@ -24,6 +35,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -99,23 +111,40 @@ pub struct Runner {
     tx: mpsc::Sender<Command>,
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
+    dropped: Arc<AtomicU64>,
 }
 
 const WAKER: Token = Token(0);
 
 impl Runner {
-    /// Starts the runner thread.
+    /// Starts the runner thread. A `ca_file` that cannot be used (missing,
+    /// unreadable, not a regular file, no certificate in it) is an
+    /// [`ErrorKind::InvalidInput`] error naming it.
     pub fn start(cfg: RunnerConfig, on_output: OutputCallback) -> std::io::Result<Runner> {
+        // A CA file is read now, so that a mistake in it is the caller's
+        // error, not a TLS failure of every trunk later.
+        let ca = match cfg.ca_file.as_deref() {
+            Some(path) => Some(
+                super::exchange::tls_config(Some(path))
+                    .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, rx) = mpsc::channel();
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counter = dropped.clone();
         let mut engine_cfg = cfg.engine.clone();
         engine_cfg.keepalive.enabled = true;
         let thread = std::thread::Builder::new()
             .name("regwatch-runner".to_owned())
             .spawn(move || {
                 let _logs = cfg.logs.as_ref().map(tracing::dispatcher::set_default);
-                let tls = super::exchange::tls_config(cfg.ca_file.as_deref());
+                let tls = match ca {
+                    Some(c) => Ok(c),
+                    None => super::exchange::tls_config(None),
+                };
                 if let Err(e) = &tls {
                     tracing::warn!("TLS configuration: {e}");
                 }
@@ -132,13 +161,21 @@ impl Runner {
                     resolver,
                     on_output,
                 );
+                io.dropped = counter;
                 io.run(&rx);
             })?;
         Ok(Runner {
             tx,
             waker,
             thread: Some(thread),
+            dropped,
         })
+    }
+
+    /// Stream connections dropped because the peer broke a limit or sent
+    /// what is not SIP, since the start.
+    pub fn connections_dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     fn call<T>(&self, make: impl FnOnce(mpsc::Sender<T>) -> Command) -> Result<T, RunnerError> {
@@ -221,6 +258,32 @@ struct Io {
     swept: Instant,
     /// Timer resolution in milliseconds, from the probe rate.
     tick_ms: u64,
+    /// Sockets that had more to read when their budget ran out: read
+    /// again on the next turn of the loop (mio is edge-triggered).
+    again: Vec<Token>,
+    /// Connections dropped for breaking a limit (shared with [`Runner`]).
+    dropped: Arc<AtomicU64>,
+}
+
+/// Bytes read from one stream connection per wake-up.
+pub const READ_BUDGET: usize = 64 * 1024;
+/// Datagrams read from one UDP socket per wake-up.
+pub const UDP_BUDGET: usize = 64;
+/// Bytes queued for a stream connection that the peer does not read,
+/// past which the connection is dropped.
+pub const MAX_UNSENT: usize = 64 * 1024;
+/// One socket read.
+const CHUNK: usize = 16 * 1024;
+
+/// What one wake-up read from a stream connection.
+struct StreamRead {
+    /// Complete SIP messages.
+    messages: Vec<Vec<u8>>,
+    /// Why the connection must close (after the messages are handled),
+    /// with the words for the diagnosis when there are some.
+    error: Option<(TransportErrorKind, Option<String>)>,
+    /// The budget ran out before the socket was drained.
+    more: bool,
 }
 
 /// A cached lookup: host, port (0 for an SRV lookup), transport.
@@ -269,6 +332,8 @@ impl Io {
             buf: vec![0u8; 65_536],
             swept: epoch,
             tick_ms: 20,
+            again: Vec::new(),
+            dropped: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -284,7 +349,11 @@ impl Io {
             self.drain();
             self.retransmit_due();
             self.sweep();
-            let wait = self.wait();
+            let wait = if self.again.is_empty() {
+                self.wait()
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() != ErrorKind::Interrupted {
                     tracing::error!("runner poll failed: {e}");
@@ -296,6 +365,9 @@ impl Io {
                     WAKER => {}
                     t => self.ready(t, ev.is_readable(), ev.is_writable(), ev.is_error()),
                 }
+            }
+            for t in std::mem::take(&mut self.again) {
+                self.ready(t, true, false, false);
             }
             while let Ok(cmd) = rx.try_recv() {
                 if !self.command(cmd) {
@@ -670,6 +742,12 @@ impl Io {
             },
         );
         self.flush(&key);
+        // A peer that reads nothing would have us queue every probe.
+        let unsent = self.streams.get(&key).map_or(0, |c| c.out.len());
+        if unsent > MAX_UNSENT {
+            let detail = format!("the peer has left {unsent} bytes unread");
+            self.close_stream_with(&key, TransportErrorKind::Unreachable, Some(detail));
+        }
     }
 
     /// Writes what is queued on a connection (through TLS when it is a TLS
@@ -718,61 +796,126 @@ impl Io {
     }
 
     fn close_stream(&mut self, key: &ConnKey, kind: TransportErrorKind) {
+        self.close_stream_with(key, kind, None);
+    }
+
+    /// Closes a connection; its probes fail with `kind`, and `detail` (what
+    /// the peer did) when there is one. A detail means the peer broke a
+    /// limit: that is counted and logged.
+    fn close_stream_with(
+        &mut self,
+        key: &ConnKey,
+        kind: TransportErrorKind,
+        detail: Option<String>,
+    ) {
         let Some(mut c) = self.streams.remove(key) else {
             return;
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
         self.by_token.remove(&c.token);
+        if let Some(d) = &detail {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(
+                "keep-alive: dropped the connection to {}: {d} ({n} dropped so far)",
+                key.0
+            );
+        }
         for id in c.probes {
             if let Some(f) = self.inflight.remove(&id) {
-                self.failed(f.trunk, id, kind);
+                let now = self.now_ms();
+                let _ = self
+                    .engine
+                    .handle_probe_error(now, f.trunk, id, kind, detail.as_deref());
             }
         }
         self.drain();
     }
 
-    /// Reads what the connection has; returns the complete messages (and
-    /// queues CRLF pongs), or the failure.
-    fn read_stream(&mut self, key: &ConnKey) -> Result<Vec<Vec<u8>>, TransportErrorKind> {
-        let Some(c) = self.streams.get_mut(key) else {
-            return Ok(Vec::new());
+    /// Reads what the connection has, up to [`READ_BUDGET`], framing as it
+    /// reads: the complete messages, a CRLF pong queued for pings, and why
+    /// the connection must close if it must.
+    fn read_stream(&mut self, key: &ConnKey) -> StreamRead {
+        let mut out = StreamRead {
+            messages: Vec::new(),
+            error: None,
+            more: false,
         };
-        loop {
+        let Some(c) = self.streams.get_mut(key) else {
+            return out;
+        };
+        let mut pong = false;
+        let mut read = 0usize;
+        let closed = || Some((TransportErrorKind::Refused, None));
+        while out.error.is_none() {
+            if read >= READ_BUDGET {
+                out.more = true;
+                break;
+            }
+            let chunk = &mut self.buf[..CHUNK];
             let r = match &mut c.tls {
-                None => c.stream.read(&mut self.buf),
+                None => c.stream.read(chunk),
                 Some(tls) => tls.read_tls(&mut c.stream),
             };
             match r {
-                Ok(0) => return Err(TransportErrorKind::Refused),
-                Ok(n) => match &mut c.tls {
-                    None => c.framer.push(&self.buf[..n]),
-                    Some(tls) => {
-                        if let Err(e) = tls.process_new_packets() {
-                            tracing::warn!("keep-alive TLS: {e}");
-                            return Err(TransportErrorKind::Tls);
-                        }
-                        loop {
-                            match tls.reader().read(&mut self.buf) {
-                                Ok(0) => break,
-                                Ok(m) => c.framer.push(&self.buf[..m]),
-                                Err(_) => break,
+                Ok(0) => out.error = closed(),
+                Ok(n) => {
+                    read += n;
+                    match &mut c.tls {
+                        None => c.framer.push(&chunk[..n]),
+                        Some(tls) => {
+                            if let Err(e) = tls.process_new_packets() {
+                                tracing::warn!("keep-alive TLS: {e}");
+                                out.error = Some((TransportErrorKind::Tls, None));
+                                break;
+                            }
+                            loop {
+                                match tls.reader().read(chunk) {
+                                    Ok(0) => {
+                                        // close_notify: what came before it
+                                        // is framed below.
+                                        out.error = closed();
+                                        break;
+                                    }
+                                    Ok(m) => c.framer.push(&chunk[..m]),
+                                    Err(_) => break,
+                                }
                             }
                         }
                     }
-                },
+                    // Frame now: the framer never holds more than a
+                    // message's worth.
+                    loop {
+                        match c.framer.next_frame() {
+                            Ok(Some(Frame::Message(m))) => {
+                                if sip::parse(&m).is_err() {
+                                    let detail = super::exchange::unparsable(m.len());
+                                    out.error = Some((TransportErrorKind::Protocol, Some(detail)));
+                                    break;
+                                }
+                                out.messages.push(m);
+                            }
+                            // RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong.
+                            Ok(Some(Frame::KeepAlive)) => pong = true,
+                            Ok(None) => break,
+                            Err(e) => {
+                                let detail = super::exchange::not_sip(e, c.framer.dropped());
+                                out.error = Some((TransportErrorKind::Protocol, Some(detail)));
+                                break;
+                            }
+                        }
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) => return Err(stream_kind(&e)),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => out.error = Some((stream_kind(&e), None)),
             }
         }
-        let mut messages = Vec::new();
-        while let Ok(Some(f)) = c.framer.next_frame() {
-            match f {
-                Frame::Message(m) => messages.push(m),
-                // RFC 5626 §3.5.1: a CRLFCRLF ping gets a CRLF pong.
-                Frame::KeepAlive => c.out.extend_from_slice(b"\r\n"),
-            }
+        // One pong per wake-up, and none while the peer leaves what was
+        // sent unread.
+        if pong && c.out.is_empty() {
+            c.out.extend_from_slice(b"\r\n");
         }
-        Ok(messages)
+        out
     }
 
     fn answer(&mut self, bytes: &[u8]) {
@@ -795,36 +938,46 @@ impl Io {
             return;
         };
         match route {
-            Route::Udp(addr) => loop {
-                let Some((_, sock)) = self.udp.get(&addr) else {
-                    return;
-                };
-                match sock.recv(&mut self.buf) {
-                    Ok(n) => {
-                        let bytes = self.buf[..n].to_vec();
-                        self.answer(&bytes);
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                    Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-                        // ICMP port unreachable: every probe in flight to
-                        // this address is refused.
-                        let ids: Vec<u64> = self
-                            .inflight
-                            .iter()
-                            .filter(|(_, f)| f.addr == addr && f.transport == Transport::Udp)
-                            .map(|(id, _)| *id)
-                            .collect();
-                        for id in ids {
-                            if let Some(f) = self.inflight.remove(&id) {
-                                let kind = TransportErrorKind::Refused;
-                                self.failed(f.trunk, id, kind);
-                            }
+            Route::Udp(addr) => {
+                for n in 0.. {
+                    if n == UDP_BUDGET {
+                        // The rest on the next turn: a flood of datagrams
+                        // cannot hold the loop.
+                        if !self.again.contains(&token) {
+                            self.again.push(token);
                         }
-                        self.drain();
+                        return;
                     }
-                    Err(_) => return,
+                    let Some((_, sock)) = self.udp.get(&addr) else {
+                        return;
+                    };
+                    match sock.recv(&mut self.buf) {
+                        Ok(n) => {
+                            let bytes = self.buf[..n].to_vec();
+                            self.answer(&bytes);
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                        Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                            // ICMP port unreachable: every probe in flight to
+                            // this address is refused.
+                            let ids: Vec<u64> = self
+                                .inflight
+                                .iter()
+                                .filter(|(_, f)| f.addr == addr && f.transport == Transport::Udp)
+                                .map(|(id, _)| *id)
+                                .collect();
+                            for id in ids {
+                                if let Some(f) = self.inflight.remove(&id) {
+                                    let kind = TransportErrorKind::Refused;
+                                    self.failed(f.trunk, id, kind);
+                                }
+                            }
+                            self.drain();
+                        }
+                        Err(_) => return,
+                    }
                 }
-            },
+            }
             Route::Stream(key) => {
                 if error {
                     let kind = self
@@ -836,21 +989,21 @@ impl Io {
                     return;
                 }
                 if readable {
-                    match self.read_stream(&key) {
-                        Ok(messages) => {
-                            for m in messages {
-                                if let Some((id, _)) = probe_of(&m) {
-                                    if let Some(c) = self.streams.get_mut(&key) {
-                                        c.probes.retain(|p| *p != id);
-                                    }
-                                }
-                                self.answer(&m);
+                    let r = self.read_stream(&key);
+                    for m in r.messages {
+                        if let Some((id, _)) = probe_of(&m) {
+                            if let Some(c) = self.streams.get_mut(&key) {
+                                c.probes.retain(|p| *p != id);
                             }
                         }
-                        Err(kind) => {
-                            self.close_stream(&key, kind);
-                            return;
-                        }
+                        self.answer(&m);
+                    }
+                    if let Some((kind, detail)) = r.error {
+                        self.close_stream_with(&key, kind, detail);
+                        return;
+                    }
+                    if r.more && !self.again.contains(&token) {
+                        self.again.push(token);
                     }
                 }
                 if writable || readable {
@@ -875,5 +1028,90 @@ fn stream_kind(e: &std::io::Error) -> TransportErrorKind {
     match e.kind() {
         ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset => TransportErrorKind::Refused,
         _ => TransportErrorKind::Unreachable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Cause;
+    use std::net::TcpListener;
+
+    /// A TCP peer on loopback writing `bytes` to every connection until it
+    /// goes away.
+    fn flooding_peer(bytes: &'static [u8]) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { return };
+                std::thread::spawn(
+                    move || while std::io::Write::write_all(&mut s, bytes).is_ok() {},
+                );
+            }
+        });
+        addr
+    }
+
+    fn runner() -> Runner {
+        let mut engine = EngineConfig::default();
+        for (k, v) in [
+            ("keepalive_interval_ms", "1000"),
+            ("keepalive_timeout_ms", "2000"),
+            ("keepalive_confirm_ms", "200"),
+            ("keepalive_alternates", "off"),
+        ] {
+            engine.set(k, v).unwrap();
+        }
+        let cfg = RunnerConfig {
+            engine,
+            ..RunnerConfig::default()
+        };
+        Runner::start(cfg, Box::new(|_, _| {})).unwrap()
+    }
+
+    fn trunk(name: &str, addr: SocketAddr) -> TrunkConfig {
+        let mut c = TrunkConfig::new(name);
+        for (k, v) in [
+            ("domain", "hostile.test"),
+            ("username", "alice"),
+            ("password", "Hostile-Peers-Test-9"),
+            ("transport", "tcp"),
+            ("proxy", &addr.to_string()),
+        ] {
+            c.set(k, v).unwrap();
+        }
+        c
+    }
+
+    /// Waits (at most 20 s) for the trunk's diagnosis to be `cause`.
+    fn diagnosis_of(r: &Runner, name: &str, cause: Cause) -> Diagnosis {
+        for _ in 0..200 {
+            let (_, d) = r.snapshot(name).unwrap().unwrap();
+            if d.cause == cause {
+                return d;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{name}: no {cause} diagnosis: {:?}", r.snapshot(name));
+    }
+
+    #[test]
+    fn flooding_peers_lose_their_connection_and_are_named() {
+        let r = runner();
+        let bytes = flooding_peer(&[b'A'; 16384]);
+        let crs = flooding_peer(&[b'\r'; 16384]);
+        r.add_trunk(trunk("bytes", bytes)).unwrap();
+        r.add_trunk(trunk("crs", crs)).unwrap();
+        for name in ["bytes", "crs"] {
+            let d = diagnosis_of(&r, name, Cause::ProtocolError);
+            assert!(
+                d.summary.contains("bytes without a complete SIP message")
+                    && d.summary.contains("over TCP is not SIP"),
+                "{}",
+                d.summary
+            );
+        }
+        assert!(r.connections_dropped() >= 2);
     }
 }

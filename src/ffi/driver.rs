@@ -55,6 +55,8 @@ unsafe fn check_options(
         o.timeout = Duration::from_millis(u64::from(timeout_ms));
     }
     o.ca_file = ca.map(Into::into);
+    o.check_ca_file()
+        .map_err(|_| regwatch_status::REGWATCH_STATUS_IO)?;
     Ok(o)
 }
 
@@ -78,8 +80,11 @@ fn finish(
 
 /// One OPTIONS to `host`:`port` over `transport`, for `domain` (Request-URI
 /// and, over TLS, the name the certificate must carry) as `user`. Blocks
-/// until the answer or `timeout_ms` (0: 8 s). `ca_file` (may be NULL): PEM
-/// CAs to trust for TLS instead of the system's store. On OK, `*out` is a
+/// until the answer or `timeout_ms` (0: 8 s; connect, TLS handshake,
+/// request and answer all within it). `ca_file` (may be NULL): PEM CAs to
+/// trust for TLS instead of the system's store; one that cannot be used
+/// (missing, unreadable, no certificate in it) returns
+/// `REGWATCH_STATUS_IO` and checks nothing. On OK, `*out` is a
 /// new check whose JSON is `{"endpoint","result":{"result":"response","code":200},
 /// "reason","server","rtt_ms","error"}` and whose cause is `healthy` for an
 /// answer, else the network cause. Thread-safe.
@@ -163,8 +168,10 @@ pub unsafe extern "C" fn regwatch_engine_probe_check(
 /// The test REGISTER for `config` against `host`:`port` over `transport`
 /// (the registrar, or the outbound proxy): REGISTER, the digest answer to a
 /// 401/407, one retry with Min-Expires after a 423, then Expires: 0 unless
-/// `stay_registered`. Blocks for the exchange (each request waits at most
-/// `timeout_ms`, 0: 8 s). On OK, `*out` is a new check whose JSON is
+/// `stay_registered`. Blocks for the exchange (each request, with its
+/// connect and TLS handshake, waits at most `timeout_ms`, 0: 8 s). An
+/// unusable `ca_file`: `REGWATCH_STATUS_IO`, as for
+/// `regwatch_check_options`. On OK, `*out` is a new check whose JSON is
 /// `{"endpoint","steps":[{"request","code","reason","rtt_ms","note"}],
 /// "state","cause","granted_expires","contact_bound","deregistered",
 /// "diagnosis":{...}}`; never a password. Thread-safe (`config` is only read).
@@ -216,7 +223,9 @@ pub unsafe extern "C" fn regwatch_check_register(
 /// runs it: where its requests go (RFC 3263, or its proxy), one OPTIONS
 /// there, and the test REGISTER with its credentials (ended with
 /// Expires: 0), summed up in one diagnosis. Blocks for DNS and the
-/// exchanges (each request waits at most `timeout_ms`, 0: 8 s). On OK,
+/// exchanges (each request, with its connect and TLS handshake, waits at
+/// most `timeout_ms`, 0: 8 s). An unusable `ca_file`:
+/// `REGWATCH_STATUS_IO`, as for `regwatch_check_options`. On OK,
 /// `*out` is a new check: JSON `{"trunk","endpoint","dns_error","options",
 /// "register","diagnosis"}`, console text from `regwatch_check_text`, never
 /// a password. Thread-safe (`config` is only read).
@@ -334,7 +343,8 @@ unsafe impl Send for CallbackTarget {}
 /// with every output. `option_keys` / `option_values` (`n` pairs, may be
 /// NULL when `n` is 0) are engine options as for
 /// `regwatch_engine_set_option` (`keepalive_interval_ms`...). `ca_file`
-/// (may be NULL): PEM CAs for TLS. `on_log` (may be NULL) gets the runner
+/// (may be NULL): PEM CAs for TLS, read before this returns (one that
+/// cannot be used: `REGWATCH_STATUS_IO`, no runner). `on_log` (may be NULL) gets the runner
 /// thread's logs at `max_level` or above, on that thread. `userdata` is
 /// passed to both callbacks and must outlive the runner. Free with
 /// `regwatch_runner_free`, which stops the thread and closes its sockets.

@@ -56,6 +56,20 @@ pub const REGWATCH_TRANSPORT_ERROR_UNREACHABLE: regwatch_transport_error = 2;
 pub const REGWATCH_TRANSPORT_ERROR_DNS: regwatch_transport_error = 3;
 /// TLS handshake or certificate failure.
 pub const REGWATCH_TRANSPORT_ERROR_TLS: regwatch_transport_error = 4;
+/// The peer's bytes are not SIP (more than 64 KiB without a complete
+/// message, or a message that does not parse); the connection was dropped.
+pub const REGWATCH_TRANSPORT_ERROR_PROTOCOL: regwatch_transport_error = 5;
+
+fn transport_error_kind(kind: regwatch_transport_error) -> Option<TransportErrorKind> {
+    Some(match kind {
+        REGWATCH_TRANSPORT_ERROR_REFUSED => TransportErrorKind::Refused,
+        REGWATCH_TRANSPORT_ERROR_UNREACHABLE => TransportErrorKind::Unreachable,
+        REGWATCH_TRANSPORT_ERROR_DNS => TransportErrorKind::Dns,
+        REGWATCH_TRANSPORT_ERROR_TLS => TransportErrorKind::Tls,
+        REGWATCH_TRANSPORT_ERROR_PROTOCOL => TransportErrorKind::Protocol,
+        _ => return None,
+    })
+}
 
 /// A state reported by the host itself, without SIP detail.
 pub type regwatch_host_state = u32;
@@ -589,12 +603,8 @@ pub unsafe extern "C" fn regwatch_engine_transport_error(
 ) -> regwatch_status {
     with_engine(engine, |h| {
         let transport = try_ffi!(transport_arg(transport));
-        let kind = match kind {
-            REGWATCH_TRANSPORT_ERROR_REFUSED => TransportErrorKind::Refused,
-            REGWATCH_TRANSPORT_ERROR_UNREACHABLE => TransportErrorKind::Unreachable,
-            REGWATCH_TRANSPORT_ERROR_DNS => TransportErrorKind::Dns,
-            REGWATCH_TRANSPORT_ERROR_TLS => TransportErrorKind::Tls,
-            _ => return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT,
+        let Some(kind) = transport_error_kind(kind) else {
+            return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT;
         };
         // SAFETY: NULL or NUL-terminated per the contract.
         let detail = try_ffi!(unsafe { opt_str(detail) });
@@ -641,14 +651,9 @@ pub unsafe extern "C" fn regwatch_engine_probe_result(
             REGWATCH_PROBE_RESPONSE => ProbeResult::Response { code },
             REGWATCH_PROBE_LOCAL_RESPONSE => ProbeResult::LocalResponse { code },
             REGWATCH_PROBE_TIMEOUT => ProbeResult::Timeout,
-            REGWATCH_PROBE_TRANSPORT_ERROR => ProbeResult::TransportError {
-                kind: match transport_error {
-                    REGWATCH_TRANSPORT_ERROR_REFUSED => TransportErrorKind::Refused,
-                    REGWATCH_TRANSPORT_ERROR_UNREACHABLE => TransportErrorKind::Unreachable,
-                    REGWATCH_TRANSPORT_ERROR_DNS => TransportErrorKind::Dns,
-                    REGWATCH_TRANSPORT_ERROR_TLS => TransportErrorKind::Tls,
-                    _ => return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT,
-                },
+            REGWATCH_PROBE_TRANSPORT_ERROR => match transport_error_kind(transport_error) {
+                Some(kind) => ProbeResult::TransportError { kind },
+                None => return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT,
             },
             _ => return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT,
         };

@@ -422,6 +422,12 @@ static void test_engine_run(void) {
     CHECK_STATUS(regwatch_engine_transport_error(e, now, "office", REGWATCH_TRANSPORT_TLS,
                                                  REGWATCH_TRANSPORT_ERROR_DNS, "acme.sip.twilio.com"),
                  REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_transport_error(e, now, "office", REGWATCH_TRANSPORT_TCP,
+                                                 REGWATCH_TRANSPORT_ERROR_PROTOCOL,
+                                                 "the peer sent 65540 bytes without a complete SIP message"),
+                 REGWATCH_STATUS_OK);
+    CHECK_STATUS(regwatch_engine_trunk_state(e, "office", &state, &cause), REGWATCH_STATUS_OK);
+    CHECK(strcmp(cause, "protocol_error") == 0);
     CHECK_STATUS(regwatch_engine_register_timeout(e, now, "office", REGWATCH_TRANSPORT_UDP), REGWATCH_STATUS_OK);
     CHECK_STATUS(regwatch_engine_deregistered(e, now, "office"), REGWATCH_STATUS_OK);
     drain(e, &d);
@@ -692,6 +698,22 @@ static void test_keepalive(void) {
     regwatch_engine_free(e);
 }
 
+/* A CA file that cannot be used is the caller's error (no network here:
+ * the file is read before anything is sent or started). */
+static void test_unusable_ca_file(void) {
+    regwatch_check *c = NULL;
+    CHECK_STATUS(regwatch_check_options("127.0.0.1", 9, REGWATCH_TRANSPORT_TLS, "acme.sip.twilio.com", "alice", 100,
+                                        "/nonexistent/ca.pem", &c),
+                 REGWATCH_STATUS_IO);
+    CHECK(c == NULL);
+    regwatch_runner *r = NULL;
+    CHECK_STATUS(regwatch_runner_start(NULL, NULL, 0, "/nonexistent/ca.pem", NULL, NULL, 0, NULL, &r),
+                 REGWATCH_STATUS_IO);
+    CHECK(r == NULL);
+    CHECK_STATUS(regwatch_runner_start(NULL, NULL, 0, "/", NULL, NULL, 0, NULL, &r), REGWATCH_STATUS_IO);
+    CHECK(r == NULL);
+}
+
 int main(void) {
     test_version();
     test_validate();
@@ -702,6 +724,7 @@ int main(void) {
     test_hosts();
     test_observe_sip();
     test_keepalive();
+    test_unusable_ca_file();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

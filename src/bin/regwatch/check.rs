@@ -1,6 +1,7 @@
 //! `regwatch check`: one trunk, live.
 use super::term::Style;
 use super::ProfileArg;
+use regwatch::core::terminal_safe;
 use regwatch::driver::check::{
     dns_failure, locate, options, test_register, CheckOptions, RegisterCheck,
 };
@@ -152,6 +153,10 @@ pub fn run(a: &Args) -> u8 {
         nameserver: a.nameserver,
         ..CheckOptions::default()
     };
+    if let Err(e) = opts.check_ca_file() {
+        eprintln!("regwatch check: {e}");
+        return 2;
+    }
     let mut out = Out {
         json: a.json,
         st: Style::stdout(),
@@ -218,7 +223,7 @@ pub fn run(a: &Args) -> u8 {
                 endpoints.extend(ep);
             }
             Err(e) => {
-                out.done(json!({"step": "dns", "transport": t.as_str(), "error": e.to_string(), "name": e.name}), format!("dns {}: {}", t.as_str(), out.st.bad(&e.to_string())));
+                out.done(json!({"step": "dns", "transport": t.as_str(), "error": e.to_string(), "name": e.name}), format!("dns {}: {}", t.as_str(), out.st.bad(&terminal_safe(&e.to_string()))));
                 dns_error = Some(e);
                 break;
             }
@@ -264,11 +269,13 @@ pub fn run(a: &Args) -> u8 {
             let mut text = format!("register {}:", ep.transport.as_str());
             for s in &r.steps {
                 let code = s.code.map_or_else(|| "-".to_owned(), |c| c.to_string());
+                // The reason and the note (a challenge's realm) are the
+                // registrar's words.
                 text.push_str(&format!(
                     "\n  {} -> {code} {} {}",
                     s.request,
-                    s.reason,
-                    out.st.dim(&s.note)
+                    terminal_safe(&s.reason),
+                    out.st.dim(&terminal_safe(&s.note))
                 ));
             }
             out.done(
@@ -318,14 +325,17 @@ pub fn run(a: &Args) -> u8 {
             st.bad(diagnosis.cause.as_str())
         };
         println!("{} {head}", st.bold("Diagnosis:"));
-        println!("{}", diagnosis.summary);
+        // The diagnosis quotes the registrar (reason, Server,
+        // X-Twilio-Error): no control character of theirs reaches the
+        // terminal.
+        println!("{}", terminal_safe(&diagnosis.summary));
         for e in &diagnosis.evidence {
-            println!("  - {e}");
+            println!("  - {}", terminal_safe(e));
         }
         if !healthy {
             println!("What to do:");
             for (i, r) in diagnosis.remediation.iter().enumerate() {
-                println!("  {}. {r}", i + 1);
+                println!("  {}. {}", i + 1, terminal_safe(r));
             }
         }
     }

@@ -200,6 +200,11 @@ pub(crate) fn summary(cause: Cause, f: &Facts<'_>) -> String {
         Cause::ContactNotBound => format!(
             "{t}: {reg} answered 200 OK but does not hold our binding (our Contact is missing or granted 0 s)."
         ),
+        Cause::ProtocolError => format!(
+            "{t}: what {reg} sends{} is not SIP{}; the connection was dropped.",
+            transport_of_error(f).map(|t| format!(" over {}", t.as_str().to_uppercase())).unwrap_or_default(),
+            f.transport_error.and_then(|(_, d, _)| d).filter(|d| !d.is_empty()).map(|d| format!(": {d}")).unwrap_or_default()
+        ),
         Cause::Unknown => {
             if f.last_code.is_none() && f.host_state.is_none() && f.transport_error.is_none() {
                 format!("{t}: nothing observed yet.")
@@ -390,6 +395,7 @@ fn evidence(f: &Facts<'_>) -> Vec<String> {
             TransportErrorKind::Unreachable => "network or host unreachable",
             TransportErrorKind::Dns => "name resolution failed",
             TransportErrorKind::Tls => "TLS handshake or certificate failure",
+            TransportErrorKind::Protocol => "not SIP, the connection was dropped",
         };
         let mut line = format!("Transport error: {what}");
         if let Some(t) = t {
@@ -692,6 +698,13 @@ fn remedy(cause: Cause, f: &Facts<'_>, d: &mut Diagnosis) {
             r.push("Check the Contact the PBX sends is reachable from the registrar (NAT: Asterisk `rewrite_contact`/`external_signaling_address`, FreeSWITCH `ext-sip-ip`).".to_owned());
             r.push("Check no other device registered the same user with a different Contact and replaced the binding.".to_owned());
             refs.push(rfc("RFC 3261 §10.3", "Processing REGISTER Requests"));
+            d.confidence = Confidence::Medium;
+        }
+        Cause::ProtocolError => {
+            r.push(format!("Check that host, port and transport point at a SIP server for {}: a TLS port (5061) reached over TCP, or a port where another service listens, answers with what is not SIP.", registrar(f)));
+            r.push("If the address is right, something on the path (a SIP ALG, a proxy, a load balancer) may be corrupting the stream: capture the traffic (`tcpdump -i any -w sip.pcap port <port>`) and read it with `regwatch analyze`; TLS keeps middleboxes out of the stream.".to_owned());
+            r.push("regwatch drops a connection whose peer sends more than 64 KiB without a complete SIP message, or a message that does not parse: a stream cannot be resynchronised after that (RFC 3261 §18.3), and a registrar's answers are far smaller.".to_owned());
+            refs.push(rfc("RFC 3261 §18.3", "Framing"));
             d.confidence = Confidence::Medium;
         }
         Cause::Unknown => {

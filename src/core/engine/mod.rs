@@ -1009,6 +1009,7 @@ impl Engine {
             TransportErrorKind::Unreachable => Cause::RegistrarUnreachable,
             TransportErrorKind::Dns => Cause::DnsFailure,
             TransportErrorKind::Tls => Cause::TlsFailure,
+            TransportErrorKind::Protocol => Cause::ProtocolError,
         };
         self.fail(
             now,
@@ -1366,6 +1367,7 @@ fn unreachable_cause(c: Cause) -> bool {
             | Cause::ConnectionRefused
             | Cause::DnsFailure
             | Cause::TlsFailure
+            | Cause::ProtocolError
     )
 }
 
