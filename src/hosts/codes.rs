@@ -50,6 +50,10 @@ codes! {
     /// A value Asterisk cannot parse (a number or a yes/no): the object is
     /// not loaded.
     ASTERISK_INVALID_VALUE = "asterisk.invalid_value";
+    /// Two sections of the same name and type (two `[acme]` of
+    /// `type=registration`): Asterisk refuses every object of that type in
+    /// the file ("configuration contains a duplicate object").
+    ASTERISK_DUPLICATE_OBJECT = "asterisk.duplicate_object";
     /// `register=false`: the gateway does not register (OPTIONS only).
     FREESWITCH_NO_REGISTER = "freeswitch.no_register";
     /// `username` missing on a registering gateway: mod_sofia refuses it.
