@@ -25,10 +25,13 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Print the runbook table instead: per trunk the SIP domain, registrar
-    /// host/port/transport, username, auth user, requested expiry and a
-    /// password fingerprint (HMAC-SHA-256 keyed with
-    /// $REGWATCH_FINGERPRINT_KEY, first 8 hex digits), so two PBXes'
-    /// passwords can be compared without showing either.
+    /// host/port/transport, username, auth user, requested expiry and, when
+    /// $REGWATCH_FINGERPRINT_KEY holds a secret key, a password fingerprint
+    /// (HMAC-SHA-256 under that key, first 8 hex digits), so two PBXes'
+    /// passwords can be compared without showing either. Without the key
+    /// (or with an empty one) fingerprints are left out, and the output
+    /// says so: an unkeyed fingerprint of a weak password is reversed
+    /// offline in seconds.
     #[arg(long)]
     inventory: bool,
     /// Asterisk's configuration directory (astetcdir), which relative
@@ -59,10 +62,29 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> String {
     outer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The key fingerprints are made with: `$REGWATCH_FINGERPRINT_KEY`, or
+/// why there is none.
+pub fn fingerprint_key() -> Result<Vec<u8>, &'static str> {
+    use std::os::unix::ffi::OsStringExt;
+    match std::env::var_os("REGWATCH_FINGERPRINT_KEY") {
+        None => Err("REGWATCH_FINGERPRINT_KEY is not set"),
+        Some(k) if k.to_string_lossy().trim().is_empty() => {
+            Err("REGWATCH_FINGERPRINT_KEY is empty")
+        }
+        Some(k) => Ok(k.into_vec()),
+    }
+}
+
+/// Why the inventory has no fingerprints, in a sentence.
+fn omitted_because(why: &str) -> String {
+    format!(
+        "Password fingerprints omitted: {why}. Without a secret key a fingerprint is reversed offline by trying likely passwords; set REGWATCH_FINGERPRINT_KEY to the same secret wherever inventories are compared."
+    )
+}
+
 /// The password fingerprint shown by `--inventory`.
-pub fn fingerprint(password: &str) -> String {
-    let key = std::env::var("REGWATCH_FINGERPRINT_KEY").unwrap_or_else(|_| "regwatch".to_owned());
-    hmac_sha256(key.as_bytes(), password.as_bytes())[..8].to_owned()
+pub fn fingerprint(key: &[u8], password: &str) -> String {
+    hmac_sha256(key, password.as_bytes())[..8].to_owned()
 }
 
 /// What a run found, across files.
@@ -267,6 +289,7 @@ impl Serialize for JsonTrunks<'_, '_> {
 fn inventory(a: &Args, tally: &Tally) {
     let profile = a.profile.map(ProfileArg::profile);
     let safe = |s: &str| terminal_safe(s).into_owned();
+    let key = fingerprint_key();
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     for path in &a.files {
@@ -292,7 +315,7 @@ fn inventory(a: &Args, tally: &Tally) {
             } else {
                 5060
             });
-            rows.push(json!({
+            let mut row = json!({
                 "file": shown,
                 "trunk": &*c.name,
                 "domain": c.domain,
@@ -301,18 +324,25 @@ fn inventory(a: &Args, tally: &Tally) {
                 "username": c.username,
                 "auth_username": c.auth_user(),
                 "expires": c.expires,
-                "password_fingerprint": c.password.as_ref().map(|p| fingerprint(p.expose())),
-            }));
+            });
+            if let Ok(k) = &key {
+                row["password_fingerprint"] =
+                    json!(c.password.as_ref().map(|p| fingerprint(k, p.expose())));
+            }
+            rows.push(row);
         });
         if let Err(e) = done {
             tally.failed(&e);
         }
     }
     if a.json {
-        let v = json!({"trunks": rows, "notes": notes});
+        let mut v = json!({"trunks": rows, "notes": notes});
+        if let Err(why) = key {
+            v["fingerprints_omitted"] = json!(omitted_because(why));
+        }
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
-        print_inventory(&rows);
+        print_inventory(&rows, key.is_ok());
         for n in &notes {
             let s = |k: &str| safe(n[k].as_str().unwrap_or(""));
             eprintln!(
@@ -322,6 +352,9 @@ fn inventory(a: &Args, tally: &Tally) {
                 s("code"),
                 s("message")
             );
+        }
+        if let Err(why) = key {
+            eprintln!("{}", omitted_because(why));
         }
     }
 }
@@ -342,8 +375,8 @@ fn kind_words(k: Kind) -> &'static str {
     }
 }
 
-fn print_inventory(rows: &[serde_json::Value]) {
-    let cols = [
+fn print_inventory(rows: &[serde_json::Value], fingerprints: bool) {
+    let all = [
         ("trunk", "TRUNK"),
         ("domain", "SIP DOMAIN"),
         ("registrar", "REGISTRAR"),
@@ -353,6 +386,11 @@ fn print_inventory(rows: &[serde_json::Value]) {
         ("expires", "EXPIRES"),
         ("password_fingerprint", "PASSWORD"),
     ];
+    let cols = &all[..if fingerprints {
+        all.len()
+    } else {
+        all.len() - 1
+    }];
     let cell = |r: &serde_json::Value, k: &str| match &r[k] {
         serde_json::Value::String(s) => terminal_safe(s).into_owned(),
         serde_json::Value::Null => "-".to_owned(),
