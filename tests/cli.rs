@@ -151,17 +151,28 @@ fn lint_freeswitch_and_trunk_file() {
     assert!(!all.iter().any(|c| c == "expiry.too_short"), "{all:?}");
 }
 
+fn run_keyed(args: &[&str], key: &str) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("REGWATCH_FINGERPRINT_KEY", key)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn lint_inventory_compares_passwords_without_showing_them() {
-    let o = run(&[
+    let args = [
         "lint",
         "--inventory",
         "--json",
         &format!("{EX}/lint/pjsip-broken.conf"),
         &format!("{EX}/sample/trunks.toml"),
-    ]);
+    ];
+    let o = run_keyed(&args, "site-a");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let v = json(&o);
+    assert!(v.get("fingerprints_omitted").is_none(), "{v}");
     let rows = v["trunks"].as_array().unwrap();
     let fp = |name: &str| {
         rows.iter().find(|r| r["trunk"] == name).unwrap()["password_fingerprint"]
@@ -178,17 +189,7 @@ fn lint_inventory_compares_passwords_without_showing_them() {
     assert_eq!(main["registrar"], "acme.sip.twilio.com:5060");
     no_password(&o);
     // Another key, other fingerprints.
-    let o2 = Command::new(BIN)
-        .args([
-            "lint",
-            "--inventory",
-            "--json",
-            &format!("{EX}/sample/trunks.toml"),
-        ])
-        .env("REGWATCH_FINGERPRINT_KEY", "site-b")
-        .output()
-        .unwrap();
-    let v2 = json(&o2);
+    let v2 = json(&run_keyed(&args, "site-b"));
     let hq2 = v2["trunks"]
         .as_array()
         .unwrap()
@@ -199,9 +200,50 @@ fn lint_inventory_compares_passwords_without_showing_them() {
         .unwrap()
         .to_owned();
     assert_ne!(hq2, fp("hq"));
-    let table = run(&["lint", "--inventory", &format!("{EX}/sample/trunks.toml")]);
+    let table = run_keyed(
+        &["lint", "--inventory", &format!("{EX}/sample/trunks.toml")],
+        "site-a",
+    );
     assert!(text(&table).starts_with("TRUNK "), "{}", text(&table));
+    assert!(text(&table).lines().next().unwrap().contains("PASSWORD"));
+    assert!(!text(&table).contains("omitted"), "{}", text(&table));
     no_password(&table);
+}
+
+#[test]
+fn lint_inventory_without_a_key_omits_fingerprints_and_says_why() {
+    let file = format!("{EX}/sample/trunks.toml");
+    for (key, why) in [
+        (None, "REGWATCH_FINGERPRINT_KEY is not set"),
+        (Some(""), "REGWATCH_FINGERPRINT_KEY is empty"),
+    ] {
+        let cmd = |args: &[&str]| match key {
+            None => run(args),
+            Some(k) => run_keyed(args, k),
+        };
+        let o = cmd(&["lint", "--inventory", "--json", &file]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let v = json(&o);
+        let omitted = v["fingerprints_omitted"].as_str().unwrap();
+        assert!(omitted.contains(why), "{omitted}");
+        for r in v["trunks"].as_array().unwrap() {
+            assert!(r.get("password_fingerprint").is_none(), "{r}");
+        }
+        no_password(&o);
+        let o = cmd(&["lint", "--inventory", &file]);
+        assert_eq!(o.status.code(), Some(0));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.starts_with("TRUNK ") && !out.contains("PASSWORD"),
+            "{out}"
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("Password fingerprints omitted") && err.contains(why),
+            "{err}"
+        );
+        no_password(&o);
+    }
 }
 
 #[test]

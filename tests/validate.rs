@@ -261,6 +261,34 @@ fn domain_table() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
+/// Host names at and past DNS's limits: 253 octets in all (without the
+/// trailing dot), 63 in a label.
+#[test]
+fn domain_length_limits() {
+    let label = |n: usize| "a".repeat(n);
+    // 4 labels of 63 + 3 dots = 255; three of 63 and one of 61 = 253.
+    let at_limit = format!("{}.{}.{}.{}", label(63), label(63), label(63), label(61));
+    assert_eq!(at_limit.len(), 253);
+    assert!(record(&validate_domain(&at_limit, G)).is_empty());
+    assert!(record(&validate_domain(&format!("{at_limit}."), G)).contains(&"domain.trailing_dot"));
+    let over = format!("{at_limit}a");
+    let f = validate_domain(&over, G);
+    assert_eq!(record(&f), ["domain.too_long"]);
+    assert_eq!(f[0].severity, Severity::Error);
+    assert!(f[0].message.contains("254 characters"), "{f:?}");
+    let f = validate_domain(&format!("{}.sip.twilio.com", label(64)), T);
+    assert_eq!(record(&f), ["domain.too_long"]);
+    assert!(
+        f[0].message.contains("64 characters") && f[0].message.contains("63"),
+        "{f:?}"
+    );
+    assert!(record(&validate_domain(&format!("{}.example.com", label(63)), G)).is_empty());
+    // Huge input: one finding, a short message.
+    let f = validate_domain(&"a.".repeat(5000), G);
+    assert_eq!(record(&f), ["domain.too_long", "domain.trailing_dot"]);
+    assert!(f.iter().all(|f| f.message.len() < 200), "{f:?}");
+}
+
 #[test]
 fn findings_are_complete_and_fixes_name_the_correction() {
     for f in validate_domain("acme.sip.twillio.com", T) {
@@ -694,6 +722,7 @@ fn never_panics_on_odd_input() {
 fn every_code_is_produced() {
     // Runs the tables (again) so this test does not depend on test order.
     domain_table();
+    domain_length_limits();
     request_uri();
     credentials_table();
     expiry_table();

@@ -50,6 +50,36 @@ codes! {
     /// A value Asterisk cannot parse (a number or a yes/no): the object is
     /// not loaded.
     ASTERISK_INVALID_VALUE = "asterisk.invalid_value";
+    /// Two sections of the same name and type (two `[acme]` of
+    /// `type=registration`): Asterisk refuses every object of that type in
+    /// the file ("configuration contains a duplicate object").
+    ASTERISK_DUPLICATE_OBJECT = "asterisk.duplicate_object";
+    /// `#include` names no file (or its wildcard matches none): Asterisk
+    /// refuses the whole file. With `#tryinclude`, information only.
+    ASTERISK_INCLUDE_MISSING = "asterisk.include_missing";
+    /// An included name is a directory, a FIFO, a device or a socket: not
+    /// opened (Asterisk ignores it too; an `#include` left with no file
+    /// makes Asterisk refuse the whole file).
+    ASTERISK_INCLUDE_NOT_REGULAR = "asterisk.include_not_regular";
+    /// A file includes itself or one of the files that include it.
+    ASTERISK_INCLUDE_CYCLE = "asterisk.include_cycle";
+    /// More nested includes than Asterisk follows (10 levels).
+    ASTERISK_INCLUDE_TOO_DEEP = "asterisk.include_too_deep";
+    /// An absolute `#include` path, read from the machine the check runs on.
+    ASTERISK_INCLUDE_ABSOLUTE = "asterisk.include_absolute";
+    /// The same file included more than once: its sections are defined
+    /// again (Asterisk warns).
+    ASTERISK_INCLUDE_REPEATED = "asterisk.include_repeated";
+    /// An included file exists but cannot be read (permissions, IO error).
+    ASTERISK_INCLUDE_UNREADABLE = "asterisk.include_unreadable";
+    /// The reader's own budget (files, bytes, directory entries, wildcard
+    /// alternatives, notes) was reached: what is beyond it was not read.
+    ASTERISK_INCLUDE_LIMIT = "asterisk.include_limit";
+    /// `#exec` (not run), an unknown directive or one without an argument.
+    ASTERISK_DIRECTIVE_IGNORED = "asterisk.directive_ignored";
+    /// A `;--` block comment still open at the end of a file (Asterisk
+    /// closes it there).
+    ASTERISK_COMMENT_UNTERMINATED = "asterisk.comment_unterminated";
     /// `register=false`: the gateway does not register (OPTIONS only).
     FREESWITCH_NO_REGISTER = "freeswitch.no_register";
     /// `username` missing on a registering gateway: mod_sofia refuses it.

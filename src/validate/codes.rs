@@ -25,6 +25,9 @@ codes! {
     DOMAIN_UPPERCASE = "domain.uppercase";
     /// Characters that cannot appear in a host name, or an empty label.
     DOMAIN_INVALID_CHARS = "domain.invalid_chars";
+    /// A host name longer than DNS allows: over 253 octets, or a label
+    /// over 63.
+    DOMAIN_TOO_LONG = "domain.too_long";
     /// An IP address where a domain name is needed.
     DOMAIN_IP_LITERAL = "domain.ip_literal";
     /// A misspelling of the provider's name (`twillio`, `twilo`, `sip.twiilio`).

@@ -490,9 +490,33 @@ pub fn validate_domain(domain: &str, profile: Profile) -> Vec<Finding> {
         );
         return out;
     }
+    // RFC 1035 §2.3.4: 63 octets a label, 255 on the wire, so 253 in text
+    // (without the trailing dot).
+    let long_label = lower.split('.').find(|l| l.len() > 63);
+    if host.len() > 253 || long_label.is_some() {
+        let msg = match long_label {
+            Some(l) if host.len() <= 253 => format!(
+                "The label `{}...` is {} characters long; DNS allows 63 in a label.",
+                l.chars().take(20).collect::<String>(),
+                l.len()
+            ),
+            _ => format!(
+                "The domain is {} characters long; DNS allows 253 in a host name.",
+                host.len()
+            ),
+        };
+        push(
+            &mut out,
+            DOMAIN_TOO_LONG,
+            Severity::Error,
+            msg,
+            "No registrar has such a name: check that the right value went into the domain field."
+                .into(),
+        );
+        return out;
+    }
     let bad_label = lower.split('.').find(|l| {
         l.is_empty()
-            || l.len() > 63
             || l.starts_with('-')
             || l.ends_with('-')
             || !l
@@ -502,8 +526,6 @@ pub fn validate_domain(domain: &str, profile: Profile) -> Vec<Finding> {
     if let Some(l) = bad_label {
         let why = if l.is_empty() {
             "an empty label (two dots in a row, or a leading dot)".to_owned()
-        } else if l.len() > 63 {
-            "a label longer than 63 characters".to_owned()
         } else if l.starts_with('-') || l.ends_with('-') {
             format!("the label `{l}` starts or ends with a hyphen")
         } else {

@@ -1,9 +1,13 @@
 //! Reading configuration files: kind detection, Asterisk `#include`, the
 //! regwatch trunk file.
-use regwatch::hosts::asterisk::AsteriskConfig;
+use regwatch::hosts::asterisk::{
+    expand_includes, AsteriskConfig, ConfSource, FileId, FileKind, FileMeta, IncludeLimits,
+    SourceError,
+};
 use regwatch::hosts::freeswitch::parse_gateways;
 use regwatch::{Finding, Profile, TrunkConfig};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
 /// What a file is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,43 +53,199 @@ pub fn detect(text: &str) -> Option<Kind> {
     None
 }
 
-/// Reads an Asterisk configuration file with its `#include`s inlined
-/// (relative to the including file, as Asterisk resolves them; at most 16
-/// deep; a file included twice on one path is a cycle and skipped).
-pub fn read_asterisk(path: &Path) -> Result<String, String> {
-    let mut out = String::new();
-    let mut stack: Vec<PathBuf> = Vec::new();
-    inline(path, &mut out, &mut stack)?;
-    Ok(out)
+/// The budget of one configuration file with its includes: the byte cap
+/// also bounds a trunk file or a gateway XML.
+pub fn limits() -> IncludeLimits {
+    IncludeLimits::default()
 }
 
-fn inline(path: &Path, out: &mut String, stack: &mut Vec<PathBuf>) -> Result<(), String> {
-    let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    if stack.contains(&canon) || stack.len() > 16 {
-        return Ok(());
+/// A configuration file read whole, includes inlined.
+pub struct Loaded {
+    pub kind: Kind,
+    /// The text (for a pjsip.conf, with its `#include`s inlined).
+    pub text: String,
+    /// What the include expansion skipped or wants known.
+    pub notes: Vec<Finding>,
+}
+
+/// The real file system for the include expander. Names are only
+/// `stat`ed before they are opened; opening never blocks (O_NONBLOCK, so
+/// a FIFO swapped in after the `stat` does not hang us), the open file is
+/// checked again to be a regular file, and at most `cap` bytes are read.
+pub struct Disk;
+
+fn source_error(e: std::io::Error) -> SourceError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => SourceError::NotFound,
+        _ => SourceError::Other(e.to_string()),
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    stack.push(canon);
-    for line in text.lines() {
-        let t = line.trim_start();
-        if let Some(rest) = t.strip_prefix("#include") {
-            let name = rest
-                .trim()
-                .trim_matches(|c| c == '"' || c == '<' || c == '>');
-            if !name.is_empty() {
-                let base = path.parent().unwrap_or(Path::new("."));
-                let inc = base.join(name);
-                if inc.exists() {
-                    inline(&inc, out, stack)?;
-                    continue;
+}
+
+fn file_kind(t: std::fs::FileType) -> FileKind {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_file() {
+        FileKind::Regular
+    } else if t.is_dir() {
+        FileKind::Directory
+    } else if t.is_fifo() {
+        FileKind::Fifo
+    } else if t.is_char_device() {
+        FileKind::CharDevice
+    } else if t.is_block_device() {
+        FileKind::BlockDevice
+    } else if t.is_socket() {
+        FileKind::Socket
+    } else {
+        FileKind::Other
+    }
+}
+
+impl ConfSource for Disk {
+    fn stat(&mut self, path: &str) -> Result<FileMeta, SourceError> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).map_err(source_error)?;
+        Ok(FileMeta {
+            kind: file_kind(m.file_type()),
+            len: m.len(),
+            id: FileId(m.dev(), m.ino()),
+        })
+    }
+
+    fn read(&mut self, path: &str, cap: u64) -> Result<Vec<u8>, SourceError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(source_error)?;
+        let m = f.metadata().map_err(source_error)?;
+        if !m.is_file() {
+            return Err(SourceError::Other(format!(
+                "it became {} after it was checked",
+                match file_kind(m.file_type()) {
+                    FileKind::Directory => "a directory",
+                    FileKind::Fifo => "a FIFO",
+                    FileKind::CharDevice => "a character device",
+                    _ => "something other than a regular file",
                 }
-            }
+            )));
         }
-        out.push_str(line);
-        out.push('\n');
+        read_capped(f, cap).map_err(source_error)
     }
-    stack.pop();
-    Ok(())
+
+    fn list(&mut self, dir: &str, limit: usize) -> Result<Vec<String>, SourceError> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).map_err(source_error)? {
+            if out.len() >= limit {
+                break;
+            }
+            let e = e.map_err(source_error)?;
+            out.push(e.file_name().to_string_lossy().into_owned());
+        }
+        Ok(out)
+    }
+}
+
+/// At most `cap` bytes of `r`, read in pieces (a file that grows while it
+/// is read cannot take more).
+fn read_capped(r: impl Read, cap: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.take(cap).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+fn mib(n: u64) -> String {
+    format!("{} MiB", n >> 20)
+}
+
+/// Reads a configuration file (at most the byte budget: a larger one is
+/// refused, not read whole), detects its kind and, for Asterisk, inlines
+/// its `#include`s (relative names from `config_dir`, default the file's
+/// own directory, as `/etc/asterisk/pjsip.conf` has it). The kind is
+/// detected after the expansion, so a pjsip.conf made of `#include` lines
+/// only is one. The file named on the command line may be a pipe
+/// (`<(...)`); included files must be regular.
+pub fn load(path: &Path, config_dir: Option<&Path>) -> Result<Loaded, String> {
+    let shown = path.display();
+    let lim = limits();
+    // What it is, before it is opened: opening a device can have effects.
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    match file_kind(meta.file_type()) {
+        FileKind::Regular | FileKind::Fifo => {}
+        FileKind::Directory => return Err(format!("{shown}: is a directory")),
+        other => {
+            return Err(format!(
+                "{shown}: is {}, not a configuration file; not read",
+                match other {
+                    FileKind::CharDevice => "a character device",
+                    FileKind::BlockDevice => "a block device",
+                    FileKind::Socket => "a socket",
+                    _ => "not a regular file",
+                }
+            ))
+        }
+    }
+    if meta.is_file() && meta.len() > lim.max_bytes {
+        return Err(format!(
+            "{shown}: {} bytes is more than the {} a configuration may have here; not read",
+            meta.len(),
+            mib(lim.max_bytes)
+        ));
+    }
+    let f = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+    let bytes = read_capped(f, lim.max_bytes + 1).map_err(|e| format!("{shown}: {e}"))?;
+    if bytes.len() as u64 > lim.max_bytes {
+        return Err(format!(
+            "{shown}: more than {} of input; not read further",
+            mib(lim.max_bytes)
+        ));
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    drop(bytes);
+    match detect(&text) {
+        Some(kind @ (Kind::FreeswitchXml | Kind::RegwatchToml)) => {
+            if kind == Kind::RegwatchToml {
+                // A file that does not parse is unreadable, not empty.
+                read_toml(&text).map_err(|e| format!("{shown}: {e}"))?;
+            }
+            return Ok(Loaded {
+                kind,
+                text,
+                notes: Vec::new(),
+            });
+        }
+        Some(Kind::AsteriskPjsip) | None => {}
+    }
+    let Some(p) = path.to_str() else {
+        return Err(format!("{shown}: the path is not UTF-8"));
+    };
+    let dir = match config_dir {
+        Some(d) => d.to_str().map(str::to_owned),
+        None => Some(match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_string_lossy().into_owned(),
+            _ => ".".to_owned(),
+        }),
+    };
+    let Some(dir) = dir else {
+        return Err("the configuration directory's path is not UTF-8".to_owned());
+    };
+    let x = expand_includes(&mut Disk, p, &text, &dir, &lim);
+    drop(text);
+    let kind = if x.include_directives > 0 {
+        Some(Kind::AsteriskPjsip)
+    } else {
+        detect(&x.text).filter(|k| *k == Kind::AsteriskPjsip)
+    };
+    match kind {
+        Some(kind) => Ok(Loaded {
+            kind,
+            text: x.text,
+            notes: x.notes,
+        }),
+        None => Err(format!(
+            "{shown}: not a pjsip.conf, a sofia gateway XML or a regwatch trunk file"
+        )),
+    }
 }
 
 /// One trunk read from a file.
@@ -100,8 +260,26 @@ fn sorted(mut f: Vec<Finding>) -> Vec<Finding> {
     f
 }
 
-/// The trunks of a file of `kind`. `profile` overrides the detected one.
-pub fn trunks(kind: Kind, path: &Path, profile: Option<Profile>) -> Result<Vec<FileTrunk>, String> {
+/// The trunks of a loaded file. `profile` overrides the detected one.
+pub fn trunks(
+    loaded: &Loaded,
+    path: &Path,
+    profile: Option<Profile>,
+) -> Result<Vec<FileTrunk>, String> {
+    let mut out = Vec::new();
+    for_each_trunk(loaded, path, profile, |t| out.push(t))?;
+    Ok(out)
+}
+
+/// Hands each trunk of a loaded file to `f` as it is made, so that a
+/// file with many trunks is not held whole with all its findings.
+/// `profile` overrides the detected one.
+pub fn for_each_trunk(
+    loaded: &Loaded,
+    path: &Path,
+    profile: Option<Profile>,
+    mut f: impl FnMut(FileTrunk),
+) -> Result<(), String> {
     let relint = |mut config: TrunkConfig, findings: Vec<Finding>, notes: Vec<Finding>| {
         let findings = match profile {
             Some(p) => {
@@ -115,40 +293,31 @@ pub fn trunks(kind: Kind, path: &Path, profile: Option<Profile>) -> Result<Vec<F
             findings: sorted(findings.into_iter().chain(notes).collect()),
         }
     };
-    match kind {
+    let text = &loaded.text;
+    match loaded.kind {
         Kind::AsteriskPjsip => {
-            let text = read_asterisk(path)?;
-            Ok(AsteriskConfig::from_pjsip_conf(&text)
-                .trunks()
-                .into_iter()
-                .map(|t| relint(t.config, t.findings, t.notes))
-                .collect())
+            let ac = AsteriskConfig::from_pjsip_conf(text);
+            for t in ac.trunks_iter() {
+                f(relint(t.config, t.findings, t.notes));
+            }
         }
         Kind::FreeswitchXml => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(parse_gateways(&text)
-                .iter()
-                .map(|g| g.trunk())
-                .filter(|t| t.registers)
-                .map(|t| relint(t.config, t.findings, t.notes))
-                .collect())
+            for g in parse_gateways(text) {
+                let t = g.trunk();
+                if t.registers {
+                    f(relint(t.config, t.findings, t.notes));
+                }
+            }
         }
         Kind::RegwatchToml => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            read_toml(&text)
-                .map_err(|e| format!("{}: {e}", path.display()))
-                .map(|cs| {
-                    cs.into_iter()
-                        .map(|c| {
-                            let f = c.findings(Some(0.5));
-                            relint(c, f, Vec::new())
-                        })
-                        .collect()
-                })
+            let cs = read_toml(text).map_err(|e| format!("{}: {e}", path.display()))?;
+            for c in cs {
+                let findings = c.findings(Some(0.5));
+                f(relint(c, findings, Vec::new()));
+            }
         }
     }
+    Ok(())
 }
 
 /// The `[[trunk]]` tables of a regwatch trunk file. Keys are those of

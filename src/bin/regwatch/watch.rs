@@ -57,15 +57,18 @@ struct Alert {
     payload: String,
 }
 
-fn load(path: &PathBuf) -> Result<Vec<TrunkConfig>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let kind = files::detect(&text).ok_or_else(|| {
-        format!(
-            "{}: not a trunk file, pjsip.conf or gateway XML",
-            path.display()
-        )
-    })?;
-    Ok(files::trunks(kind, path, None)?
+fn load(path: &std::path::Path) -> Result<Vec<TrunkConfig>, String> {
+    let loaded = files::load(path, None)?;
+    // What the include expansion skipped (a missing #include, a cycle...).
+    for n in &loaded.notes {
+        eprintln!(
+            "regwatch watch: {} {} {}",
+            n.severity,
+            n.code,
+            regwatch::core::terminal_safe(&n.message)
+        );
+    }
+    Ok(files::trunks(&loaded, path, None)?
         .into_iter()
         .map(|t| t.config)
         .collect())

@@ -4,8 +4,10 @@
 //! comments (`\;` is a literal semicolon), `;-- block comments --;`,
 //! templates (`[name](!)`), inheritance (`[name](tmpl1,tmpl2)`, also
 //! `[name](!,tmpl)`) and additions to an earlier section (`[name](+)`).
-//! `#include`/`#exec` lines are skipped (their files are not read: no IO
-//! here); the lines that were skipped are reported.
+//! `#include`/`#exec` lines are skipped here (their files are not read: no
+//! IO here); the lines that were skipped are reported. Run the text
+//! through [`expand_includes`](super::expand_includes) first to follow
+//! them as Asterisk does.
 use super::sorcery::ObjectSet;
 use crate::hosts::text::Redacted;
 use std::collections::HashMap;
@@ -50,7 +52,7 @@ pub struct ConfFile {
 
 /// Removes comments from one line; `in_block` carries a `;-- ... --;`
 /// comment across lines.
-fn strip_comments(line: &str, in_block: &mut bool) -> String {
+pub(crate) fn strip_comments(line: &str, in_block: &mut bool) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     loop {

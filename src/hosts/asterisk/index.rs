@@ -1,6 +1,6 @@
 //! Which registration an event is about.
 use crate::validate::Transport;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// What the adapters need to know about one Asterisk registration.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,13 +28,19 @@ pub struct IndexEntry {
 /// never by the section name. Build the index from the sorcery
 /// `registration` objects (or `pjsip.conf`) and look events up in it.
 /// URIs are compared after trimming, removing `<>` and ASCII-lower-casing.
+///
+/// Inserting, replacing and every lookup cost the same whatever the size
+/// (hash maps); removing rebuilds the maps.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RegistrationIndex {
     entries: Vec<IndexEntry>,
-    /// Normalised `(client_uri, server_uri)` → position in `entries`.
-    by_pair: HashMap<(String, String), usize>,
+    /// Name → position in `entries`.
+    by_name: HashMap<String, usize>,
+    /// Normalised `(client_uri, server_uri)` → positions in `entries`
+    /// (the first is the one found).
+    by_pair: HashMap<(String, String), BTreeSet<usize>>,
     /// Normalised `client_uri` → positions in `entries`.
-    by_client: HashMap<String, Vec<usize>>,
+    by_client: HashMap<String, BTreeSet<usize>>,
 }
 
 fn norm(uri: &str) -> String {
@@ -52,46 +58,71 @@ impl RegistrationIndex {
         RegistrationIndex::default()
     }
 
-    fn rebuild(&mut self) {
-        self.by_pair.clear();
-        self.by_client.clear();
-        for (i, e) in self.entries.iter().enumerate() {
-            let c = norm(&e.client_uri);
-            self.by_pair
-                .entry((c.clone(), norm(&e.server_uri)))
-                .or_insert(i);
-            self.by_client.entry(c).or_default().push(i);
+    fn link(&mut self, i: usize) {
+        let Some(e) = self.entries.get(i) else {
+            return;
+        };
+        let c = norm(&e.client_uri);
+        let s = norm(&e.server_uri);
+        self.by_pair.entry((c.clone(), s)).or_default().insert(i);
+        self.by_client.entry(c).or_default().insert(i);
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let Some(e) = self.entries.get(i) else {
+            return;
+        };
+        let c = norm(&e.client_uri);
+        let pair = (c.clone(), norm(&e.server_uri));
+        if let Some(set) = self.by_pair.get_mut(&pair) {
+            set.remove(&i);
+            if set.is_empty() {
+                self.by_pair.remove(&pair);
+            }
+        }
+        if let Some(set) = self.by_client.get_mut(&c) {
+            set.remove(&i);
+            if set.is_empty() {
+                self.by_client.remove(&c);
+            }
         }
     }
 
-    /// Adds an entry, replacing one with the same name.
+    fn rebuild(&mut self) {
+        self.by_name.clear();
+        self.by_pair.clear();
+        self.by_client.clear();
+        for i in 0..self.entries.len() {
+            self.by_name.insert(self.entries[i].name.clone(), i);
+            self.link(i);
+        }
+    }
+
+    /// Adds an entry, replacing one with the same name (in its place).
     pub fn insert(&mut self, entry: IndexEntry) {
-        match self.entries.iter().position(|e| e.name == entry.name) {
-            Some(i) => {
+        match self.by_name.get(&entry.name) {
+            Some(&i) => {
+                self.unlink(i);
                 self.entries[i] = entry;
-                self.rebuild();
+                self.link(i);
             }
             None => {
                 let i = self.entries.len();
-                let c = norm(&entry.client_uri);
-                self.by_pair
-                    .entry((c.clone(), norm(&entry.server_uri)))
-                    .or_insert(i);
-                self.by_client.entry(c).or_default().push(i);
+                self.by_name.insert(entry.name.clone(), i);
                 self.entries.push(entry);
+                self.link(i);
             }
         }
     }
 
     /// Removes the entry with this name; whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|e| e.name != name);
-        let removed = before != self.entries.len();
-        if removed {
-            self.rebuild();
-        }
-        removed
+        let Some(i) = self.by_name.get(name).copied() else {
+            return false;
+        };
+        self.entries.remove(i);
+        self.rebuild();
+        true
     }
 
     /// How many registrations are indexed.
@@ -111,7 +142,7 @@ impl RegistrationIndex {
 
     /// The entry with this name.
     pub fn by_name(&self, name: &str) -> Option<&IndexEntry> {
-        self.entries.iter().find(|e| e.name == name)
+        self.by_name.get(name).and_then(|&i| self.entries.get(i))
     }
 
     /// The registration with these URIs. When no entry has both, the one
@@ -120,15 +151,69 @@ impl RegistrationIndex {
     pub fn find(&self, client_uri: &str, server_uri: &str) -> Option<&IndexEntry> {
         self.by_pair
             .get(&(norm(client_uri), norm(server_uri)))
+            .and_then(|set| set.first())
             .and_then(|&i| self.entries.get(i))
             .or_else(|| self.find_by_client(client_uri))
     }
 
     /// The one registration with this client URI, if exactly one has it.
     pub fn find_by_client(&self, client_uri: &str) -> Option<&IndexEntry> {
-        match self.by_client.get(&norm(client_uri))?.as_slice() {
-            [i] => self.entries.get(*i),
+        let set = self.by_client.get(&norm(client_uri))?;
+        match (set.len(), set.first()) {
+            (1, Some(&i)) => self.entries.get(i),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(name: &str, client: &str, server: &str) -> IndexEntry {
+        IndexEntry {
+            name: name.to_owned(),
+            client_uri: client.to_owned(),
+            server_uri: server.to_owned(),
+            ..IndexEntry::default()
+        }
+    }
+
+    #[test]
+    fn replace_remove_and_shared_uris() {
+        let mut idx = RegistrationIndex::new();
+        idx.insert(e("a", "sip:u@h", "sip:h"));
+        idx.insert(e("b", "sip:u@h", "sip:h"));
+        idx.insert(e("c", "sip:v@h", "sip:h"));
+        // Two entries share the pair: the first inserted is found; the
+        // client URI alone is ambiguous.
+        assert_eq!(idx.find("<SIP:U@H>", "sip:h").unwrap().name, "a");
+        assert!(idx.find_by_client("sip:u@h").is_none());
+        assert_eq!(idx.find("sip:v@h", "sip:other").unwrap().name, "c");
+        // Replacing `a` keeps its place and moves its URIs.
+        idx.insert(e("a", "sip:w@h", "sip:h"));
+        assert_eq!(idx.len(), 3);
+        assert_eq!(idx.entries()[0].client_uri, "sip:w@h");
+        assert_eq!(idx.find("sip:u@h", "sip:h").unwrap().name, "b");
+        assert_eq!(idx.find_by_client("sip:u@h").unwrap().name, "b");
+        assert_eq!(idx.by_name("a").unwrap().client_uri, "sip:w@h");
+        assert!(idx.remove("b"));
+        assert!(!idx.remove("b"));
+        assert!(idx.find("sip:u@h", "sip:h").is_none());
+        assert_eq!(idx.by_name("c").unwrap().name, "c");
+        assert_eq!(idx.find("sip:w@h", "sip:h").unwrap().name, "a");
+    }
+
+    #[test]
+    fn many_entries_and_replacements() {
+        let mut idx = RegistrationIndex::new();
+        for round in 0..3 {
+            for i in 0..20_000 {
+                idx.insert(e(&format!("r{i}"), &format!("sip:u{i}@h{round}"), "sip:h"));
+            }
+        }
+        assert_eq!(idx.len(), 20_000);
+        assert_eq!(idx.find("sip:u7@h2", "sip:h").unwrap().name, "r7");
+        assert!(idx.find("sip:u7@h0", "sip:h").is_none());
     }
 }

@@ -18,7 +18,8 @@
 //!   holds it, for a module that starts while registrations already run.
 //! * the sorcery **registration/auth/transport** objects
 //!   ([`ObjectSet`], [`AsteriskConfig`]) or `pjsip.conf` text
-//!   ([`parse_conf`]): one [`TrunkConfig`](crate::TrunkConfig) per
+//!   ([`parse_conf`], after [`expand_includes`] has inlined its
+//!   `#include`s from a [`ConfSource`]): one [`TrunkConfig`](crate::TrunkConfig) per
 //!   registration with validation findings and Asterisk-specific notes, and
 //!   the [`RegistrationIndex`] that maps the `(client_uri, server_uri)` pair
 //!   Asterisk uses in events back to the registration's name.
@@ -44,6 +45,7 @@ mod ami;
 mod cli;
 mod conf;
 mod events;
+mod include;
 mod index;
 mod log;
 mod sorcery;
@@ -52,6 +54,10 @@ pub use ami::{ami_messages, AmiMessage};
 pub use cli::{parse_show_registrations, CliRegistration};
 pub use conf::{parse_conf, ConfFile, ConfSection};
 pub use events::{ContactState, ContactStatusEvent, RegistryEvent, RegistryStatus};
+pub use include::{
+    expand_includes, ConfSource, Expansion, FileId, FileKind, FileMeta, IncludeLimits, MemSource,
+    SourceError, ASTERISK_MAX_INCLUDE_LEVEL,
+};
 pub use index::{IndexEntry, RegistrationIndex};
 pub use log::{parse_log_line, LogEvent, LogLine};
 pub use sorcery::{AsteriskConfig, AsteriskTrunk, Auth, ObjectSet, Registration, TransportObject};

@@ -7,6 +7,7 @@ use crate::hosts::codes;
 use crate::hosts::text::{ast_false, ast_true, Redacted};
 use crate::hosts::uri::SipUri;
 use crate::validate::{Finding, Severity, Transport};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// One sorcery object as name=value pairs: what
@@ -272,6 +273,18 @@ pub struct AsteriskTrunk {
     pub notes: Vec<Finding>,
 }
 
+/// Name lookups for one pass over an [`AsteriskConfig`].
+#[derive(Default)]
+struct Names<'a> {
+    /// The first auth of each name.
+    auths: HashMap<&'a str, &'a Auth>,
+    /// The first transport of each name.
+    transports: HashMap<&'a str, &'a TransportObject>,
+    duplicate_registrations: HashSet<&'a str>,
+    duplicate_auths: HashSet<&'a str>,
+    duplicate_transports: HashSet<&'a str>,
+}
+
 /// The registrations, auths and transports of one Asterisk.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AsteriskConfig {
@@ -356,7 +369,10 @@ impl AsteriskConfig {
         AsteriskConfig::from_objectsets(&sets)
     }
 
-    /// The auth section with this name.
+    /// The auth section with this name (the first, when several have it).
+    /// One scan of [`auths`](AsteriskConfig::auths); [`trunks`](AsteriskConfig::trunks)
+    /// and [`index`](AsteriskConfig::index) look every name up in maps
+    /// built once instead.
     pub fn auth(&self, name: &str) -> Option<&Auth> {
         self.auths.iter().find(|a| a.name == name)
     }
@@ -365,19 +381,50 @@ impl AsteriskConfig {
     /// server URI, else the named transport object's protocol, else what
     /// the transport's name suggests.
     pub fn transport_of(&self, r: &Registration) -> Option<Transport> {
+        self.transport_with(r, &self.names())
+    }
+
+    fn transport_with(&self, r: &Registration, names: &Names<'_>) -> Option<Transport> {
         if let Some(t) = SipUri::parse(&r.server_uri).and_then(|u| u.transport()) {
             return Some(t);
         }
         let name = r.transport.as_deref()?;
-        match self.transports.iter().find(|t| t.name == name) {
+        match names.transports.get(name) {
             Some(t) => Transport::parse(&t.protocol),
             None => transport_from_name(name),
         }
     }
 
+    /// The name maps of this configuration: built once per
+    /// [`trunks`](AsteriskConfig::trunks) or [`index`](AsteriskConfig::index)
+    /// call, so a configuration with many sections costs linear time.
+    fn names(&self) -> Names<'_> {
+        let mut n = Names::default();
+        let mut reg_names = HashSet::new();
+        for r in &self.registrations {
+            if !reg_names.insert(r.name.as_str()) {
+                n.duplicate_registrations.insert(r.name.as_str());
+            }
+        }
+        // Backwards, so that the first of a name is the one kept, as
+        // `auth()` answers.
+        for a in self.auths.iter().rev() {
+            if n.auths.insert(a.name.as_str(), a).is_some() {
+                n.duplicate_auths.insert(a.name.as_str());
+            }
+        }
+        for t in self.transports.iter().rev() {
+            if n.transports.insert(t.name.as_str(), t).is_some() {
+                n.duplicate_transports.insert(t.name.as_str());
+            }
+        }
+        n
+    }
+
     /// The index that maps Registry events and log lines to registration
     /// names.
     pub fn index(&self) -> RegistrationIndex {
+        let names = self.names();
         let mut idx = RegistrationIndex::new();
         for r in &self.registrations {
             idx.insert(IndexEntry {
@@ -385,7 +432,7 @@ impl AsteriskConfig {
                 client_uri: r.client_uri.clone(),
                 server_uri: r.server_uri.clone(),
                 has_credentials: !r.outbound_auth.is_empty(),
-                transport: self.transport_of(r),
+                transport: self.transport_with(r, &names),
                 expires: Some(r.expiration),
             });
         }
@@ -394,7 +441,16 @@ impl AsteriskConfig {
 
     /// One trunk per registration.
     pub fn trunks(&self) -> Vec<AsteriskTrunk> {
-        self.registrations.iter().map(|r| self.trunk(r)).collect()
+        self.trunks_iter().collect()
+    }
+
+    /// One trunk per registration, made as the iterator is advanced: a
+    /// caller that prints or sends each one need not hold them all.
+    pub fn trunks_iter(&self) -> impl Iterator<Item = AsteriskTrunk> + '_ {
+        let names = self.names();
+        self.registrations
+            .iter()
+            .map(move |r| self.trunk_with(r, &names))
     }
 
     /// The trunk a registration describes.
@@ -407,9 +463,43 @@ impl AsteriskConfig {
     /// object; `proxy` (`host[:port]`) from `outbound_proxy`; `expires` from
     /// `expiration`. A server URI that is not a SIP URI is kept as written
     /// in `domain`, for validation to explain.
+    ///
+    /// Two sections of the same name and type make Asterisk refuse every
+    /// object of that type (`res_sorcery_config`: "configuration contains
+    /// a duplicate object"): a registration so named, or one whose auth or
+    /// transport is, gets an `asterisk.duplicate_object` error; the first
+    /// section of a name is the one read.
     pub fn trunk(&self, r: &Registration) -> AsteriskTrunk {
+        self.trunk_with(r, &self.names())
+    }
+
+    fn trunk_with(&self, r: &Registration, names: &Names<'_>) -> AsteriskTrunk {
         let mut cfg = TrunkConfig::new(&r.name);
         let mut notes = Vec::new();
+        let mut dup = |kind: &str, name: &str, field: &'static str| {
+            notes.push(note(
+                codes::ASTERISK_DUPLICATE_OBJECT,
+                Severity::Error,
+                field,
+                format!("More than one [{name}] section has type={kind}: Asterisk refuses to load every {kind} in the file (\"configuration contains a duplicate object\")"),
+                "Give each section of a type its own name, or use [name](+) to add to the first one",
+            ))
+        };
+        if names.duplicate_registrations.contains(r.name.as_str()) {
+            dup("registration", &r.name, "registration");
+        }
+        for a in &r.outbound_auth {
+            if names.duplicate_auths.contains(a.as_str()) {
+                dup("auth", a, "outbound_auth");
+            }
+        }
+        if let Some(t) = r
+            .transport
+            .as_deref()
+            .filter(|t| names.duplicate_transports.contains(t))
+        {
+            dup("transport", t, "transport");
+        }
         for (key, value) in &r.invalid {
             notes.push(note(
                 codes::ASTERISK_INVALID_VALUE,
@@ -473,7 +563,7 @@ impl AsteriskConfig {
         let mut md5_auth = false;
         let mut auth = None;
         for name in &r.outbound_auth {
-            match self.auth(name) {
+            match names.auths.get(name.as_str()).copied() {
                 Some(a) => {
                     if auth.is_none() {
                         auth = Some(a);
@@ -515,7 +605,7 @@ impl AsteriskConfig {
             }
             cfg.realm = a.realm.clone();
         }
-        cfg.transport = self.transport_of(r);
+        cfg.transport = self.transport_with(r, names);
         if let Some(p) = &r.outbound_proxy {
             match SipUri::parse(p) {
                 Some(u) => cfg.proxy = Some(u.host_port()),
@@ -632,5 +722,43 @@ fn field_name(key: &str) -> &'static str {
         "auth_rejection_permanent" => "auth_rejection_permanent",
         "line" => "line",
         _ => "registration",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes_of(t: &AsteriskTrunk) -> Vec<&'static str> {
+        t.notes.iter().map(|n| n.code).collect()
+    }
+
+    #[test]
+    fn duplicate_sections_of_one_type() {
+        let c = AsteriskConfig::from_pjsip_conf(
+            "[r]\ntype=registration\nserver_uri=sip:h\nclient_uri=sip:u@h\noutbound_auth=a\n\
+             [a]\ntype=auth\nusername=first\npassword=Str0ng-Passw0rd-1x\n\
+             [a]\ntype=auth\nusername=second\npassword=Str0ng-Passw0rd-2x\n\
+             [r2]\ntype=registration\nserver_uri=sip:h\nclient_uri=sip:v@h\noutbound_auth=b\n\
+             [b]\ntype=auth\nusername=v\n[b]\ntype=aor\n\
+             [r2]\ntype=registration\nserver_uri=sip:h\nclient_uri=sip:w@h\n",
+        );
+        let t = c.trunks();
+        assert_eq!(t.len(), 3);
+        // The first [a] is the one read, and the duplicate is an error.
+        assert_eq!(t[0].config.auth_username.as_deref(), Some("first"));
+        assert!(codes_of(&t[0]).contains(&codes::ASTERISK_DUPLICATE_OBJECT));
+        // [b] twice, but of two types: no duplicate auth; [r2] twice is.
+        let dups = |t: &AsteriskTrunk| {
+            t.notes
+                .iter()
+                .filter(|n| n.code == codes::ASTERISK_DUPLICATE_OBJECT)
+                .map(|n| n.field)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(dups(&t[1]), ["registration"]);
+        assert_eq!(dups(&t[2]), ["registration"]);
+        assert_eq!(c.auth("a").unwrap().username, "first");
+        assert_eq!(c.trunk(&c.registrations[0]), t[0]);
     }
 }
