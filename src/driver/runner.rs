@@ -49,7 +49,10 @@ pub struct RunnerConfig {
     /// (`/etc/resolv.conf`).
     pub nameserver: Option<SocketAddr>,
     /// Where the runner thread's logs go (its default subscriber); none:
-    /// the process's global one, if any.
+    /// the process's global one, if any. With a dispatcher here, a panic in
+    /// the runner thread (a bug) is logged there at ERROR level instead of
+    /// reaching the process's panic hook (stderr), and the thread stops;
+    /// without, it reaches the hook as any thread's panic would.
     pub logs: Option<tracing::Dispatch>,
 }
 
@@ -114,25 +117,17 @@ impl Runner {
         let thread = std::thread::Builder::new()
             .name("regwatch-runner".to_owned())
             .spawn(move || {
-                let _logs = cfg.logs.as_ref().map(tracing::dispatcher::set_default);
-                let tls = super::exchange::tls_config(cfg.ca_file.as_deref());
-                if let Err(e) = &tls {
-                    tracing::warn!("TLS configuration: {e}");
+                let logs = cfg.logs.clone();
+                let _logs = logs.as_ref().map(tracing::dispatcher::set_default);
+                if logs.is_none() {
+                    return run_thread(cfg, engine_cfg, poll, on_output, &rx);
                 }
-                let resolver = match cfg.nameserver {
-                    Some(ns) => super::dns::Resolver::with_nameserver(ns),
-                    None => super::dns::Resolver::system(),
-                };
-                let mut io = Io::new(
-                    poll,
-                    engine_cfg,
-                    cfg.seed,
-                    cfg.user_agent,
-                    tls,
-                    resolver,
-                    on_output,
-                );
-                io.run(&rx);
+                let run = || run_thread(cfg, engine_cfg, poll, on_output, &rx);
+                if let Err(panic) = crate::quiet_panic::catch(run) {
+                    tracing::error!(
+                        "internal error, the runner thread has stopped: panicked: {panic}"
+                    );
+                }
             })?;
         Ok(Runner {
             tx,
@@ -175,6 +170,34 @@ impl Runner {
             let _ = t.join();
         }
     }
+}
+
+/// The runner thread's body: its TLS configuration, resolver and loop.
+fn run_thread(
+    cfg: RunnerConfig,
+    engine_cfg: EngineConfig,
+    poll: Poll,
+    on_output: OutputCallback,
+    rx: &mpsc::Receiver<Command>,
+) {
+    let tls = super::exchange::tls_config(cfg.ca_file.as_deref());
+    if let Err(e) = &tls {
+        tracing::warn!("TLS configuration: {e}");
+    }
+    let resolver = match cfg.nameserver {
+        Some(ns) => super::dns::Resolver::with_nameserver(ns),
+        None => super::dns::Resolver::system(),
+    };
+    let mut io = Io::new(
+        poll,
+        engine_cfg,
+        cfg.seed,
+        cfg.user_agent,
+        tls,
+        resolver,
+        on_output,
+    );
+    io.run(rx);
 }
 
 impl Drop for Runner {
