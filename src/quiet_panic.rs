@@ -63,22 +63,32 @@ struct Frame;
 
 impl Drop for Frame {
     fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        let _ = DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
     }
 }
 
 /// Runs `f`; a panic inside it is caught without reaching the previous
 /// panic hook (stderr, by default) and comes back as its message and
 /// location, for the caller to log where its logs go.
+///
+/// Every thread-local access is a `try_with`: a host may free a handle
+/// from a thread-local or pthread-key destructor, after this thread's
+/// thread-locals are gone, and a panic there would abort the process.
+/// The panic is still caught then; only its text may be the bare payload.
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     install();
     let result = {
-        DEPTH.with(|d| d.set(d.get() + 1));
-        let _frame = Frame;
+        let _frame = DEPTH
+            .try_with(|d| d.set(d.get() + 1))
+            .is_ok()
+            .then_some(Frame);
         catch_unwind(AssertUnwindSafe(f))
     };
     // Taken in both cases: a panic caught deeper down (and handled there)
     // leaves nothing behind for a later call.
-    let caught = CAUGHT.with(|c| c.borrow_mut().take());
+    let caught = CAUGHT
+        .try_with(|c| c.try_borrow_mut().ok().and_then(|mut c| c.take()))
+        .ok()
+        .flatten();
     result.map_err(|payload| caught.unwrap_or_else(|| payload_text(payload.as_ref())))
 }

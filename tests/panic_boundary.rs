@@ -272,3 +272,53 @@ fn a_panic_in_the_runner_thread_goes_to_its_logs_and_not_to_stderr() {
     );
     assert_eq!(stderr.matches("panicked at").count(), 1, "stderr: {stderr}");
 }
+
+static FREED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Frees an engine when the thread's thread-locals are destroyed.
+struct FreeOnExit(*mut regwatch_engine);
+
+impl Drop for FreeOnExit {
+    fn drop(&mut self) {
+        unsafe { regwatch_engine_free(self.0) };
+        FREED.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static FREE_ON_EXIT: std::cell::RefCell<Option<FreeOnExit>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn child_free_in_thread_exit() {
+    if !is_child("child_free_in_thread_exit") {
+        return;
+    }
+    std::thread::spawn(|| {
+        // Registered first, destroyed last: after regwatch's own
+        // thread-locals, as a pthread-key destructor in a C host would be.
+        FREE_ON_EXIT.with(|_| {});
+        let mut e = ptr::null_mut();
+        unsafe {
+            assert_eq!(regwatch_engine_new(0, 1, &mut e), REGWATCH_STATUS_OK);
+            assert_eq!(
+                regwatch_engine_set_log_callback(e, Some(collect), ptr::null_mut(), 1),
+                REGWATCH_STATUS_OK
+            );
+        }
+        FREE_ON_EXIT.with(|f| *f.borrow_mut() = Some(FreeOnExit(e)));
+    })
+    .join()
+    .unwrap();
+    assert!(FREED.load(std::sync::atomic::Ordering::SeqCst));
+    println!("child_free_in_thread_exit: checks passed");
+}
+
+#[test]
+fn an_engine_freed_while_the_thread_exits_does_not_abort() {
+    // Without care the free's panic guard would touch a destroyed
+    // thread-local, panic in a destructor and abort the child.
+    let stderr = run_child("child_free_in_thread_exit");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
