@@ -70,7 +70,11 @@ impl StreamFramer {
             .count();
         if lead > 0 {
             if lead == self.buf.len() && !self.buf.ends_with(b"\n") {
-                return Ok(None); // a lone CR: wait for its LF
+                // A lone CR: wait for its LF. The run before it is one
+                // keep-alive either way, so only the CR is kept: an
+                // endless run of CRs is neither buffered nor scanned again.
+                self.buf.drain(..lead - 1);
+                return Ok(None);
             }
             self.buf.drain(..lead);
             return Ok(Some(Frame::KeepAlive));
