@@ -42,6 +42,10 @@ impl std::error::Error for FrameError {}
 #[derive(Clone, Debug, Default)]
 pub struct StreamFramer {
     buf: Vec<u8>,
+    /// Bytes at the front of `buf` already framed, dropped at the next
+    /// push: framing many small messages from one read moves the rest of
+    /// the buffer once, not once per message.
+    start: usize,
 }
 
 impl StreamFramer {
@@ -52,41 +56,50 @@ impl StreamFramer {
 
     /// Appends bytes read from the stream.
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
     /// Bytes buffered and not yet framed.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.start = 0;
     }
 
     /// The next complete frame, `Ok(None)` when more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        let buf = &self.buf[self.start..];
         // Keep-alives: CRLFs before a message.
-        let lead = self
-            .buf
+        let lead = buf
             .iter()
             .take_while(|b| matches!(b, b'\r' | b'\n'))
             .count();
         if lead > 0 {
-            if lead == self.buf.len() && !self.buf.ends_with(b"\n") {
+            if lead == buf.len() && !buf.ends_with(b"\n") {
                 // A lone CR: wait for its LF. The run before it is one
                 // keep-alive either way, so only the CR is kept: an
                 // endless run of CRs is neither buffered nor scanned again.
-                self.buf.drain(..lead - 1);
+                self.start += lead - 1;
                 return Ok(None);
             }
-            self.buf.drain(..lead);
+            self.start += lead;
             return Ok(Some(Frame::KeepAlive));
         }
-        let Some((head_end, body_start)) = find_header_end(&self.buf) else {
-            if self.buf.len() > MAX_MESSAGE {
-                self.buf.clear();
+        let Some((head_end, body_start)) = find_header_end(buf) else {
+            if buf.len() > MAX_MESSAGE {
+                self.clear();
                 return Err(FrameError::HeaderTooLarge);
             }
             return Ok(None);
         };
-        let head = &self.buf[..head_end];
+        let head = &buf[..head_end];
         let mut length = 0usize;
         for line in head.split(|b| *b == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -99,7 +112,7 @@ impl StreamFramer {
                 match v.parse::<usize>() {
                     Ok(n) => length = n,
                     Err(_) => {
-                        self.buf.clear();
+                        self.clear();
                         return Err(FrameError::BadContentLength);
                     }
                 }
@@ -107,13 +120,14 @@ impl StreamFramer {
         }
         let total = body_start.saturating_add(length);
         if total > MAX_MESSAGE {
-            self.buf.clear();
+            self.clear();
             return Err(FrameError::TooLarge);
         }
-        if self.buf.len() < total {
+        if buf.len() < total {
             return Ok(None);
         }
-        let msg: Vec<u8> = self.buf.drain(..total).collect();
+        let msg = buf[..total].to_vec();
+        self.start += total;
         Ok(Some(Frame::Message(msg)))
     }
 }
