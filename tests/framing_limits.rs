@@ -42,3 +42,50 @@ fn mixed_cr_lf_runs_ending_in_cr_wait_for_the_lf() {
     assert_eq!(drain(&mut f), [Frame::KeepAlive]);
     assert_eq!(f.buffered(), 0);
 }
+
+/// The framer remembers how far it searched a header section and how long
+/// the message is while its body arrives; read one byte at a time, a
+/// stream frames exactly as in one read (every way a header can end,
+/// split at every byte).
+#[test]
+fn one_byte_reads_frame_as_one_read() {
+    let mut stream = Vec::new();
+    for (end, body) in [
+        ("\r\n\r\n", ""),
+        ("\n\n", ""),
+        ("\n\r\n", ""),
+        ("\r\n\r\n", "hello"),
+        ("\n\n", "v=0\r\n"),
+    ] {
+        let head = format!("OPTIONS sip:a@b SIP/2.0\r\nl: {}{end}", body.len());
+        stream.extend_from_slice(head.as_bytes());
+        stream.extend_from_slice(body.as_bytes());
+        stream.extend_from_slice(b"\r\n\r\n");
+    }
+    let mut whole = StreamFramer::new();
+    whole.push(&stream);
+    let expected = drain(&mut whole);
+    assert_eq!(
+        expected
+            .iter()
+            .filter(|f| matches!(f, Frame::Message(_)))
+            .count(),
+        5
+    );
+    let mut f = StreamFramer::new();
+    let mut got = Vec::new();
+    for b in &stream {
+        f.push(std::slice::from_ref(b));
+        got.extend(drain(&mut f));
+    }
+    let messages = |v: &[Frame]| {
+        v.iter()
+            .filter_map(|f| match f {
+                Frame::Message(m) => Some(m.clone()),
+                Frame::KeepAlive => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(messages(&got), messages(&expected));
+    assert_eq!(f.buffered(), 0);
+}

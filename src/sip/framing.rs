@@ -46,6 +46,13 @@ pub struct StreamFramer {
     /// push: framing many small messages from one read moves the rest of
     /// the buffer once, not once per message.
     start: usize,
+    /// Bytes of the message at `start` already searched for the end of
+    /// its header section, in vain: a header arriving in many reads is
+    /// searched once, not once per read.
+    scanned: usize,
+    /// The length of the message at `start` once its header section is
+    /// read, while its body arrives.
+    total: Option<usize>,
 }
 
 impl StreamFramer {
@@ -71,11 +78,28 @@ impl StreamFramer {
     fn clear(&mut self) {
         self.buf.clear();
         self.start = 0;
+        self.scanned = 0;
+        self.total = None;
+    }
+
+    /// Takes the first `n` bytes as a frame: the next message starts after.
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.scanned = 0;
+        self.total = None;
     }
 
     /// The next complete frame, `Ok(None)` when more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         let buf = &self.buf[self.start..];
+        if let Some(total) = self.total {
+            if buf.len() < total {
+                return Ok(None);
+            }
+            let msg = buf[..total].to_vec();
+            self.consume(total);
+            return Ok(Some(Frame::Message(msg)));
+        }
         // Keep-alives: CRLFs before a message.
         let lead = buf
             .iter()
@@ -86,17 +110,21 @@ impl StreamFramer {
                 // A lone CR: wait for its LF. The run before it is one
                 // keep-alive either way, so only the CR is kept: an
                 // endless run of CRs is neither buffered nor scanned again.
-                self.start += lead - 1;
+                self.consume(lead - 1);
                 return Ok(None);
             }
-            self.start += lead;
+            self.consume(lead);
             return Ok(Some(Frame::KeepAlive));
         }
-        let Some((head_end, body_start)) = find_header_end(buf) else {
+        // A header end straddling the last search starts at most two
+        // bytes before where it stopped.
+        let from = self.scanned.saturating_sub(2);
+        let Some((head_end, body_start)) = find_header_end(buf, from) else {
             if buf.len() > MAX_MESSAGE {
                 self.clear();
                 return Err(FrameError::HeaderTooLarge);
             }
+            self.scanned = buf.len();
             return Ok(None);
         };
         let head = &buf[..head_end];
@@ -124,17 +152,20 @@ impl StreamFramer {
             return Err(FrameError::TooLarge);
         }
         if buf.len() < total {
+            self.total = Some(total);
             return Ok(None);
         }
         let msg = buf[..total].to_vec();
-        self.start += total;
+        self.consume(total);
         Ok(Some(Frame::Message(msg)))
     }
 }
 
-fn find_header_end(b: &[u8]) -> Option<(usize, usize)> {
-    let mut i = 0;
-    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
+/// The first end of a header section (a blank line) at or after `from`:
+/// where the header section ends and where the body starts.
+fn find_header_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while let Some(p) = memchr::memchr(b'\n', &b[i..]) {
         let nl = i + p;
         let next = nl + 1;
         if b.get(next) == Some(&b'\n') {
