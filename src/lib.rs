@@ -83,6 +83,7 @@ pub mod validate;
 
 #[doc(hidden)]
 pub mod ffi;
+mod quiet_panic;
 
 pub use crate::core::{
     Action, Cause, Challenge, Confidence, Diagnosis, Direction, Engine, EngineConfig, Error, Event,

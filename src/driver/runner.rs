@@ -61,7 +61,10 @@ pub struct RunnerConfig {
     /// (`/etc/resolv.conf`).
     pub nameserver: Option<SocketAddr>,
     /// Where the runner thread's logs go (its default subscriber); none:
-    /// the process's global one, if any.
+    /// the process's global one, if any. With a dispatcher here, a panic in
+    /// the runner thread (a bug) is logged there at ERROR level instead of
+    /// reaching the process's panic hook (stderr), and the thread stops;
+    /// without, it reaches the hook as any thread's panic would.
     pub logs: Option<tracing::Dispatch>,
 }
 
@@ -140,29 +143,17 @@ impl Runner {
         let thread = std::thread::Builder::new()
             .name("regwatch-runner".to_owned())
             .spawn(move || {
-                let _logs = cfg.logs.as_ref().map(tracing::dispatcher::set_default);
-                let tls = match ca {
-                    Some(c) => Ok(c),
-                    None => super::exchange::tls_config(None),
-                };
-                if let Err(e) = &tls {
-                    tracing::warn!("TLS configuration: {e}");
+                let logs = cfg.logs.clone();
+                let _logs = logs.as_ref().map(tracing::dispatcher::set_default);
+                let run = || run_thread(cfg, engine_cfg, ca, counter, poll, on_output, &rx);
+                if logs.is_none() {
+                    return run();
                 }
-                let resolver = match cfg.nameserver {
-                    Some(ns) => super::dns::Resolver::with_nameserver(ns),
-                    None => super::dns::Resolver::system(),
-                };
-                let mut io = Io::new(
-                    poll,
-                    engine_cfg,
-                    cfg.seed,
-                    cfg.user_agent,
-                    tls,
-                    resolver,
-                    on_output,
-                );
-                io.dropped = counter;
-                io.run(&rx);
+                if let Err(panic) = crate::quiet_panic::catch(run) {
+                    tracing::error!(
+                        "internal error, the runner thread has stopped: panicked: {panic}"
+                    );
+                }
             })?;
         Ok(Runner {
             tx,
@@ -212,6 +203,40 @@ impl Runner {
             let _ = t.join();
         }
     }
+}
+
+/// The runner thread's body: its TLS configuration, resolver and loop.
+fn run_thread(
+    cfg: RunnerConfig,
+    engine_cfg: EngineConfig,
+    ca: Option<Arc<ClientConfig>>,
+    dropped: Arc<AtomicU64>,
+    poll: Poll,
+    on_output: OutputCallback,
+    rx: &mpsc::Receiver<Command>,
+) {
+    let tls = match ca {
+        Some(c) => Ok(c),
+        None => super::exchange::tls_config(None),
+    };
+    if let Err(e) = &tls {
+        tracing::warn!("TLS configuration: {e}");
+    }
+    let resolver = match cfg.nameserver {
+        Some(ns) => super::dns::Resolver::with_nameserver(ns),
+        None => super::dns::Resolver::system(),
+    };
+    let mut io = Io::new(
+        poll,
+        engine_cfg,
+        cfg.seed,
+        cfg.user_agent,
+        tls,
+        resolver,
+        on_output,
+    );
+    io.dropped = dropped;
+    io.run(rx);
 }
 
 impl Drop for Runner {

@@ -317,7 +317,7 @@ pub unsafe extern "C" fn regwatch_check_cause(check: *const regwatch_check) -> *
 pub unsafe extern "C" fn regwatch_check_free(check: *mut regwatch_check) {
     if !check.is_null() {
         // SAFETY: made by Box::into_raw in this module, freed once.
-        let _ = std::panic::catch_unwind(|| drop(unsafe { Box::from_raw(check) }));
+        let _ = crate::quiet_panic::catch(|| drop(unsafe { Box::from_raw(check) }));
     }
 }
 
@@ -383,8 +383,12 @@ pub unsafe extern "C" fn regwatch_runner_start(
         }
         // SAFETY: NULL or NUL-terminated per the contract.
         let ca = try_ffi!(unsafe { opt_str(ca_file) });
-        let logs =
-            on_log.map(|cb| tracing::Dispatch::new(CallbackLogger::new(cb, userdata, max_level)));
+        // Without `on_log` the runner's logs go nowhere (not to a global
+        // subscriber the host never set): with a dispatcher of its own the
+        // runner thread also keeps a panic off the host's stderr.
+        let logs = Some(on_log.map_or_else(tracing::Dispatch::none, |cb| {
+            tracing::Dispatch::new(CallbackLogger::new(cb, userdata, max_level))
+        }));
         let target = on_event.map(|cb| CallbackTarget { cb, userdata });
         let mut strings: Vec<CString> = Vec::new();
         let callback: crate::driver::OutputCallback = Box::new(move |engine, output| {
@@ -512,11 +516,11 @@ pub unsafe extern "C" fn regwatch_runner_free(runner: *mut regwatch_runner) {
     if runner.is_null() {
         return;
     }
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let _ = crate::quiet_panic::catch(|| {
         // SAFETY: made by Box::into_raw in this module, freed once.
         let mut h = unsafe { Box::from_raw(runner) };
         if let Some(r) = h.runner.take() {
             r.stop();
         }
-    }));
+    });
 }

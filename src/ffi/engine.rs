@@ -9,7 +9,6 @@ use crate::core::{
 };
 use crate::validate::Transport;
 use std::ffi::{c_char, c_void, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 /// The sans-IO engine (a Box).
@@ -243,7 +242,8 @@ fn expiry_arg(v: i64) -> Result<Option<u32>, regwatch_status> {
 }
 
 /// Runs `f` on the engine behind `e`: NULL and poison checks, the engine's
-/// log dispatcher, panic capture (which poisons the handle).
+/// log dispatcher, panic capture (which poisons the handle and logs the
+/// panic through the engine's log callback, never on stderr).
 pub(crate) fn with_engine(
     e: *mut regwatch_engine,
     f: impl FnOnce(&mut regwatch_engine) -> regwatch_status,
@@ -257,15 +257,26 @@ pub(crate) fn with_engine(
     if h.poisoned {
         return regwatch_status::REGWATCH_STATUS_POISONED;
     }
-    let result = catch_unwind(AssertUnwindSafe(|| match h.logger.clone() {
-        Some(d) => tracing::dispatcher::with_default(&d, || f(h)),
+    let logger = h.logger.clone();
+    let result = crate::quiet_panic::catch(|| match &logger {
+        Some(d) => tracing::dispatcher::with_default(d, || f(h)),
         None => f(h),
-    }));
+    });
     match result {
         Ok(s) => s,
-        Err(_) => {
+        Err(panic) => {
             // SAFETY: as above; the closure's borrow ended with the panic.
             unsafe { (*e).poisoned = true };
+            if let Some(d) = &logger {
+                // Caught too: nothing may unwind out of an export.
+                let _ = crate::quiet_panic::catch(|| {
+                    tracing::dispatcher::with_default(d, || {
+                        tracing::error!(
+                            "internal error, the engine is now poisoned: panicked: {panic}"
+                        )
+                    })
+                });
+            }
             regwatch_status::REGWATCH_STATUS_PANIC
         }
     }

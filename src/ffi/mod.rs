@@ -12,6 +12,11 @@
 //!   `*out_len` is the length including the NUL.
 //! * Every export catches panics. A handle whose call panicked is poisoned:
 //!   every later call on it returns `REGWATCH_STATUS_POISONED`, except `_free`.
+//!   A caught panic never reaches the host's stderr: its message goes to the
+//!   engine's log callback (engine calls), the runner's `on_log` (the runner
+//!   thread), or nowhere but the returned status (exports without either).
+//!   Panics outside regwatch calls still reach the process's panic hook
+//!   (see `crate::quiet_panic`).
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 // `#[must_use]` on each export makes cbindgen emit REGWATCH_MUST_USE.
@@ -30,11 +35,12 @@ pub mod version;
 pub use status::regwatch_status;
 
 use std::ffi::{c_char, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Runs `f`, turning a panic into `REGWATCH_STATUS_PANIC`.
+/// Runs `f`, turning a panic into `REGWATCH_STATUS_PANIC`. The panic's
+/// message goes nowhere (these exports have no log callback): the status
+/// says it all.
 pub(crate) fn guard(f: impl FnOnce() -> regwatch_status) -> regwatch_status {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(regwatch_status::REGWATCH_STATUS_PANIC)
+    crate::quiet_panic::catch(f).unwrap_or(regwatch_status::REGWATCH_STATUS_PANIC)
 }
 
 /// Borrows a required C string as UTF-8.
