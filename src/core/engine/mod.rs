@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
+mod index;
 mod keepalive;
 mod wire;
 pub use wire::{Direction, SipObserved};
@@ -312,8 +313,13 @@ pub struct Engine {
     by_name: HashMap<Arc<str>, u32>,
     timers: BTreeSet<(u64, u32, TimerKind)>,
     out: VecDeque<Output>,
-    /// Call-ID of each trunk's registration dialog → slot.
+    /// Call-ID of each trunk's registration dialog → slot: the Call-ID of
+    /// the last REGISTER seen on the wire for each trunk, and nothing
+    /// else, so never more entries than trunks (a peer inventing Call-IDs
+    /// replaces its trunk's entry; an unmatched REGISTER adds none).
     by_call_id: HashMap<Box<str>, u32>,
+    /// REGISTER → trunk by AOR and Request-URI host (see `index`).
+    index: index::RegisterIndex,
     /// The last keep-alive probe id handed out.
     next_probe: u64,
     /// Deadlines of probes sent, in time order (answered ones are skipped).
@@ -348,6 +354,7 @@ impl Engine {
             next_probe: 0,
             deadlines: VecDeque::new(),
             by_call_id: HashMap::new(),
+            index: index::RegisterIndex::default(),
         }
     }
 
@@ -416,6 +423,7 @@ impl Engine {
         let gen = self.slots[slot as usize].gen;
         let id = TrunkId { slot, gen };
         let name = config.name.clone();
+        self.index.insert(&config, slot);
         let trunk = Trunk {
             id,
             profile: config.effective_profile(),
@@ -475,7 +483,11 @@ impl Engine {
         }
         let t = self.trunk_mut(id)?;
         t.profile = config.effective_profile();
-        t.config = config;
+        let old = std::mem::replace(&mut t.config, config);
+        self.index.remove(&old, id.slot);
+        if let Some(t) = self.slots[id.slot as usize].trunk.as_ref() {
+            self.index.insert(&t.config, id.slot);
+        }
         self.configure(now, id);
         Ok(())
     }
@@ -551,7 +563,11 @@ impl Engine {
         slot.gen = slot.gen.wrapping_add(1);
         self.free.push(id.slot);
         self.by_name.remove(&t.config.name);
-        self.by_call_id.retain(|_, s| *s != id.slot);
+        self.index.remove(&t.config, id.slot);
+        // The trunk's only Call-ID entry is its last REGISTER's.
+        if let Some(w) = &t.wire {
+            self.forget_call_id(w.call_id(), id.slot);
+        }
         if let Some(cause) = t.alert {
             self.out.push_back(Output::Event(Event::AlertCleared {
                 trunk: id,
