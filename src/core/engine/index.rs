@@ -104,27 +104,28 @@ fn remove(map: &mut HashMap<Box<str>, Group>, key: &str, slot: u32, port: u16) {
     }
 }
 
-/// What a trunk is indexed under. A pure function of its configuration:
-/// computed again from the old configuration to take the trunk out.
+/// What a trunk is indexed under. A pure function of its configuration
+/// (and of its domain's parts): computed again from the old configuration
+/// to take the trunk out.
 struct Keys<'a> {
     /// The domain's bare host (lower case, no trailing dot).
-    host: String,
+    host: &'a str,
     /// The port its REGISTERs go to.
     port: u16,
     /// The AOR user and, when it differs, the authorization user.
     users: [Option<&'a str>; 2],
 }
 
-impl Keys<'_> {
-    fn of(config: &TrunkConfig) -> Keys<'_> {
-        let parts = DomainParts::parse(&config.domain);
+impl<'a> Keys<'a> {
+    /// `parts` is `DomainParts::parse(&config.domain)`.
+    fn of(config: &'a TrunkConfig, parts: &'a DomainParts) -> Keys<'a> {
         let port = parts
             .port
             .or(config.port)
             .unwrap_or_else(|| config.transport.unwrap_or(Transport::Udp).default_port());
         let auth = config.auth_user();
         Keys {
-            host: parts.host,
+            host: &parts.host,
             port,
             users: [
                 Some(config.username.as_str()),
@@ -156,13 +157,14 @@ pub(super) struct RegisterIndex {
 }
 
 impl RegisterIndex {
-    /// Indexes the trunk in `slot` under its configuration.
-    pub(super) fn insert(&mut self, config: &TrunkConfig, slot: u32) {
-        let k = Keys::of(config);
-        add(&mut self.hosts, &k.host, slot, k.port);
-        let users = match self.aors.get_mut(k.host.as_str()) {
+    /// Indexes the trunk in `slot` under its configuration (`parts`: its
+    /// domain's).
+    pub(super) fn insert(&mut self, config: &TrunkConfig, parts: &DomainParts, slot: u32) {
+        let k = Keys::of(config, parts);
+        add(&mut self.hosts, k.host, slot, k.port);
+        let users = match self.aors.get_mut(k.host) {
             Some(u) => u,
-            None => self.aors.entry(k.host.as_str().into()).or_default(),
+            None => self.aors.entry(k.host.into()).or_default(),
         };
         for u in k.users.iter().flatten() {
             add(users, u, slot, k.port);
@@ -170,16 +172,16 @@ impl RegisterIndex {
     }
 
     /// Takes the trunk in `slot` out; `config` is the configuration it was
-    /// indexed under.
-    pub(super) fn remove(&mut self, config: &TrunkConfig, slot: u32) {
-        let k = Keys::of(config);
-        remove(&mut self.hosts, &k.host, slot, k.port);
-        if let Some(users) = self.aors.get_mut(k.host.as_str()) {
+    /// indexed under (`parts`: its domain's).
+    pub(super) fn remove(&mut self, config: &TrunkConfig, parts: &DomainParts, slot: u32) {
+        let k = Keys::of(config, parts);
+        remove(&mut self.hosts, k.host, slot, k.port);
+        if let Some(users) = self.aors.get_mut(k.host) {
             for u in k.users.iter().flatten() {
                 remove(users, u, slot, k.port);
             }
             if users.is_empty() {
-                self.aors.remove(k.host.as_str());
+                self.aors.remove(k.host);
             }
         }
     }

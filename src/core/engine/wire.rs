@@ -136,22 +136,35 @@ impl Engine {
         bytes: &[u8],
     ) -> Result<SipObserved, ParseError> {
         let msg = sip::parse(bytes)?;
+        Ok(self.observe_message(now_ms, direction, transport, &msg))
+    }
+
+    /// [`observe_sip`](Self::observe_sip) for a message the caller has
+    /// parsed already (with [`crate::sip::parse`]), so that it is not
+    /// parsed twice.
+    pub fn observe_message(
+        &mut self,
+        now_ms: u64,
+        direction: Direction,
+        transport: Option<Transport>,
+        msg: &Message<'_>,
+    ) -> SipObserved {
         match (direction, msg.start) {
             (Direction::Sent, StartLine::Request { method, .. })
                 if method.eq_ignore_ascii_case("REGISTER") =>
             {
-                Ok(self.sent_register(now_ms, transport, &msg))
+                self.sent_register(now_ms, transport, msg)
             }
             (Direction::Received, StartLine::Response { code, reason }) => match msg.cseq() {
                 Some((cseq, m)) if m.eq_ignore_ascii_case("REGISTER") => {
-                    Ok(self.received_response(now_ms, transport, &msg, cseq, code, reason))
+                    self.received_response(now_ms, transport, msg, cseq, code, reason)
                 }
                 Some((_, m)) if m.eq_ignore_ascii_case("OPTIONS") => {
-                    Ok(self.probe_answer(now_ms, &msg, code))
+                    self.probe_answer(now_ms, msg, code)
                 }
-                _ => Ok(SipObserved::NotRegistration),
+                _ => SipObserved::NotRegistration,
             },
-            _ => Ok(SipObserved::NotRegistration),
+            _ => SipObserved::NotRegistration,
         }
     }
 
