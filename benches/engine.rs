@@ -1,15 +1,16 @@
-//! Engine costs: one observation through the C ABI, and timer handling
-//! (poll_timeout + handle_timeout) from 1k to 100k trunks.
+//! Engine costs: one observation through the C ABI, timer handling
+//! (poll_timeout + handle_timeout) and raw-SIP observation (`observe_sip`)
+//! from 1k to 100k trunks.
 //!
 //!     cargo bench --bench engine
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use regwatch::ffi::config::*;
 use regwatch::ffi::engine::*;
 use regwatch::ffi::regwatch_status::REGWATCH_STATUS_OK;
 use regwatch::ProbeResult;
 use regwatch::{
-    Engine, EngineConfig, Event, Observation, Output, RegisterResponse, RegisterSent, TrunkConfig,
-    TrunkId,
+    Direction, Engine, EngineConfig, Event, Observation, Output, RegisterResponse, RegisterSent,
+    SipObserved, Transport, TrunkConfig, TrunkId,
 };
 use std::ffi::CString;
 use std::hint::black_box;
@@ -262,9 +263,78 @@ fn keepalive(c: &mut Criterion) {
     g.finish();
 }
 
+/// A REGISTER of `user` in a dialog of its own (`call_id`), and the 200 OK
+/// that answers it.
+fn register_exchange(user: usize, call_id: u64) -> (Vec<u8>, Vec<u8>) {
+    let common = format!(
+        "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-{call_id}\r\n\
+         From: <sip:user{user:06}@acme.sip.twilio.com>;tag=f{call_id}\r\n\
+         To: <sip:user{user:06}@acme.sip.twilio.com>\r\n\
+         Call-ID: bench-{call_id}@192.0.2.1\r\n\
+         CSeq: 1 REGISTER\r\n"
+    );
+    let register = format!(
+        "REGISTER sip:acme.sip.twilio.com SIP/2.0\r\n{common}\
+         Contact: <sip:user{user:06}@192.0.2.1:5060>\r\n\
+         Expires: 600\r\nContent-Length: 0\r\n\r\n"
+    );
+    let ok = format!(
+        "SIP/2.0 200 OK\r\n{common}\
+         Contact: <sip:user{user:06}@192.0.2.1:5060>;expires=600\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    (register.into_bytes(), ok.into_bytes())
+}
+
+/// Raw-SIP observation at scale (the C ABI's `regwatch_engine_observe_sip`
+/// path): a REGISTER in a dialog the engine has never seen, so it is
+/// matched to its trunk by AOR (the costly case), then the 200 OK that
+/// answers it (matched by Call-ID). Both `observe_sip` calls and the drain
+/// of their outputs are timed; building the messages is not. Every trunk
+/// has its own user on one shared domain.
+fn observe_sip(c: &mut Criterion) {
+    let mut g = c.benchmark_group("observe_sip_register_and_200");
+    g.throughput(Throughput::Elements(2));
+    for n in [1_000usize, 10_000, 100_000] {
+        let mut engine = Engine::new(EngineConfig::default(), 0, 1);
+        for i in 0..n {
+            let mut cfg = TrunkConfig::new(&format!("trunk-{i:06}"));
+            cfg.set("domain", "acme.sip.twilio.com").unwrap();
+            cfg.set("username", &format!("user{i:06}")).unwrap();
+            cfg.set("expires", "600").unwrap();
+            engine.add_trunk(0, cfg).unwrap();
+        }
+        while engine.poll_output().is_some() {}
+        let mut k = 0u64;
+        let mut now = 1u64;
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter_batched(
+                || {
+                    k += 1;
+                    // Spread over the trunks (a prime stride).
+                    register_exchange((k as usize * 7919) % n, k)
+                },
+                |(register, ok)| {
+                    now += 1;
+                    let r =
+                        engine.observe_sip(now, Direction::Sent, Some(Transport::Udp), &register);
+                    assert!(matches!(r, Ok(SipObserved::Register(_))), "{r:?}");
+                    let r = engine.observe_sip(now, Direction::Received, Some(Transport::Udp), &ok);
+                    assert!(matches!(r, Ok(SipObserved::Response(_))), "{r:?}");
+                    while let Some(o) = engine.poll_output() {
+                        black_box(o);
+                    }
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(3));
-    targets = ffi_observation, timers, keepalive
+    targets = ffi_observation, timers, keepalive, observe_sip
 }
 criterion_main!(benches);

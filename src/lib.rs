@@ -74,6 +74,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "capture")]
+pub mod capture;
 pub mod core;
 #[cfg(feature = "driver")]
 pub mod driver;

@@ -1,5 +1,6 @@
-//! The layering rules, checked mechanically: `core/`, `validate/` and `sip/` never
-//! read a clock, touch the network or the file system, spawn threads or
+//! The layering rules, checked mechanically: `core/`, `validate/`, `sip/` and
+//! `capture/` never read a clock, touch the network or the file system,
+//! spawn threads or
 //! print; only `ffi/` has `extern "C"`.
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,7 @@ fn sans_io_layers_do_no_io() {
     rust_files(&root.join("core"), &mut files);
     rust_files(&root.join("validate"), &mut files);
     rust_files(&root.join("sip"), &mut files);
+    rust_files(&root.join("capture"), &mut files);
     assert!(files.len() > 8);
     let mut bad = Vec::new();
     for f in &files {
@@ -96,7 +98,12 @@ fn only_ffi_has_extern_c() {
 #[test]
 fn sans_io_layers_forbid_unsafe() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for m in ["core/mod.rs", "validate/mod.rs", "sip/mod.rs"] {
+    for m in [
+        "core/mod.rs",
+        "validate/mod.rs",
+        "sip/mod.rs",
+        "capture/mod.rs",
+    ] {
         let text = fs::read_to_string(root.join(m)).unwrap();
         assert!(
             text.contains("#![forbid(unsafe_code)]"),

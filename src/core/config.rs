@@ -422,7 +422,20 @@ impl TrunkConfig {
     /// `refresh_ratio` is the engine's refresh policy.
     pub fn findings(&self, refresh_ratio: Option<f64>) -> Vec<Finding> {
         let profile = self.effective_profile();
-        let mut out = validate::validate_domain(&self.domain, profile);
+        let domain = validate::validate_domain(&self.domain, profile);
+        self.findings_with(refresh_ratio, profile, domain)
+    }
+
+    /// [`findings`](Self::findings), given the profile in force and what
+    /// `validate_domain` says of the domain under it (an engine with many
+    /// trunks on one domain validates it once).
+    pub(crate) fn findings_with(
+        &self,
+        refresh_ratio: Option<f64>,
+        profile: Profile,
+        domain_findings: Vec<Finding>,
+    ) -> Vec<Finding> {
+        let mut out = domain_findings;
         out.extend(validate::validate_credentials(
             &self.username,
             self.auth_username.as_deref(),

@@ -90,8 +90,12 @@ pub(crate) struct History {
 
 impl History {
     pub(crate) fn push(&mut self, cap: usize, e: HistoryEntry) {
-        if self.ring.capacity() < cap {
-            self.ring.reserve_exact(cap - self.ring.len());
+        // Grows as entries come (4, 8, 16... never past `cap`): a trunk
+        // with a short history (most of a large capture's) keeps a small
+        // ring, a full one exactly `cap` entries.
+        if self.ring.len() == self.ring.capacity() && self.ring.capacity() < cap {
+            let want = (self.ring.capacity() * 2).clamp(4, cap);
+            self.ring.reserve_exact(want - self.ring.len());
         }
         while self.ring.len() >= cap.max(1) {
             self.ring.pop_front();

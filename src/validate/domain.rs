@@ -143,7 +143,10 @@ fn is_ip(h: &str) -> bool {
 }
 
 fn near(label: &str, target: &str, max: usize) -> bool {
-    label != target && edit_distance(label, target) <= max
+    // The distance is at least the difference in length: most labels are
+    // told apart without computing it.
+    let (a, b) = (label.chars().count(), target.chars().count());
+    label != target && a.abs_diff(b) <= max && edit_distance(label, target) <= max
 }
 
 /// A label that is a misspelling of `twilio` (`twillio`, `twilo`, `twiilio`).

@@ -7,12 +7,13 @@ use super::observation::{
     HostState, Observation, RegisterResponse, RegisterSent, TransportErrorKind,
 };
 use super::state::{Cause, RegState};
-use crate::validate::{self, Finding, Profile, Severity, Transport};
+use crate::validate::{self, DomainParts, Finding, Profile, Severity, Transport};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
+mod index;
 mod keepalive;
 mod wire;
 pub use wire::{Direction, SipObserved};
@@ -312,8 +313,15 @@ pub struct Engine {
     by_name: HashMap<Arc<str>, u32>,
     timers: BTreeSet<(u64, u32, TimerKind)>,
     out: VecDeque<Output>,
-    /// Call-ID of each trunk's registration dialog → slot.
+    /// Call-ID of each trunk's registration dialog → slot: the Call-ID of
+    /// the last REGISTER seen on the wire for each trunk, and nothing
+    /// else, so never more entries than trunks (a peer inventing Call-IDs
+    /// replaces its trunk's entry; an unmatched REGISTER adds none).
     by_call_id: HashMap<Box<str>, u32>,
+    /// REGISTER → trunk by AOR and Request-URI host (see `index`).
+    index: index::RegisterIndex,
+    /// What validation says of recently configured domains.
+    domains: DomainMemo,
     /// The last keep-alive probe id handed out.
     next_probe: u64,
     /// Deadlines of probes sent, in time order (answered ones are skipped).
@@ -348,6 +356,8 @@ impl Engine {
             next_probe: 0,
             deadlines: VecDeque::new(),
             by_call_id: HashMap::new(),
+            index: index::RegisterIndex::default(),
+            domains: DomainMemo::default(),
         }
     }
 
@@ -416,9 +426,11 @@ impl Engine {
         let gen = self.slots[slot as usize].gen;
         let id = TrunkId { slot, gen };
         let name = config.name.clone();
+        let parts = self.domains.parts(&config.domain);
+        self.index.insert(&config, &parts, slot);
         let trunk = Trunk {
             id,
-            profile: config.effective_profile(),
+            profile: self.domains.profile(&config),
             config,
             findings: Vec::new(),
             host_notes: Vec::new(),
@@ -473,9 +485,16 @@ impl Engine {
             self.by_name.remove(&old_name);
             self.by_name.insert(config.name.clone(), id.slot);
         }
+        let profile = self.domains.profile(&config);
         let t = self.trunk_mut(id)?;
-        t.profile = config.effective_profile();
-        t.config = config;
+        t.profile = profile;
+        let old = std::mem::replace(&mut t.config, config);
+        let parts = self.domains.parts(&old.domain);
+        self.index.remove(&old, &parts, id.slot);
+        if let Some(t) = self.slots[id.slot as usize].trunk.as_ref() {
+            let parts = self.domains.parts(&t.config.domain);
+            self.index.insert(&t.config, &parts, id.slot);
+        }
         self.configure(now, id);
         Ok(())
     }
@@ -488,8 +507,16 @@ impl Engine {
     /// emitted before, when only host notes changed).
     fn configure_except(&mut self, now: u64, id: TrunkId, already: &[Finding]) {
         let ratio = self.cfg.refresh_ratio;
-        let Ok(t) = self.trunk_mut(id) else { return };
-        t.findings = t.config.findings(Some(ratio));
+        let Some(t) = self
+            .slots
+            .get_mut(id.slot as usize)
+            .filter(|s| s.gen == id.gen)
+            .and_then(|s| s.trunk.as_mut())
+        else {
+            return;
+        };
+        let domain = self.domains.findings(&t.config.domain, t.profile);
+        t.findings = t.config.findings_with(Some(ratio), t.profile, domain);
         t.findings.extend(t.host_notes.iter().cloned());
         t.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         let name = t.config.name.clone();
@@ -551,7 +578,12 @@ impl Engine {
         slot.gen = slot.gen.wrapping_add(1);
         self.free.push(id.slot);
         self.by_name.remove(&t.config.name);
-        self.by_call_id.retain(|_, s| *s != id.slot);
+        let parts = self.domains.parts(&t.config.domain);
+        self.index.remove(&t.config, &parts, id.slot);
+        // The trunk's only Call-ID entry is its last REGISTER's.
+        if let Some(w) = &t.wire {
+            self.forget_call_id(w.call_id(), id.slot);
+        }
         if let Some(cause) = t.alert {
             self.out.push_back(Output::Event(Event::AlertCleared {
                 trunk: id,
@@ -1356,6 +1388,61 @@ impl Engine {
             history: t.history.entries().copied().collect(),
             keepalive: t.ka.status.clone(),
         })
+    }
+}
+
+/// What validation says of a domain, remembered for the domains configured
+/// last: a host with thousands of trunks on one domain (or `regwatch
+/// analyze` making one per user of a capture) validates it once. Bounded:
+/// forgotten all at once past `DomainMemo::CAP` domains.
+#[derive(Debug, Default)]
+struct DomainMemo {
+    known: HashMap<Box<str>, DomainFacts>,
+}
+
+#[derive(Debug, Default)]
+struct DomainFacts {
+    parts: Option<DomainParts>,
+    detected: Option<Profile>,
+    /// `validate_domain` under each profile (Twilio, generic).
+    findings: [Option<Vec<Finding>>; 2],
+}
+
+impl DomainMemo {
+    const CAP: usize = 256;
+
+    fn entry(&mut self, domain: &str) -> &mut DomainFacts {
+        if self.known.len() >= Self::CAP && !self.known.contains_key(domain) {
+            self.known.clear();
+        }
+        self.known.entry(domain.into()).or_default()
+    }
+
+    /// `DomainParts::parse(domain)`.
+    fn parts(&mut self, domain: &str) -> DomainParts {
+        self.entry(domain)
+            .parts
+            .get_or_insert_with(|| DomainParts::parse(domain))
+            .clone()
+    }
+
+    /// `config.effective_profile()`.
+    fn profile(&mut self, config: &TrunkConfig) -> Profile {
+        if let Some(p) = config.profile {
+            return p;
+        }
+        *self
+            .entry(&config.domain)
+            .detected
+            .get_or_insert_with(|| Profile::detect(&config.domain))
+    }
+
+    /// `validate::validate_domain(domain, profile)`.
+    fn findings(&mut self, domain: &str, profile: Profile) -> Vec<Finding> {
+        let i = usize::from(profile != Profile::Twilio);
+        self.entry(domain).findings[i]
+            .get_or_insert_with(|| validate::validate_domain(domain, profile))
+            .clone()
     }
 }
 

@@ -8,13 +8,21 @@
 //! then the Request-URI host). Retransmissions — the same Call-ID, CSeq
 //! and branch again, or a second final response to the same CSeq — are
 //! counted once.
+//!
+//! Every lookup is a hash probe (the Call-ID map, the AOR and host maps of
+//! `index`), never a walk over the trunks, so a message costs the same
+//! with ten trunks or a hundred thousand. Only the Call-ID of each trunk's
+//! last REGISTER is remembered: a peer sending REGISTERs with ever new
+//! Call-IDs replaces its trunk's entry, and a REGISTER no trunk matches
+//! leaves nothing behind.
+use super::index::Query;
 use super::{Engine, TrunkId};
 use crate::core::keepalive::ProbeResult;
 use crate::core::observation::{
     Challenge, Observation, RegisterResponse, RegisterSent, TwilioError,
 };
 use crate::sip::{self, Message, ParseError, StartLine};
-use crate::validate::{DomainParts, Transport};
+use crate::validate::Transport;
 use serde::Serialize;
 
 /// Whether the host sent or received the message.
@@ -59,6 +67,12 @@ pub(super) struct WireTx {
     contact: String,
     /// Whether a final response was recorded for it.
     answered: bool,
+}
+
+impl WireTx {
+    pub(super) fn call_id(&self) -> &str {
+        &self.call_id
+    }
 }
 
 fn set(dst: &mut String, src: &str) {
@@ -122,22 +136,35 @@ impl Engine {
         bytes: &[u8],
     ) -> Result<SipObserved, ParseError> {
         let msg = sip::parse(bytes)?;
+        Ok(self.observe_message(now_ms, direction, transport, &msg))
+    }
+
+    /// [`observe_sip`](Self::observe_sip) for a message the caller has
+    /// parsed already (with [`crate::sip::parse`]), so that it is not
+    /// parsed twice.
+    pub fn observe_message(
+        &mut self,
+        now_ms: u64,
+        direction: Direction,
+        transport: Option<Transport>,
+        msg: &Message<'_>,
+    ) -> SipObserved {
         match (direction, msg.start) {
             (Direction::Sent, StartLine::Request { method, .. })
                 if method.eq_ignore_ascii_case("REGISTER") =>
             {
-                Ok(self.sent_register(now_ms, transport, &msg))
+                self.sent_register(now_ms, transport, msg)
             }
             (Direction::Received, StartLine::Response { code, reason }) => match msg.cseq() {
                 Some((cseq, m)) if m.eq_ignore_ascii_case("REGISTER") => {
-                    Ok(self.received_response(now_ms, transport, &msg, cseq, code, reason))
+                    self.received_response(now_ms, transport, msg, cseq, code, reason)
                 }
                 Some((_, m)) if m.eq_ignore_ascii_case("OPTIONS") => {
-                    Ok(self.probe_answer(now_ms, &msg, code))
+                    self.probe_answer(now_ms, msg, code)
                 }
-                _ => Ok(SipObserved::NotRegistration),
+                _ => SipObserved::NotRegistration,
             },
-            _ => Ok(SipObserved::NotRegistration),
+            _ => SipObserved::NotRegistration,
         }
     }
 
@@ -174,39 +201,26 @@ impl Engine {
             StartLine::Request { uri, .. } => (sip::uri_host(uri).map(lower), uri_port(uri)),
             _ => (None, None),
         };
-        let addrs = [msg.to(), msg.from()];
-        let mut best: Option<(u32, u32)> = None; // (score, slot)
-        for (slot, s) in self.slots.iter().enumerate() {
-            let Some(t) = s.trunk.as_ref() else { continue };
-            let parts = DomainParts::parse(&t.config.domain);
-            let mut score = 0;
-            for a in addrs.iter().flatten() {
-                let user_ok = a
-                    .user()
-                    .is_some_and(|u| u == t.config.username || u == t.config.auth_user());
-                let host_ok = sip::uri_host(a.uri)
-                    .map(lower)
-                    .is_some_and(|h| h == parts.host);
-                if user_ok && host_ok {
-                    score = 4;
-                    break;
-                }
-            }
-            if ruri_host.as_deref() == Some(parts.host.as_str()) {
-                score += 2;
-                let port = parts
-                    .port
-                    .or(t.config.port)
-                    .unwrap_or_else(|| t.config.transport.unwrap_or(Transport::Udp).default_port());
-                if ruri_port.unwrap_or(5060) == port {
-                    score += 1;
-                }
-            }
-            if score >= 2 && best.is_none_or(|(b, _)| score > b) {
-                best = Some((score, slot as u32));
-            }
+        fn aor<'m>(
+            a: Option<sip::NameAddr<'m>>,
+            lower: impl Fn(&str) -> String,
+        ) -> Option<(&'m str, String)> {
+            let a = a?;
+            Some((a.user()?, lower(sip::uri_host(a.uri)?)))
         }
-        best.map(|(_, slot)| slot)
+        let q = Query {
+            aors: [aor(msg.to(), lower), aor(msg.from(), lower)],
+            ruri_host,
+            ruri_port: ruri_port.unwrap_or(5060),
+        };
+        self.index.lookup(&q)
+    }
+
+    /// Drops `call_id` from the Call-ID map if `slot` owns it.
+    pub(super) fn forget_call_id(&mut self, call_id: &str, slot: u32) {
+        if self.by_call_id.get(call_id) == Some(&slot) {
+            self.by_call_id.remove(call_id);
+        }
     }
 
     fn sent_register(
@@ -240,9 +254,11 @@ impl Engine {
             }
         }
         let w = t.wire.get_or_insert_with(WireTx::default);
-        if w.call_id != call_id {
+        if w.call_id != call_id || self.by_call_id.get(call_id) != Some(&slot) {
+            // The trunk's dialog changed: its old Call-ID goes, so the map
+            // never holds more than one entry per trunk.
             let old = std::mem::take(&mut w.call_id);
-            self.by_call_id.remove(old.as_str());
+            self.forget_call_id(&old, slot);
             self.by_call_id.insert(call_id.into(), slot);
         }
         let Some(w) = self.slots[slot as usize]
@@ -334,5 +350,224 @@ impl Engine {
         };
         let _ = self.handle_observation(now, id, Observation::RegisterResponse(resp));
         SipObserved::Response(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::{EngineConfig, TrunkConfig};
+    use crate::validate::DomainParts;
+
+    /// The matching as it was before the index: every trunk scored in slot
+    /// order. The index must give the same trunk for every REGISTER.
+    fn scan(e: &Engine, msg: &Message<'_>) -> Option<u32> {
+        if let Some(&slot) = msg.call_id().and_then(|c| e.by_call_id.get(c)) {
+            return Some(slot);
+        }
+        let lower = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+        let (ruri_host, ruri_port) = match msg.start {
+            StartLine::Request { uri, .. } => (sip::uri_host(uri).map(lower), uri_port(uri)),
+            _ => (None, None),
+        };
+        let addrs = [msg.to(), msg.from()];
+        let mut best: Option<(u32, u32)> = None;
+        for (slot, s) in e.slots.iter().enumerate() {
+            let Some(t) = s.trunk.as_ref() else { continue };
+            let parts = DomainParts::parse(&t.config.domain);
+            let mut score = 0;
+            for a in addrs.iter().flatten() {
+                let user_ok = a
+                    .user()
+                    .is_some_and(|u| u == t.config.username || u == t.config.auth_user());
+                let host_ok = sip::uri_host(a.uri)
+                    .map(lower)
+                    .is_some_and(|h| h == parts.host);
+                if user_ok && host_ok {
+                    score = 4;
+                    break;
+                }
+            }
+            if ruri_host.as_deref() == Some(parts.host.as_str()) {
+                score += 2;
+                let port = parts
+                    .port
+                    .or(t.config.port)
+                    .unwrap_or_else(|| t.config.transport.unwrap_or(Transport::Udp).default_port());
+                if ruri_port.unwrap_or(5060) == port {
+                    score += 1;
+                }
+            }
+            if score >= 2 && best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, slot as u32));
+            }
+        }
+        best.map(|(_, slot)| slot)
+    }
+
+    /// xorshift64*: a fixed sequence, no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+            v[(self.next() % v.len() as u64) as usize]
+        }
+    }
+
+    const USERS: [&str; 4] = ["alice", "bob", "Alice", ""];
+    const DOMAINS: [&str; 8] = [
+        "acme.sip.twilio.com",
+        "ACME.sip.twilio.com.",
+        "acme.sip.twilio.com:5080",
+        "sip:acme.sip.twilio.com",
+        "other.example.net",
+        "other.example.net:5061",
+        "[2001:db8::1]",
+        "alice@acme.sip.twilio.com",
+    ];
+    const HOSTS: [&str; 6] = [
+        "acme.sip.twilio.com",
+        "Acme.SIP.twilio.com.",
+        "acme.sip.twilio.com:5080",
+        "other.example.net:5061",
+        "[2001:db8::1]",
+        "nowhere.example",
+    ];
+
+    fn random_trunk(r: &mut Rng, name: &str) -> TrunkConfig {
+        let mut c = TrunkConfig::new(name);
+        c.set("domain", r.pick(&DOMAINS)).unwrap();
+        c.set("username", r.pick(&USERS)).unwrap();
+        if r.next() % 3 == 0 {
+            c.set("auth_username", r.pick(&USERS)).unwrap();
+        }
+        match r.next() % 4 {
+            0 => c.set("transport", "tcp").unwrap(),
+            1 => c.set("transport", "tls").unwrap(),
+            _ => {}
+        }
+        if r.next() % 4 == 0 {
+            c.set("port", r.pick(&["5060", "5061", "5080"])).unwrap();
+        }
+        c
+    }
+
+    fn random_register(r: &mut Rng, call_id: &str) -> String {
+        let uri = |r: &mut Rng| {
+            let user = r.pick(&USERS);
+            let host = r.pick(&HOSTS);
+            if user.is_empty() {
+                format!("sip:{host}")
+            } else {
+                format!("sip:{user}@{host}")
+            }
+        };
+        let (to, from) = (uri(r), uri(r));
+        let ruri = format!("sip:{}", r.pick(&HOSTS));
+        format!(
+            "REGISTER {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK{call_id}\r\n\
+             From: <{from}>;tag=1\r\nTo: <{to}>\r\nCall-ID: {call_id}\r\nCSeq: 1 REGISTER\r\n\
+             Contact: <sip:x@192.0.2.1>\r\nContent-Length: 0\r\n\r\n"
+        )
+    }
+
+    /// Random trunks added, changed and removed, random REGISTERs: the
+    /// maps pick the trunk the scan over every trunk picked, every time.
+    #[test]
+    fn index_matches_like_the_scan() {
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut e = Engine::new(EngineConfig::default(), 0, 1);
+        let mut ids: Vec<TrunkId> = Vec::new();
+        let mut matched = 0;
+        for step in 0..20_000u32 {
+            match r.next() % 10 {
+                0 | 1 if ids.len() < 24 => {
+                    let cfg = random_trunk(&mut r, &format!("t{step}"));
+                    ids.push(e.add_trunk(0, cfg).unwrap());
+                }
+                2 if !ids.is_empty() => {
+                    let id = ids[(r.next() % ids.len() as u64) as usize];
+                    let name = e.trunk_config(id).unwrap().name.to_string();
+                    e.update_trunk(0, id, random_trunk(&mut r, &name)).unwrap();
+                }
+                3 if !ids.is_empty() => {
+                    let i = (r.next() % ids.len() as u64) as usize;
+                    e.remove_trunk(0, ids.swap_remove(i)).unwrap();
+                }
+                _ => {
+                    // Reuse a Call-ID now and then, so the Call-ID map counts too.
+                    let call_id = format!("c{}", r.next() % 64);
+                    let text = random_register(&mut r, &call_id);
+                    let msg = sip::parse(text.as_bytes()).unwrap();
+                    let want = scan(&e, &msg);
+                    assert_eq!(e.match_register(&msg), want, "step {step}:\n{text}");
+                    matched += usize::from(want.is_some());
+                    let _ = e.observe_sip(u64::from(step), Direction::Sent, None, text.as_bytes());
+                }
+            }
+            while e.poll_output().is_some() {}
+        }
+        assert!(
+            matched > 1000,
+            "too few matches to mean anything: {matched}"
+        );
+        for id in ids {
+            e.remove_trunk(0, id).unwrap();
+        }
+        assert_eq!(e.by_call_id.len(), 0);
+        assert_eq!(e.index.keys(), 0, "{:?}", e.index);
+    }
+
+    fn register(user: &str, host: &str, call_id: &str) -> Vec<u8> {
+        format!(
+            "REGISTER sip:{host} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK{call_id}\r\n\
+             From: <sip:{user}@{host}>;tag=1\r\nTo: <sip:{user}@{host}>\r\n\
+             Call-ID: {call_id}\r\nCSeq: 1 REGISTER\r\nContact: <sip:{user}@192.0.2.9>\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// A peer inventing a Call-ID for every REGISTER, for a known AOR, an
+    /// unknown user at a known domain and an unknown domain: the engine
+    /// remembers one Call-ID per trunk at most, and none once the trunks
+    /// are gone.
+    #[test]
+    fn fresh_call_ids_do_not_grow_the_map() {
+        let mut e = Engine::new(EngineConfig::default(), 0, 1);
+        let mut ids = Vec::new();
+        for (name, user) in [("a", "alice"), ("b", "bob")] {
+            let mut c = TrunkConfig::new(name);
+            c.set("domain", "acme.sip.twilio.com").unwrap();
+            c.set("username", user).unwrap();
+            ids.push(e.add_trunk(0, c).unwrap());
+        }
+        let keys = e.index.keys();
+        for k in 0..50_000u64 {
+            let known = register("alice", "acme.sip.twilio.com", &format!("k{k}"));
+            let r = e.observe_sip(k, Direction::Sent, None, &known);
+            assert_eq!(r, Ok(SipObserved::Register(ids[0])));
+            let stranger = register("mallory", "acme.sip.twilio.com", &format!("s{k}"));
+            assert!(matches!(
+                e.observe_sip(k, Direction::Sent, None, &stranger),
+                Ok(SipObserved::Register(_))
+            ));
+            let elsewhere = register("mallory", "evil.example", &format!("e{k}"));
+            let r = e.observe_sip(k, Direction::Sent, None, &elsewhere);
+            assert_eq!(r, Ok(SipObserved::Unmatched));
+            while e.poll_output().is_some() {}
+            assert!(e.by_call_id.len() <= 2, "{} Call-IDs", e.by_call_id.len());
+        }
+        assert_eq!(e.index.keys(), keys);
+        for id in ids {
+            e.remove_trunk(0, id).unwrap();
+        }
+        assert!(e.by_call_id.is_empty());
+        assert_eq!(e.index.keys(), 0);
     }
 }
