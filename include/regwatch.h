@@ -367,8 +367,11 @@ void regwatch_trunk_config_free(struct regwatch_trunk_config *cfg);
 
 // One OPTIONS to `host`:`port` over `transport`, for `domain` (Request-URI
 // and, over TLS, the name the certificate must carry) as `user`. Blocks
-// until the answer or `timeout_ms` (0: 8 s). `ca_file` (may be NULL): PEM
-// CAs to trust for TLS instead of the system's store. On OK, `*out` is a
+// until the answer or `timeout_ms` (0: 8 s; connect, TLS handshake,
+// request and answer all within it). `ca_file` (may be NULL): PEM CAs to
+// trust for TLS instead of the system's store; one that cannot be used
+// (missing, unreadable, no certificate in it) returns
+// `REGWATCH_STATUS_IO` and checks nothing. On OK, `*out` is a
 // new check whose JSON is `{"endpoint","result":{"result":"response","code":200},
 // "reason","server","rtt_ms","error"}` and whose cause is `healthy` for an
 // answer, else the network cause. Thread-safe.
@@ -385,8 +388,10 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_probe_check(struct regwatch_en
 // The test REGISTER for `config` against `host`:`port` over `transport`
 // (the registrar, or the outbound proxy): REGISTER, the digest answer to a
 // 401/407, one retry with Min-Expires after a 423, then Expires: 0 unless
-// `stay_registered`. Blocks for the exchange (each request waits at most
-// `timeout_ms`, 0: 8 s). On OK, `*out` is a new check whose JSON is
+// `stay_registered`. Blocks for the exchange (each request, with its
+// connect and TLS handshake, waits at most `timeout_ms`, 0: 8 s). An
+// unusable `ca_file`: `REGWATCH_STATUS_IO`, as for
+// `regwatch_check_options`. On OK, `*out` is a new check whose JSON is
 // `{"endpoint","steps":[{"request","code","reason","rtt_ms","note"}],
 // "state","cause","granted_expires","contact_bound","deregistered",
 // "diagnosis":{...}}`; never a password. Thread-safe (`config` is only read).
@@ -396,7 +401,9 @@ REGWATCH_MUST_USE regwatch_status regwatch_check_register(const struct regwatch_
 // runs it: where its requests go (RFC 3263, or its proxy), one OPTIONS
 // there, and the test REGISTER with its credentials (ended with
 // Expires: 0), summed up in one diagnosis. Blocks for DNS and the
-// exchanges (each request waits at most `timeout_ms`, 0: 8 s). On OK,
+// exchanges (each request, with its connect and TLS handshake, waits at
+// most `timeout_ms`, 0: 8 s). An unusable `ca_file`:
+// `REGWATCH_STATUS_IO`, as for `regwatch_check_options`. On OK,
 // `*out` is a new check: JSON `{"trunk","endpoint","dns_error","options",
 // "register","diagnosis"}`, console text from `regwatch_check_text`, never
 // a password. Thread-safe (`config` is only read).
@@ -424,7 +431,8 @@ void regwatch_check_free(struct regwatch_check *check);
 // with every output. `option_keys` / `option_values` (`n` pairs, may be
 // NULL when `n` is 0) are engine options as for
 // `regwatch_engine_set_option` (`keepalive_interval_ms`...). `ca_file`
-// (may be NULL): PEM CAs for TLS. `on_log` (may be NULL) gets the runner
+// (may be NULL): PEM CAs for TLS, read before this returns (one that
+// cannot be used: `REGWATCH_STATUS_IO`, no runner). `on_log` (may be NULL) gets the runner
 // thread's logs at `max_level` or above, on that thread. `userdata` is
 // passed to both callbacks and must outlive the runner. Free with
 // `regwatch_runner_free`, which stops the thread and closes its sockets.

@@ -30,3 +30,32 @@ fn version_macros_match_cargo() {
         regwatch::ffi::version::REGWATCH_ABI_VERSION
     )));
 }
+
+/// The header exports only `regwatch_` / `REGWATCH_` names (C has one
+/// namespace: a bare `MAX_LINE` collides with a host's own). The two
+/// listed are older exports kept until the next ABI version removes them.
+#[test]
+fn header_exports_only_prefixed_names() {
+    let h = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/regwatch.h"))
+        .unwrap();
+    let legacy = ["MAX_MESSAGE", "GatewayState"];
+    let mut bare = Vec::new();
+    for line in h.lines() {
+        let name = if let Some(rest) = line.strip_prefix("#define ") {
+            rest.split_whitespace().next()
+        } else if let Some(rest) = line.strip_prefix("typedef struct ") {
+            rest.split_whitespace().next()
+        } else {
+            None
+        };
+        let Some(name) = name else { continue };
+        let prefixed = name.starts_with("regwatch_") || name.starts_with("REGWATCH_");
+        if !prefixed && !legacy.contains(&name) {
+            bare.push(name.to_owned());
+        }
+    }
+    assert!(
+        bare.is_empty(),
+        "unprefixed names in include/regwatch.h: {bare:?}"
+    );
+}
