@@ -470,18 +470,19 @@ impl std::fmt::Display for Seconds {
 
 /// `v` pretty-printed as `serde_json::to_string_pretty` does, its lines
 /// after the first indented by `indent` spaces (to sit inside an outer
-/// pretty-printed document).
+/// pretty-printed document). Pretty JSON has line feeds only between
+/// tokens (never inside a string), so indenting after each is exact.
 fn write_pretty(out: &mut dyn Write, v: &Value, indent: usize) -> io::Result<()> {
-    let s = serde_json::to_string_pretty(v).unwrap_or_default();
-    let pad = " ".repeat(indent);
-    for (i, line) in s.split('\n').enumerate() {
-        if i > 0 {
-            out.write_all(b"\n")?;
-            out.write_all(pad.as_bytes())?;
-        }
-        out.write_all(line.as_bytes())?;
+    const SPACES: &[u8] = &[b' '; 64];
+    let pad = &SPACES[..indent.min(SPACES.len())];
+    let text = serde_json::to_vec_pretty(v).map_err(io::Error::other)?;
+    let mut rest = &text[..];
+    while let Some(nl) = memchr::memchr(b'\n', rest) {
+        out.write_all(&rest[..=nl])?;
+        out.write_all(pad)?;
+        rest = &rest[nl + 1..];
     }
-    Ok(())
+    out.write_all(rest)
 }
 
 /// Writes one file's results; whether a registration has a problem.
