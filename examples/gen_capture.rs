@@ -3,15 +3,16 @@
 //! (Ethernet, IPv4, UDP) of many users registering at once.
 //!
 //!     cargo run --release --example gen_capture -- \
-//!         --users 500000 --messages 1000000 [--pcap] [--start 23:50:00] > capture.log
+//!         --users 500000 --messages 1000000 [--pcap] [--start 23:50:00] \
+//!         [--fresh-dialogs] > capture.log
 //!
 //! Each user registers in its own dialog (Call-ID) through one of four
 //! domains. An exchange is REGISTER / 407 / REGISTER with credentials /
 //! 200 OK. When there are fewer than four messages per user, some users
 //! send a single REGISTER that is never answered, so that the capture has
 //! exactly `--messages` messages and `--users` distinct users; when there
-//! are more, users re-register (the same Call-ID, the next CSeq) until the
-//! count is reached. 64 exchanges are in flight at once and their messages
+//! are more, users re-register (the same Call-ID, the next CSeq; with
+//! `--fresh-dialogs` a new Call-ID each time) until the count is reached. 64 exchanges are in flight at once and their messages
 //! interleave, as on a busy registrar; messages are 0.5 ms apart.
 use std::collections::VecDeque;
 use std::io::{self, BufWriter, Write};
@@ -29,13 +30,16 @@ struct Opts {
     users: u64,
     messages: u64,
     pcap: bool,
+    /// A new Call-ID for every exchange.
+    fresh: bool,
     /// Start, in milliseconds since midnight of day 0 (2026-11-24).
     start_ms: u64,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen_capture [--users N] [--messages N] [--pcap] [--start HH:MM:SS] > FILE\n\
+        "usage: gen_capture [--users N] [--messages N] [--pcap] [--start HH:MM:SS] \
+         [--fresh-dialogs] > FILE\n\
          defaults: 1000 users, 4 messages per user, SIPp message log, 12:00:00"
     );
     std::process::exit(2)
@@ -46,6 +50,7 @@ fn opts() -> Opts {
         users: 1000,
         messages: 0,
         pcap: false,
+        fresh: false,
         start_ms: 12 * 3_600_000,
     };
     let mut args = std::env::args().skip(1);
@@ -59,6 +64,7 @@ fn opts() -> Opts {
             "--users" => o.users = num(),
             "--messages" => o.messages = num(),
             "--pcap" => o.pcap = true,
+            "--fresh-dialogs" => o.fresh = true,
             "--start" => {
                 let v = args.next().unwrap_or_else(|| usage());
                 let p: Vec<u64> = v.split(':').filter_map(|x| x.parse().ok()).collect();
@@ -99,13 +105,17 @@ fn ip_str(ip: [u8; 4]) -> String {
 /// The messages of one exchange: `full` = REGISTER / 407 / REGISTER with
 /// credentials / 200; otherwise a lone REGISTER. `round` numbers the
 /// user's exchanges (the CSeq goes on in the same dialog).
-fn exchange(user: u64, round: u64, full: bool) -> Vec<Msg> {
+fn exchange(user: u64, round: u64, full: bool, fresh: bool) -> Vec<Msg> {
     let name = format!("u{user:07}");
     let domain = DOMAINS[(user % DOMAINS.len() as u64) as usize];
     let ip = ip_str(client_ip(user));
-    let call_id = format!("{user:x}-{:08x}@{ip}", user.wrapping_mul(2654435761) as u32);
+    let dialog = if fresh { round } else { 0 };
+    let call_id = format!(
+        "{user:x}-{:08x}-{dialog}@{ip}",
+        user.wrapping_mul(2654435761) as u32
+    );
     let tag = format!("{:08x}", (user ^ 0x5bd1e995).wrapping_mul(40503) as u32);
-    let cseq = 2 * round + 1;
+    let cseq = if fresh { 1 } else { 2 * round + 1 };
     let register = |cseq: u64, auth: bool| {
         let mut m = format!(
             "REGISTER sip:{domain} SIP/2.0\r\n\
@@ -306,7 +316,7 @@ fn main() -> io::Result<()> {
             let round = next / o.users;
             // The full exchanges spread evenly among the lone REGISTERs.
             let full = (next + 1) * full_total / exchanges > next * full_total / exchanges;
-            in_flight.push_back((user, exchange(user, round, full).into_iter()));
+            in_flight.push_back((user, exchange(user, round, full, o.fresh).into_iter()));
             next += 1;
         }
         let Some((user, mut msgs)) = in_flight.pop_front() else {

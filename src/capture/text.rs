@@ -1,12 +1,14 @@
 //! The text logs: Asterisk's pjsip logger, FreeSWITCH's siptrace and SIPp's
-//! message log, read line by line from bytes pushed in any cuts.
+//! message log, read from bytes pushed in any cuts.
 //!
-//! Bounded: a line longer than [`MAX_LINE`] is skipped (counted in
-//! [`TextNotes::long_lines`]); a message longer than
-//! [`sip::MAX_MESSAGE`](crate::sip::MAX_MESSAGE) keeps its first
-//! `MAX_MESSAGE` bytes (counted in [`TextNotes::cut_messages`]); the
-//! reader holds at most one line and one message besides what was pushed
-//! and not yet read.
+//! Bounded: the Asterisk and FreeSWITCH logs are read line by line, and a
+//! line longer than [`MAX_LINE`] is skipped (counted in
+//! [`TextNotes::long_lines`]); a SIPp log is read block by block (from one
+//! separator to the next), a block kept up to 1 KiB past
+//! [`sip::MAX_MESSAGE`](crate::sip::MAX_MESSAGE). A message longer than
+//! `MAX_MESSAGE` keeps its first `MAX_MESSAGE` bytes (counted in
+//! [`TextNotes::cut_messages`]). The reader holds at most one line and one
+//! message besides what was pushed and not yet read.
 use super::{Format, Stamp};
 use crate::sip::MAX_MESSAGE;
 use crate::validate::Transport;
@@ -77,8 +79,8 @@ impl Body {
 #[derive(Debug)]
 enum State {
     /// SIPp: the block since the last separator (the first block is what
-    /// precedes the first one).
-    Sipp(Body),
+    /// precedes the first one), as bytes.
+    Sipp(Vec<u8>, bool),
     /// FreeSWITCH: between messages.
     SofiaIdle,
     /// FreeSWITCH: after a `send`/`recv` line, before its separator.
@@ -117,6 +119,8 @@ struct Finders {
     sipp_sep: Finder<'static>,
     sent: Finder<'static>,
     received: Finder<'static>,
+    message: Finder<'static>,
+    blank: Finder<'static>,
     mark: Finder<'static>,
 }
 
@@ -126,6 +130,8 @@ impl Finders {
             sipp_sep: Finder::new(SIPP_SEP),
             sent: Finder::new("message sent"),
             received: Finder::new("message received"),
+            message: Finder::new("message"),
+            blank: Finder::new("\n\n"),
             mark: Finder::new("<--- "),
         }
     }
@@ -135,7 +141,7 @@ impl TextReader {
     /// A reader for a text format (`None` for [`Format::Pcap`]).
     pub fn new(format: Format) -> Option<TextReader> {
         let state = match format {
-            Format::Sipp => State::Sipp(Body::default()),
+            Format::Sipp => State::Sipp(Vec::new(), false),
             Format::Freeswitch => State::SofiaIdle,
             Format::Asterisk => State::Asterisk(None),
             Format::Pcap => return None,
@@ -162,7 +168,8 @@ impl TextReader {
     /// `MAX_MESSAGE`.
     pub fn buffered(&self) -> usize {
         let body = match &self.state {
-            State::Sipp(b) | State::SofiaBody(_, b) | State::Asterisk(Some((_, b))) => b.text.len(),
+            State::Sipp(b, _) => b.len(),
+            State::SofiaBody(_, b) | State::Asterisk(Some((_, b))) => b.text.len(),
             _ => 0,
         };
         self.pending.len() - self.start + body
@@ -192,6 +199,9 @@ impl TextReader {
     /// The next complete message; `None` when more bytes are needed (or,
     /// after [`finish`](Self::finish), at the end).
     pub fn next_message(&mut self) -> Option<TextMessage> {
+        if matches!(self.state, State::Sipp(..)) {
+            return self.next_sipp();
+        }
         loop {
             if let Some(m) = self.out.pop_front() {
                 return Some(m);
@@ -241,7 +251,6 @@ impl TextReader {
     /// One line, with its line feed if it had one.
     fn line(&mut self, line: &str) {
         match self.state {
-            State::Sipp(_) => self.sipp_line(line),
             State::Asterisk(_) => self.asterisk_line(line),
             _ => self.sofia_line(line),
         }
@@ -250,9 +259,9 @@ impl TextReader {
     /// The input ended: what is open is complete.
     fn end(&mut self) {
         match std::mem::replace(&mut self.state, State::SofiaIdle) {
-            State::Sipp(block) => {
-                self.sipp_block(block);
-                self.state = State::Sipp(Body::default());
+            State::Sipp(block, cut) => {
+                self.sipp_block(block, cut);
+                self.state = State::Sipp(Vec::new(), false);
             }
             State::SofiaHead(h) => self.sofia_message(h, Body::default()),
             State::SofiaBody(h, b) => self.sofia_message(h, b),
@@ -280,33 +289,61 @@ impl TextReader {
 
     // SIPp: blocks after `----- <date> <time>` lines, `UDP message sent (N
     // bytes):` / `UDP message received [N] bytes :`, a blank line, the
-    // message.
+    // message. Read block by block, not line by line: the separator is
+    // searched for in what was pushed, the block converted to text once.
 
-    fn sipp_line(&mut self, line: &str) {
-        let mut rest = line;
-        while let Some(p) = self.find.sipp_sep.find(rest.as_bytes()) {
-            self.sipp_push(&rest[..p]);
-            let fresh = State::Sipp(Body {
-                text: String::with_capacity(1024),
-                cut: false,
-            });
-            let State::Sipp(block) = std::mem::replace(&mut self.state, fresh) else {
-                return;
-            };
-            self.sipp_block(block);
-            rest = &rest[p + SIPP_SEP.len()..];
+    fn next_sipp(&mut self) -> Option<TextMessage> {
+        loop {
+            if let Some(m) = self.out.pop_front() {
+                return Some(m);
+            }
+            let rest = &self.pending[self.start..];
+            if let Some(p) = self.find.sipp_sep.find(rest) {
+                let (a, b) = (self.start, self.start + p);
+                self.start = b + SIPP_SEP.len();
+                self.sipp_take(a, b);
+                let fresh = State::Sipp(Vec::with_capacity(1024), false);
+                if let State::Sipp(block, cut) = std::mem::replace(&mut self.state, fresh) {
+                    self.sipp_block(block, cut);
+                }
+                continue;
+            }
+            if self.finished {
+                let (a, b) = (self.start, self.pending.len());
+                self.sipp_take(a, b);
+                self.pending.clear();
+                self.start = 0;
+                self.end();
+                return self.out.pop_front();
+            }
+            // Everything but what could start a separator cut by the push
+            // belongs to the block.
+            let keep = SIPP_SEP.len() - 1;
+            if rest.len() > keep {
+                let (a, b) = (self.start, self.pending.len() - keep);
+                self.start = b;
+                self.sipp_take(a, b);
+            }
+            return None;
         }
-        self.sipp_push(rest);
     }
 
-    fn sipp_push(&mut self, s: &str) {
-        if let State::Sipp(block) = &mut self.state {
-            // Room for the block's own lines besides the message.
-            block.push(s, MAX_MESSAGE + 1024);
+    /// `pending[a..b]` to the block, up to its limit.
+    fn sipp_take(&mut self, a: usize, b: usize) {
+        // Room for the block's own lines besides the message.
+        const LIMIT: usize = MAX_MESSAGE + 1024;
+        if let State::Sipp(block, cut) = &mut self.state {
+            let room = LIMIT.saturating_sub(block.len());
+            let take = (b - a).min(room);
+            block.extend_from_slice(&self.pending[a..a + take]);
+            *cut |= take < b - a;
         }
     }
 
-    fn sipp_block(&mut self, block: Body) {
+    fn sipp_block(&mut self, block: Vec<u8>, cut: bool) {
+        let text = String::from_utf8(block)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let block = Body { text, cut };
         let text = &block.text;
         let sent = self.find.sent.find(text.as_bytes()).is_some();
         if !sent && self.find.received.find(text.as_bytes()).is_none() {
@@ -320,16 +357,20 @@ impl TextReader {
             Some(t) => Stamp::parse_hms(t),
             None => Stamp::Absent,
         };
-        let transport = text
-            .lines()
-            .find(|l| l.contains("message"))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(Transport::parse);
-        let Some(start) = text.find("\n\n") else {
+        // The first line naming a message: the line of the first "message".
+        let transport = self.find.message.find(text.as_bytes()).and_then(|at| {
+            let from = text[..at].rfind('\n').map_or(0, |n| n + 1);
+            let to = text[at..].find('\n').map_or(text.len(), |n| at + n);
+            text[from..to]
+                .split_whitespace()
+                .next()
+                .and_then(Transport::parse)
+        });
+        let Some(start) = self.find.blank.find(text.as_bytes()) else {
             return;
         };
         let msg = text[start + 2..].trim_start_matches('\n');
-        if msg.trim().is_empty() {
+        if msg.trim_start().is_empty() {
             return;
         }
         // The message is the block's tail: move it out rather than copy.

@@ -20,10 +20,11 @@ use regwatch::capture::packets::{Packets, Payload};
 use regwatch::capture::pcap::{PcapNotes, PcapReader};
 use regwatch::capture::text::{TextNotes, TextReader};
 use regwatch::capture::{self, Clock, Format};
-use regwatch::core::terminal_safe;
+use regwatch::core::terminal_safe as sanitize;
 use regwatch::sip;
 use regwatch::{Direction, Engine, EngineConfig, HistoryKind, Transport, TrunkConfig};
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -139,24 +140,77 @@ fn read_head(src: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
     Ok(head)
 }
 
+/// One message on its way from the reading thread to the replay.
+struct Msg {
+    at: u64,
+    direction: Option<Direction>,
+    transport: Option<Transport>,
+    bytes: Vec<u8>,
+}
+
+/// Runs `read` on a thread of its own, which hands what it finds over in
+/// batches, while `each` takes them on the calling thread: reading and
+/// parsing the file overlap with the engine's work (two cores). At most
+/// `QUEUE` batches wait, so memory stays bounded.
+fn pipelined<M: Send, T: Send>(
+    read: impl FnOnce(&mut dyn FnMut(M)) -> io::Result<T> + Send,
+    mut each: impl FnMut(M),
+) -> io::Result<T> {
+    const BATCH: usize = 256;
+    const QUEUE: usize = 8;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<M>>(QUEUE);
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let r = read(&mut |m| {
+                batch.push(m);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // The other side only goes away on a panic.
+                    let _ = tx.send(full);
+                }
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            r
+        });
+        for batch in rx {
+            batch.into_iter().for_each(&mut each);
+        }
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the reading thread failed")))
+    })
+}
+
 /// A text log through its reader and the replay.
-fn replay_text(format: Format, src: &mut dyn Read) -> io::Result<(Replay, Vec<Note>)> {
+fn replay_text(format: Format, src: &mut (dyn Read + Send)) -> io::Result<(Replay, Vec<Note>)> {
     let mut reader = TextReader::new(format).ok_or_else(|| io::Error::other("not a text log"))?;
-    let mut clock = Clock::default();
     let mut replay = Replay::new();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        while let Some(m) = reader.next_message() {
-            let at = clock.place(m.stamp);
-            replay.feed(at, None, m.transport, &m.bytes);
+    let read = |out: &mut dyn FnMut(Msg)| -> io::Result<Vec<Note>> {
+        let mut clock = Clock::default();
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            while let Some(m) = reader.next_message() {
+                out(Msg {
+                    at: clock.place(m.stamp),
+                    direction: None,
+                    transport: m.transport,
+                    bytes: m.bytes,
+                });
+            }
+            match read_chunk(src, &mut buf)? {
+                Some(n) => reader.push(&buf[..n]),
+                None if reader.is_finished() => break,
+                None => reader.finish(),
+            }
         }
-        match read_chunk(src, &mut buf)? {
-            Some(n) => reader.push(&buf[..n]),
-            None if reader.is_finished() => break,
-            None => reader.finish(),
-        }
-    }
-    let notes = text_notes(reader.notes(), &clock);
+        Ok(text_notes(reader.notes(), &clock))
+    };
+    let notes = pipelined(read, |m: Msg| {
+        replay.feed(m.at, m.direction, m.transport, &m.bytes)
+    })?;
     Ok((replay, notes))
 }
 
@@ -205,7 +259,7 @@ enum Twice {
 fn replay_pcap(
     path: &Path,
     head: Vec<u8>,
-    rest: &mut dyn Read,
+    rest: &mut (dyn Read + Send),
     regular: bool,
 ) -> io::Result<(Replay, Vec<Note>)> {
     let source = if regular {
@@ -222,7 +276,7 @@ fn replay_pcap(
     };
     let mut clients: HashSet<SocketAddr> = HashSet::new();
     let mut first: Option<u64> = None;
-    let mut scan = |p: Payload| {
+    let scan = |p: Payload| {
         first = Some(first.map_or(p.ts_us, |f| f.min(p.ts_us)));
         if capture::is_register_request(&p.bytes) {
             clients.insert(p.src);
@@ -235,13 +289,14 @@ fn replay_pcap(
                 inner: io::Cursor::new(&head[..]).chain(rest),
                 n: &mut length,
             };
-            pcap_pass(&mut counted, &mut scan)?
+            pipelined(|out| pcap_pass(&mut counted, &mut |p| out(p)), scan)?
         }
-        Twice::Held(b) => pcap_pass(&mut &b[..], &mut scan)?,
+        Twice::Held(b) => pipelined(|out| pcap_pass(&mut &b[..], &mut |p| out(p)), scan)?,
     };
     let first = first.unwrap_or(0);
+    let clients = &clients;
     let mut replay = Replay::new();
-    let mut play = |p: Payload| {
+    let play = |out: &mut dyn FnMut(Msg), p: Payload| {
         let sent = clients.contains(&p.src);
         if !sent && !clients.contains(&p.dst) {
             return;
@@ -251,12 +306,20 @@ fn replay_pcap(
         } else {
             Direction::Received
         };
-        let at = p.ts_us.saturating_sub(first) / 1000;
-        replay.feed(at, Some(direction), Some(p.transport), &p.bytes);
+        out(Msg {
+            at: p.ts_us.saturating_sub(first) / 1000,
+            direction: Some(direction),
+            transport: Some(p.transport),
+            bytes: p.bytes,
+        });
     };
+    let feed = |m: Msg| replay.feed(m.at, m.direction, m.transport, &m.bytes);
     let notes = match &source {
-        Twice::File(p) => pcap_pass(&mut File::open(p)?.take(length), &mut play)?,
-        Twice::Held(b) => pcap_pass(&mut &b[..], &mut play)?,
+        Twice::File(p) => {
+            let mut f = File::open(p)?.take(length);
+            pipelined(|out| pcap_pass(&mut f, &mut |p| play(out, p)), feed)?
+        }
+        Twice::Held(b) => pipelined(|out| pcap_pass(&mut &b[..], &mut |p| play(out, p)), feed)?,
     };
     Ok((replay, pcap_notes(&notes)))
 }
@@ -380,20 +443,46 @@ fn read_file(path: &Path) -> Result<(Format, Replay, Vec<Note>), String> {
     Ok((format, replay, notes))
 }
 
+/// `regwatch::core::terminal_safe`, with printable ASCII (nearly all of
+/// it) let through at once.
+fn terminal_safe(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        Cow::Borrowed(s)
+    } else {
+        sanitize(s)
+    }
+}
+
+/// Milliseconds shown as seconds with three decimals (`12.345`), as
+/// `{:.3}` shows them divided by 1000, without going through a float.
+struct Seconds(u64);
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0u8; 32];
+        let mut w = &mut buf[..];
+        // 32 bytes hold any u64 of seconds and three decimals.
+        let _ = write!(w, "{}.{:03}", self.0 / 1000, self.0 % 1000);
+        let len = 32 - w.len();
+        f.pad(std::str::from_utf8(&buf[..len]).unwrap_or(""))
+    }
+}
+
 /// `v` pretty-printed as `serde_json::to_string_pretty` does, its lines
 /// after the first indented by `indent` spaces (to sit inside an outer
-/// pretty-printed document).
+/// pretty-printed document). Pretty JSON has line feeds only between
+/// tokens (never inside a string), so indenting after each is exact.
 fn write_pretty(out: &mut dyn Write, v: &Value, indent: usize) -> io::Result<()> {
-    let s = serde_json::to_string_pretty(v).unwrap_or_default();
-    let pad = " ".repeat(indent);
-    for (i, line) in s.split('\n').enumerate() {
-        if i > 0 {
-            out.write_all(b"\n")?;
-            out.write_all(pad.as_bytes())?;
-        }
-        out.write_all(line.as_bytes())?;
+    const SPACES: &[u8] = &[b' '; 64];
+    let pad = &SPACES[..indent.min(SPACES.len())];
+    let text = serde_json::to_vec_pretty(v).map_err(io::Error::other)?;
+    let mut rest = &text[..];
+    while let Some(nl) = memchr::memchr(b'\n', rest) {
+        out.write_all(&rest[..=nl])?;
+        out.write_all(pad)?;
+        rest = &rest[nl + 1..];
     }
-    Ok(())
+    out.write_all(rest)
 }
 
 /// Writes one file's results; whether a registration has a problem.
@@ -496,18 +585,18 @@ fn write_file(
                 d.cause.as_str()
             )?;
             for h in history {
-                let at = h.at_ms.saturating_sub(offset);
-                let mut line = format!("    {:>9.3} s  {}", at as f64 / 1000.0, h.kind);
+                let at = Seconds(h.at_ms.saturating_sub(offset));
+                write!(out, "    {at:>9} s  {}", h.kind)?;
                 if h.code != 0 {
-                    line.push_str(&format!(" {}", h.code));
+                    write!(out, " {}", h.code)?;
                 }
                 if let Some(e) = h.expires {
-                    line.push_str(&format!(" expires={e}"));
+                    write!(out, " expires={e}")?;
                 }
                 if h.credentials {
-                    line.push_str(" +credentials");
+                    out.write_all(b" +credentials")?;
                 }
-                writeln!(out, "{line}")?;
+                out.write_all(b"\n")?;
             }
             writeln!(out, "    {}", terminal_safe(&d.summary))?;
             if !matches!(d.cause, regwatch::Cause::Healthy) {

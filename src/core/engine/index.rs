@@ -8,6 +8,7 @@
 //! lowest slot wins, as the scan in slot order did.
 use crate::core::config::TrunkConfig;
 use crate::validate::{DomainParts, Transport};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 /// The trunks under one key, with the port each registers to. Almost
@@ -140,9 +141,9 @@ impl<'a> Keys<'a> {
 #[derive(Debug, Default)]
 pub(super) struct Query<'a> {
     /// `(user, host)` of the To URI, then of the From URI.
-    pub aors: [Option<(&'a str, String)>; 2],
+    pub aors: [Option<(&'a str, Cow<'a, str>)>; 2],
     /// The Request-URI host.
-    pub ruri_host: Option<String>,
+    pub ruri_host: Option<Cow<'a, str>>,
     /// The Request-URI port (5060 when it has none).
     pub ruri_port: u16,
 }
@@ -202,14 +203,14 @@ impl RegisterIndex {
         for (user, host) in q.aors.iter().flatten() {
             let Some(g) = self
                 .aors
-                .get(host.as_str())
+                .get(host.as_ref())
                 .and_then(|users| users.get(*user))
             else {
                 continue;
             };
             // Every trunk in `g` has `host` as its domain host, so the
             // Request-URI bonus applies to all of them or to none.
-            if q.ruri_host.as_deref() == Some(host.as_str()) {
+            if q.ruri_host.as_deref() == Some(host.as_ref()) {
                 if let Some((slot, port_ok)) = g.best(Some(q.ruri_port)) {
                     consider(&mut best, if port_ok { 7 } else { 6 }, slot);
                 }

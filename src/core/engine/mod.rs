@@ -427,7 +427,7 @@ impl Engine {
         let id = TrunkId { slot, gen };
         let name = config.name.clone();
         let parts = self.domains.parts(&config.domain);
-        self.index.insert(&config, &parts, slot);
+        self.index.insert(&config, parts, slot);
         let trunk = Trunk {
             id,
             profile: self.domains.profile(&config),
@@ -490,10 +490,10 @@ impl Engine {
         t.profile = profile;
         let old = std::mem::replace(&mut t.config, config);
         let parts = self.domains.parts(&old.domain);
-        self.index.remove(&old, &parts, id.slot);
+        self.index.remove(&old, parts, id.slot);
         if let Some(t) = self.slots[id.slot as usize].trunk.as_ref() {
             let parts = self.domains.parts(&t.config.domain);
-            self.index.insert(&t.config, &parts, id.slot);
+            self.index.insert(&t.config, parts, id.slot);
         }
         self.configure(now, id);
         Ok(())
@@ -579,7 +579,7 @@ impl Engine {
         self.free.push(id.slot);
         self.by_name.remove(&t.config.name);
         let parts = self.domains.parts(&t.config.domain);
-        self.index.remove(&t.config, &parts, id.slot);
+        self.index.remove(&t.config, parts, id.slot);
         // The trunk's only Call-ID entry is its last REGISTER's.
         if let Some(w) = &t.wire {
             self.forget_call_id(w.call_id(), id.slot);
@@ -1397,7 +1397,9 @@ impl Engine {
 /// forgotten all at once past `DomainMemo::CAP` domains.
 #[derive(Debug, Default)]
 struct DomainMemo {
-    known: HashMap<Box<str>, DomainFacts>,
+    /// Domain → its place in `facts`.
+    known: HashMap<Box<str>, usize>,
+    facts: Vec<DomainFacts>,
 }
 
 #[derive(Debug, Default)]
@@ -1412,18 +1414,26 @@ impl DomainMemo {
     const CAP: usize = 256;
 
     fn entry(&mut self, domain: &str) -> &mut DomainFacts {
-        if self.known.len() >= Self::CAP && !self.known.contains_key(domain) {
-            self.known.clear();
-        }
-        self.known.entry(domain.into()).or_default()
+        let i = match self.known.get(domain) {
+            Some(&i) => i,
+            None => {
+                if self.facts.len() >= Self::CAP {
+                    self.known.clear();
+                    self.facts.clear();
+                }
+                self.facts.push(DomainFacts::default());
+                self.known.insert(domain.into(), self.facts.len() - 1);
+                self.facts.len() - 1
+            }
+        };
+        &mut self.facts[i]
     }
 
     /// `DomainParts::parse(domain)`.
-    fn parts(&mut self, domain: &str) -> DomainParts {
+    fn parts(&mut self, domain: &str) -> &DomainParts {
         self.entry(domain)
             .parts
             .get_or_insert_with(|| DomainParts::parse(domain))
-            .clone()
     }
 
     /// `config.effective_profile()`.

@@ -24,6 +24,7 @@ use crate::core::observation::{
 use crate::sip::{self, Message, ParseError, StartLine};
 use crate::validate::Transport;
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// Whether the host sent or received the message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -101,6 +102,17 @@ fn binding_key(uri: &str) -> (&str, &str) {
 fn same_binding(uri: &str, key: (&str, &str)) -> bool {
     let (u, h) = binding_key(uri);
     u == key.0 && h.eq_ignore_ascii_case(key.1)
+}
+
+/// A host as the index keys it: lower case, no trailing dot (borrowed when
+/// it is so already, the usual case).
+fn host_key(h: &str) -> Cow<'_, str> {
+    let h = h.trim_end_matches('.');
+    if h.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(h.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(h)
+    }
 }
 
 /// The explicit port of a SIP URI.
@@ -196,20 +208,16 @@ impl Engine {
         if let Some(&slot) = msg.call_id().and_then(|c| self.by_call_id.get(c)) {
             return Some(slot);
         }
-        let lower = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
         let (ruri_host, ruri_port) = match msg.start {
-            StartLine::Request { uri, .. } => (sip::uri_host(uri).map(lower), uri_port(uri)),
+            StartLine::Request { uri, .. } => (sip::uri_host(uri).map(host_key), uri_port(uri)),
             _ => (None, None),
         };
-        fn aor<'m>(
-            a: Option<sip::NameAddr<'m>>,
-            lower: impl Fn(&str) -> String,
-        ) -> Option<(&'m str, String)> {
+        fn aor(a: Option<sip::NameAddr<'_>>) -> Option<(&str, Cow<'_, str>)> {
             let a = a?;
-            Some((a.user()?, lower(sip::uri_host(a.uri)?)))
+            Some((a.user()?, host_key(sip::uri_host(a.uri)?)))
         }
         let q = Query {
-            aors: [aor(msg.to(), lower), aor(msg.from(), lower)],
+            aors: [aor(msg.to()), aor(msg.from())],
             ruri_host,
             ruri_port: ruri_port.unwrap_or(5060),
         };
