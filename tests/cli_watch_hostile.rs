@@ -352,6 +352,86 @@ fn on_alert_runs_from_a_bounded_queue() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An --on-alert command that never ends (and a child it started) is
+/// killed at --on-alert-timeout, counted, said on stderr, and the next
+/// alert runs: before, one such command held the worker for good and every
+/// later alert was dropped.
+#[test]
+fn on_alert_command_is_killed_at_its_timeout() {
+    let dir = temp_dir("watch-alert-timeout");
+    let names: Vec<String> = (0..3).map(|i| format!("t{i}")).collect();
+    let config = trunk_file(&dir, &names, free_port());
+    let port = free_port();
+    // The shell starts a sleep of its own (not exec'd): both must go.
+    let cmd = format!(
+        "cat > {d}/ran-$REGWATCH_TRUNK.json; sleep 300 & echo $! > {d}/child-$REGWATCH_TRUNK; wait",
+        d = dir.display()
+    );
+    let mut child = watch(
+        &config,
+        &[
+            "--interval",
+            "1",
+            "--metrics",
+            &format!("127.0.0.1:{port}"),
+            "--on-alert",
+            &cmd,
+            "--on-alert-timeout",
+            "1",
+        ],
+    );
+    ready(port);
+    let mut m = String::new();
+    assert!(
+        wait_for(
+            || {
+                m = get(port, Duration::from_secs(5)).unwrap_or_default();
+                m.lines()
+                    .find_map(|l| l.strip_prefix("regwatch_alert_commands_timed_out_total "))
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .is_some_and(|n| n >= 3)
+            },
+            60
+        ),
+        "commands not timed out:\n{m}"
+    );
+    assert!(
+        m.contains("regwatch_alert_commands_dropped_total 0\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("regwatch_peer_connections_dropped_total 0\n"),
+        "{m}"
+    );
+    // Every trunk's alert ran (none stuck behind the first command), and
+    // the sleeps they started are gone.
+    for n in &names {
+        assert!(
+            dir.join(format!("ran-{n}.json")).exists(),
+            "{n} did not run"
+        );
+        let pid = std::fs::read_to_string(dir.join(format!("child-{n}"))).unwrap();
+        let gone = wait_for(
+            || {
+                std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+                    .map_or(true, |st| st.contains(") Z "))
+            },
+            5,
+        );
+        assert!(
+            gone,
+            "the sleep of {n}'s command (pid {}) is still running",
+            pid.trim()
+        );
+    }
+    sigterm(&child);
+    let status = exited_within(&mut child, 5);
+    let (_, err) = output(&mut child);
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{err}");
+    assert!(err.contains("the command ran past 1 s for"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A registrar answering with escape sequences in its reason phrase,
 /// `Server` and `X-Twilio-Error`, and a trunk whose name in the file has
 /// some: the text output carries none of them, the JSON keeps them

@@ -33,6 +33,11 @@ pub struct Args {
     /// REGWATCH_SEVERITY, REGWATCH_SUMMARY in its environment.
     #[arg(long, value_name = "CMD")]
     on_alert: Option<String>,
+    /// Seconds an --on-alert command may run; past them it is killed
+    /// (with what it started) and counted, and the next alert goes on.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    on_alert_timeout: u64,
     /// Keep-alive interval in seconds (default 60; a trunk's own
     /// `keepalive_interval` wins).
     #[arg(long)]
@@ -151,7 +156,7 @@ fn metrics(runner: &Runner, names: &[String]) -> String {
 
 /// Prometheus text about regwatch itself: connections the endpoint
 /// dropped, alert commands dropped.
-fn self_metrics(http: &Stats, alerts_dropped: u64) -> String {
+fn self_metrics(http: &Stats, alerts: &AlertCounts, peers_dropped: u64) -> String {
     let mut out = String::from("# HELP regwatch_metrics_connections_dropped_total Connections to this endpoint closed by regwatch: over the connection cap (503), request head too large (431), deadline passed (408).\n# TYPE regwatch_metrics_connections_dropped_total counter\n");
     for (reason, n) in [
         ("over_capacity", &http.over_capacity),
@@ -163,7 +168,11 @@ fn self_metrics(http: &Stats, alerts_dropped: u64) -> String {
             n.load(Ordering::Relaxed)
         ));
     }
-    out.push_str(&format!("# HELP regwatch_alert_commands_dropped_total Alerts not given to the --on-alert command because {ALERT_QUEUE} were already waiting for it.\n# TYPE regwatch_alert_commands_dropped_total counter\nregwatch_alert_commands_dropped_total {alerts_dropped}\n"));
+    let dropped = alerts.dropped.load(Ordering::Relaxed);
+    let timed_out = alerts.timed_out.load(Ordering::Relaxed);
+    out.push_str(&format!("# HELP regwatch_alert_commands_dropped_total Alerts not given to the --on-alert command because {ALERT_QUEUE} were already waiting for it.\n# TYPE regwatch_alert_commands_dropped_total counter\nregwatch_alert_commands_dropped_total {dropped}\n"));
+    out.push_str(&format!("# HELP regwatch_alert_commands_timed_out_total --on-alert commands killed for running past --on-alert-timeout.\n# TYPE regwatch_alert_commands_timed_out_total counter\nregwatch_alert_commands_timed_out_total {timed_out}\n"));
+    out.push_str(&format!("# HELP regwatch_peer_connections_dropped_total TCP/TLS connections to registrars that regwatch dropped: 64 KiB without a complete SIP message, bytes that are not SIP, or 64 KiB of requests left unread.\n# TYPE regwatch_peer_connections_dropped_total counter\nregwatch_peer_connections_dropped_total {peers_dropped}\n"));
     out
 }
 
@@ -216,27 +225,43 @@ const ALERT_QUEUE: usize = 64;
 /// The `--on-alert` command, run by one worker thread, one alert at a
 /// time and in the order they happened (a clear never overtakes its
 /// raise), from a queue of at most [`ALERT_QUEUE`].
+/// What became of alerts that did not run to the end.
+#[derive(Default)]
+struct AlertCounts {
+    /// Not queued: the queue was full or its worker gone.
+    dropped: AtomicU64,
+    /// Commands killed at the timeout.
+    timed_out: AtomicU64,
+}
+
 struct AlertQueue {
     tx: mpsc::SyncSender<Alert>,
-    dropped: Arc<AtomicU64>,
+    counts: Arc<AlertCounts>,
     /// `dropped` when the current run of drops began, if one is going on.
     dropping_since: Option<u64>,
     worker_gone: bool,
 }
 
 impl AlertQueue {
-    fn start(cmd: String, dropped: Arc<AtomicU64>) -> std::io::Result<AlertQueue> {
+    fn start(
+        cmd: String,
+        timeout: Duration,
+        counts: Arc<AlertCounts>,
+    ) -> std::io::Result<AlertQueue> {
         let (tx, rx) = mpsc::sync_channel::<Alert>(ALERT_QUEUE);
+        let c = counts.clone();
         std::thread::Builder::new()
             .name("regwatch-on-alert".to_owned())
             .spawn(move || {
                 for a in rx {
-                    run_alert(&cmd, &a);
+                    if run_alert(&cmd, &a, timeout) == Ran::TimedOut {
+                        c.timed_out.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             })?;
         Ok(AlertQueue {
             tx,
-            dropped,
+            counts,
             dropping_since: None,
             worker_gone: false,
         })
@@ -246,7 +271,7 @@ impl AlertQueue {
         match self.tx.try_send(a) {
             Ok(()) => {
                 if let Some(since) = self.dropping_since.take() {
-                    let total = self.dropped.load(Ordering::Relaxed);
+                    let total = self.counts.dropped.load(Ordering::Relaxed);
                     eprintln!(
                         "regwatch watch: --on-alert: caught up; {} alert(s) were dropped ({total} since start)",
                         total - since
@@ -254,7 +279,7 @@ impl AlertQueue {
                 }
             }
             Err(mpsc::TrySendError::Full(a)) => {
-                let before = self.dropped.fetch_add(1, Ordering::Relaxed);
+                let before = self.counts.dropped.fetch_add(1, Ordering::Relaxed);
                 if self.dropping_since.is_none() {
                     self.dropping_since = Some(before);
                     eprintln!(
@@ -265,7 +290,7 @@ impl AlertQueue {
                 }
             }
             Err(mpsc::TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.counts.dropped.fetch_add(1, Ordering::Relaxed);
                 if !self.worker_gone {
                     self.worker_gone = true;
                     eprintln!("regwatch watch: --on-alert: the command's worker has stopped; alerts are dropped");
@@ -275,22 +300,59 @@ impl AlertQueue {
     }
 }
 
-fn run_alert(cmd: &str, a: &Alert) {
+#[derive(PartialEq)]
+enum Ran {
+    Done,
+    TimedOut,
+}
+
+/// Runs one alert command to its end or to `timeout`, whichever comes
+/// first. The command runs in a process group of its own, so that at the
+/// timeout what it started (a `sleep`, a `curl`) is killed with it.
+fn run_alert(cmd: &str, a: &Alert, timeout: Duration) -> Ran {
+    use std::os::unix::process::CommandExt;
     let child = Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .envs(a.env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::piped())
+        .process_group(0)
         .spawn();
-    match child {
-        Ok(mut c) => {
-            if let Some(mut i) = c.stdin.take() {
-                let _ = i.write_all(a.payload.as_bytes());
-            }
-            let _ = c.wait();
+    let mut c = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("regwatch watch: --on-alert: {e}");
+            return Ran::Done;
         }
-        Err(e) => eprintln!("regwatch watch: --on-alert: {e}"),
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    if let Some(mut i) = c.stdin.take() {
+        // The JSON is a few hundred bytes: it fits in the pipe, so this
+        // does not block on a command that never reads it.
+        let _ = i.write_all(a.payload.as_bytes());
     }
+    loop {
+        match c.try_wait() {
+            Ok(Some(_)) | Err(_) => return Ran::Done,
+            Ok(None) if std::time::Instant::now() >= deadline => break,
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    if let Ok(pgid) = libc::pid_t::try_from(c.id()) {
+        // SAFETY: kill(2) with a negative pid signals the process group
+        // the child leads (process_group(0) above); no memory is involved.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+    let _ = c.wait();
+    eprintln!(
+        "regwatch watch: --on-alert: the command ran past {} s for {} {}; it was killed",
+        timeout.as_secs(),
+        a.env.first().map_or("", |e| e.1.as_str()),
+        a.env
+            .get(1)
+            .map_or(String::new(), |e| terminal_safe(&e.1).into_owned()),
+    );
+    Ran::TimedOut
 }
 
 pub fn run(a: &Args) -> u8 {
@@ -443,15 +505,15 @@ pub fn run(a: &Args) -> u8 {
     }
     let _ = signal_hook::flag::register_usize(SIGHUP, hup.clone(), 1);
     let http_stats = Arc::new(Stats::default());
-    let alerts_dropped = Arc::new(AtomicU64::new(0));
+    let alert_counts = Arc::new(AlertCounts::default());
     let metrics_server = match a.metrics {
         Some(addr) => {
             let (r, n) = (runner.clone(), names.clone());
-            let (hs, ad) = (http_stats.clone(), alerts_dropped.clone());
+            let (hs, ac) = (http_stats.clone(), alert_counts.clone());
             let render = Box::new(move || {
                 let list = n.lock().map(|n| n.clone()).unwrap_or_default();
                 let mut body = metrics(&r, &list);
-                body.push_str(&self_metrics(&hs, ad.load(Ordering::Relaxed)));
+                body.push_str(&self_metrics(&hs, &ac, r.connections_dropped()));
                 body
             });
             let limits = fit_open_file_limit(Limits::default(), 128 + 2 * current.len());
@@ -466,7 +528,11 @@ pub fn run(a: &Args) -> u8 {
         None => None,
     };
     let mut alert_queue = match &a.on_alert {
-        Some(cmd) => match AlertQueue::start(cmd.clone(), alerts_dropped) {
+        Some(cmd) => match AlertQueue::start(
+            cmd.clone(),
+            Duration::from_secs(a.on_alert_timeout),
+            alert_counts,
+        ) {
             Ok(q) => Some(q),
             Err(e) => {
                 eprintln!("regwatch watch: --on-alert: {e}");
