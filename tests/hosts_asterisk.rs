@@ -236,7 +236,7 @@ fn configuration_matches_the_capture() {
     assert_ne!(pw(3).expose(), pw(0).expose(), "reg-401 uses bad-auth");
     let idx = conf.index();
     assert_eq!(idx.len(), 5);
-    assert!(idx.entries().iter().all(|e| e.has_credentials));
+    assert!(idx.entries().all(|e| e.has_credentials));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Which registration an event is about.
 use crate::validate::Transport;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What the adapters need to know about one Asterisk registration.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -29,18 +29,22 @@ pub struct IndexEntry {
 /// `registration` objects (or `pjsip.conf`) and look events up in it.
 /// URIs are compared after trimming, removing `<>` and ASCII-lower-casing.
 ///
-/// Inserting, replacing and every lookup cost the same whatever the size
-/// (hash maps); removing rebuilds the maps.
+/// Inserting, replacing, removing and every lookup cost the same whatever
+/// the size (hash maps over insertion numbers; removing one of 100k entries
+/// touches only that entry's keys).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RegistrationIndex {
-    entries: Vec<IndexEntry>,
-    /// Name → position in `entries`.
-    by_name: HashMap<String, usize>,
-    /// Normalised `(client_uri, server_uri)` → positions in `entries`
-    /// (the first is the one found).
-    by_pair: HashMap<(String, String), BTreeSet<usize>>,
-    /// Normalised `client_uri` → positions in `entries`.
-    by_client: HashMap<String, BTreeSet<usize>>,
+    /// Insertion number → entry, in insertion order. A replaced entry
+    /// keeps its number (its place).
+    entries: BTreeMap<u64, IndexEntry>,
+    next: u64,
+    /// Name → insertion number.
+    by_name: HashMap<String, u64>,
+    /// Normalised `(client_uri, server_uri)` → insertion numbers (the
+    /// first is the one found).
+    by_pair: HashMap<(String, String), BTreeSet<u64>>,
+    /// Normalised `client_uri` → insertion numbers.
+    by_client: HashMap<String, BTreeSet<u64>>,
 }
 
 fn norm(uri: &str) -> String {
@@ -58,70 +62,61 @@ impl RegistrationIndex {
         RegistrationIndex::default()
     }
 
-    fn link(&mut self, i: usize) {
-        let Some(e) = self.entries.get(i) else {
+    fn link(&mut self, n: u64) {
+        let Some(e) = self.entries.get(&n) else {
             return;
         };
         let c = norm(&e.client_uri);
         let s = norm(&e.server_uri);
-        self.by_pair.entry((c.clone(), s)).or_default().insert(i);
-        self.by_client.entry(c).or_default().insert(i);
+        self.by_pair.entry((c.clone(), s)).or_default().insert(n);
+        self.by_client.entry(c).or_default().insert(n);
     }
 
-    fn unlink(&mut self, i: usize) {
-        let Some(e) = self.entries.get(i) else {
+    fn unlink(&mut self, n: u64) {
+        let Some(e) = self.entries.get(&n) else {
             return;
         };
         let c = norm(&e.client_uri);
         let pair = (c.clone(), norm(&e.server_uri));
         if let Some(set) = self.by_pair.get_mut(&pair) {
-            set.remove(&i);
+            set.remove(&n);
             if set.is_empty() {
                 self.by_pair.remove(&pair);
             }
         }
         if let Some(set) = self.by_client.get_mut(&c) {
-            set.remove(&i);
+            set.remove(&n);
             if set.is_empty() {
                 self.by_client.remove(&c);
             }
         }
     }
 
-    fn rebuild(&mut self) {
-        self.by_name.clear();
-        self.by_pair.clear();
-        self.by_client.clear();
-        for i in 0..self.entries.len() {
-            self.by_name.insert(self.entries[i].name.clone(), i);
-            self.link(i);
-        }
-    }
-
     /// Adds an entry, replacing one with the same name (in its place).
     pub fn insert(&mut self, entry: IndexEntry) {
-        match self.by_name.get(&entry.name) {
-            Some(&i) => {
-                self.unlink(i);
-                self.entries[i] = entry;
-                self.link(i);
+        match self.by_name.get(&entry.name).copied() {
+            Some(n) => {
+                self.unlink(n);
+                self.entries.insert(n, entry);
+                self.link(n);
             }
             None => {
-                let i = self.entries.len();
-                self.by_name.insert(entry.name.clone(), i);
-                self.entries.push(entry);
-                self.link(i);
+                let n = self.next;
+                self.next += 1;
+                self.by_name.insert(entry.name.clone(), n);
+                self.entries.insert(n, entry);
+                self.link(n);
             }
         }
     }
 
     /// Removes the entry with this name; whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
-        let Some(i) = self.by_name.get(name).copied() else {
+        let Some(n) = self.by_name.remove(name) else {
             return false;
         };
-        self.entries.remove(i);
-        self.rebuild();
+        self.unlink(n);
+        self.entries.remove(&n);
         true
     }
 
@@ -136,13 +131,13 @@ impl RegistrationIndex {
     }
 
     /// Every entry, in insertion order.
-    pub fn entries(&self) -> &[IndexEntry] {
-        &self.entries
+    pub fn entries(&self) -> impl Iterator<Item = &IndexEntry> + '_ {
+        self.entries.values()
     }
 
     /// The entry with this name.
     pub fn by_name(&self, name: &str) -> Option<&IndexEntry> {
-        self.by_name.get(name).and_then(|&i| self.entries.get(i))
+        self.by_name.get(name).and_then(|n| self.entries.get(n))
     }
 
     /// The registration with these URIs. When no entry has both, the one
@@ -152,7 +147,7 @@ impl RegistrationIndex {
         self.by_pair
             .get(&(norm(client_uri), norm(server_uri)))
             .and_then(|set| set.first())
-            .and_then(|&i| self.entries.get(i))
+            .and_then(|n| self.entries.get(n))
             .or_else(|| self.find_by_client(client_uri))
     }
 
@@ -160,7 +155,7 @@ impl RegistrationIndex {
     pub fn find_by_client(&self, client_uri: &str) -> Option<&IndexEntry> {
         let set = self.by_client.get(&norm(client_uri))?;
         match (set.len(), set.first()) {
-            (1, Some(&i)) => self.entries.get(i),
+            (1, Some(n)) => self.entries.get(n),
             _ => None,
         }
     }
@@ -193,7 +188,7 @@ mod tests {
         // Replacing `a` keeps its place and moves its URIs.
         idx.insert(e("a", "sip:w@h", "sip:h"));
         assert_eq!(idx.len(), 3);
-        assert_eq!(idx.entries()[0].client_uri, "sip:w@h");
+        assert_eq!(idx.entries().next().unwrap().client_uri, "sip:w@h");
         assert_eq!(idx.find("sip:u@h", "sip:h").unwrap().name, "b");
         assert_eq!(idx.find_by_client("sip:u@h").unwrap().name, "b");
         assert_eq!(idx.by_name("a").unwrap().client_uri, "sip:w@h");
@@ -215,5 +210,17 @@ mod tests {
         assert_eq!(idx.len(), 20_000);
         assert_eq!(idx.find("sip:u7@h2", "sip:h").unwrap().name, "r7");
         assert!(idx.find("sip:u7@h0", "sip:h").is_none());
+        // Removing keeps the others where they were and findable, and a
+        // name inserted again goes last.
+        for i in (0..20_000).step_by(2) {
+            assert!(idx.remove(&format!("r{i}")));
+        }
+        assert_eq!(idx.len(), 10_000);
+        assert!(idx.find("sip:u8@h2", "sip:h").is_none());
+        assert_eq!(idx.find("sip:u9@h2", "sip:h").unwrap().name, "r9");
+        idx.insert(e("r0", "sip:u0@h3", "sip:h"));
+        let order: Vec<&str> = idx.entries().map(|e| e.name.as_str()).collect();
+        assert_eq!(order[..2], ["r1", "r3"]);
+        assert_eq!(order.last(), Some(&"r0"));
     }
 }
