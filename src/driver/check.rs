@@ -11,6 +11,7 @@ use crate::core::{
 };
 use crate::sip::build::{self, RequestContext};
 use crate::sip::digest::DigestSession;
+use crate::sip::uri::split_host_port;
 use crate::sip::{self, Message};
 use serde::Serialize;
 use std::collections::hash_map::RandomState;
@@ -94,22 +95,6 @@ pub fn locate(cfg: &TrunkConfig, opts: &CheckOptions) -> Result<Vec<Endpoint>, D
             transport: l.transport,
         })
         .collect())
-}
-
-fn split_host_port(s: &str) -> (&str, Option<u16>) {
-    let s = s.trim().trim_start_matches("sip:");
-    if let Some(rest) = s.strip_prefix('[') {
-        if let Some((h, tail)) = rest.split_once(']') {
-            return (h, tail.strip_prefix(':').and_then(|p| p.parse().ok()));
-        }
-    }
-    match s.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => match p.parse() {
-            Ok(port) => (h, Some(port)),
-            Err(_) => (s, None),
-        },
-        _ => (s, None),
-    }
 }
 
 /// The TLS target for `domain`, when the endpoint is TLS.

@@ -11,6 +11,7 @@
 //!
 //! The header section must be UTF-8 ([`ParseError::NotUtf8`] otherwise);
 //! the body is bytes. Input over [`MAX_MESSAGE`] bytes is refused.
+use super::uri::uri_user;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -551,26 +552,6 @@ fn find_outside_quotes(s: &str, needle: u8) -> Option<usize> {
         }
     }
     None
-}
-
-/// The user part of a SIP URI.
-pub fn uri_user(uri: &str) -> Option<&str> {
-    let rest = uri.split_once(':').map(|(_, r)| r)?;
-    let before_params = rest.split([';', '?']).next().unwrap_or(rest);
-    before_params
-        .split_once('@')
-        .map(|(u, _)| u.split(':').next().unwrap_or(u))
-}
-
-/// The host part of a SIP URI (without port, lower-case left to the caller).
-pub fn uri_host(uri: &str) -> Option<&str> {
-    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
-    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
-    let hostport = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
-    if let Some(v6) = hostport.strip_prefix('[') {
-        return v6.split(']').next();
-    }
-    Some(hostport.split(':').next().unwrap_or(hostport)).filter(|h| !h.is_empty())
 }
 
 /// One Contact binding.
