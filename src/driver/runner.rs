@@ -25,6 +25,7 @@ use crate::core::{
     Diagnosis, Engine, EngineConfig, Output, Probe, ProbePurpose, ProbeResult, TransportErrorKind,
     TrunkConfig, TrunkSnapshot,
 };
+use crate::sip::timer::TimerE;
 use crate::sip::{self, Frame, StreamFramer};
 use crate::validate::Transport;
 use mio::net::{TcpStream, UdpSocket};
@@ -252,7 +253,8 @@ struct Inflight {
     sent: Instant,
     deadline: Instant,
     request: Vec<u8>,
-    interval: Duration,
+    /// Where a UDP request is in its retransmission schedule.
+    timer_e: TimerE,
 }
 
 struct Conn {
@@ -318,8 +320,6 @@ type DnsKey = (String, u16, Transport);
 const BURST: u64 = 16;
 
 const DNS_TTL: Duration = Duration::from_secs(300);
-const T1: Duration = Duration::from_millis(500);
-const T2: Duration = Duration::from_secs(4);
 
 /// The probe id from a response's Via branch, if it is one of ours.
 fn probe_of(bytes: &[u8]) -> Option<(u64, u16)> {
@@ -624,7 +624,9 @@ impl Io {
                 return;
             }
         }
-        self.retransmit.push(Reverse((sent + T1, p.id)));
+        let mut timer_e = TimerE::new();
+        self.retransmit
+            .push(Reverse((sent + timer_e.after_send(), p.id)));
         self.inflight.insert(
             p.id,
             Inflight {
@@ -634,7 +636,7 @@ impl Io {
                 sent,
                 deadline,
                 request,
-                interval: T1,
+                timer_e,
             },
         );
     }
@@ -657,8 +659,8 @@ impl Io {
             if let Some((_, sock)) = self.udp.get(&f.addr) {
                 let _ = sock.send(&f.request);
             }
-            f.interval = (f.interval * 2).min(T2);
-            self.retransmit.push(Reverse((now + f.interval, id)));
+            self.retransmit
+                .push(Reverse((now + f.timer_e.after_send(), id)));
         }
     }
 
@@ -763,7 +765,7 @@ impl Io {
                 sent: Instant::now(),
                 deadline,
                 request: Vec::new(),
-                interval: T1,
+                timer_e: TimerE::new(),
             },
         );
         self.flush(&key);

@@ -1,6 +1,6 @@
 //! SIP on the wire: our own zero-copy parser for the headers registration
-//! needs, stream framing, the requests regwatch sends, digest auth and URI
-//! splitting ([`uri`]).
+//! needs, stream framing, the requests regwatch sends, digest auth, URI
+//! splitting ([`uri`]) and the UDP retransmission schedule ([`timer`]).
 //! Pure: no IO, no clock.
 #![forbid(unsafe_code)]
 
@@ -8,6 +8,7 @@ pub mod build;
 pub mod digest;
 mod framing;
 mod parse;
+pub mod timer;
 pub mod uri;
 
 pub use framing::{Frame, FrameError, StreamFramer};
