@@ -5,15 +5,16 @@
 #![forbid(unsafe_code)]
 
 pub mod build;
+mod challenge;
 pub mod digest;
 mod framing;
 mod parse;
 pub mod timer;
 pub mod uri;
+mod values;
 
+pub use challenge::{ChallengeParams, CredentialParams};
 pub use framing::{Frame, FrameError, StreamFramer};
-pub use parse::{
-    name_is, parse, ChallengeParams, Contact, CredentialParams, Header, Message, NameAddr,
-    ParseError, StartLine, MAX_MESSAGE,
-};
+pub use parse::{name_is, parse, Header, Message, ParseError, StartLine, MAX_MESSAGE};
 pub use uri::{uri_host, uri_user};
+pub use values::{Contact, NameAddr};
