@@ -47,7 +47,7 @@ impl Default for IncludeLimits {
 pub struct Expansion {
     /// The text with every followed include inlined where its directive
     /// was (directive lines themselves are left out), ready for
-    /// [`parse_conf`](super::parse_conf).
+    /// [`parse_conf`](crate::hosts::asterisk::parse_conf).
     pub text: String,
     /// What was skipped or is worth knowing, in the order met (codes
     /// `asterisk.include_*`, `asterisk.directive_ignored`,
