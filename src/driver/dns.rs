@@ -224,7 +224,7 @@ impl Resolver {
             .is_ok();
         if port.is_some() || literal {
             let t = transport.unwrap_or(Transport::Udp);
-            let p = port.unwrap_or(default_port(t));
+            let p = port.unwrap_or(t.default_port());
             return Ok(self
                 .addresses(domain, p)?
                 .into_iter()
@@ -319,7 +319,7 @@ impl Resolver {
         // No SRV: A/AAAA of the domain itself, on the default port.
         let t = srv_names.first().map_or(Transport::Udp, |(t, _)| *t);
         Ok(self
-            .addresses(domain, default_port(t))?
+            .addresses(domain, t.default_port())?
             .into_iter()
             .map(|addr| Located {
                 addr,
@@ -327,12 +327,5 @@ impl Resolver {
                 via: "A/AAAA".to_owned(),
             })
             .collect())
-    }
-}
-
-fn default_port(t: Transport) -> u16 {
-    match t {
-        Transport::Tls => 5061,
-        Transport::Udp | Transport::Tcp => 5060,
     }
 }

@@ -1,6 +1,7 @@
 //! One request, one final response, over UDP, TCP or TLS, with blocking
 //! sockets: what a one-shot probe needs. UDP retransmits on RFC 3261's
-//! Timer E schedule (T1 = 500 ms, doubling up to T2 = 4 s); TCP and TLS
+//! Timer E schedule ([`crate::sip::timer::TimerE`]: T1 = 500 ms, doubling
+//! up to T2 = 4 s); TCP and TLS
 //! frame the stream by Content-Length and answer CRLF pings. TLS checks
 //! the certificate against the SIP domain (RFC 5922), not the address
 //! the packets go to.
@@ -12,6 +13,7 @@
 //! a peer past that, or sending what does not parse as SIP, ends the
 //! exchange with [`TransportErrorKind::Protocol`].
 use crate::core::TransportErrorKind;
+use crate::sip::timer::TimerE;
 use crate::sip::{self, Frame, FrameError, StreamFramer, MAX_MESSAGE};
 use crate::validate::Transport;
 use rustls::pki_types::ServerName;
@@ -384,7 +386,7 @@ fn udp(
     let start = Instant::now();
     let deadline = start + timeout;
     let mut next_send = start;
-    let mut interval = Duration::from_millis(500);
+    let mut timer_e = TimerE::new();
     let mut sends = 0u32;
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -396,8 +398,7 @@ fn udp(
             sock.send(request.as_bytes())
                 .map_err(|e| io_error(&e, "send"))?;
             sends += 1;
-            next_send = now + interval;
-            interval = (interval * 2).min(Duration::from_secs(4));
+            next_send = now + timer_e.after_send();
         }
         let wait = next_send
             .min(deadline)

@@ -4,7 +4,8 @@
 //!
 //! It extracts what the adapters need (scheme, user, host, port, URI
 //! parameters) and never fails on decoration it does not understand; it is
-//! not a validator.
+//! not a validator. The splitting itself is [`crate::sip::uri::split`]'s.
+use crate::sip::uri;
 use crate::validate::Transport;
 
 /// The parts of a SIP URI.
@@ -36,32 +37,27 @@ impl SipUri {
             };
             s = s.trim();
         }
-        let mut uri = SipUri::default();
-        let lower_prefix: String = s.chars().take(5).collect::<String>().to_ascii_lowercase();
-        if lower_prefix.starts_with("sips:") {
-            uri.scheme = Some("sips".to_owned());
-            s = &s[5..];
-        } else if lower_prefix.starts_with("sip:") {
-            uri.scheme = Some("sip".to_owned());
-            s = &s[4..];
-        } else if s.contains("://") {
+        let (scheme, rest) = uri::strip_scheme(s);
+        if scheme.is_none() && rest.contains("://") {
             return None;
         }
-        let s = match s.find('?') {
-            Some(q) => &s[..q],
-            None => s,
+        let parts = uri::split(s);
+        if !parts.bracketed && parts.host.starts_with('[') {
+            // An IPv6 reference without its closing bracket.
+            return None;
+        }
+        let mut uri = SipUri {
+            scheme: scheme.map(|s| s.as_str().to_owned()),
+            user: parts.user.map(str::to_owned),
+            host: if parts.bracketed {
+                format!("[{}]", parts.host)
+            } else {
+                parts.host.to_owned()
+            },
+            port: parts.port,
+            params: Vec::new(),
         };
-        let (user, hostpart) = match s.rfind('@') {
-            Some(at) => (Some(&s[..at]), &s[at + 1..]),
-            None => (None, s),
-        };
-        uri.user = user.map(|u| match u.find(':') {
-            Some(c) => u[..c].to_owned(),
-            None => u.to_owned(),
-        });
-        let mut parts = hostpart.split(';');
-        let hostport = parts.next().unwrap_or("").trim();
-        for p in parts {
+        for p in parts.params.split(';') {
             let p = p.trim();
             if p.is_empty() {
                 continue;
@@ -71,25 +67,6 @@ impl SipUri {
                     .params
                     .push((p[..eq].to_ascii_lowercase(), Some(p[eq + 1..].to_owned()))),
                 None => uri.params.push((p.to_ascii_lowercase(), None)),
-            }
-        }
-        if let Some(rest) = hostport.strip_prefix('[') {
-            let close = rest.find(']')?;
-            uri.host = format!("[{}]", &rest[..close]);
-            let after = &rest[close + 1..];
-            if let Some(p) = after.strip_prefix(':') {
-                uri.port = p.parse().ok();
-            }
-        } else {
-            match hostport.rfind(':') {
-                Some(c)
-                    if !hostport[c + 1..].is_empty()
-                        && hostport[c + 1..].bytes().all(|b| b.is_ascii_digit()) =>
-                {
-                    uri.host = hostport[..c].to_owned();
-                    uri.port = hostport[c + 1..].parse().ok();
-                }
-                _ => uri.host = hostport.to_owned(),
             }
         }
         if uri.host.is_empty() {
@@ -142,5 +119,11 @@ mod tests {
         assert!(SipUri::parse("sip:").is_none());
         assert!(SipUri::parse("sip:[::1").is_none());
         assert!(SipUri::parse("sïp:é@ü").is_some());
+        // Schemes are case-insensitive; a bare IPv6 address has no port.
+        let u = SipUri::parse("SIPS:acme.sip.twilio.com").unwrap();
+        assert_eq!(u.scheme.as_deref(), Some("sips"));
+        assert_eq!(u.transport(), Some(Transport::Tls));
+        let u = SipUri::parse("sip:2001:db8::1").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("2001:db8::1", None));
     }
 }

@@ -6,7 +6,8 @@
 //! Also [`check_authorization`]: given a captured REGISTER and the
 //! configured password, says whether the password the PBX sent is the
 //! configured one.
-use super::parse::{ChallengeParams, CredentialParams, Message, StartLine};
+use super::challenge::{ChallengeParams, CredentialParams};
+use super::parse::{Message, StartLine};
 use md5::Md5;
 use sha2::{Digest, Sha256, Sha512_256};
 use std::fmt::Write;

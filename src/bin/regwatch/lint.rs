@@ -310,11 +310,7 @@ fn inventory(a: &Args, tally: &Tally) {
             let c = &t.config;
             let transport = c.transport.unwrap_or(Transport::Udp);
             let host = c.proxy.clone().unwrap_or_else(|| c.domain.clone());
-            let port = c.port.unwrap_or(if transport == Transport::Tls {
-                5061
-            } else {
-                5060
-            });
+            let port = c.port.unwrap_or(transport.default_port());
             let mut row = json!({
                 "file": shown,
                 "trunk": &*c.name,

@@ -10,6 +10,7 @@ use crate::core::keepalive::{
 };
 use crate::core::observation::TransportErrorKind;
 use crate::core::state::Cause;
+use crate::sip::uri::split_host_port;
 use crate::validate::Transport;
 use std::sync::Arc;
 
@@ -73,38 +74,6 @@ impl KaState {
     }
 }
 
-/// Splits `host[:port]` (and `[v6]:port`); the host part only when no
-/// valid port follows.
-fn split_host_port(s: &str) -> (&str, Option<u16>) {
-    let s = s.trim();
-    let s = s
-        .strip_prefix("sips:")
-        .or_else(|| s.strip_prefix("sip:"))
-        .unwrap_or(s);
-    let s = s.split(';').next().unwrap_or(s);
-    if let Some(rest) = s.strip_prefix('[') {
-        if let Some((h, tail)) = rest.split_once(']') {
-            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
-            return (h, port);
-        }
-        return (s, None);
-    }
-    match s.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => match p.parse() {
-            Ok(port) => (h, Some(port)),
-            Err(_) => (s, None),
-        },
-        _ => (s, None),
-    }
-}
-
-fn default_port(t: Transport) -> u16 {
-    match t {
-        Transport::Tls => 5061,
-        Transport::Udp | Transport::Tcp => 5060,
-    }
-}
-
 impl Engine {
     /// (Re)reads a trunk's keep-alive settings after its configuration
     /// changed: starts probing (spread over one interval), stops, or
@@ -120,11 +89,11 @@ impl Engine {
             let (dom_host, dom_port) = split_host_port(&c.domain);
             let (host, port, explicit) = match c.proxy.as_deref().map(split_host_port) {
                 Some((h, p)) if !h.is_empty() => {
-                    (h, p.unwrap_or(default_port(transport)), p.is_some())
+                    (h, p.unwrap_or(transport.default_port()), p.is_some())
                 }
                 _ => {
                     let p = c.port.or(dom_port);
-                    (dom_host, p.unwrap_or(default_port(transport)), p.is_some())
+                    (dom_host, p.unwrap_or(transport.default_port()), p.is_some())
                 }
             };
             let literal = host
@@ -611,31 +580,5 @@ impl Engine {
         self.transition_with(now, id, kind, state, reg_cause, code, |e| {
             e.code = code.unwrap_or(0);
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_host_port;
-
-    #[test]
-    fn host_port() {
-        assert_eq!(
-            split_host_port("proxy.example:5080"),
-            ("proxy.example", Some(5080))
-        );
-        assert_eq!(
-            split_host_port("sip:proxy.example;lr"),
-            ("proxy.example", None)
-        );
-        assert_eq!(
-            split_host_port("[2001:db8::1]:5062"),
-            ("2001:db8::1", Some(5062))
-        );
-        assert_eq!(split_host_port("2001:db8::1"), ("2001:db8::1", None));
-        assert_eq!(
-            split_host_port("acme.sip.twilio.com"),
-            ("acme.sip.twilio.com", None)
-        );
     }
 }

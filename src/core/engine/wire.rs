@@ -21,6 +21,7 @@ use crate::core::keepalive::ProbeResult;
 use crate::core::observation::{
     Challenge, Observation, RegisterResponse, RegisterSent, TwilioError,
 };
+use crate::sip::uri::{uri_binding, uri_port};
 use crate::sip::{self, Message, ParseError, StartLine};
 use crate::validate::Transport;
 use serde::Serialize;
@@ -83,24 +84,10 @@ fn set(dst: &mut String, src: &str) {
     }
 }
 
-/// `(user, host:port)` of a SIP URI, for comparing bindings (params and
-/// scheme ignored).
-fn binding_key(uri: &str) -> (&str, &str) {
-    let b = uri.as_bytes();
-    let start = memchr::memchr(b':', b).map_or(0, |i| i + 1);
-    let end = memchr::memchr3(b';', b'?', b'>', &b[start..]).map_or(b.len(), |i| start + i);
-    // Every split point is an ASCII byte, hence a character boundary.
-    let rest = uri.get(start..end).unwrap_or("");
-    match memchr::memrchr(b'@', rest.as_bytes()) {
-        Some(at) => (&rest[..at], &rest[at + 1..]),
-        None => ("", rest),
-    }
-}
-
 /// Whether a Contact URI names the binding `key` (user exact, host and
 /// port case-insensitive).
 fn same_binding(uri: &str, key: (&str, &str)) -> bool {
-    let (u, h) = binding_key(uri);
+    let (u, h) = uri_binding(uri);
     u == key.0 && h.eq_ignore_ascii_case(key.1)
 }
 
@@ -113,18 +100,6 @@ fn host_key(h: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(h)
     }
-}
-
-/// The explicit port of a SIP URI.
-fn uri_port(uri: &str) -> Option<u16> {
-    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or(uri);
-    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
-    let hostport = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
-    let port = match hostport.strip_prefix('[') {
-        Some(v6) => v6.split_once("]:").map(|(_, p)| p)?,
-        None => hostport.split_once(':').map(|(_, p)| p)?,
-    };
-    port.parse().ok()
 }
 
 impl Engine {
@@ -325,7 +300,7 @@ impl Engine {
         w.answered = true;
         let ours = (!w.contact.is_empty() && w.contact != "*").then_some(w.contact.as_str());
         let mine = ours.and_then(|o| {
-            let key = binding_key(o);
+            let key = uri_binding(o);
             msg.contacts_iter().find(|c| same_binding(c.addr.uri, key))
         });
         let granted = mine.and_then(|c| c.expires).or_else(|| msg.expires());

@@ -8,7 +8,7 @@
 //! IO here); the lines that were skipped are reported. Run the text
 //! through [`expand_includes`](super::expand_includes) first to follow
 //! them as Asterisk does.
-use super::sorcery::ObjectSet;
+use super::object::ObjectSet;
 use crate::hosts::text::Redacted;
 use std::collections::HashMap;
 use std::fmt;

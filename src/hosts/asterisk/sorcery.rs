@@ -2,79 +2,13 @@
 //! `type=transport`) and the trunk configurations they describe.
 use super::conf::parse_conf;
 use super::index::{IndexEntry, RegistrationIndex};
+use super::object::ObjectSet;
 use crate::core::{Secret, TrunkConfig};
 use crate::hosts::codes;
-use crate::hosts::text::{ast_false, ast_true, Redacted};
+use crate::hosts::text::{ast_false, ast_true};
 use crate::hosts::uri::SipUri;
 use crate::validate::{Finding, Severity, Transport};
 use std::collections::{HashMap, HashSet};
-use std::fmt;
-
-/// One sorcery object as name=value pairs: what
-/// `ast_sorcery_objectset_create()` returns, plus the object's id
-/// (`ast_sorcery_object_get_id()`, the section name) and type. `Debug`
-/// never shows a password.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct ObjectSet {
-    /// The object id (section name).
-    pub id: String,
-    /// The object type (`registration`, `auth`, `transport`...).
-    pub kind: String,
-    /// The fields, in order; a key may repeat (`outbound_auth` does in an
-    /// object set, one entry per auth).
-    pub fields: Vec<(String, String)>,
-}
-
-impl fmt::Debug for ObjectSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ObjectSet")
-            .field("id", &self.id)
-            .field("kind", &self.kind)
-            .field("fields", &Redacted(&self.fields))
-            .finish()
-    }
-}
-
-impl ObjectSet {
-    /// An object set. When `kind` is empty, the last `type` field gives it.
-    pub fn new<K: AsRef<str>, V: AsRef<str>>(
-        id: &str,
-        kind: &str,
-        fields: impl IntoIterator<Item = (K, V)>,
-    ) -> ObjectSet {
-        let fields: Vec<(String, String)> = fields
-            .into_iter()
-            .map(|(k, v)| (k.as_ref().trim().to_owned(), v.as_ref().to_owned()))
-            .collect();
-        let mut set = ObjectSet {
-            id: id.to_owned(),
-            kind: kind.trim().to_owned(),
-            fields,
-        };
-        if set.kind.is_empty() {
-            set.kind = set.get("type").unwrap_or("").trim().to_owned();
-        }
-        set
-    }
-
-    /// The last value of `key` (later values override earlier ones, as in
-    /// a configuration file).
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Every value of `key`, in order.
-    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields
-            .iter()
-            .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// A `type=registration` object. Defaults are Asterisk 22's
 /// (`res_pjsip_outbound_registration.c`).
@@ -726,39 +660,4 @@ fn field_name(key: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn codes_of(t: &AsteriskTrunk) -> Vec<&'static str> {
-        t.notes.iter().map(|n| n.code).collect()
-    }
-
-    #[test]
-    fn duplicate_sections_of_one_type() {
-        let c = AsteriskConfig::from_pjsip_conf(
-            "[r]\ntype=registration\nserver_uri=sip:h\nclient_uri=sip:u@h\noutbound_auth=a\n\
-             [a]\ntype=auth\nusername=first\npassword=Str0ng-Passw0rd-1x\n\
-             [a]\ntype=auth\nusername=second\npassword=Str0ng-Passw0rd-2x\n\
-             [r2]\ntype=registration\nserver_uri=sip:h\nclient_uri=sip:v@h\noutbound_auth=b\n\
-             [b]\ntype=auth\nusername=v\n[b]\ntype=aor\n\
-             [r2]\ntype=registration\nserver_uri=sip:h\nclient_uri=sip:w@h\n",
-        );
-        let t = c.trunks();
-        assert_eq!(t.len(), 3);
-        // The first [a] is the one read, and the duplicate is an error.
-        assert_eq!(t[0].config.auth_username.as_deref(), Some("first"));
-        assert!(codes_of(&t[0]).contains(&codes::ASTERISK_DUPLICATE_OBJECT));
-        // [b] twice, but of two types: no duplicate auth; [r2] twice is.
-        let dups = |t: &AsteriskTrunk| {
-            t.notes
-                .iter()
-                .filter(|n| n.code == codes::ASTERISK_DUPLICATE_OBJECT)
-                .map(|n| n.field)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(dups(&t[1]), ["registration"]);
-        assert_eq!(dups(&t[2]), ["registration"]);
-        assert_eq!(c.auth("a").unwrap().username, "first");
-        assert_eq!(c.trunk(&c.registrations[0]), t[0]);
-    }
-}
+mod tests;
