@@ -2,7 +2,8 @@
 //! confirmation probe after a first failure, alternate transports after a
 //! UDP failure, N/M hysteresis, and the "re-register now" action on
 //! recovery. See [`crate::core::keepalive`] for the types.
-use super::{Engine, TimerKind, TrunkId, ANSWER_FRESH_MS};
+use super::trunk::{TimerKind, ANSWER_FRESH_MS};
+use super::{Engine, TrunkId};
 use crate::core::event::{Action, Output};
 use crate::core::history::HistoryKind;
 use crate::core::keepalive::{
@@ -238,12 +239,10 @@ impl Engine {
 
     /// Whether a queued deadline still belongs to an unanswered probe.
     pub(super) fn deadline_live(&self, d: &Deadline) -> bool {
-        let Some(t) = self
-            .slots
-            .get(d.slot as usize)
-            .filter(|s| s.gen == d.gen)
-            .and_then(|s| s.trunk.as_ref())
-        else {
+        let Some(t) = self.slots.get(TrunkId {
+            slot: d.slot,
+            gen: d.gen,
+        }) else {
             return false;
         };
         t.ka.primary.is_some_and(|o| o.id == d.probe)
@@ -489,7 +488,8 @@ impl Engine {
             // its own retry, so ask for the REGISTER once for that failure,
             // even when the keep-alive never counted an outage.
             let register_failed = !down
-                && t.failure.is_some_and(super::unreachable_cause)
+                && t.failure
+                    .is_some_and(super::registration::unreachable_cause)
                 && t.ka.rereg_for != Some(t.registers_sent);
             if recovered || register_failed {
                 t.ka.rereg_for = Some(t.registers_sent);
