@@ -1,40 +1,80 @@
-//! The alert policy: a new (state, cause) is recorded in the trunk's
-//! history and comes out as a state change; an alert is raised when the
-//! pair deserves one ([`alert_wanted`]) and cleared when it no longer does.
-//! A keep-alive outage stands in for a quiet registration's cause.
-use super::{registration::unreachable_cause, Engine, TrunkId};
+//! The alert policy: a [`Transition`] (a new state and cause) is recorded
+//! in the trunk's history and comes out as a state change; an alert is
+//! raised when the pair deserves one ([`alert_wanted`]) and cleared when it
+//! no longer does. A keep-alive outage stands in for a quiet
+//! registration's cause.
+use super::classify::reachability_only;
+use super::{Engine, TrunkId};
 use crate::core::diagnosis;
 use crate::core::event::{Event, Output};
 use crate::core::history::{HistoryEntry, HistoryKind};
 use crate::core::state::{Cause, RegState};
-use crate::validate::Severity;
+use crate::validate::{Severity, Transport};
 
-impl Engine {
-    pub(super) fn transition(
-        &mut self,
+/// A new (state, cause) for a trunk, with the details of its history entry.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Transition {
+    pub(super) at: u64,
+    pub(super) kind: HistoryKind,
+    pub(super) state: RegState,
+    /// The cause from registration evidence (the keep-alive may stand in
+    /// for it, see [`Engine::transition`]).
+    pub(super) cause: Cause,
+    /// The SIP code behind the cause, for the events (None: the code known
+    /// before stays if the cause does).
+    pub(super) code: Option<u16>,
+    /// The history entry's code (0: none).
+    pub(super) entry_code: u16,
+    /// The history entry's expiry.
+    pub(super) expires: Option<u32>,
+    /// The history entry's transport.
+    pub(super) transport: Option<Transport>,
+    /// Whether the history entry's REGISTER carried credentials.
+    pub(super) credentials: bool,
+}
+
+impl Transition {
+    /// A transition with a bare history entry.
+    pub(super) fn new(
         at: u64,
-        id: TrunkId,
         kind: HistoryKind,
         state: RegState,
         cause: Cause,
         code: Option<u16>,
-    ) {
-        self.transition_with(at, id, kind, state, cause, code, |_| {});
+    ) -> Transition {
+        Transition {
+            at,
+            kind,
+            state,
+            cause,
+            code,
+            entry_code: 0,
+            expires: None,
+            transport: None,
+            credentials: false,
+        }
     }
 
-    /// Applies a new (state, cause), records history, emits events and
-    /// raises or clears the alert.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn transition_with(
-        &mut self,
-        at: u64,
-        id: TrunkId,
-        kind: HistoryKind,
-        state: RegState,
-        cause: Cause,
-        code: Option<u16>,
-        fill: impl FnOnce(&mut HistoryEntry),
-    ) {
+    /// The history entry records a response: its code and transport.
+    pub(super) fn response(mut self, code: u16, transport: Option<Transport>) -> Transition {
+        self.entry_code = code;
+        self.transport = transport;
+        self
+    }
+}
+
+impl Engine {
+    /// Applies a new (state, cause): records history, emits the state
+    /// change and raises or clears the alert.
+    pub(super) fn transition(&mut self, id: TrunkId, tr: Transition) {
+        let Transition {
+            at,
+            kind,
+            state,
+            cause,
+            code,
+            ..
+        } = tr;
         let cap = self.cfg.history_len;
         let ratio = self.cfg.refresh_ratio;
         let now = self.now_ms;
@@ -44,10 +84,10 @@ impl Engine {
         let mut entry = HistoryEntry {
             at_ms: at,
             kind,
-            expires: None,
-            code: 0,
-            transport: None,
-            credentials: false,
+            expires: tr.expires,
+            code: tr.entry_code,
+            transport: tr.transport,
+            credentials: tr.credentials,
             state,
             cause,
         };
@@ -66,7 +106,6 @@ impl Engine {
             (_, c) => c,
         };
         entry.cause = cause;
-        fill(&mut entry);
         t.history.push(cap, entry);
         let (from, old_cause) = (t.state, t.cause);
         if from == state && old_cause == cause {
@@ -136,7 +175,7 @@ pub(super) fn alert_wanted(state: RegState, cause: Cause) -> bool {
         // Unknown: nothing registered yet, but validation or the keep-alive
         // may already know it cannot work.
         RegState::Unknown => {
-            cause == Cause::ConfigInvalid || unreachable_cause(cause) || cause == Cause::ServerError
+            cause == Cause::ConfigInvalid || reachability_only(cause) || cause == Cause::ServerError
         }
         RegState::Deregistered => false,
         RegState::Expired | RegState::Rejected | RegState::Unreachable | RegState::Stopped => true,

@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 
 mod alert;
+mod classify;
 mod domains;
 mod index;
 mod keepalive;
@@ -23,7 +24,9 @@ mod slots;
 mod snapshot;
 mod trunk;
 mod wire;
+use alert::Transition;
 use domains::DomainMemo;
+use registration::Step;
 use slots::Slots;
 pub use slots::TrunkId;
 pub use snapshot::TrunkSnapshot;
@@ -270,7 +273,8 @@ impl Engine {
             (Cause::ConfigInvalid, false) => Cause::Unknown,
             (c, _) => c,
         };
-        self.transition(now, id, HistoryKind::Configured, state, new_cause, None);
+        let tr = Transition::new(now, HistoryKind::Configured, state, new_cause, None);
+        self.transition(id, tr);
         self.ka_configure(now, id);
     }
 
@@ -347,7 +351,9 @@ impl Engine {
     }
 
     fn set_timer(&mut self, id: TrunkId, timer: Option<(u64, TimerKind)>) {
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         let old = std::mem::replace(&mut t.timer, timer);
         if old == timer {
             return;
@@ -368,20 +374,32 @@ impl Engine {
         obs: Observation<'_>,
     ) -> Result<(), Error> {
         let now = self.tick(now_ms);
-        self.trunk_ref(id)?;
-        match obs {
-            Observation::RegisterSent(s) => self.on_register_sent(now, id, s),
-            Observation::RegisterResponse(r) => self.on_response(now, id, &r),
-            Observation::RegisterTimeout { transport } => self.on_timeout(now, id, transport),
+        let t = self.slots.get_mut(id).ok_or(Error::UnknownTrunk)?;
+        let step = match obs {
+            Observation::RegisterSent(s) => t.on_register_sent(now, s),
+            Observation::RegisterResponse(r) => t.on_response(now, &r, &self.cfg),
+            Observation::RegisterTimeout { transport } => t.on_timeout(now, transport),
             Observation::TransportError {
                 transport,
                 kind,
                 detail,
-            } => self.on_transport_error(now, id, transport, kind, detail),
-            Observation::Deregistered => self.on_deregistered(now, id, HistoryKind::Deregistered),
-            Observation::HostState { state, detail } => self.on_host_state(now, id, state, detail),
-        }
+            } => t.on_transport_error(now, transport, kind, detail),
+            Observation::Deregistered => t.on_deregistered(now, HistoryKind::Deregistered),
+            Observation::HostState { state, .. } => t.on_host_state(now, state),
+        };
+        self.apply(id, step);
         Ok(())
+    }
+
+    /// Applies what a registration input asked for: the binding timer,
+    /// then the transition.
+    fn apply(&mut self, id: TrunkId, step: Step) {
+        if let Some(timer) = step.timer {
+            self.set_timer(id, timer);
+        }
+        if let Some(tr) = step.transition {
+            self.transition(id, tr);
+        }
     }
 
     /// Fires every timer due at or before `now_ms`.
@@ -418,15 +436,21 @@ impl Engine {
             return;
         };
         let id = t.id;
-        match kind {
-            TimerKind::RefreshCheck | TimerKind::Expiry => t.timer = None,
-            TimerKind::Probe => t.ka.due = None,
-        }
-        match kind {
-            TimerKind::RefreshCheck => self.on_refresh_check(at, id),
-            TimerKind::Expiry => self.on_expiry(at, id),
-            TimerKind::Probe => self.on_probe_timer(at, id),
-        }
+        let step = match kind {
+            TimerKind::RefreshCheck => {
+                t.timer = None;
+                t.on_refresh_check(at)
+            }
+            TimerKind::Expiry => {
+                t.timer = None;
+                t.on_expiry(at)
+            }
+            TimerKind::Probe => {
+                t.ka.due = None;
+                return self.on_probe_timer(at, id);
+            }
+        };
+        self.apply(id, step);
     }
 
     /// The next output, if any. Drain until `None` after every input.
