@@ -108,8 +108,4 @@ impl History {
     ) -> impl DoubleEndedIterator<Item = &HistoryEntry> + ExactSizeIterator {
         self.ring.iter()
     }
-
-    pub(crate) fn last_mut(&mut self) -> Option<&mut HistoryEntry> {
-        self.ring.back_mut()
-    }
 }

@@ -2,7 +2,10 @@
 //! confirmation probe after a first failure, alternate transports after a
 //! UDP failure, N/M hysteresis, and the "re-register now" action on
 //! recovery. See [`crate::core::keepalive`] for the types.
-use super::{Engine, TimerKind, TrunkId, ANSWER_FRESH_MS};
+use super::alert::Transition;
+use super::classify::reachability_only;
+use super::trunk::{TimerKind, ANSWER_FRESH_MS};
+use super::{Engine, TrunkId};
 use crate::core::event::{Action, Output};
 use crate::core::history::HistoryKind;
 use crate::core::keepalive::{
@@ -81,7 +84,9 @@ impl Engine {
     pub(super) fn ka_configure(&mut self, now: u64, id: TrunkId) {
         let policy = self.cfg.keepalive.clone();
         let seed = self.seed;
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         let c = &t.config;
         let enabled = c.keepalive.unwrap_or(policy.enabled) && !c.domain.trim().is_empty();
         let target = enabled.then(|| {
@@ -129,12 +134,12 @@ impl Engine {
         t.ka.interval_ms = interval;
         if !enabled {
             self.ka_stop(id);
-            if self.trunk_ref(id).is_ok_and(|t| t.ka.down().is_some()) {
+            if self.slots.get(id).is_some_and(|t| t.ka.down().is_some()) {
                 self.ka_set_down(now, id, None, None);
             }
             return;
         }
-        if was_running && self.trunk_ref(id).is_ok_and(|t| t.ka.primary.is_some()) {
+        if was_running && self.slots.get(id).is_some_and(|t| t.ka.primary.is_some()) {
             // A probe is out: the next one is scheduled from its result.
             return;
         }
@@ -143,14 +148,18 @@ impl Engine {
             mix(seed ^ mix(u64::from(id.slot)) ^ u64::from(id.gen)),
             interval,
         );
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         t.ka.next_purpose = Some(ProbePurpose::KeepAlive);
         self.set_ka_timer(id, Some(now + offset));
     }
 
     /// Moves the trunk's keep-alive timer (when the next probe is due).
     fn set_ka_timer(&mut self, id: TrunkId, at: Option<u64>) {
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         let old = std::mem::replace(&mut t.ka.due, at);
         if old == at {
             return;
@@ -168,7 +177,7 @@ impl Engine {
     /// become stale and are skipped).
     pub(super) fn ka_stop(&mut self, id: TrunkId) {
         self.set_ka_timer(id, None);
-        if let Ok(t) = self.trunk_mut(id) {
+        if let Some(t) = self.slots.get_mut(id) {
             t.ka.primary = None;
             t.ka.alt = [None, None];
             t.ka.next_purpose = None;
@@ -207,12 +216,10 @@ impl Engine {
 
     /// Whether a queued deadline still belongs to an unanswered probe.
     pub(super) fn deadline_live(&self, d: &Deadline) -> bool {
-        let Some(t) = self
-            .slots
-            .get(d.slot as usize)
-            .filter(|s| s.gen == d.gen)
-            .and_then(|s| s.trunk.as_ref())
-        else {
+        let Some(t) = self.slots.get(TrunkId {
+            slot: d.slot,
+            gen: d.gen,
+        }) else {
             return false;
         };
         t.ka.primary.is_some_and(|o| o.id == d.probe)
@@ -267,7 +274,7 @@ impl Engine {
     ) -> Option<Outstanding> {
         let timeout = self.cfg.keepalive.timeout_ms;
         let pid = self.next_probe_id();
-        let t = self.trunk_mut(id).ok()?;
+        let t = self.slots.get_mut(id)?;
         let g = t.ka.target.as_ref()?;
         let o = Outstanding {
             id: pid,
@@ -291,7 +298,9 @@ impl Engine {
 
     /// The trunk's probe is due: send it.
     pub(super) fn on_probe_timer(&mut self, at: u64, id: TrunkId) {
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         t.ka.due = None;
         if t.ka.primary.is_some() {
             // Still waiting for the last one: its result schedules the next.
@@ -304,7 +313,9 @@ impl Engine {
         let purpose = t.ka.next_purpose.take().unwrap_or(ProbePurpose::KeepAlive);
         t.ka.rounds += 1;
         if let Some(o) = self.emit_probe(at, id, transport, port, purpose) {
-            let Ok(t) = self.trunk_mut(id) else { return };
+            let Some(t) = self.slots.get_mut(id) else {
+                return;
+            };
             t.ka.primary = Some(o);
             self.push_deadline(id, o);
         }
@@ -349,7 +360,7 @@ impl Engine {
             ProbeResult::TransportError { kind },
             None,
         );
-        if let Ok(t) = self.trunk_mut(trunk) {
+        if let Some(t) = self.slots.get_mut(trunk) {
             t.ka.error_detail = None;
         }
         r
@@ -363,7 +374,7 @@ impl Engine {
         result: ProbeResult,
         rtt_us: Option<u64>,
     ) -> bool {
-        let Ok(t) = self.trunk_mut(id) else {
+        let Some(t) = self.slots.get_mut(id) else {
             return false;
         };
         if let Some(o) = t.ka.primary.filter(|o| o.id == pid) {
@@ -394,7 +405,9 @@ impl Engine {
         transport: Transport,
         result: ProbeResult,
     ) {
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         let seen = &mut t.transports[transport.index()];
         if result.class().reachable() || result.class() == ProbeClass::ServerError {
             seen.answered_at = Some(now);
@@ -421,7 +434,9 @@ impl Engine {
         let policy = self.cfg.keepalive.clone();
         let seed = self.seed;
         let class = result.class();
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         let Some(transport) = t.ka.target.as_ref().map(|g| g.transport) else {
             return;
         };
@@ -443,7 +458,9 @@ impl Engine {
         let jittered = (o.at + interval + below(h, 2 * span + 1)).saturating_sub(span);
         let regular = jittered.max(now + 1);
         self.record_transport(now, id, transport, result);
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         if class.reachable() {
             t.ka.status.successes_in_row += 1;
             t.ka.status.failures_in_row = 0;
@@ -458,7 +475,7 @@ impl Engine {
             // its own retry, so ask for the REGISTER once for that failure,
             // even when the keep-alive never counted an outage.
             let register_failed = !down
-                && t.failure.is_some_and(super::unreachable_cause)
+                && t.failure.is_some_and(reachability_only)
                 && t.ka.rereg_for != Some(t.registers_sent);
             if recovered || register_failed {
                 t.ka.rereg_for = Some(t.registers_sent);
@@ -516,7 +533,9 @@ impl Engine {
                 .enumerate()
             {
                 if let Some(ao) = self.emit_probe(now, id, tr, port, ProbePurpose::Alternate) {
-                    let Ok(t) = self.trunk_mut(id) else { return };
+                    let Some(t) = self.slots.get_mut(id) else {
+                        return;
+                    };
                     t.ka.alt[lane] = Some((tr, ao));
                     self.push_deadline(id, ao);
                 }
@@ -532,7 +551,7 @@ impl Engine {
     /// transports said.
     fn ka_cause(&self, now: u64, id: TrunkId, transport: Transport, result: ProbeResult) -> Cause {
         let base = result.cause().unwrap_or(Cause::RegistrarUnreachable);
-        let Ok(t) = self.trunk_ref(id) else {
+        let Some(t) = self.slots.get(id) else {
             return base;
         };
         let other_answers = Transport::ALL.iter().any(|o| {
@@ -553,7 +572,9 @@ impl Engine {
         self.record_transport(now, id, transport, result);
         // An alternate that answers while the primary is down turns
         // "unreachable" into "this transport is blocked".
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         if result.class().reachable()
             && matches!(
                 t.ka.down(),
@@ -566,7 +587,9 @@ impl Engine {
 
     /// Raises, changes or clears the keep-alive's claim on the trunk's cause.
     fn ka_set_down(&mut self, now: u64, id: TrunkId, down: Option<Cause>, code: Option<u16>) {
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         if t.ka.status.down == down {
             return;
         }
@@ -577,8 +600,8 @@ impl Engine {
         } else {
             HistoryKind::KeepAliveUp
         };
-        self.transition_with(now, id, kind, state, reg_cause, code, |e| {
-            e.code = code.unwrap_or(0);
-        });
+        let mut tr = Transition::new(now, kind, state, reg_cause, code);
+        tr.entry_code = code.unwrap_or(0);
+        self.transition(id, tr);
     }
 }

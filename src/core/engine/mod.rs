@@ -1,44 +1,37 @@
-//! The sans-IO engine: trunks, registration tracking, timers, alerts.
+//! The sans-IO engine: the coordinator of trunks, registration tracking,
+//! timers and alerts. It owns the trunks ([`slots`]), the timer queue and
+//! the output queue, and routes each input to the subject that decides:
+//! [`registration`] (REGISTER evidence and the binding's timers),
+//! [`keepalive`] (OPTIONS probes), [`wire`] (raw SIP), [`alert`] (state
+//! changes and alerts). [`snapshot`] is the read-only view.
 use super::config::{EngineConfig, TrunkConfig};
-use super::diagnosis::{self, codes, ChallengeFacts, Diagnosis, Facts};
+use super::diagnosis::{self, Diagnosis};
 use super::event::{Event, Output};
-use super::history::{History, HistoryEntry, HistoryKind};
-use super::observation::{
-    HostState, Observation, RegisterResponse, RegisterSent, TransportErrorKind,
-};
+use super::history::{History, HistoryKind};
+use super::observation::Observation;
 use super::state::{Cause, RegState};
-use crate::validate::{self, DomainParts, Finding, Profile, Severity, Transport};
-use serde::Serialize;
+use crate::validate::{Finding, Severity};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
-use std::sync::Arc;
 
+mod alert;
+mod classify;
+mod domains;
 mod index;
 mod keepalive;
+mod registration;
+mod slots;
+mod snapshot;
+mod trunk;
 mod wire;
+use alert::Transition;
+use domains::DomainMemo;
+use registration::Step;
+use slots::Slots;
+pub use slots::TrunkId;
+pub use snapshot::TrunkSnapshot;
+use trunk::{Attempt, TimerKind, Trunk};
 pub use wire::{Direction, SipObserved};
-
-/// A trunk's handle within one engine. Stale handles (of a removed trunk)
-/// are refused with [`Error::UnknownTrunk`], never confused with a new trunk.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TrunkId {
-    slot: u32,
-    gen: u32,
-}
-
-impl TrunkId {
-    /// The id as one number (stable for the trunk's life in this engine).
-    pub fn as_u64(self) -> u64 {
-        (u64::from(self.gen) << 32) | u64::from(self.slot)
-    }
-    /// The inverse of [`as_u64`](Self::as_u64).
-    pub fn from_u64(v: u64) -> TrunkId {
-        TrunkId {
-            slot: v as u32,
-            gen: (v >> 32) as u32,
-        }
-    }
-}
 
 /// Why an engine call was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,243 +56,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum TimerKind {
-    /// The refresh point plus grace.
-    RefreshCheck,
-    /// The binding's expiry.
-    Expiry,
-    /// Keep-alive: the next probe is due. (Probe deadlines are kept in
-    /// their own queue, `Engine::deadlines`.)
-    Probe,
-}
-
-/// The REGISTER exchange under way.
-#[derive(Clone, Copy, Debug, Default)]
-struct Attempt {
-    /// A REGISTER was seen and has no final answer yet.
-    open: bool,
-    /// When the last REGISTER of this attempt was sent.
-    sent_at: Option<u64>,
-    /// Requested expiry; `Some(0)` is a deregistration.
-    expires: Option<u32>,
-    /// Whether the last REGISTER carried credentials (None: not observed).
-    with_credentials: Option<bool>,
-    /// 401/407 answers in this attempt.
-    challenges: u8,
-    transport: Option<Transport>,
-    /// This REGISTER refreshes a live binding.
-    refresh: bool,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Binding {
-    registered_at: u64,
-    requested: Option<u32>,
-    granted: Option<u32>,
-    expires_at: Option<u64>,
-    refresh_due_at: Option<u64>,
-    late_at: Option<u64>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct StoredChallenge {
-    proxy: bool,
-    realm: String,
-    algorithm: Option<String>,
-    qop: Option<String>,
-    stale: bool,
-}
-
-#[derive(Clone, Debug, Default)]
-struct LastResponse {
-    code: u16,
-    reason: String,
-    at: u64,
-    server: Option<String>,
-    twilio_error: Option<(u32, String)>,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct TransportSeen {
-    timeouts_in_row: u32,
-    /// When this transport last got an answer (any final response but a
-    /// locally generated 408), cleared by a timeout or a transport error.
-    answered_at: Option<u64>,
-}
-
-/// How long an answer on one transport counts as proof that it works, when
-/// another transport times out (`transport_blocked` vs `registrar_unreachable`).
-const ANSWER_FRESH_MS: u64 = 10 * 60 * 1000;
-
-fn set_string(dst: &mut String, src: &str) {
-    if dst != src {
-        dst.clear();
-        dst.push_str(src);
-    }
-}
-
-fn set_opt_string(dst: &mut Option<String>, src: Option<&str>) {
-    match (dst.as_mut(), src) {
-        (Some(d), Some(s)) => set_string(d, s),
-        (None, Some(s)) => *dst = Some(s.to_owned()),
-        (_, None) => *dst = None,
-    }
-}
-
-struct Trunk {
-    id: TrunkId,
-    config: TrunkConfig,
-    profile: Profile,
-    findings: Vec<Finding>,
-    /// Findings from the host adapter (e.g. `asterisk.*` notes).
-    host_notes: Vec<Finding>,
-    state: RegState,
-    /// The cause reported: `reg_cause`, unless the keep-alive is down and
-    /// the registration has nothing worse to say.
-    cause: Cause,
-    /// The cause from registration evidence alone.
-    reg_cause: Cause,
-    /// OPTIONS keep-alive state.
-    ka: keepalive::KaState,
-    /// The code behind the current cause, if any.
-    cause_code: Option<u16>,
-    alert: Option<Cause>,
-    attempt: Attempt,
-    binding: Option<Binding>,
-    last: Option<LastResponse>,
-    challenge: Option<StoredChallenge>,
-    min_expires: Option<u32>,
-    retry_after: Option<u32>,
-    transports: [TransportSeen; 3],
-    transport_error: Option<(TransportErrorKind, Option<String>, Option<Transport>)>,
-    host_state: Option<HostState>,
-    /// The cause of the last failed attempt, until a success.
-    failure: Option<Cause>,
-    failures_in_row: u32,
-    refresh_late_by: Option<u64>,
-    timer: Option<(u64, TimerKind)>,
-    history: History,
-    registers_sent: u64,
-    /// The last REGISTER seen on the wire, for matching its responses.
-    wire: Option<wire::WireTx>,
-    /// Retransmitted REGISTERs and responses seen on the wire (counted once).
-    retransmissions: u64,
-}
-
-impl Trunk {
-    fn facts(&self, now_ms: u64, refresh_ratio: f64) -> Facts<'_> {
-        let mut f = Facts {
-            trunk: &self.config.name,
-            profile: self.profile,
-            domain: &self.config.domain,
-            username: &self.config.username,
-            auth_username: self.config.auth_username.as_deref(),
-            configured_realm: self.config.realm.as_deref(),
-            transport: self.config.transport,
-            state: self.state,
-            now_ms,
-            challenge: self.challenge.as_ref().map(|c| ChallengeFacts {
-                proxy: c.proxy,
-                realm: &c.realm,
-                algorithm: c.algorithm.as_deref(),
-                qop: c.qop.as_deref(),
-                stale: c.stale,
-            }),
-            sent_credentials: self.attempt.with_credentials,
-            challenges_in_attempt: self.attempt.challenges,
-            min_expires: self.min_expires,
-            retry_after: self.retry_after,
-            requested_expires: self
-                .attempt
-                .expires
-                .or(self.binding.and_then(|b| b.requested))
-                .or(self.config.expires),
-            refresh_late_by_ms: self.refresh_late_by,
-            refresh_ratio,
-            transport_error: self
-                .transport_error
-                .as_ref()
-                .map(|(k, d, t)| (*k, d.as_deref(), *t)),
-            host_state: self.host_state,
-            failures_in_row: self.failures_in_row,
-            findings: &self.findings,
-            keepalive: Some(&self.ka.status).filter(|k| k.enabled),
-            ..Facts::default()
-        };
-        if let Some(l) = &self.last {
-            f.last_code = Some(l.code);
-            f.last_reason = Some(&l.reason);
-            f.last_response_at_ms = Some(l.at);
-            f.server = l.server.as_deref();
-            f.twilio_error = l.twilio_error.as_ref().map(|(c, t)| (*c, t.as_str()));
-        }
-        if let Some(b) = self.binding {
-            f.registered_at_ms = Some(b.registered_at);
-            f.granted_expires = b.granted;
-            f.refresh_due_at_ms = b.refresh_due_at;
-            f.expires_at_ms = b.expires_at;
-        }
-        for t in Transport::ALL {
-            let s = self.transports[t.index()];
-            f.timeouts[t.index()] = s.timeouts_in_row;
-            f.answered[t.index()] = s
-                .answered_at
-                .is_some_and(|a| now_ms.saturating_sub(a) <= ANSWER_FRESH_MS);
-        }
-        if self.cause == Cause::DomainNotFound
-            || self.findings.iter().any(|x| x.code.starts_with("domain."))
-        {
-            f.suggested_domain = validate::suggest_domain(&self.config.domain);
-        }
-        f
-    }
-}
-
-struct Slot {
-    gen: u32,
-    trunk: Option<Trunk>,
-}
-
-/// A read-only summary of one trunk, for hosts that render their own view.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TrunkSnapshot {
-    /// The trunk's name.
-    pub name: Arc<str>,
-    /// The profile in force.
-    pub profile: Profile,
-    /// The configured domain.
-    pub domain: String,
-    /// The AOR user.
-    pub username: String,
-    /// The state.
-    pub state: RegState,
-    /// The cause.
-    pub cause: Cause,
-    /// Whether an alert is raised.
-    pub alerting: bool,
-    /// The last final response code.
-    pub last_code: Option<u16>,
-    /// The last reason phrase.
-    pub last_reason: Option<String>,
-    /// The expiry granted last.
-    pub granted_expires: Option<u32>,
-    /// Milliseconds until the binding lapses (0 when lapsed; None when unknown).
-    pub expires_in_ms: Option<u64>,
-    /// Milliseconds until the refresh is due (0 when overdue).
-    pub refresh_in_ms: Option<u64>,
-    /// REGISTERs seen.
-    pub registers_sent: u64,
-    /// Failed attempts in a row.
-    pub failures_in_row: u32,
-    /// Validation findings.
-    pub findings: Vec<Finding>,
-    /// Recent events, oldest first.
-    pub history: Vec<HistoryEntry>,
-    /// OPTIONS keep-alive health.
-    pub keepalive: crate::core::keepalive::KeepAliveStatus,
-}
-
 /// The sans-IO registration engine. See the crate docs for the run-loop
 /// contract.
 ///
@@ -308,9 +64,7 @@ pub struct Engine {
     cfg: EngineConfig,
     seed: u64,
     now_ms: u64,
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    by_name: HashMap<Arc<str>, u32>,
+    slots: Slots,
     timers: BTreeSet<(u64, u32, TimerKind)>,
     out: VecDeque<Output>,
     /// Call-ID of each trunk's registration dialog → slot: the Call-ID of
@@ -331,7 +85,7 @@ pub struct Engine {
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Engine")
-            .field("trunks", &self.by_name.len())
+            .field("trunks", &self.slots.len())
             .field("timers", &self.timers.len())
             .field("pending_outputs", &self.out.len())
             .field("now_ms", &self.now_ms)
@@ -348,9 +102,7 @@ impl Engine {
             cfg,
             seed,
             now_ms,
-            slots: Vec::new(),
-            free: Vec::new(),
-            by_name: HashMap::new(),
+            slots: Slots::default(),
             timers: BTreeSet::new(),
             out: VecDeque::new(),
             next_probe: 0,
@@ -391,7 +143,7 @@ impl Engine {
 
     /// How many trunks there are.
     pub fn trunk_count(&self) -> usize {
-        self.by_name.len()
+        self.slots.len()
     }
 
     fn tick(&mut self, now_ms: u64) -> u64 {
@@ -410,24 +162,12 @@ impl Engine {
         if config.name.trim().is_empty() {
             return Err(Error::MissingName);
         }
-        if self.by_name.contains_key(&config.name) {
+        if self.slots.has_name(&config.name) {
             return Err(Error::DuplicateName(config.name.to_string()));
         }
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None => {
-                self.slots.push(Slot {
-                    gen: 0,
-                    trunk: None,
-                });
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let gen = self.slots[slot as usize].gen;
-        let id = TrunkId { slot, gen };
-        let name = config.name.clone();
+        let id = self.slots.vacant();
         let parts = self.domains.parts(&config.domain);
-        self.index.insert(&config, parts, slot);
+        self.index.insert(&config, parts, id.slot);
         let trunk = Trunk {
             id,
             profile: self.domains.profile(&config),
@@ -458,9 +198,8 @@ impl Engine {
             wire: None,
             retransmissions: 0,
         };
-        self.slots[slot as usize].trunk = Some(trunk);
-        self.by_name.insert(name, slot);
-        tracing::debug!(trunk = %self.slots[slot as usize].trunk.as_ref().map(|t| &*t.config.name).unwrap_or(""), "trunk added");
+        tracing::debug!(trunk = %trunk.config.name, "trunk added");
+        self.slots.insert(trunk);
         self.configure(now, id);
         Ok(id)
     }
@@ -479,11 +218,10 @@ impl Engine {
         }
         let old_name = self.trunk_ref(id)?.config.name.clone();
         if old_name != config.name {
-            if self.by_name.contains_key(&config.name) {
+            if self.slots.has_name(&config.name) {
                 return Err(Error::DuplicateName(config.name.to_string()));
             }
-            self.by_name.remove(&old_name);
-            self.by_name.insert(config.name.clone(), id.slot);
+            self.slots.rename(&old_name, config.name.clone(), id.slot);
         }
         let profile = self.domains.profile(&config);
         let t = self.trunk_mut(id)?;
@@ -491,7 +229,7 @@ impl Engine {
         let old = std::mem::replace(&mut t.config, config);
         let parts = self.domains.parts(&old.domain);
         self.index.remove(&old, parts, id.slot);
-        if let Some(t) = self.slots[id.slot as usize].trunk.as_ref() {
+        if let Some(t) = self.slots.get(id) {
             let parts = self.domains.parts(&t.config.domain);
             self.index.insert(&t.config, parts, id.slot);
         }
@@ -507,12 +245,7 @@ impl Engine {
     /// emitted before, when only host notes changed).
     fn configure_except(&mut self, now: u64, id: TrunkId, already: &[Finding]) {
         let ratio = self.cfg.refresh_ratio;
-        let Some(t) = self
-            .slots
-            .get_mut(id.slot as usize)
-            .filter(|s| s.gen == id.gen)
-            .and_then(|s| s.trunk.as_mut())
-        else {
+        let Some(t) = self.slots.get_mut(id) else {
             return;
         };
         let domain = self.domains.findings(&t.config.domain, t.profile);
@@ -540,7 +273,8 @@ impl Engine {
             (Cause::ConfigInvalid, false) => Cause::Unknown,
             (c, _) => c,
         };
-        self.transition(now, id, HistoryKind::Configured, state, new_cause, None);
+        let tr = Transition::new(now, HistoryKind::Configured, state, new_cause, None);
+        self.transition(id, tr);
         self.ka_configure(now, id);
     }
 
@@ -571,13 +305,9 @@ impl Engine {
         self.trunk_ref(id)?;
         self.set_timer(id, None);
         self.ka_stop(id);
-        let slot = &mut self.slots[id.slot as usize];
-        let Some(t) = slot.trunk.take() else {
+        let Some(t) = self.slots.remove(id) else {
             return Err(Error::UnknownTrunk);
         };
-        slot.gen = slot.gen.wrapping_add(1);
-        self.free.push(id.slot);
-        self.by_name.remove(&t.config.name);
         let parts = self.domains.parts(&t.config.domain);
         self.index.remove(&t.config, parts, id.slot);
         // The trunk's only Call-ID entry is its last REGISTER's.
@@ -599,15 +329,12 @@ impl Engine {
 
     /// The id of the trunk with this name.
     pub fn find_trunk(&self, name: &str) -> Option<TrunkId> {
-        let slot = *self.by_name.get(name)?;
-        self.slots[slot as usize].trunk.as_ref().map(|t| t.id)
+        self.slots.find(name)
     }
 
     /// Every trunk's id, in slot order.
     pub fn trunk_ids(&self) -> impl Iterator<Item = TrunkId> + '_ {
-        self.slots
-            .iter()
-            .filter_map(|s| s.trunk.as_ref().map(|t| t.id))
+        self.slots.ids()
     }
 
     /// A trunk's configuration.
@@ -616,23 +343,17 @@ impl Engine {
     }
 
     fn trunk_ref(&self, id: TrunkId) -> Result<&Trunk, Error> {
-        self.slots
-            .get(id.slot as usize)
-            .filter(|s| s.gen == id.gen)
-            .and_then(|s| s.trunk.as_ref())
-            .ok_or(Error::UnknownTrunk)
+        self.slots.get(id).ok_or(Error::UnknownTrunk)
     }
 
     fn trunk_mut(&mut self, id: TrunkId) -> Result<&mut Trunk, Error> {
-        self.slots
-            .get_mut(id.slot as usize)
-            .filter(|s| s.gen == id.gen)
-            .and_then(|s| s.trunk.as_mut())
-            .ok_or(Error::UnknownTrunk)
+        self.slots.get_mut(id).ok_or(Error::UnknownTrunk)
     }
 
     fn set_timer(&mut self, id: TrunkId, timer: Option<(u64, TimerKind)>) {
-        let Ok(t) = self.trunk_mut(id) else { return };
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
         let old = std::mem::replace(&mut t.timer, timer);
         if old == timer {
             return;
@@ -653,473 +374,31 @@ impl Engine {
         obs: Observation<'_>,
     ) -> Result<(), Error> {
         let now = self.tick(now_ms);
-        self.trunk_ref(id)?;
-        match obs {
-            Observation::RegisterSent(s) => self.on_register_sent(now, id, s),
-            Observation::RegisterResponse(r) => self.on_response(now, id, &r),
-            Observation::RegisterTimeout { transport } => self.on_timeout(now, id, transport),
+        let t = self.slots.get_mut(id).ok_or(Error::UnknownTrunk)?;
+        let step = match obs {
+            Observation::RegisterSent(s) => t.on_register_sent(now, s),
+            Observation::RegisterResponse(r) => t.on_response(now, &r, &self.cfg),
+            Observation::RegisterTimeout { transport } => t.on_timeout(now, transport),
             Observation::TransportError {
                 transport,
                 kind,
                 detail,
-            } => self.on_transport_error(now, id, transport, kind, detail),
-            Observation::Deregistered => self.on_deregistered(now, id, HistoryKind::Deregistered),
-            Observation::HostState { state, detail } => self.on_host_state(now, id, state, detail),
-        }
+            } => t.on_transport_error(now, transport, kind, detail),
+            Observation::Deregistered => t.on_deregistered(now, HistoryKind::Deregistered),
+            Observation::HostState { state, .. } => t.on_host_state(now, state),
+        };
+        self.apply(id, step);
         Ok(())
     }
 
-    fn on_register_sent(&mut self, now: u64, id: TrunkId, s: RegisterSent) {
-        let Ok(t) = self.trunk_mut(id) else { return };
-        t.registers_sent += 1;
-        let bound = t.state.is_bound();
-        // A REGISTER with credentials right after a challenge continues the
-        // attempt; anything else starts a new one.
-        let continues = t.attempt.open && t.attempt.challenges > 0 && s.with_credentials;
-        let challenges = if continues { t.attempt.challenges } else { 0 };
-        let refresh = bound && s.expires != Some(0);
-        if !continues {
-            // A refresh sent past the late point is late by its distance
-            // from the refresh point; a fresh registration is never late.
-            t.refresh_late_by = match (refresh, t.binding) {
-                (
-                    true,
-                    Some(Binding {
-                        refresh_due_at: Some(due),
-                        late_at: Some(late),
-                        ..
-                    }),
-                ) => (now > late).then(|| now - due),
-                _ => None,
-            };
-        }
-        t.attempt = Attempt {
-            open: true,
-            sent_at: Some(now),
-            expires: s.expires,
-            with_credentials: Some(s.with_credentials),
-            challenges,
-            transport: s.transport.or(t.config.transport),
-            refresh,
-        };
-        let state = match t.state {
-            st if st.is_bound() => st,
-            _ if s.expires == Some(0) => t.state,
-            _ => RegState::Registering,
-        };
-        let cause = t.reg_cause;
-        self.transition_with(
-            now,
-            id,
-            HistoryKind::RegisterSent,
-            state,
-            cause,
-            None,
-            |e| {
-                e.expires = s.expires;
-                e.credentials = s.with_credentials;
-                e.transport = s.transport;
-            },
-        );
-    }
-
-    fn on_response(&mut self, now: u64, id: TrunkId, r: &RegisterResponse<'_>) {
-        if r.code < 200 {
-            return;
-        }
-        let cfg = self.cfg.clone();
-        let Ok(t) = self.trunk_mut(id) else { return };
-        // Record what the response says.
-        match &mut t.last {
-            Some(l) => {
-                l.code = r.code;
-                set_string(&mut l.reason, r.reason);
-                l.at = now;
-                set_opt_string(&mut l.server, r.server);
-                match (&mut l.twilio_error, r.twilio_error) {
-                    (Some((c, txt)), Some(e)) => {
-                        *c = e.code;
-                        set_string(txt, e.text);
-                    }
-                    (slot, e) => *slot = e.map(|e| (e.code, e.text.to_owned())),
-                }
-            }
-            None => {
-                t.last = Some(LastResponse {
-                    code: r.code,
-                    reason: r.reason.to_owned(),
-                    at: now,
-                    server: r.server.map(str::to_owned),
-                    twilio_error: r.twilio_error.map(|e| (e.code, e.text.to_owned())),
-                })
-            }
-        }
-        if r.retry_after.is_some() {
-            t.retry_after = r.retry_after;
-        }
-        let transport = r.transport.or(t.attempt.transport).or(t.config.transport);
-        if let Some(tr) = transport {
-            // A locally generated 408 is a timeout, not an answer.
-            if r.code != 408 {
-                let seen = &mut t.transports[tr.index()];
-                seen.answered_at = Some(now);
-                seen.timeouts_in_row = 0;
-            }
-        }
-        if r.code != 408 {
-            t.transport_error = None;
-        }
-        let dereg = t.attempt.expires == Some(0);
-        let code = r.code;
-        let twilio_cause = r
-            .twilio_error
-            .and_then(|e| codes::cause_for_twilio_code(e.code));
-        let sent_credentials = t.attempt.with_credentials;
-
-        let set_entry = |e: &mut HistoryEntry| {
-            e.code = code;
-            e.transport = transport;
-        };
-
-        if (200..300).contains(&code) {
-            if dereg {
-                t.attempt.open = false;
-                self.on_deregistered(now, id, HistoryKind::Response);
-                if let Some(e) = self.trunk_mut(id).ok().and_then(|t| t.history.last_mut()) {
-                    set_entry(e);
-                }
-                return;
-            }
-            let requested = t.attempt.expires.or(t.config.expires);
-            let granted = r.granted_expires.or(requested);
-            t.attempt = Attempt::default();
-            t.challenge = None;
-            if r.contact_bound == Some(false) || granted == Some(0) {
-                t.binding = None;
-                t.failure = Some(Cause::ContactNotBound);
-                t.failures_in_row += 1;
-                self.set_timer(id, None);
-                self.transition_with(
-                    now,
-                    id,
-                    HistoryKind::Response,
-                    RegState::Rejected,
-                    Cause::ContactNotBound,
-                    Some(code),
-                    |e| {
-                        set_entry(e);
-                        e.expires = granted;
-                    },
-                );
-                return;
-            }
-            let mut b = Binding {
-                registered_at: now,
-                requested,
-                granted,
-                ..Binding::default()
-            };
-            if let Some(g) = granted {
-                let life = u64::from(g) * 1000;
-                let due = now + (life as f64 * cfg.refresh_ratio) as u64;
-                let expires_at = now + life;
-                let grace = cfg.refresh_grace_ms.min((expires_at - due) / 2);
-                b.expires_at = Some(expires_at);
-                b.refresh_due_at = Some(due);
-                b.late_at = Some(due + grace);
-            }
-            t.binding = Some(b);
-            t.failure = None;
-            t.failures_in_row = 0;
-            t.host_state = None;
-            t.min_expires = None;
-            let drift = matches!((requested, granted), (Some(req), Some(g)) if (g as f64) < req as f64 * cfg.drift_ratio);
-            let cause = if t.refresh_late_by.is_some() {
-                Cause::RefreshLate
-            } else if drift {
-                Cause::ExpiryDrift
-            } else {
-                Cause::Healthy
-            };
-            let timer = b.late_at.map(|at| (at, TimerKind::RefreshCheck));
+    /// Applies what a registration input asked for: the binding timer,
+    /// then the transition.
+    fn apply(&mut self, id: TrunkId, step: Step) {
+        if let Some(timer) = step.timer {
             self.set_timer(id, timer);
-            self.transition_with(
-                now,
-                id,
-                HistoryKind::Response,
-                RegState::Registered,
-                cause,
-                Some(code),
-                |e| {
-                    set_entry(e);
-                    e.expires = granted;
-                },
-            );
-            return;
         }
-
-        // A failure or a challenge.
-        let mut cause = match code {
-            401 | 407 => {
-                let ch = r.challenge.unwrap_or_default();
-                t.challenge = Some(StoredChallenge {
-                    proxy: code == 407,
-                    realm: ch.realm.to_owned(),
-                    algorithm: ch.algorithm.map(str::to_owned),
-                    qop: ch.qop.map(str::to_owned),
-                    stale: ch.stale,
-                });
-                if ch.stale {
-                    // The nonce expired; the credentials were fine.
-                    t.attempt.challenges = t.attempt.challenges.max(1);
-                    let (state, cause) = (t.state, t.reg_cause);
-                    self.transition_with(
-                        now,
-                        id,
-                        HistoryKind::Response,
-                        state,
-                        cause,
-                        None,
-                        set_entry,
-                    );
-                    return;
-                }
-                t.attempt.challenges = t.attempt.challenges.saturating_add(1);
-                let rejected = match sent_credentials {
-                    Some(true) => true,
-                    _ => t.attempt.challenges >= cfg.challenges_before_rejection,
-                };
-                if !rejected {
-                    // The normal first challenge.
-                    let (state, cause) = (t.state, t.reg_cause);
-                    let state = if state.is_bound() {
-                        state
-                    } else {
-                        RegState::Registering
-                    };
-                    self.transition_with(
-                        now,
-                        id,
-                        HistoryKind::Response,
-                        state,
-                        cause,
-                        None,
-                        set_entry,
-                    );
-                    return;
-                }
-                twilio_cause.unwrap_or(Cause::CredentialsRejected)
-            }
-            403 => twilio_cause.unwrap_or(
-                if sent_credentials == Some(true) || t.attempt.challenges > 0 {
-                    Cause::CredentialsRejected
-                } else {
-                    Cause::AccountForbidden
-                },
-            ),
-            404 | 604 => Cause::DomainNotFound,
-            423 => {
-                t.min_expires = r.min_expires;
-                Cause::IntervalTooBrief
-            }
-            429 => Cause::RateLimited,
-            408 => Cause::RegistrarUnreachable,
-            603 => Cause::AccountForbidden,
-            500..=599 => twilio_cause
-                .filter(|c| *c == Cause::RateLimited)
-                .unwrap_or(Cause::ServerError),
-            _ => twilio_cause.unwrap_or(Cause::Unknown),
-        };
-        // Twilio refuses an authorization user that differs from the AOR user.
-        if cause == Cause::CredentialsRejected
-            && t.profile == Profile::Twilio
-            && t.config
-                .auth_username
-                .as_deref()
-                .is_some_and(|a| a != t.config.username)
-        {
-            cause = Cause::AuthUsernameMismatch;
-        }
-        if code == 408 {
-            if let Some(tr) = transport {
-                t.transports[tr.index()].timeouts_in_row += 1;
-                t.transports[tr.index()].answered_at = None;
-            }
-        }
-        t.attempt.open = false;
-        let state = if cause == Cause::RegistrarUnreachable {
-            RegState::Unreachable
-        } else {
-            RegState::Rejected
-        };
-        self.fail(
-            now,
-            id,
-            HistoryKind::Response,
-            state,
-            cause,
-            Some(code),
-            set_entry,
-        );
-    }
-
-    /// Records a failed attempt: the binding, if still valid, stays; the
-    /// state reflects the failure only once nothing is bound.
-    #[allow(clippy::too_many_arguments)]
-    fn fail(
-        &mut self,
-        now: u64,
-        id: TrunkId,
-        kind: HistoryKind,
-        failed_state: RegState,
-        cause: Cause,
-        code: Option<u16>,
-        fill: impl FnOnce(&mut HistoryEntry),
-    ) {
-        let Ok(t) = self.trunk_mut(id) else { return };
-        t.failure = Some(cause);
-        t.failures_in_row += 1;
-        t.attempt.open = false;
-        let state = if t.state.is_bound() {
-            t.state
-        } else {
-            failed_state
-        };
-        self.transition_with(now, id, kind, state, cause, code, fill);
-    }
-
-    fn on_timeout(&mut self, now: u64, id: TrunkId, transport: Option<Transport>) {
-        let Ok(t) = self.trunk_mut(id) else { return };
-        let tr = transport.or(t.attempt.transport).or(t.config.transport);
-        if let Some(tr) = tr {
-            let s = &mut t.transports[tr.index()];
-            s.timeouts_in_row += 1;
-            s.answered_at = None;
-        }
-        let other_answers = tr.is_some_and(|tr| {
-            Transport::ALL.iter().any(|o| {
-                *o != tr
-                    && t.transports[o.index()]
-                        .answered_at
-                        .is_some_and(|a| now - a <= ANSWER_FRESH_MS)
-            })
-        });
-        let cause = if other_answers {
-            Cause::TransportBlocked
-        } else {
-            Cause::RegistrarUnreachable
-        };
-        self.fail(
-            now,
-            id,
-            HistoryKind::Timeout,
-            RegState::Unreachable,
-            cause,
-            None,
-            |e| {
-                e.transport = tr;
-            },
-        );
-    }
-
-    fn on_transport_error(
-        &mut self,
-        now: u64,
-        id: TrunkId,
-        transport: Option<Transport>,
-        kind: TransportErrorKind,
-        detail: Option<&str>,
-    ) {
-        let Ok(t) = self.trunk_mut(id) else { return };
-        let tr = transport.or(t.attempt.transport).or(t.config.transport);
-        if let Some(tr) = tr {
-            t.transports[tr.index()].answered_at = None;
-        }
-        t.transport_error = Some((kind, detail.map(str::to_owned), tr));
-        let cause = match kind {
-            TransportErrorKind::Refused => Cause::ConnectionRefused,
-            TransportErrorKind::Unreachable => Cause::RegistrarUnreachable,
-            TransportErrorKind::Dns => Cause::DnsFailure,
-            TransportErrorKind::Tls => Cause::TlsFailure,
-            TransportErrorKind::Protocol => Cause::ProtocolError,
-        };
-        self.fail(
-            now,
-            id,
-            HistoryKind::TransportError(kind),
-            RegState::Unreachable,
-            cause,
-            None,
-            |e| {
-                e.transport = tr;
-            },
-        );
-    }
-
-    fn on_deregistered(&mut self, now: u64, id: TrunkId, kind: HistoryKind) {
-        let Ok(t) = self.trunk_mut(id) else { return };
-        t.binding = None;
-        t.attempt = Attempt::default();
-        t.failure = None;
-        t.failures_in_row = 0;
-        t.refresh_late_by = None;
-        self.set_timer(id, None);
-        self.transition(
-            now,
-            id,
-            kind,
-            RegState::Deregistered,
-            Cause::Deregistered,
-            None,
-        );
-    }
-
-    fn on_host_state(&mut self, now: u64, id: TrunkId, hs: HostState, _detail: Option<&str>) {
-        let Ok(t) = self.trunk_mut(id) else { return };
-        t.host_state = Some(hs);
-        let known_failure = t.failure;
-        let kind = HistoryKind::HostState(hs);
-        match hs {
-            HostState::Registered => {
-                if t.state.is_bound() {
-                    let (s, c) = (t.state, t.reg_cause);
-                    self.transition(now, id, kind, s, c, None);
-                } else {
-                    // Bound, expiry unknown: no timers until the SIP detail comes.
-                    t.binding = Some(Binding {
-                        registered_at: now,
-                        ..Binding::default()
-                    });
-                    t.failure = None;
-                    t.failures_in_row = 0;
-                    self.set_timer(id, None);
-                    self.transition(now, id, kind, RegState::Registered, Cause::Healthy, None);
-                }
-            }
-            HostState::Unregistered | HostState::Rejected | HostState::GaveUp => {
-                t.binding = None;
-                self.set_timer(id, None);
-                let Ok(t) = self.trunk_mut(id) else { return };
-                let cause = known_failure.unwrap_or(Cause::Unknown);
-                let state = match hs {
-                    HostState::GaveUp => RegState::Stopped,
-                    HostState::Rejected => RegState::Rejected,
-                    _ => match cause {
-                        Cause::Unknown => RegState::Registering,
-                        c if unreachable_cause(c) => RegState::Unreachable,
-                        _ => RegState::Rejected,
-                    },
-                };
-                if hs == HostState::Rejected && known_failure.is_none() {
-                    t.failures_in_row += 1;
-                }
-                let code = t
-                    .last
-                    .as_ref()
-                    .map(|l| l.code)
-                    .filter(|_| known_failure.is_some());
-                self.transition(now, id, kind, state, cause, code);
-            }
+        if let Some(tr) = step.transition {
+            self.transition(id, tr);
         }
     }
 
@@ -1153,185 +432,25 @@ impl Engine {
         let Some((at, slot, kind)) = self.timers.pop_first() else {
             return;
         };
-        let Some(t) = self.slots[slot as usize].trunk.as_mut() else {
+        let Some(t) = self.slots.at_mut(slot) else {
             return;
         };
         let id = t.id;
-        match kind {
-            TimerKind::RefreshCheck | TimerKind::Expiry => t.timer = None,
-            TimerKind::Probe => t.ka.due = None,
-        }
-        match kind {
-            TimerKind::RefreshCheck => self.on_refresh_check(at, id),
-            TimerKind::Expiry => self.on_expiry(at, id),
-            TimerKind::Probe => self.on_probe_timer(at, id),
-        }
-    }
-
-    fn on_refresh_check(&mut self, at: u64, id: TrunkId) {
-        let Ok(t) = self.trunk_mut(id) else { return };
-        let Some(b) = t.binding else { return };
-        let expiry = b.expires_at.map(|e| (e, TimerKind::Expiry));
-        // A refresh sent before this point and still unanswered is not late
-        // (yet): the expiry timer will tell.
-        let pending =
-            t.attempt.open && t.attempt.refresh && t.attempt.sent_at.is_some_and(|s| s <= at);
-        if !pending {
-            let cause = t.failure.unwrap_or(Cause::RefreshLate);
-            if let Some(due) = b.refresh_due_at {
-                t.refresh_late_by = Some(at.saturating_sub(due));
+        let step = match kind {
+            TimerKind::RefreshCheck => {
+                t.timer = None;
+                t.on_refresh_check(at)
             }
-            self.set_timer(id, expiry);
-            self.transition(
-                at,
-                id,
-                HistoryKind::RefreshMissed,
-                RegState::RefreshLate,
-                cause,
-                None,
-            );
-        } else {
-            self.set_timer(id, expiry);
-        }
-    }
-
-    fn on_expiry(&mut self, at: u64, id: TrunkId) {
-        let Ok(t) = self.trunk_mut(id) else { return };
-        t.binding = None;
-        let (state, cause) = match t.failure {
-            Some(c) if unreachable_cause(c) => (RegState::Unreachable, c),
-            Some(c) => (RegState::Rejected, c),
-            None => (RegState::Expired, Cause::RegistrationExpired),
-        };
-        let code = t
-            .last
-            .as_ref()
-            .map(|l| l.code)
-            .filter(|_| t.failure.is_some());
-        self.transition(at, id, HistoryKind::BindingLapsed, state, cause, code);
-    }
-
-    fn transition(
-        &mut self,
-        at: u64,
-        id: TrunkId,
-        kind: HistoryKind,
-        state: RegState,
-        cause: Cause,
-        code: Option<u16>,
-    ) {
-        self.transition_with(at, id, kind, state, cause, code, |_| {});
-    }
-
-    /// Applies a new (state, cause), records history, emits events and
-    /// raises or clears the alert.
-    #[allow(clippy::too_many_arguments)]
-    fn transition_with(
-        &mut self,
-        at: u64,
-        id: TrunkId,
-        kind: HistoryKind,
-        state: RegState,
-        cause: Cause,
-        code: Option<u16>,
-        fill: impl FnOnce(&mut HistoryEntry),
-    ) {
-        let cap = self.cfg.history_len;
-        let ratio = self.cfg.refresh_ratio;
-        let now = self.now_ms;
-        let Some(t) = self
-            .slots
-            .get_mut(id.slot as usize)
-            .and_then(|s| s.trunk.as_mut())
-        else {
-            return;
-        };
-        let mut entry = HistoryEntry {
-            at_ms: at,
-            kind,
-            expires: None,
-            code: 0,
-            transport: None,
-            credentials: false,
-            state,
-            cause,
-        };
-        t.reg_cause = cause;
-        // A keep-alive outage explains a quiet or late registration better
-        // than the registration's own cause; any real failure wins.
-        let cause = match (t.ka.down(), cause) {
-            (
-                Some(k),
-                Cause::Healthy
-                | Cause::Unknown
-                | Cause::RefreshLate
-                | Cause::RegistrationExpired
-                | Cause::ExpiryDrift,
-            ) => k,
-            (_, c) => c,
-        };
-        entry.cause = cause;
-        fill(&mut entry);
-        t.history.push(cap, entry);
-        let (from, old_cause) = (t.state, t.cause);
-        if from == state && old_cause == cause {
-            return;
-        }
-        t.state = state;
-        t.cause = cause;
-        t.cause_code = code.or(t.cause_code.filter(|_| old_cause == cause));
-        tracing::debug!(
-            trunk = %t.config.name,
-            from = from.as_str(),
-            to = state.as_str(),
-            cause = cause.as_str(),
-            "registration state changed"
-        );
-        self.out.push_back(Output::Event(Event::StateChanged {
-            trunk: id,
-            name: t.config.name.clone(),
-            at_ms: at,
-            from,
-            to: state,
-            cause,
-            code,
-        }));
-        let wanted = alert_wanted(state, cause).then_some(cause);
-        if wanted != t.alert {
-            let previous = std::mem::replace(&mut t.alert, wanted);
-            match wanted {
-                Some(c) => {
-                    let summary = diagnosis::summary(c, &t.facts(now, ratio));
-                    if c.severity() >= Severity::Error {
-                        tracing::error!(trunk = %t.config.name, cause = c.as_str(), "{summary}");
-                    } else {
-                        tracing::warn!(trunk = %t.config.name, cause = c.as_str(), "{summary}");
-                    }
-                    self.out.push_back(Output::Event(Event::AlertRaised {
-                        trunk: id,
-                        name: t.config.name.clone(),
-                        at_ms: at,
-                        cause: c,
-                        severity: c.severity().max(Severity::Warning),
-                        state,
-                        code: t.cause_code,
-                        summary,
-                    }))
-                }
-                None => {
-                    if let Some(p) = previous {
-                        tracing::info!(trunk = %t.config.name, cause = p.as_str(), "alert cleared");
-                        self.out.push_back(Output::Event(Event::AlertCleared {
-                            trunk: id,
-                            name: t.config.name.clone(),
-                            at_ms: at,
-                            cause: p,
-                            state,
-                        }))
-                    }
-                }
+            TimerKind::Expiry => {
+                t.timer = None;
+                t.on_expiry(at)
             }
-        }
+            TimerKind::Probe => {
+                t.ka.due = None;
+                return self.on_probe_timer(at, id);
+            }
+        };
+        self.apply(id, step);
     }
 
     /// The next output, if any. Drain until `None` after every input.
@@ -1360,126 +479,5 @@ impl Engine {
             t.cause,
             &t.facts(self.now_ms, self.cfg.refresh_ratio),
         ))
-    }
-
-    /// A read-only summary of the trunk.
-    pub fn snapshot(&self, id: TrunkId) -> Result<TrunkSnapshot, Error> {
-        let t = self.trunk_ref(id)?;
-        let now = self.now_ms;
-        let b = t.binding.filter(|_| t.state.is_bound());
-        Ok(TrunkSnapshot {
-            name: t.config.name.clone(),
-            profile: t.profile,
-            domain: t.config.domain.clone(),
-            username: t.config.username.clone(),
-            state: t.state,
-            cause: t.cause,
-            alerting: t.alert.is_some(),
-            last_code: t.last.as_ref().map(|l| l.code),
-            last_reason: t.last.as_ref().map(|l| l.reason.clone()),
-            granted_expires: t.binding.and_then(|b| b.granted),
-            expires_in_ms: b.and_then(|b| b.expires_at).map(|e| e.saturating_sub(now)),
-            refresh_in_ms: b
-                .and_then(|b| b.refresh_due_at)
-                .map(|e| e.saturating_sub(now)),
-            registers_sent: t.registers_sent,
-            failures_in_row: t.failures_in_row,
-            findings: t.findings.clone(),
-            history: t.history.entries().copied().collect(),
-            keepalive: t.ka.status.clone(),
-        })
-    }
-}
-
-/// What validation says of a domain, remembered for the domains configured
-/// last: a host with thousands of trunks on one domain (or `regwatch
-/// analyze` making one per user of a capture) validates it once. Bounded:
-/// forgotten all at once past `DomainMemo::CAP` domains.
-#[derive(Debug, Default)]
-struct DomainMemo {
-    /// Domain → its place in `facts`.
-    known: HashMap<Box<str>, usize>,
-    facts: Vec<DomainFacts>,
-}
-
-#[derive(Debug, Default)]
-struct DomainFacts {
-    parts: Option<DomainParts>,
-    detected: Option<Profile>,
-    /// `validate_domain` under each profile (Twilio, generic).
-    findings: [Option<Vec<Finding>>; 2],
-}
-
-impl DomainMemo {
-    const CAP: usize = 256;
-
-    fn entry(&mut self, domain: &str) -> &mut DomainFacts {
-        let i = match self.known.get(domain) {
-            Some(&i) => i,
-            None => {
-                if self.facts.len() >= Self::CAP {
-                    self.known.clear();
-                    self.facts.clear();
-                }
-                self.facts.push(DomainFacts::default());
-                self.known.insert(domain.into(), self.facts.len() - 1);
-                self.facts.len() - 1
-            }
-        };
-        &mut self.facts[i]
-    }
-
-    /// `DomainParts::parse(domain)`.
-    fn parts(&mut self, domain: &str) -> &DomainParts {
-        self.entry(domain)
-            .parts
-            .get_or_insert_with(|| DomainParts::parse(domain))
-    }
-
-    /// `config.effective_profile()`.
-    fn profile(&mut self, config: &TrunkConfig) -> Profile {
-        if let Some(p) = config.profile {
-            return p;
-        }
-        *self
-            .entry(&config.domain)
-            .detected
-            .get_or_insert_with(|| Profile::detect(&config.domain))
-    }
-
-    /// `validate::validate_domain(domain, profile)`.
-    fn findings(&mut self, domain: &str, profile: Profile) -> Vec<Finding> {
-        let i = usize::from(profile != Profile::Twilio);
-        self.entry(domain).findings[i]
-            .get_or_insert_with(|| validate::validate_domain(domain, profile))
-            .clone()
-    }
-}
-
-fn unreachable_cause(c: Cause) -> bool {
-    matches!(
-        c,
-        Cause::RegistrarUnreachable
-            | Cause::TransportBlocked
-            | Cause::ConnectionRefused
-            | Cause::DnsFailure
-            | Cause::TlsFailure
-            | Cause::ProtocolError
-    )
-}
-
-/// Whether a (state, cause) pair deserves an alert.
-fn alert_wanted(state: RegState, cause: Cause) -> bool {
-    match state {
-        // Unknown: nothing registered yet, but validation or the keep-alive
-        // may already know it cannot work.
-        RegState::Unknown => {
-            cause == Cause::ConfigInvalid || unreachable_cause(cause) || cause == Cause::ServerError
-        }
-        RegState::Deregistered => false,
-        RegState::Expired | RegState::Rejected | RegState::Unreachable | RegState::Stopped => true,
-        RegState::Registering | RegState::Registered | RegState::RefreshLate => {
-            cause.severity() >= Severity::Warning && cause != Cause::Unknown
-        }
     }
 }

@@ -226,7 +226,7 @@ impl Engine {
             .or_else(|| contacts.first().and_then(|c| c.expires))
             .or_else(|| (contact == "*").then_some(0));
         let with_credentials = msg.any_authorization().is_some();
-        let Some(t) = self.slots[slot as usize].trunk.as_mut() else {
+        let Some(t) = self.slots.at_mut(slot) else {
             return SipObserved::Unmatched;
         };
         let id = t.id;
@@ -244,11 +244,7 @@ impl Engine {
             self.forget_call_id(&old, slot);
             self.by_call_id.insert(call_id.into(), slot);
         }
-        let Some(w) = self.slots[slot as usize]
-            .trunk
-            .as_mut()
-            .and_then(|t| t.wire.as_mut())
-        else {
+        let Some(w) = self.slots.at_mut(slot).and_then(|t| t.wire.as_mut()) else {
             return SipObserved::Unmatched;
         };
         set(&mut w.call_id, call_id);
@@ -280,7 +276,7 @@ impl Engine {
         let Some(&slot) = self.by_call_id.get(call_id) else {
             return SipObserved::Unmatched;
         };
-        let Some(t) = self.slots[slot as usize].trunk.as_mut() else {
+        let Some(t) = self.slots.at_mut(slot) else {
             return SipObserved::Unmatched;
         };
         let id = t.id;
@@ -355,8 +351,7 @@ mod tests {
         };
         let addrs = [msg.to(), msg.from()];
         let mut best: Option<(u32, u32)> = None;
-        for (slot, s) in e.slots.iter().enumerate() {
-            let Some(t) = s.trunk.as_ref() else { continue };
+        for (slot, t) in e.slots.iter() {
             let parts = DomainParts::parse(&t.config.domain);
             let mut score = 0;
             for a in addrs.iter().flatten() {
@@ -382,7 +377,7 @@ mod tests {
                 }
             }
             if score >= 2 && best.is_none_or(|(b, _)| score > b) {
-                best = Some((score, slot as u32));
+                best = Some((score, slot));
             }
         }
         best.map(|(_, slot)| slot)

@@ -1,0 +1,148 @@
+//! The slot map: every trunk of an engine by id and by name. An id is a
+//! slot and the slot's generation, so the handle of a removed trunk is
+//! refused, never confused with the trunk that reuses its slot.
+use super::trunk::Trunk;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A trunk's handle within one engine. Stale handles (of a removed trunk)
+/// are refused with
+/// [`Error::UnknownTrunk`](super::Error::UnknownTrunk), never confused with a new trunk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrunkId {
+    pub(super) slot: u32,
+    pub(super) gen: u32,
+}
+
+impl TrunkId {
+    /// The id as one number (stable for the trunk's life in this engine).
+    pub fn as_u64(self) -> u64 {
+        (u64::from(self.gen) << 32) | u64::from(self.slot)
+    }
+    /// The inverse of [`as_u64`](Self::as_u64).
+    pub fn from_u64(v: u64) -> TrunkId {
+        TrunkId {
+            slot: v as u32,
+            gen: (v >> 32) as u32,
+        }
+    }
+}
+struct Slot {
+    gen: u32,
+    trunk: Option<Trunk>,
+}
+
+/// Trunks by slot, with the free slots and the name → slot map.
+#[derive(Default)]
+pub(super) struct Slots {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_name: HashMap<Arc<str>, u32>,
+}
+
+impl Slots {
+    /// How many trunks there are.
+    pub(super) fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// The trunk with this id (None for a stale or unknown id).
+    pub(super) fn get(&self, id: TrunkId) -> Option<&Trunk> {
+        self.slots
+            .get(id.slot as usize)
+            .filter(|s| s.gen == id.gen)
+            .and_then(|s| s.trunk.as_ref())
+    }
+
+    /// The trunk with this id, to change it.
+    pub(super) fn get_mut(&mut self, id: TrunkId) -> Option<&mut Trunk> {
+        self.slots
+            .get_mut(id.slot as usize)
+            .filter(|s| s.gen == id.gen)
+            .and_then(|s| s.trunk.as_mut())
+    }
+
+    /// The trunk in a slot (for the maps and queues keyed by slot).
+    pub(super) fn at(&self, slot: u32) -> Option<&Trunk> {
+        self.slots.get(slot as usize).and_then(|s| s.trunk.as_ref())
+    }
+
+    /// The trunk in a slot, to change it.
+    pub(super) fn at_mut(&mut self, slot: u32) -> Option<&mut Trunk> {
+        self.slots
+            .get_mut(slot as usize)
+            .and_then(|s| s.trunk.as_mut())
+    }
+
+    /// Whether a trunk has this name.
+    pub(super) fn has_name(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// The id of the trunk with this name.
+    pub(super) fn find(&self, name: &str) -> Option<TrunkId> {
+        let slot = *self.by_name.get(name)?;
+        self.at(slot).map(|t| t.id)
+    }
+
+    /// Every trunk's id, in slot order.
+    pub(super) fn ids(&self) -> impl Iterator<Item = TrunkId> + '_ {
+        self.slots
+            .iter()
+            .filter_map(|s| s.trunk.as_ref().map(|t| t.id))
+    }
+
+    /// Every trunk with its slot, in slot order.
+    #[cfg(test)]
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u32, &Trunk)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.trunk.as_ref().map(|t| (i as u32, t)))
+    }
+
+    /// The id the next trunk gets: a free slot (its generation already
+    /// moved on), else a new one. Reserved until [`Slots::insert`].
+    pub(super) fn vacant(&mut self) -> TrunkId {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(Slot {
+                    gen: 0,
+                    trunk: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        TrunkId {
+            slot,
+            gen: self.slots[slot as usize].gen,
+        }
+    }
+
+    /// Puts a trunk in the slot [`Slots::vacant`] gave it.
+    pub(super) fn insert(&mut self, trunk: Trunk) {
+        let slot = trunk.id.slot;
+        let name = trunk.config.name.clone();
+        self.slots[slot as usize].trunk = Some(trunk);
+        self.by_name.insert(name, slot);
+    }
+
+    /// Moves a trunk's name entry after a rename.
+    pub(super) fn rename(&mut self, old: &str, new: Arc<str>, slot: u32) {
+        self.by_name.remove(old);
+        self.by_name.insert(new, slot);
+    }
+
+    /// Takes a trunk out: its slot's generation moves on and the slot is
+    /// free for the next trunk.
+    pub(super) fn remove(&mut self, id: TrunkId) -> Option<Trunk> {
+        self.get(id)?;
+        let slot = &mut self.slots[id.slot as usize];
+        let t = slot.trunk.take()?;
+        slot.gen = slot.gen.wrapping_add(1);
+        self.free.push(id.slot);
+        self.by_name.remove(&t.config.name);
+        Some(t)
+    }
+}

@@ -1,0 +1,206 @@
+//! One trunk's record: its configuration and findings, the registration
+//! attempt under way, the binding, the last response and challenge, what
+//! each transport did, the keep-alive state and the history; and the
+//! [`Facts`] view of it that the diagnosis catalog reads.
+use super::keepalive;
+use super::slots::TrunkId;
+use super::wire;
+use crate::core::config::TrunkConfig;
+use crate::core::diagnosis::{ChallengeFacts, Facts};
+use crate::core::history::History;
+use crate::core::observation::{HostState, TransportErrorKind};
+use crate::core::state::{Cause, RegState};
+use crate::validate::{self, Finding, Profile, Transport};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum TimerKind {
+    /// The refresh point plus grace.
+    RefreshCheck,
+    /// The binding's expiry.
+    Expiry,
+    /// Keep-alive: the next probe is due. (Probe deadlines are kept in
+    /// their own queue, `Engine::deadlines`.)
+    Probe,
+}
+
+/// The REGISTER exchange under way.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Attempt {
+    /// A REGISTER was seen and has no final answer yet.
+    pub(super) open: bool,
+    /// When the last REGISTER of this attempt was sent.
+    pub(super) sent_at: Option<u64>,
+    /// Requested expiry; `Some(0)` is a deregistration.
+    pub(super) expires: Option<u32>,
+    /// Whether the last REGISTER carried credentials (None: not observed).
+    pub(super) with_credentials: Option<bool>,
+    /// 401/407 answers in this attempt.
+    pub(super) challenges: u8,
+    pub(super) transport: Option<Transport>,
+    /// This REGISTER refreshes a live binding.
+    pub(super) refresh: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Binding {
+    pub(super) registered_at: u64,
+    pub(super) requested: Option<u32>,
+    pub(super) granted: Option<u32>,
+    pub(super) expires_at: Option<u64>,
+    pub(super) refresh_due_at: Option<u64>,
+    pub(super) late_at: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct StoredChallenge {
+    pub(super) proxy: bool,
+    pub(super) realm: String,
+    pub(super) algorithm: Option<String>,
+    pub(super) qop: Option<String>,
+    pub(super) stale: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct LastResponse {
+    pub(super) code: u16,
+    pub(super) reason: String,
+    pub(super) at: u64,
+    pub(super) server: Option<String>,
+    pub(super) twilio_error: Option<(u32, String)>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct TransportSeen {
+    pub(super) timeouts_in_row: u32,
+    /// When this transport last got an answer (any final response but a
+    /// locally generated 408), cleared by a timeout or a transport error.
+    pub(super) answered_at: Option<u64>,
+}
+
+/// How long an answer on one transport counts as proof that it works, when
+/// another transport times out (`transport_blocked` vs `registrar_unreachable`).
+pub(super) const ANSWER_FRESH_MS: u64 = 10 * 60 * 1000;
+
+pub(super) fn set_string(dst: &mut String, src: &str) {
+    if dst != src {
+        dst.clear();
+        dst.push_str(src);
+    }
+}
+
+pub(super) fn set_opt_string(dst: &mut Option<String>, src: Option<&str>) {
+    match (dst.as_mut(), src) {
+        (Some(d), Some(s)) => set_string(d, s),
+        (None, Some(s)) => *dst = Some(s.to_owned()),
+        (_, None) => *dst = None,
+    }
+}
+
+pub(super) struct Trunk {
+    pub(super) id: TrunkId,
+    pub(super) config: TrunkConfig,
+    pub(super) profile: Profile,
+    pub(super) findings: Vec<Finding>,
+    /// Findings from the host adapter (e.g. `asterisk.*` notes).
+    pub(super) host_notes: Vec<Finding>,
+    pub(super) state: RegState,
+    /// The cause reported: `reg_cause`, unless the keep-alive is down and
+    /// the registration has nothing worse to say.
+    pub(super) cause: Cause,
+    /// The cause from registration evidence alone.
+    pub(super) reg_cause: Cause,
+    /// OPTIONS keep-alive state.
+    pub(super) ka: keepalive::KaState,
+    /// The code behind the current cause, if any.
+    pub(super) cause_code: Option<u16>,
+    pub(super) alert: Option<Cause>,
+    pub(super) attempt: Attempt,
+    pub(super) binding: Option<Binding>,
+    pub(super) last: Option<LastResponse>,
+    pub(super) challenge: Option<StoredChallenge>,
+    pub(super) min_expires: Option<u32>,
+    pub(super) retry_after: Option<u32>,
+    pub(super) transports: [TransportSeen; 3],
+    pub(super) transport_error: Option<(TransportErrorKind, Option<String>, Option<Transport>)>,
+    pub(super) host_state: Option<HostState>,
+    /// The cause of the last failed attempt, until a success.
+    pub(super) failure: Option<Cause>,
+    pub(super) failures_in_row: u32,
+    pub(super) refresh_late_by: Option<u64>,
+    pub(super) timer: Option<(u64, TimerKind)>,
+    pub(super) history: History,
+    pub(super) registers_sent: u64,
+    /// The last REGISTER seen on the wire, for matching its responses.
+    pub(super) wire: Option<wire::WireTx>,
+    /// Retransmitted REGISTERs and responses seen on the wire (counted once).
+    pub(super) retransmissions: u64,
+}
+
+impl Trunk {
+    pub(super) fn facts(&self, now_ms: u64, refresh_ratio: f64) -> Facts<'_> {
+        let mut f = Facts {
+            trunk: &self.config.name,
+            profile: self.profile,
+            domain: &self.config.domain,
+            username: &self.config.username,
+            auth_username: self.config.auth_username.as_deref(),
+            configured_realm: self.config.realm.as_deref(),
+            transport: self.config.transport,
+            state: self.state,
+            now_ms,
+            challenge: self.challenge.as_ref().map(|c| ChallengeFacts {
+                proxy: c.proxy,
+                realm: &c.realm,
+                algorithm: c.algorithm.as_deref(),
+                qop: c.qop.as_deref(),
+                stale: c.stale,
+            }),
+            sent_credentials: self.attempt.with_credentials,
+            challenges_in_attempt: self.attempt.challenges,
+            min_expires: self.min_expires,
+            retry_after: self.retry_after,
+            requested_expires: self
+                .attempt
+                .expires
+                .or(self.binding.and_then(|b| b.requested))
+                .or(self.config.expires),
+            refresh_late_by_ms: self.refresh_late_by,
+            refresh_ratio,
+            transport_error: self
+                .transport_error
+                .as_ref()
+                .map(|(k, d, t)| (*k, d.as_deref(), *t)),
+            host_state: self.host_state,
+            failures_in_row: self.failures_in_row,
+            findings: &self.findings,
+            keepalive: Some(&self.ka.status).filter(|k| k.enabled),
+            ..Facts::default()
+        };
+        if let Some(l) = &self.last {
+            f.last_code = Some(l.code);
+            f.last_reason = Some(&l.reason);
+            f.last_response_at_ms = Some(l.at);
+            f.server = l.server.as_deref();
+            f.twilio_error = l.twilio_error.as_ref().map(|(c, t)| (*c, t.as_str()));
+        }
+        if let Some(b) = self.binding {
+            f.registered_at_ms = Some(b.registered_at);
+            f.granted_expires = b.granted;
+            f.refresh_due_at_ms = b.refresh_due_at;
+            f.expires_at_ms = b.expires_at;
+        }
+        for t in Transport::ALL {
+            let s = self.transports[t.index()];
+            f.timeouts[t.index()] = s.timeouts_in_row;
+            f.answered[t.index()] = s
+                .answered_at
+                .is_some_and(|a| now_ms.saturating_sub(a) <= ANSWER_FRESH_MS);
+        }
+        if self.cause == Cause::DomainNotFound
+            || self.findings.iter().any(|x| x.code.starts_with("domain."))
+        {
+            f.suggested_domain = validate::suggest_domain(&self.config.domain);
+        }
+        f
+    }
+}
