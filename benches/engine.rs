@@ -4,9 +4,8 @@
 //!
 //!     cargo bench --bench engine
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use regwatch::ffi::config::*;
-use regwatch::ffi::engine::*;
 use regwatch::ffi::regwatch_status::REGWATCH_STATUS_OK;
+use regwatch::ffi::*;
 use regwatch::ProbeResult;
 use regwatch::{
     Direction, Engine, EngineConfig, Event, Observation, Output, RegisterResponse, RegisterSent,

@@ -122,6 +122,15 @@ typedef struct regwatch_trunk_config regwatch_trunk_config;
 // A transport, as passed to observation functions.
 typedef uint32_t regwatch_transport;
 
+// Log levels, most severe first.
+typedef uint32_t regwatch_log_level;
+
+// Receives one log line. `message` is NUL-terminated UTF-8, borrowed for
+// the duration of the callback only. Called synchronously, on the thread
+// that made the `regwatch_engine_*` call, during that call; it must not
+// call back into the same engine. Passwords never appear in messages.
+typedef void (*regwatch_log_callback)(void *userdata, regwatch_log_level level, const char *message);
+
 // What a `regwatch_event` is.
 typedef uint32_t regwatch_event_kind;
 
@@ -159,20 +168,6 @@ typedef struct regwatch_event {
   // Transmits: when the engine counts the probe as timed out; else 0.
   uint64_t probe_deadline_ms;
 } regwatch_event;
-
-// Called on the runner thread with each output (state changes, alerts,
-// findings, "re-register now"). The event and its strings are valid for
-// the call only. Must not call `regwatch_runner_*` on the same runner.
-typedef void (*regwatch_runner_event_callback)(void *userdata, const struct regwatch_event *event);
-
-// Log levels, most severe first.
-typedef uint32_t regwatch_log_level;
-
-// Receives one log line. `message` is NUL-terminated UTF-8, borrowed for
-// the duration of the callback only. Called synchronously, on the thread
-// that made the `regwatch_engine_*` call, during that call; it must not
-// call back into the same engine. Passwords never appear in messages.
-typedef void (*regwatch_log_callback)(void *userdata, regwatch_log_level level, const char *message);
 
 // A response to a REGISTER, as the host saw it. Initialise with
 // `regwatch_register_response_init` (which sets `struct_size` and marks
@@ -224,6 +219,11 @@ typedef uint32_t regwatch_host_state;
 // Whether the host sent or received a message.
 typedef uint32_t regwatch_direction;
 
+// Called on the runner thread with each output (state changes, alerts,
+// findings, "re-register now"). The event and its strings are valid for
+// the call only. Must not call `regwatch_runner_*` on the same runner.
+typedef void (*regwatch_runner_event_callback)(void *userdata, const struct regwatch_event *event);
+
 // What `regwatch_check_credentials` found.
 typedef uint32_t regwatch_credential_check;
 
@@ -273,6 +273,24 @@ typedef uint32_t regwatch_credential_check;
 // The host stopped retrying.
 #define REGWATCH_HOST_GAVE_UP 4
 
+// A final response from the peer (`code`).
+#define REGWATCH_PROBE_RESPONSE 1
+
+// A final response made up by the host's own SIP stack (a local 408/503).
+#define REGWATCH_PROBE_LOCAL_RESPONSE 2
+
+// No answer in time.
+#define REGWATCH_PROBE_TIMEOUT 3
+
+// The transport failed (`transport_error` = `REGWATCH_TRANSPORT_ERROR_*`).
+#define REGWATCH_PROBE_TRANSPORT_ERROR 4
+
+// The host sent it (a REGISTER going out).
+#define REGWATCH_DIRECTION_SENT 1
+
+// The host received it (a response coming in).
+#define REGWATCH_DIRECTION_RECEIVED 2
+
 // The trunk's state or cause changed.
 #define REGWATCH_EVENT_STATE_CHANGED 1
 
@@ -292,24 +310,6 @@ typedef uint32_t regwatch_credential_check;
 // `probe_transport` (Request-URI `sip:<domain>`, see `json`), then report
 // it with `regwatch_engine_probe_result` and `probe_id`.
 #define REGWATCH_EVENT_TRANSMIT 6
-
-// A final response from the peer (`code`).
-#define REGWATCH_PROBE_RESPONSE 1
-
-// A final response made up by the host's own SIP stack (a local 408/503).
-#define REGWATCH_PROBE_LOCAL_RESPONSE 2
-
-// No answer in time.
-#define REGWATCH_PROBE_TIMEOUT 3
-
-// The transport failed (`transport_error` = `REGWATCH_TRANSPORT_ERROR_*`).
-#define REGWATCH_PROBE_TRANSPORT_ERROR 4
-
-// The host sent it (a REGISTER going out).
-#define REGWATCH_DIRECTION_SENT 1
-
-// The host received it (a response coming in).
-#define REGWATCH_DIRECTION_RECEIVED 2
 
 // Errors: something regwatch could not do.
 #define REGWATCH_LOG_ERROR 1
@@ -342,28 +342,6 @@ typedef uint32_t regwatch_credential_check;
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-// Creates an empty trunk configuration. On OK, `*out` owns it.
-REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_new(struct regwatch_trunk_config **out);
-
-// Sets one field. Keys: `name` (required before adding to an engine),
-// `domain`, `username`, `auth_username`, `password`, `realm`, `transport`
-// (`udp`/`tcp`/`tls`), `port`, `proxy` (`host[:port]`), `expires`
-// (seconds), `profile` (`twilio`/`generic`/`auto`). `value` NULL or `""`
-// clears an optional field. Returns `REGWATCH_STATUS_UNKNOWN_KEY` for an
-// unknown key and `REGWATCH_STATUS_INVALID_ARGUMENT` for a value that
-// cannot be stored (a port that is not a number). Content problems (a
-// mistyped domain, a weak password) are not errors here: see
-// `regwatch_trunk_config_findings`. The password is copied and never logged.
-REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_set(struct regwatch_trunk_config *cfg, const char *key, const char *value);
-
-// Validates the whole configuration (domain, credentials, expiry,
-// transport/port, realm) and writes the findings as a JSON array, as
-// `regwatch_validate_domain` does. No secret appears in the output.
-REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_findings(const struct regwatch_trunk_config *cfg, char *buf, size_t len, size_t *out_len);
-
-// Frees a configuration. NULL is ignored.
-void regwatch_trunk_config_free(struct regwatch_trunk_config *cfg);
 
 // One OPTIONS to `host`:`port` over `transport`, for `domain` (Request-URI
 // and, over TLS, the name the certificate must carry) as `user`. Blocks
@@ -425,38 +403,27 @@ const char *regwatch_check_cause(const struct regwatch_check *check);
 // Frees a check. NULL is a no-op.
 void regwatch_check_free(struct regwatch_check *check);
 
-// Starts a keep-alive runner: a thread that owns an engine with
-// keep-alives on and its sockets (UDP, TCP, TLS), probes every trunk added
-// with `regwatch_runner_add_trunk`, and calls `on_event` (on that thread)
-// with every output. `option_keys` / `option_values` (`n` pairs, may be
-// NULL when `n` is 0) are engine options as for
-// `regwatch_engine_set_option` (`keepalive_interval_ms`...). `ca_file`
-// (may be NULL): PEM CAs for TLS, read before this returns (one that
-// cannot be used: `REGWATCH_STATUS_IO`, no runner). `on_log` (may be NULL) gets the runner
-// thread's logs at `max_level` or above, on that thread. `userdata` is
-// passed to both callbacks and must outlive the runner. Free with
-// `regwatch_runner_free`, which stops the thread and closes its sockets.
-REGWATCH_MUST_USE regwatch_status regwatch_runner_start(const char *const *option_keys, const char *const *option_values, size_t n, const char *ca_file, regwatch_runner_event_callback on_event, regwatch_log_callback on_log, regwatch_log_level max_level, void *userdata, struct regwatch_runner **out);
+// Creates an empty trunk configuration. On OK, `*out` owns it.
+REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_new(struct regwatch_trunk_config **out);
 
-// Adds a trunk (copied from `config`) to the runner; its probes start
-// within one interval.
-REGWATCH_MUST_USE regwatch_status regwatch_runner_add_trunk(struct regwatch_runner *runner, const struct regwatch_trunk_config *config);
+// Sets one field. Keys: `name` (required before adding to an engine),
+// `domain`, `username`, `auth_username`, `password`, `realm`, `transport`
+// (`udp`/`tcp`/`tls`), `port`, `proxy` (`host[:port]`), `expires`
+// (seconds), `profile` (`twilio`/`generic`/`auto`). `value` NULL or `""`
+// clears an optional field. Returns `REGWATCH_STATUS_UNKNOWN_KEY` for an
+// unknown key and `REGWATCH_STATUS_INVALID_ARGUMENT` for a value that
+// cannot be stored (a port that is not a number). Content problems (a
+// mistyped domain, a weak password) are not errors here: see
+// `regwatch_trunk_config_findings`. The password is copied and never logged.
+REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_set(struct regwatch_trunk_config *cfg, const char *key, const char *value);
 
-// Stops probing the trunk named `name`.
-REGWATCH_MUST_USE regwatch_status regwatch_runner_remove_trunk(struct regwatch_runner *runner, const char *name);
+// Validates the whole configuration (domain, credentials, expiry,
+// transport/port, realm) and writes the findings as a JSON array, as
+// `regwatch_validate_domain` does. No secret appears in the output.
+REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_findings(const struct regwatch_trunk_config *cfg, char *buf, size_t len, size_t *out_len);
 
-// Writes the trunk's snapshot and diagnosis as JSON
-// (`{"snapshot":{...,"keepalive":{...}},"diagnosis":{...}}`) into `buf`;
-// `*out_len` gets the size needed. No secret appears in it.
-REGWATCH_MUST_USE regwatch_status regwatch_runner_trunk_json(struct regwatch_runner *runner, const char *name, char *buf, size_t len, size_t *out_len);
-
-// Stops the runner's thread (waiting for it), closes its sockets and
-// frees it. NULL is a no-op. No callback runs after it returns.
-void regwatch_runner_free(struct regwatch_runner *runner);
-
-// Fills `resp` with defaults: `struct_size` set, code 0, every optional
-// field absent. NULL is ignored.
-void regwatch_register_response_init(struct regwatch_register_response *resp);
+// Frees a configuration. NULL is ignored.
+void regwatch_trunk_config_free(struct regwatch_trunk_config *cfg);
 
 // Creates an engine. `now_ms` is the current time on a monotonic clock of
 // the host's choice (every later `now_ms` must use the same clock);
@@ -507,42 +474,6 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_update_trunk(struct regwatch_e
 // Removes a trunk (an alert still raised is cleared with an event).
 REGWATCH_MUST_USE regwatch_status regwatch_engine_remove_trunk(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk);
 
-// Observation: the host sent a REGISTER for `trunk`. `expires` is the
-// requested expiry in seconds (0 = deregistration; negative = unknown);
-// `with_credentials` whether it carried Authorization/Proxy-Authorization.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_register_sent(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, int64_t expires, bool with_credentials, regwatch_transport transport);
-
-// Observation: a response to the last REGISTER of `trunk` (see
-// `regwatch_register_response`). `resp->struct_size` must be at least
-// the size of the fields this library knows; initialise with
-// `regwatch_register_response_init`.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_register_response(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, const struct regwatch_register_response *resp);
-
-// Observation: the last REGISTER of `trunk` got no answer.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_register_timeout(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_transport transport);
-
-// Observation: the last REGISTER of `trunk` could not be delivered
-// (`REGWATCH_TRANSPORT_ERROR_*`). `detail` (may be NULL) is free text such
-// as the name that failed to resolve.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_transport_error(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_transport transport, regwatch_transport_error kind, const char *detail);
-
-// Keep-alive: what became of the probe `probe_id` of `trunk` (from a
-// `REGWATCH_EVENT_TRANSMIT`). `code` is the status for
-// `REGWATCH_PROBE_RESPONSE` / `_LOCAL_RESPONSE`; `transport_error` is a
-// `REGWATCH_TRANSPORT_ERROR_*` for `REGWATCH_PROBE_TRANSPORT_ERROR`
-// (else ignored); `rtt_us` is the measured round trip, or negative to let
-// the engine compute it from `now_ms`. Returns `REGWATCH_STATUS_DONE` for
-// a probe no longer awaited (already timed out or answered).
-REGWATCH_MUST_USE regwatch_status regwatch_engine_probe_result(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, uint64_t probe_id, regwatch_probe_outcome outcome, uint16_t code, regwatch_transport_error transport_error, int64_t rtt_us);
-
-// Observation: the binding of `trunk` was removed on purpose (Expires: 0
-// answered 2xx, or the host unregistered).
-REGWATCH_MUST_USE regwatch_status regwatch_engine_deregistered(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk);
-
-// Observation: the host reports a state for `trunk` without SIP detail
-// (`REGWATCH_HOST_*`). `detail` may be NULL.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_host_state(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_host_state state, const char *detail);
-
 // Fires every timer due at or before `now_ms` (refresh checks, expiry).
 // Calling it early or late is harmless.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_handle_timeout(struct regwatch_engine *engine, uint64_t now_ms);
@@ -556,56 +487,6 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_poll_timeout(struct regwatch_e
 // `REGWATCH_STATUS_DONE` when there is none. The strings in `*out` belong
 // to the engine and stay valid until the next call on this engine.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_poll_event(struct regwatch_engine *engine, struct regwatch_event *out);
-
-// Writes the trunk as JSON (state, cause, summary, evidence, remediation,
-// references, confidence, findings, history, timings) into `buf`,
-// NUL-terminated; `*out_len` gets the size needed (also on
-// `REGWATCH_STATUS_BUFFER_TOO_SMALL`). No secret appears in it.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_json(struct regwatch_engine *engine, const char *trunk, char *buf, size_t len, size_t *out_len);
-
-// Writes the same as `regwatch_engine_trunk_json`, as plain text for a
-// PBX console (several lines, each ending in `\n`).
-REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_text(struct regwatch_engine *engine, const char *trunk, char *buf, size_t len, size_t *out_len);
-
-// Writes a JSON array with one summary object per trunk (name, state,
-// cause, alerting, last_code, expires_in_ms, findings count, summary), for
-// `show trunks`-style listings. Output as for `regwatch_engine_trunk_json`.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_trunks_json(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
-
-// Writes every trunk, one line each (name, state, cause, last code,
-// seconds until the binding lapses, keep-alive round trip, alert), with a
-// header line and a count, as console text. Output as for
-// `regwatch_engine_trunk_json`.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_trunks_text(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
-
-// Writes every trunk's configuration findings (severity, code, field,
-// message, fix), grouped by trunk, as console text. Output as for
-// `regwatch_engine_trunk_json`.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_findings_text(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
-
-// Copies the configuration of trunk `trunk` (credentials included) into
-// a new `regwatch_trunk_config` (free it with
-// `regwatch_trunk_config_free`), e.g. to run `regwatch_check_trunk` off
-// the engine's thread.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_config(struct regwatch_engine *engine, const char *trunk, struct regwatch_trunk_config **out);
-
-// Writes the trunk's state and cause ids (static strings, never freed) to
-// `*out_state` and `*out_cause`.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_state(struct regwatch_engine *engine, const char *trunk, const char **out_state, const char **out_cause);
-
-// Observation: one SIP message the host sent or received, as bytes (a UDP
-// datagram, or one message framed from a TCP/TLS stream). A sent REGISTER
-// and a received response to it update the trunk they belong to (matched
-// by Call-ID and CSeq, else by To/From user and domain and the
-// Request-URI); retransmissions count once; other methods are ignored.
-// `peer` (may be NULL) is the remote `host:port`, kept for logs.
-//
-// Returns OK when the message was recorded for a trunk,
-// `REGWATCH_STATUS_DONE` when it is not about registration or is a
-// retransmission / provisional / stale response, `REGWATCH_STATUS_NOT_FOUND`
-// when no trunk matches, and `REGWATCH_STATUS_SIP_PARSE` for malformed or
-// oversized (> 64 KiB) input. `bytes` is borrowed for the call.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_observe_sip(struct regwatch_engine *engine, uint64_t now_ms, regwatch_direction direction, regwatch_transport transport, const char *peer, const uint8_t *bytes, size_t len);
 
 // Asterisk: collects one sorcery object (`kind` = `registration`, `auth`
 // or `transport`; `id` = its section name) as `n` name/value pairs, as
@@ -671,6 +552,125 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_event(struct regwat
 // register <gw>`. `NOT_FOUND` when no profile is known. Output as for
 // `regwatch_engine_trunk_json`.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_profile(struct regwatch_engine *engine, const char *gateway, char *buf, size_t len, size_t *out_len);
+
+// Fills `resp` with defaults: `struct_size` set, code 0, every optional
+// field absent. NULL is ignored.
+void regwatch_register_response_init(struct regwatch_register_response *resp);
+
+// Observation: the host sent a REGISTER for `trunk`. `expires` is the
+// requested expiry in seconds (0 = deregistration; negative = unknown);
+// `with_credentials` whether it carried Authorization/Proxy-Authorization.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_register_sent(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, int64_t expires, bool with_credentials, regwatch_transport transport);
+
+// Observation: a response to the last REGISTER of `trunk` (see
+// `regwatch_register_response`). `resp->struct_size` must be at least
+// the size of the fields this library knows; initialise with
+// `regwatch_register_response_init`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_register_response(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, const struct regwatch_register_response *resp);
+
+// Observation: the last REGISTER of `trunk` got no answer.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_register_timeout(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_transport transport);
+
+// Observation: the last REGISTER of `trunk` could not be delivered
+// (`REGWATCH_TRANSPORT_ERROR_*`). `detail` (may be NULL) is free text such
+// as the name that failed to resolve.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_transport_error(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_transport transport, regwatch_transport_error kind, const char *detail);
+
+// Keep-alive: what became of the probe `probe_id` of `trunk` (from a
+// `REGWATCH_EVENT_TRANSMIT`). `code` is the status for
+// `REGWATCH_PROBE_RESPONSE` / `_LOCAL_RESPONSE`; `transport_error` is a
+// `REGWATCH_TRANSPORT_ERROR_*` for `REGWATCH_PROBE_TRANSPORT_ERROR`
+// (else ignored); `rtt_us` is the measured round trip, or negative to let
+// the engine compute it from `now_ms`. Returns `REGWATCH_STATUS_DONE` for
+// a probe no longer awaited (already timed out or answered).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_probe_result(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, uint64_t probe_id, regwatch_probe_outcome outcome, uint16_t code, regwatch_transport_error transport_error, int64_t rtt_us);
+
+// Observation: the binding of `trunk` was removed on purpose (Expires: 0
+// answered 2xx, or the host unregistered).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_deregistered(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk);
+
+// Observation: the host reports a state for `trunk` without SIP detail
+// (`REGWATCH_HOST_*`). `detail` may be NULL.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_host_state(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_host_state state, const char *detail);
+
+// Observation: one SIP message the host sent or received, as bytes (a UDP
+// datagram, or one message framed from a TCP/TLS stream). A sent REGISTER
+// and a received response to it update the trunk they belong to (matched
+// by Call-ID and CSeq, else by To/From user and domain and the
+// Request-URI); retransmissions count once; other methods are ignored.
+// `peer` (may be NULL) is the remote `host:port`, kept for logs.
+//
+// Returns OK when the message was recorded for a trunk,
+// `REGWATCH_STATUS_DONE` when it is not about registration or is a
+// retransmission / provisional / stale response, `REGWATCH_STATUS_NOT_FOUND`
+// when no trunk matches, and `REGWATCH_STATUS_SIP_PARSE` for malformed or
+// oversized (> 64 KiB) input. `bytes` is borrowed for the call.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_observe_sip(struct regwatch_engine *engine, uint64_t now_ms, regwatch_direction direction, regwatch_transport transport, const char *peer, const uint8_t *bytes, size_t len);
+
+// Writes the trunk as JSON (state, cause, summary, evidence, remediation,
+// references, confidence, findings, history, timings) into `buf`,
+// NUL-terminated; `*out_len` gets the size needed (also on
+// `REGWATCH_STATUS_BUFFER_TOO_SMALL`). No secret appears in it.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_json(struct regwatch_engine *engine, const char *trunk, char *buf, size_t len, size_t *out_len);
+
+// Writes the same as `regwatch_engine_trunk_json`, as plain text for a
+// PBX console (several lines, each ending in `\n`).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_text(struct regwatch_engine *engine, const char *trunk, char *buf, size_t len, size_t *out_len);
+
+// Writes a JSON array with one summary object per trunk (name, state,
+// cause, alerting, last_code, expires_in_ms, findings count, summary), for
+// `show trunks`-style listings. Output as for `regwatch_engine_trunk_json`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunks_json(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
+
+// Writes every trunk, one line each (name, state, cause, last code,
+// seconds until the binding lapses, keep-alive round trip, alert), with a
+// header line and a count, as console text. Output as for
+// `regwatch_engine_trunk_json`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunks_text(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
+
+// Writes every trunk's configuration findings (severity, code, field,
+// message, fix), grouped by trunk, as console text. Output as for
+// `regwatch_engine_trunk_json`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_findings_text(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
+
+// Copies the configuration of trunk `trunk` (credentials included) into
+// a new `regwatch_trunk_config` (free it with
+// `regwatch_trunk_config_free`), e.g. to run `regwatch_check_trunk` off
+// the engine's thread.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_config(struct regwatch_engine *engine, const char *trunk, struct regwatch_trunk_config **out);
+
+// Writes the trunk's state and cause ids (static strings, never freed) to
+// `*out_state` and `*out_cause`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_state(struct regwatch_engine *engine, const char *trunk, const char **out_state, const char **out_cause);
+
+// Starts a keep-alive runner: a thread that owns an engine with
+// keep-alives on and its sockets (UDP, TCP, TLS), probes every trunk added
+// with `regwatch_runner_add_trunk`, and calls `on_event` (on that thread)
+// with every output. `option_keys` / `option_values` (`n` pairs, may be
+// NULL when `n` is 0) are engine options as for
+// `regwatch_engine_set_option` (`keepalive_interval_ms`...). `ca_file`
+// (may be NULL): PEM CAs for TLS, read before this returns (one that
+// cannot be used: `REGWATCH_STATUS_IO`, no runner). `on_log` (may be NULL) gets the runner
+// thread's logs at `max_level` or above, on that thread. `userdata` is
+// passed to both callbacks and must outlive the runner. Free with
+// `regwatch_runner_free`, which stops the thread and closes its sockets.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_start(const char *const *option_keys, const char *const *option_values, size_t n, const char *ca_file, regwatch_runner_event_callback on_event, regwatch_log_callback on_log, regwatch_log_level max_level, void *userdata, struct regwatch_runner **out);
+
+// Adds a trunk (copied from `config`) to the runner; its probes start
+// within one interval.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_add_trunk(struct regwatch_runner *runner, const struct regwatch_trunk_config *config);
+
+// Stops probing the trunk named `name`.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_remove_trunk(struct regwatch_runner *runner, const char *name);
+
+// Writes the trunk's snapshot and diagnosis as JSON
+// (`{"snapshot":{...,"keepalive":{...}},"diagnosis":{...}}`) into `buf`;
+// `*out_len` gets the size needed. No secret appears in it.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_trunk_json(struct regwatch_runner *runner, const char *name, char *buf, size_t len, size_t *out_len);
+
+// Stops the runner's thread (waiting for it), closes its sockets and
+// frees it. NULL is a no-op. No callback runs after it returns.
+void regwatch_runner_free(struct regwatch_runner *runner);
 
 // A static, NUL-terminated description of a status value (never NULL;
 // unknown values give "unknown status"). Thread-safe.

@@ -1,9 +1,7 @@
 //! The C ABI called from Rust: misuse, buffers, poisoning.
-use regwatch::ffi::config::*;
-use regwatch::ffi::engine::*;
 use regwatch::ffi::regwatch_status::{self, *};
 use regwatch::ffi::status::regwatch_status_str;
-use regwatch::ffi::validate::*;
+use regwatch::ffi::*;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 

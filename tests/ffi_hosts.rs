@@ -1,8 +1,7 @@
 //! The host adapters through the C ABI, on the captured fixtures: the same
 //! causes come out as through the Rust adapters.
-use regwatch::ffi::engine::*;
-use regwatch::ffi::hosts::*;
 use regwatch::ffi::regwatch_status::{self, *};
+use regwatch::ffi::*;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 

@@ -4,8 +4,9 @@
 //!
 //! Every function here is a `regwatch_engine_*` call: the same threading
 //! rules as the engine (serialise calls on one engine).
+use super::boundary::{pairs, req_str, try_ffi};
 use super::engine::{regwatch_engine, with_engine};
-use super::{opt_str, regwatch_status, req_str, try_ffi};
+use super::regwatch_status;
 use crate::core::{Engine, Error};
 use crate::hosts::asterisk::{
     parse_conf, parse_log_line, parse_show_registrations, AsteriskConfig, AsteriskTrunk, ObjectSet,
@@ -30,34 +31,6 @@ pub(crate) struct HostContext {
     gateways: HashMap<String, (crate::core::TrunkConfig, Vec<Finding>, bool)>,
     /// The sofia profile of each gateway (from the XML and gateway_add).
     profiles: HashMap<String, String>,
-}
-
-/// Borrows `n` (name, value) pairs from two parallel C arrays.
-///
-/// # Safety
-/// `names` and `values` are NULL (with `n == 0`) or point to `n` valid
-/// NUL-terminated strings each.
-unsafe fn pairs<'a>(
-    names: *const *const c_char,
-    values: *const *const c_char,
-    n: usize,
-) -> Result<Vec<(&'a str, &'a str)>, regwatch_status> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    if names.is_null() || values.is_null() {
-        return Err(regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT);
-    }
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        // SAFETY: both arrays hold `n` entries per the contract.
-        let (k, v) = unsafe { (*names.add(i), *values.add(i)) };
-        // SAFETY: each entry is a NUL-terminated string or NULL.
-        let k = unsafe { req_str(k) }?;
-        let v = unsafe { opt_str(v) }?.unwrap_or("");
-        out.push((k, v));
-    }
-    Ok(out)
 }
 
 /// Feeds facts; `NOT_FOUND` if any named a trunk the engine lacks.
@@ -398,6 +371,6 @@ pub unsafe extern "C" fn regwatch_engine_freeswitch_profile(
             return regwatch_status::REGWATCH_STATUS_NOT_FOUND;
         };
         // SAFETY: buffer per the contract.
-        unsafe { super::write_out(p, buf, len, out_len) }
+        unsafe { super::boundary::write_out(p, buf, len, out_len) }
     })
 }
