@@ -37,6 +37,9 @@
 #endif
 
 
+// The default time a console `check` may take per request.
+#define DEFAULT_CHECK_TIMEOUT_MS 8000
+
 // The largest message accepted, in bytes.
 #define MAX_MESSAGE (64 * 1024)
 
@@ -642,6 +645,37 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_config(struct regwatch_e
 // Writes the trunk's state and cause ids (static strings, never freed) to
 // `*out_state` and `*out_cause`.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_state(struct regwatch_engine *engine, const char *trunk, const char **out_state, const char **out_cause);
+
+// Starts reading a module's configuration file: every setting goes back
+// to the modules' default (keep-alive on, re-registration on recovery on,
+// `check_timeout` 8 s, no `ca_file`, `log_level` info, no per-trunk
+// keys). Nothing changes in the engine until
+// `regwatch_engine_settings_apply`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_settings_reset(struct regwatch_engine *engine);
+
+// One `key = value` of a module's configuration file, with the section
+// it is in: NULL, `""`, `general` (Asterisk) or `settings` (FreeSWITCH)
+// for the module-wide ones, else the name of a trunk. Keys ignore case
+// and `-` equals `_`.
+//
+// Module-wide: `check_timeout` (seconds), `ca_file`, `log_level`
+// (`error`, `warning`, `info`, `debug`, `trace`), `reregister_exclude`
+// (comma-separated trunks never re-registered on recovery), and every
+// engine option of `regwatch_engine_set_option` (`keepalive`,
+// `reregister_on_recovery`, `keepalive_interval_ms`...). Per trunk: the
+// trunk keys of `regwatch_trunk_config_set` (`reregister_on_recovery`,
+// `keepalive`, `keepalive_interval`), applied over the PBX's own
+// configuration at the next sync.
+//
+// `REGWATCH_STATUS_UNKNOWN_KEY` or `REGWATCH_STATUS_INVALID_ARGUMENT`
+// for what cannot be used (the setting keeps its value).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_setting(struct regwatch_engine *engine, const char *section, const char *key, const char *value);
+
+// Applies the settings read since `regwatch_engine_settings_reset`: the
+// engine options, and the log level of the callback installed with
+// `regwatch_engine_set_log_callback`. Per-trunk keys take effect at the
+// next `regwatch_engine_asterisk_commit` / `..._freeswitch_gateways_xml`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_settings_apply(struct regwatch_engine *engine);
 
 // Starts a keep-alive runner: a thread that owns an engine with
 // keep-alives on and its sockets (UDP, TCP, TLS), probes every trunk added

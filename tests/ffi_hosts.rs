@@ -493,3 +493,97 @@ fn freeswitch_module_surface() {
     assert_eq!(profile, "internal");
     unsafe { regwatch_engine_free(e) };
 }
+
+/// A module's settings: the keys it reads, refused where wrong, the
+/// defaults (keep-alive on) and per-trunk keys, all on the Rust side.
+#[test]
+fn module_settings_through_the_c_abi() {
+    let xml = r#"<configuration name="sofia.conf"><profiles>
+      <profile name="external"><gateways>
+        <gateway name="a"><param name="username" value="alice"/>
+          <param name="password" value="Alice-Passw0rd-1"/>
+          <param name="proxy" value="acme.sip.twilio.com"/></gateway>
+        <gateway name="b"><param name="username" value="bob"/>
+          <param name="password" value="Bob-Passw0rd-2"/>
+          <param name="proxy" value="acme.sip.twilio.com"/></gateway>
+      </gateways></profile></profiles></configuration>"#;
+    let e = engine();
+    let set = |section: Option<&str>, k: &str, v: &str| {
+        let section = section.map(c);
+        unsafe {
+            regwatch_engine_setting(
+                e,
+                section.as_ref().map_or(ptr::null(), |s| s.as_ptr()),
+                c(k).as_ptr(),
+                c(v).as_ptr(),
+            )
+        }
+    };
+    assert_eq!(
+        unsafe { regwatch_engine_settings_reset(e) },
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(set(None, "no-such-key", "1"), REGWATCH_STATUS_UNKNOWN_KEY);
+    assert_eq!(
+        set(Some("settings"), "log-level", "loud"),
+        REGWATCH_STATUS_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        set(Some("b"), "keepalive", "maybe"),
+        REGWATCH_STATUS_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        set(Some("settings"), "log-level", "debug"),
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(
+        set(Some("settings"), "check-timeout", "3"),
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(set(Some("b"), "keepalive", "off"), REGWATCH_STATUS_OK);
+    assert_eq!(
+        unsafe { regwatch_engine_setting(e, ptr::null(), ptr::null(), ptr::null()) },
+        REGWATCH_STATUS_NULL_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_settings_apply(e) },
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_freeswitch_gateways_xml(e, 0, c(xml).as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    let mut probed = Vec::new();
+    let mut deadline = 0u64;
+    while deadline < 150_000 {
+        if unsafe { regwatch_engine_poll_timeout(e, &mut deadline) } != REGWATCH_STATUS_OK {
+            break;
+        }
+        assert_eq!(
+            unsafe { regwatch_engine_handle_timeout(e, deadline) },
+            REGWATCH_STATUS_OK
+        );
+        loop {
+            let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+            if unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) } != REGWATCH_STATUS_OK {
+                break;
+            }
+            let ev = unsafe { ev.assume_init() };
+            if ev.kind == REGWATCH_EVENT_TRANSMIT {
+                probed.push(
+                    unsafe { CStr::from_ptr(ev.trunk) }
+                        .to_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    // Keep-alive is on by the modules' default, off for `b` by its section.
+    assert!(
+        probed.iter().filter(|t| *t == "a").count() >= 2,
+        "{probed:?}"
+    );
+    assert!(!probed.iter().any(|t| t == "b"), "{probed:?}");
+    unsafe { regwatch_engine_free(e) };
+}

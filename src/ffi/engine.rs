@@ -1,13 +1,17 @@
 //! `regwatch_engine`: the handle, its lifecycle, options, trunks and the
 //! run loop (timers, `poll_event`). Observations are in `observe.rs`, the
 //! event in `event.rs`, the renderings in `report.rs`, the host adapters
-//! in `asterisk.rs` and `freeswitch.rs`.
+//! in `asterisk.rs` and `freeswitch.rs`, a module's settings in
+//! `settings.rs`.
 use super::boundary::{put_box, req_str, try_ffi, with_handle, Handle};
 use super::config::{config_status, regwatch_trunk_config};
 use super::event::{event_of, regwatch_event};
 use super::log::{regwatch_log_callback, regwatch_log_level, CallbackLogger};
 use super::regwatch_status;
 use crate::core::{Engine, EngineConfig, TrunkId};
+use crate::hosts::asterisk::AsteriskSession;
+use crate::hosts::freeswitch::FreeswitchSession;
+use crate::hosts::settings::HostSettings;
 use std::ffi::{c_char, c_void, CString};
 
 /// The sans-IO engine (a Box).
@@ -29,8 +33,35 @@ pub struct regwatch_engine {
     logger: Option<tracing::Dispatch>,
     /// Backing storage for the strings of the last polled event.
     event_strings: Vec<CString>,
-    /// What the Asterisk and FreeSWITCH adapters remember.
-    pub(crate) hosts: super::hosts::HostContext,
+    /// The host's log callback, its userdata and level.
+    log_callback: Option<LogTarget>,
+    /// A module's own settings (regwatch.conf), see `settings.rs`.
+    pub(crate) settings: HostSettings,
+    /// What the Asterisk adapter remembers.
+    pub(crate) asterisk: AsteriskSession,
+    /// What the FreeSWITCH adapter remembers.
+    pub(crate) freeswitch: FreeswitchSession,
+}
+
+/// The host's log callback as installed.
+#[derive(Clone, Copy)]
+struct LogTarget {
+    cb: unsafe extern "C" fn(*mut c_void, regwatch_log_level, *const c_char),
+    userdata: *mut c_void,
+}
+
+impl regwatch_engine {
+    /// Installs (or removes) the log callback at `level`.
+    fn set_logger(&mut self, target: Option<LogTarget>, level: regwatch_log_level) {
+        self.log_callback = target;
+        self.logger =
+            target.map(|t| tracing::Dispatch::new(CallbackLogger::new(t.cb, t.userdata, level)));
+    }
+
+    /// Re-installs the log callback (if any) at `level`.
+    pub(crate) fn set_log_level(&mut self, level: regwatch_log_level) {
+        self.set_logger(self.log_callback, level);
+    }
 }
 
 impl Handle for regwatch_engine {
@@ -92,7 +123,10 @@ pub unsafe extern "C" fn regwatch_engine_new(
             poisoned: false,
             logger: None,
             event_strings: Vec::new(),
-            hosts: Default::default(),
+            log_callback: None,
+            settings: HostSettings::new(),
+            asterisk: AsteriskSession::new(),
+            freeswitch: FreeswitchSession::new(),
         };
         // SAFETY: `out` is valid for one write per the contract.
         unsafe { put_box(out, h) }
@@ -160,8 +194,7 @@ pub unsafe extern "C" fn regwatch_engine_set_log_callback(
     max_level: regwatch_log_level,
 ) -> regwatch_status {
     with_engine(engine, |h| {
-        h.logger =
-            callback.map(|cb| tracing::Dispatch::new(CallbackLogger::new(cb, userdata, max_level)));
+        h.set_logger(callback.map(|cb| LogTarget { cb, userdata }), max_level);
         regwatch_status::REGWATCH_STATUS_OK
     })
 }

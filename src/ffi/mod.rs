@@ -2,8 +2,8 @@
 //!
 //! One file per C type, as rustls-ffi does: `engine.rs` (the handle, its
 //! lifecycle and run loop), `observe.rs` (observations), `event.rs` (the
-//! event), `report.rs` (renderings), `hosts.rs` (the Asterisk and
-//! FreeSWITCH adapters), `config.rs` (`regwatch_trunk_config`), `check.rs`
+//! event), `report.rs` (renderings), `asterisk.rs` and `freeswitch.rs` (the host
+//! adapters), `settings.rs` (a module's own settings), `config.rs` (`regwatch_trunk_config`), `check.rs`
 //! (`regwatch_check`), `runner.rs` (`regwatch_runner`), `validate.rs`,
 //! `log.rs`, `status.rs`, `version.rs`; `enums.rs` holds the enum-like
 //! arguments with their `TryFrom<u32>`, `boundary.rs` the one helper
@@ -32,6 +32,7 @@
 // `#[must_use]` on each export makes cbindgen emit REGWATCH_MUST_USE.
 #![allow(clippy::double_must_use)]
 
+pub mod asterisk;
 mod boundary;
 #[cfg(feature = "driver")]
 pub mod check;
@@ -39,30 +40,33 @@ pub mod config;
 pub mod engine;
 pub mod enums;
 pub mod event;
-pub mod hosts;
+pub mod freeswitch;
 mod log;
 pub mod observe;
 pub mod report;
 #[cfg(feature = "driver")]
 pub mod runner;
+pub mod settings;
 pub mod status;
 pub mod validate;
 pub mod version;
 
 pub use status::regwatch_status;
 
+pub use asterisk::*;
 #[cfg(feature = "driver")]
 pub use check::*;
 pub use config::*;
 pub use engine::*;
 pub use enums::*;
 pub use event::*;
-pub use hosts::*;
+pub use freeswitch::*;
 pub use log::*;
 pub use observe::*;
 pub use report::*;
 #[cfg(feature = "driver")]
 pub use runner::*;
+pub use settings::*;
 pub use status::regwatch_status_str;
 pub use validate::*;
 pub use version::*;

@@ -24,6 +24,8 @@
 pub mod asterisk;
 pub mod codes;
 pub mod freeswitch;
+pub mod session;
+pub mod settings;
 mod text;
 pub mod uri;
 

@@ -48,6 +48,7 @@ mod events;
 mod include;
 mod index;
 mod log;
+mod session;
 mod sorcery;
 
 pub use ami::{ami_messages, AmiMessage};
@@ -60,4 +61,5 @@ pub use include::{
 };
 pub use index::{IndexEntry, RegistrationIndex};
 pub use log::{parse_log_line, LogEvent, LogLine};
+pub use session::AsteriskSession;
 pub use sorcery::{AsteriskConfig, AsteriskTrunk, Auth, ObjectSet, Registration, TransportObject};
