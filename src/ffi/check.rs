@@ -31,6 +31,15 @@ unsafe fn check_options(
 ) -> Result<CheckOptions, regwatch_status> {
     // SAFETY: NULL or NUL-terminated per the contract.
     let ca = unsafe { opt_str(ca_file) }?;
+    options_of(timeout_ms, ca)
+}
+
+/// The options of a check: `timeout_ms` (0: the driver's default) and a
+/// CA file that must be usable (`REGWATCH_STATUS_IO` otherwise).
+pub(crate) fn options_of(
+    timeout_ms: u32,
+    ca: Option<&str>,
+) -> Result<CheckOptions, regwatch_status> {
     let mut o = CheckOptions::default();
     if timeout_ms > 0 {
         o.timeout = Duration::from_millis(u64::from(timeout_ms));
@@ -41,21 +50,64 @@ unsafe fn check_options(
     Ok(o)
 }
 
-fn finish(
+fn finish(c: regwatch_check, out: *mut *mut regwatch_check) -> regwatch_status {
+    // SAFETY: `out` is valid for one write per the contract.
+    unsafe { put_box(out, c) }
+}
+
+fn made(
     json: String,
     text: String,
     cause: &str,
     probe: Option<(ProbeResult, Option<u64>)>,
-    out: *mut *mut regwatch_check,
-) -> regwatch_status {
-    let c = regwatch_check {
+) -> regwatch_check {
+    regwatch_check {
         json,
         text,
         cause: CString::new(cause).unwrap_or_default(),
         probe,
+    }
+}
+
+/// One OPTIONS, as `regwatch_check_options` runs it.
+pub(crate) fn options_check(
+    ep: &Endpoint,
+    domain: &str,
+    user: &str,
+    opts: &CheckOptions,
+) -> regwatch_check {
+    let o = options(ep, domain, user, opts);
+    let cause = if o.result.class().reachable() {
+        "healthy"
+    } else {
+        o.result.cause().map_or("unknown", |c| c.as_str())
     };
-    // SAFETY: `out` is valid for one write per the contract.
-    unsafe { put_box(out, c) }
+    let json = serde_json::to_string(&o).unwrap_or_else(|_| "{}".to_owned());
+    let text = format!("OPTIONS to {}: {}\n", o.endpoint, o.summary());
+    let probe = Some((o.result, o.rtt_ms.map(|ms| (ms * 1000.0) as u64)));
+    made(json, text, cause, probe)
+}
+
+/// The live check of a trunk, as `regwatch_check_trunk` runs it.
+pub(crate) fn trunk_check_of(
+    cfg: &crate::core::TrunkConfig,
+    opts: &CheckOptions,
+) -> regwatch_check {
+    let c = trunk_check(cfg, opts);
+    let json = serde_json::to_string(&c).unwrap_or_else(|_| "{}".to_owned());
+    made(json, c.text(), c.diagnosis.cause.as_str(), None)
+}
+
+impl regwatch_check {
+    /// The console text.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// An OPTIONS check's probe result and round trip (µs).
+    pub(crate) fn probe(&self) -> Option<(ProbeResult, Option<u64>)> {
+        self.probe
+    }
 }
 
 /// One OPTIONS to `host`:`port` over `transport`, for `domain` (Request-URI
@@ -100,16 +152,7 @@ pub unsafe extern "C" fn regwatch_check_options(
             port,
             transport,
         };
-        let o = options(&ep, domain, user, &opts);
-        let cause = if o.result.class().reachable() {
-            "healthy"
-        } else {
-            o.result.cause().map_or("unknown", |c| c.as_str())
-        };
-        let json = serde_json::to_string(&o).unwrap_or_else(|_| "{}".to_owned());
-        let text = format!("OPTIONS to {}: {}\n", o.endpoint, o.summary());
-        let probe = Some((o.result, o.rtt_ms.map(|ms| (ms * 1000.0) as u64)));
-        finish(json, text, cause, probe, out)
+        finish(options_check(&ep, domain, user, &opts), out)
     })
 }
 
@@ -198,7 +241,7 @@ pub unsafe extern "C" fn regwatch_check_register(
             register: Some(c.clone()),
         }
         .text();
-        finish(json, text, c.cause.as_str(), None, out)
+        finish(made(json, text, c.cause.as_str(), None), out)
     })
 }
 
@@ -228,9 +271,7 @@ pub unsafe extern "C" fn regwatch_check_trunk(
         let cfg = unsafe { &(*config).inner };
         // SAFETY: C string per the contract.
         let opts = try_ffi!(unsafe { check_options(timeout_ms, ca_file) });
-        let c = trunk_check(cfg, &opts);
-        let json = serde_json::to_string(&c).unwrap_or_else(|_| "{}".to_owned());
-        finish(json, c.text(), c.diagnosis.cause.as_str(), None, out)
+        finish(trunk_check_of(cfg, &opts), out)
     })
 }
 

@@ -5,14 +5,15 @@
 //! `settings.rs`.
 use super::boundary::{put_box, req_str, try_ffi, with_handle, Handle};
 use super::config::{config_status, regwatch_trunk_config};
-use super::event::{event_of, regwatch_event};
+use super::event::{event_of, regwatch_event, EventStore};
 use super::log::{regwatch_log_callback, regwatch_log_level, CallbackLogger};
 use super::regwatch_status;
-use crate::core::{Engine, EngineConfig, TrunkId};
+use crate::core::{Action, Engine, EngineConfig, Output, Probe, TrunkId};
 use crate::hosts::asterisk::AsteriskSession;
 use crate::hosts::freeswitch::FreeswitchSession;
+use crate::hosts::render::{origin, render, reregister, Origin};
 use crate::hosts::settings::HostSettings;
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 
 /// The sans-IO engine (a Box).
 ///
@@ -32,7 +33,10 @@ pub struct regwatch_engine {
     poisoned: bool,
     logger: Option<tracing::Dispatch>,
     /// Backing storage for the strings of the last polled event.
-    event_strings: Vec<CString>,
+    events: EventStore,
+    /// The last polled output, when it was a transmit (for
+    /// `regwatch_engine_probe_job`).
+    pub(crate) last_transmit: Option<Probe>,
     /// The host's log callback, its userdata and level.
     log_callback: Option<LogTarget>,
     /// A module's own settings (regwatch.conf), see `settings.rs`.
@@ -122,7 +126,8 @@ pub unsafe extern "C" fn regwatch_engine_new(
             engine: Engine::new(EngineConfig::default(), now_ms, seed),
             poisoned: false,
             logger: None,
-            event_strings: Vec::new(),
+            events: EventStore::default(),
+            last_transmit: None,
             log_callback: None,
             settings: HostSettings::new(),
             asterisk: AsteriskSession::new(),
@@ -309,9 +314,41 @@ pub unsafe extern "C" fn regwatch_engine_poll_timeout(
     })
 }
 
+/// The longest wait `regwatch_engine_next_wait_ms` gives.
+pub const REGWATCH_MAX_WAIT_MS: u32 = 60_000;
+
+/// How long a host may sleep from `now_ms` before calling
+/// `regwatch_engine_handle_timeout`: the time to the next deadline, 0 when
+/// it is due, and at most `REGWATCH_MAX_WAIT_MS` (also when no timer is
+/// armed), so that a host's timer never needs its own cap.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_next_wait_ms(
+    engine: *mut regwatch_engine,
+    now_ms: u64,
+    out_wait_ms: *mut u32,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        if out_wait_ms.is_null() {
+            return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
+        }
+        let wait = h.engine.poll_timeout().map_or(REGWATCH_MAX_WAIT_MS, |at| {
+            u32::try_from(at.saturating_sub(now_ms))
+                .unwrap_or(u32::MAX)
+                .min(REGWATCH_MAX_WAIT_MS)
+        });
+        // SAFETY: valid for one write per the contract.
+        unsafe { *out_wait_ms = wait };
+        regwatch_status::REGWATCH_STATUS_OK
+    })
+}
+
 /// Takes the next output and fills `*out` (returns OK), or returns
-/// `REGWATCH_STATUS_DONE` when there is none. The strings in `*out` belong
-/// to the engine and stay valid until the next call on this engine.
+/// `REGWATCH_STATUS_DONE` when there is none. Set `out->struct_size` to
+/// `sizeof(regwatch_event)` first (`REGWATCH_STATUS_INVALID_ARGUMENT`
+/// when it is smaller than this library's event). The strings in `*out`
+/// belong to the engine and stay valid until the next poll or input on
+/// this engine.
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn regwatch_engine_poll_event(
@@ -322,10 +359,29 @@ pub unsafe extern "C" fn regwatch_engine_poll_event(
         if out.is_null() {
             return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
         }
+        // SAFETY: `out` points to a caller's event whose `struct_size` is
+        // set, per the contract.
+        let size = unsafe { (*out).struct_size } as usize;
+        if size < std::mem::size_of::<regwatch_event>() {
+            return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT;
+        }
         let Some(output) = h.engine.poll_output() else {
             return regwatch_status::REGWATCH_STATUS_DONE;
         };
-        let ev = event_of(&output, h.engine.now_ms(), &mut h.event_strings);
+        let (origin, rereg) = match &output {
+            Output::Action(Action::ReRegister { trunk, name }) => {
+                let (o, r) = reregister(&h.engine, *trunk, name, &h.asterisk, &h.freeswitch);
+                (o, Some(r))
+            }
+            Output::Event(e) => (origin(e.name(), &h.asterisk, &h.freeswitch), None),
+            Output::Transmit(_) => (Origin::Other, None),
+        };
+        let rendered = render(&h.engine, &output, origin, rereg);
+        let ev = event_of(&output, h.engine.now_ms(), &rendered, &mut h.events);
+        h.last_transmit = match output {
+            Output::Transmit(p) => Some(p),
+            _ => None,
+        };
         // SAFETY: `out` is valid for one write per the contract.
         unsafe { out.write(ev) };
         regwatch_status::REGWATCH_STATUS_OK

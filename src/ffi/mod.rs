@@ -41,6 +41,9 @@ pub mod engine;
 pub mod enums;
 pub mod event;
 pub mod freeswitch;
+pub mod ids;
+#[cfg(feature = "driver")]
+pub mod job;
 mod log;
 pub mod observe;
 pub mod report;
@@ -61,6 +64,9 @@ pub use engine::*;
 pub use enums::*;
 pub use event::*;
 pub use freeswitch::*;
+pub use ids::*;
+#[cfg(feature = "driver")]
+pub use job::*;
 pub use log::*;
 pub use observe::*;
 pub use report::*;

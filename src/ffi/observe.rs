@@ -373,3 +373,23 @@ pub unsafe extern "C" fn regwatch_engine_observe_sip(
         }
     })
 }
+
+/// Whether a host should hand a SIP message to
+/// `regwatch_engine_observe_sip` at all: its CSeq method (`method`,
+/// `method_len` bytes, not NUL-terminated, as a SIP stack keeps it) is one
+/// the engine reads (REGISTER, OPTIONS) and the message (`message_len`
+/// bytes) is not over the 64 KiB it accepts. Lets a host skip copying
+/// every other message off its SIP threads. Thread-safe; false for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn regwatch_sip_wanted(
+    method: *const c_char,
+    method_len: usize,
+    message_len: usize,
+) -> bool {
+    if method.is_null() || message_len == 0 || message_len > crate::sip::MAX_MESSAGE {
+        return false;
+    }
+    // SAFETY: `method` is valid for `method_len` bytes per the contract.
+    let m = unsafe { std::slice::from_raw_parts(method.cast::<u8>(), method_len) };
+    m.eq_ignore_ascii_case(b"REGISTER") || m.eq_ignore_ascii_case(b"OPTIONS")
+}

@@ -1,11 +1,13 @@
 //! What an engine renders for people: trunk JSON and console text, the
 //! trunks table, findings, and a trunk's configuration and state.
+use super::boundary::opt_str;
 use super::boundary::{put_box, try_ffi, write_out};
 use super::config::regwatch_trunk_config;
 use super::engine::{engine_err, regwatch_engine, trunk_id, with_engine};
+use super::ids::{cause_cstr, state_cstr};
 use super::regwatch_status;
 use crate::core::{render_trunk_json, render_trunk_text};
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 
 /// Writes the trunk as JSON (state, cause, summary, evidence, remediation,
 /// references, confidence, findings, history, timings) into `buf`,
@@ -162,29 +164,39 @@ pub unsafe extern "C" fn regwatch_engine_trunk_state(
         let (state, cause) = try_ffi!(h.engine.trunk_state(id).map_err(engine_err));
         // SAFETY: both valid for one write per the contract.
         unsafe {
-            *out_state = static_cstr(state.as_str());
-            *out_cause = static_cstr(cause.as_str());
+            *out_state = state_cstr(state);
+            *out_cause = cause_cstr(cause);
         }
         regwatch_status::REGWATCH_STATUS_OK
     })
 }
 
-/// NUL-terminated static copies of the state and cause ids.
-fn static_cstr(s: &'static str) -> *const c_char {
-    use crate::core::{Cause, RegState};
-    use std::sync::OnceLock;
-    static TABLE: OnceLock<Vec<(&'static str, CString)>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        RegState::ALL
-            .iter()
-            .map(|s| s.as_str())
-            .chain(Cause::ALL.iter().map(|c| c.as_str()))
-            .map(|s| (s, CString::new(s).unwrap_or_default()))
-            .collect()
-    });
-    table
-        .iter()
-        .find(|(k, _)| *k == s)
-        .map(|(_, c)| c.as_ptr())
-        .unwrap_or(c"".as_ptr())
+/// Asterisk: the `RegwatchTrunk` events of the `RegwatchShowTrunks` AMI
+/// action, one per trunk (Trunk, State, Cause, Code, Alerting, ExpiresIn
+/// in whole seconds rounded up or -1, Findings, Summary), each
+/// `Key: value\r\n` lines ending in an empty line, with `ActionID`
+/// repeated when `action_id` (may be NULL) is not empty. `*out_count`
+/// (may be NULL) gets the number of trunks. Output as for
+/// `regwatch_engine_trunk_json`.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_ami_trunks(
+    engine: *mut regwatch_engine,
+    action_id: *const c_char,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+    out_count: *mut usize,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        // SAFETY: NULL or a C string per the contract.
+        let action_id = try_ffi!(unsafe { opt_str(action_id) });
+        let (text, n) = crate::hosts::render::ami_trunks(&h.engine, action_id);
+        if !out_count.is_null() {
+            // SAFETY: valid for one write per the contract.
+            unsafe { *out_count = n };
+        }
+        // SAFETY: buffer per the contract.
+        unsafe { write_out(&text, buf, len, out_len) }
+    })
 }

@@ -4,12 +4,13 @@ use super::boundary::{
     free_box, guard, opt_str, put_box, req_str, try_ffi, with_handle, write_out, Handle,
 };
 use super::config::regwatch_trunk_config;
-use super::event::{event_of, regwatch_event};
+use super::event::{event_of, regwatch_event, EventStore};
 use super::log::{regwatch_log_callback, regwatch_log_level, CallbackLogger};
 use super::regwatch_status;
 use crate::driver::{Runner, RunnerConfig};
+use crate::hosts::render::{render, Origin, Reregister};
 use crate::EngineConfig;
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 
 /// A running keep-alive monitor (see `regwatch_runner_start`).
 pub struct regwatch_runner {
@@ -103,10 +104,13 @@ pub unsafe extern "C" fn regwatch_runner_start(
             tracing::Dispatch::new(CallbackLogger::new(cb, userdata, max_level))
         }));
         let target = on_event.map(|cb| CallbackTarget { cb, userdata });
-        let mut strings: Vec<CString> = Vec::new();
+        let mut store = EventStore::default();
         let callback: crate::driver::OutputCallback = Box::new(move |engine, output| {
             if let Some(t) = &target {
-                let ev = event_of(output, engine.now_ms(), &mut strings);
+                let rereg =
+                    matches!(output, crate::core::Output::Action(_)).then_some(Reregister::Host);
+                let rendered = render(engine, output, Origin::Other, rereg);
+                let ev = event_of(output, engine.now_ms(), &rendered, &mut store);
                 // SAFETY: the host's callback, called as documented; `ev`
                 // and its strings live across the call.
                 unsafe { (t.cb)(t.userdata, &ev) };

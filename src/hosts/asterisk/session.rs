@@ -97,6 +97,11 @@ impl AsteriskSession {
         Ok(())
     }
 
+    /// Whether `name` is a registration of the configuration last synced.
+    pub fn knows(&self, name: &str) -> bool {
+        self.trunks.contains(name)
+    }
+
     /// A stasis `Registry` message as JSON.
     pub fn registry_json(
         &self,
