@@ -12,6 +12,10 @@
  *    REGWATCH_STATUS_PANIC and poisons the handle (REGWATCH_STATUS_POISONED
  *    from then on; only _free is allowed).
  *  - Thread safety is stated on each type.
+ *  - Status-returning functions are REGWATCH_MUST_USE (warn_unused_result).
+ *    GCC ignores a (void) cast of such a call; to drop a status on purpose
+ *    under -Werror write `(void)!regwatch_x(...);` or test it:
+ *    `if (regwatch_x(...) != REGWATCH_STATUS_OK) { ... }`.
  */
 
 #ifndef REGWATCH_H
