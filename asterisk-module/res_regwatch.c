@@ -902,11 +902,12 @@ static char *cli_show(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
 	size_t i = (size_t) (e - cli_entries);
 	const char *trunk;
+	regwatch_status st;
 	char *text;
 
 	switch (cmd) {
 	case CLI_INIT:
-		e->command = shows[i].command;
+		e->command = (char *) shows[i].command;
 		e->usage = shows[i].usage;
 		return NULL;
 	case CLI_GENERATE:
@@ -916,7 +917,8 @@ static char *cli_show(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 		return CLI_SHOWUSAGE;
 	}
 	trunk = shows[i].trunk_arg ? a->argv[shows[i].trunk_arg] : NULL;
-	return print(a->fd, ask_engine(shows[i].fn, (void *) trunk, &text), text, trunk);
+	st = ask_engine(shows[i].fn, (void *) trunk, &text);
+	return print(a->fd, st, text, trunk);
 }
 
 static char *cli_check(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)

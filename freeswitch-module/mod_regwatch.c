@@ -498,11 +498,14 @@ SWITCH_STANDARD_API(regwatch_api)
 		argc = (int) switch_separate_string(buf, ' ', argv, (sizeof(argv) / sizeof(argv[0])));
 	}
 	if (argc == 0 || !strcasecmp(argv[0], "status")) {
-		print(stream, locked(trunks_text, NULL, &text), text, NULL);
+		st = locked(trunks_text, NULL, &text);
+		print(stream, st, text, NULL);
 	} else if (!strcasecmp(argv[0], "findings") && argc == 1) {
-		print(stream, locked(findings_text, NULL, &text), text, NULL);
+		st = locked(findings_text, NULL, &text);
+		print(stream, st, text, NULL);
 	} else if (!strcasecmp(argv[0], "show") && argc == 2) {
-		print(stream, locked(trunk_text, argv[1], &text), text, argv[1]);
+		st = locked(trunk_text, argv[1], &text);
+		print(stream, st, text, argv[1]);
 	} else if (!strcasecmp(argv[0], "check") && argc == 2) {
 		switch_mutex_lock(g.engine_lock);
 		st = regwatch_engine_check_job(g.engine, argv[1], &job);
