@@ -3,19 +3,21 @@
  *
  * SPDX-License-Identifier: MIT OR Apache-2.0
  *
- * A thin translator between Asterisk and libregwatch (linked statically):
+ * Glue between Asterisk and libregwatch (linked statically), nothing else:
  * it hands the engine what Asterisk gives (sorcery object sets, stasis
- * Registry messages, every REGISTER and OPTIONS on the wire) and shows what
- * the engine renders (CLI text, AMI events, log lines). It decides nothing:
- * classification, thresholds, keep-alive timing, validation and the words
- * of every diagnosis are libregwatch's.
+ * Registry messages, every REGISTER and OPTIONS on the wire, regwatch.conf
+ * as key/value pairs) and shows or runs what the engine renders (CLI text,
+ * AMI events, log lines, the re-register command, keep-alive probes).
+ * Classification, thresholds, keep-alive timing, settings and their
+ * defaults, the re-register policy, validation and the words of every
+ * diagnosis are libregwatch's (see libregwatch's hosts/ and ffi/).
  *
  * Threads. Every engine call runs on one PJSIP serializer ("regwatch");
  * pjsip and stasis callbacks only copy what they get and push it there.
  * The engine's next deadline is armed on a private ast_sched context whose
  * callback only pushes a "timeout" task. OPTIONS keep-alives on the
- * registration's own transport go through PJSIP; probes of alternative
- * transports, and `regwatch check`, use libregwatch's own driver on a
+ * registration's own transport go through PJSIP; probes the engine marks
+ * `via_driver`, and `regwatch check`, run as libregwatch jobs on a
  * dedicated taskprocessor (they block).
  */
 
@@ -50,7 +52,7 @@
 				<parameter name="PreviousState"><para>The state before.</para></parameter>
 				<parameter name="Cause"><para>The cause id (healthy, credentials_rejected, domain_not_found, ...).</para></parameter>
 				<parameter name="Code"><para>The SIP status code behind it, or 0.</para></parameter>
-				<parameter name="Summary"><para>The diagnosis in one line.</para></parameter>
+				<parameter name="Summary"><para>The diagnosis in one line (always filled).</para></parameter>
 			</syntax>
 		</managerEventInstance>
 	</managerEvent>
@@ -62,9 +64,9 @@
 				<parameter name="Alert"><para>raised or cleared.</para></parameter>
 				<parameter name="State"><para>The registration state.</para></parameter>
 				<parameter name="Cause"><para>The cause id.</para></parameter>
-				<parameter name="Severity"><para>info, warning or error.</para></parameter>
+				<parameter name="Severity"><para>info, warning or error when raised; empty when cleared.</para></parameter>
 				<parameter name="Code"><para>The SIP status code behind it, or 0.</para></parameter>
-				<parameter name="Summary"><para>What is wrong, in plain words.</para></parameter>
+				<parameter name="Summary"><para>What is wrong (raised) or that it is over (cleared), in plain words.</para></parameter>
 			</syntax>
 		</managerEventInstance>
 	</managerEvent>
@@ -99,25 +101,9 @@
 
 #include "regwatch.h"
 
-/* Module settings from regwatch.conf that are not engine options. */
-struct settings {
-	int reregister;            /* reregister_on_recovery */
-	unsigned int check_timeout_ms;
-	regwatch_log_level log_level;
-	char ca_file[PATH_MAX];
-	struct ast_str *no_reregister; /* ",name,name," of sections saying no */
-};
-
-/* Engine options read from [general], applied on the serializer. */
-struct options {
-	size_t n;
-	char *keys[64];
-	char *values[64];
-};
-
 static struct regwatch_engine *engine;        /* serializer only */
 static struct ast_taskprocessor *serializer;  /* every engine call */
-static struct ast_taskprocessor *prober;      /* blocking driver probes */
+static struct ast_taskprocessor *prober;      /* blocking libregwatch jobs */
 static struct ast_sched_context *sched;
 static int timer_id = -1;                     /* serializer only */
 static uint64_t armed_at;                     /* serializer only; 0: none */
@@ -129,8 +115,6 @@ static int devnull = -1;
 static int unloading;                         /* atomic */
 static int cli_registered, service_registered, observers_added;
 static int inflight;                          /* atomic: OPTIONS awaiting PJSIP */
-static struct settings settings;              /* serializer only after load */
-AST_MUTEX_DEFINE_STATIC(settings_lock);       /* for CLI readers */
 
 static uint64_t now_ms(void)
 {
@@ -174,87 +158,46 @@ static void on_engine_log(void *userdata, regwatch_log_level level, const char *
 	}
 }
 
-/* Text the engine renders into a buffer it sizes; the caller frees it. */
+/* Text the library renders into a buffer it sizes; *out is the caller's
+ * to free (NULL unless OK). Returns the library's status. */
 typedef regwatch_status (*render_fn)(void *arg, char *buf, size_t len, size_t *out_len);
 
-static char *render(render_fn fn, void *arg)
+static regwatch_status render(render_fn fn, void *arg, char **out)
 {
 	size_t need = 0;
-	char *buf;
 	regwatch_status st = fn(arg, NULL, 0, &need);
 
+	*out = NULL;
 	if (st != REGWATCH_STATUS_OK && st != REGWATCH_STATUS_BUFFER_TOO_SMALL) {
-		return NULL;
+		return st;
 	}
-	buf = ast_malloc(need ? need : 1);
-	if (!buf) {
-		return NULL;
+	if (!(*out = ast_malloc(need ? need : 1))) {
+		return REGWATCH_STATUS_IO;
 	}
-	if (fn(arg, buf, need, &need) != REGWATCH_STATUS_OK) {
-		ast_free(buf);
-		return NULL;
+	if ((st = fn(arg, *out, need, &need)) != REGWATCH_STATUS_OK) {
+		ast_free(*out);
+		*out = NULL;
 	}
-	return buf;
-}
-
-static int is_excluded(const char *trunk)
-{
-	char needle[256];
-
-	if (!settings.no_reregister) {
-		return 0;
-	}
-	snprintf(needle, sizeof(needle), ",%s,", trunk);
-	return strstr(ast_str_buffer(settings.no_reregister), needle) != NULL;
+	return st;
 }
 
 static void send_probe(const struct regwatch_event *ev);
 
 static void handle_event(const struct regwatch_event *ev)
 {
-	char cmd[300];
-
-	switch (ev->kind) {
-	case REGWATCH_EVENT_STATE_CHANGED:
-		manager_event(EVENT_FLAG_SYSTEM, "RegwatchState",
-			"Trunk: %s\r\nState: %s\r\nPreviousState: %s\r\nCause: %s\r\nCode: %u\r\nSummary: %s\r\n",
-			ev->trunk, ev->state, ev->previous_state, ev->cause, (unsigned) ev->code, ev->summary);
-		break;
-	case REGWATCH_EVENT_ALERT_RAISED:
-	case REGWATCH_EVENT_ALERT_CLEARED:
-		manager_event(EVENT_FLAG_SYSTEM, "RegwatchAlert",
-			"Trunk: %s\r\nAlert: %s\r\nState: %s\r\nCause: %s\r\nSeverity: %s\r\nCode: %u\r\nSummary: %s\r\n",
-			ev->trunk, ev->kind == REGWATCH_EVENT_ALERT_RAISED ? "raised" : "cleared",
-			ev->state, ev->cause, ev->severity, (unsigned) ev->code, ev->summary);
-		break;
-	case REGWATCH_EVENT_FINDING:
-		/* Emitted when a registration is added or its configuration changes. */
-		if (!strcmp(ev->severity, "info")) {
-			ast_log(LOG_NOTICE, "regwatch: registration '%s': [%s] %s: %s\n",
-				ev->trunk, ev->severity, ev->cause, ev->summary);
-		} else {
-			ast_log(LOG_WARNING, "regwatch: registration '%s': [%s] %s: %s\n",
-				ev->trunk, ev->severity, ev->cause, ev->summary);
-		}
-		break;
-	case REGWATCH_EVENT_ACTION_REREGISTER:
-		if (!settings.reregister || is_excluded(ev->trunk)) {
-			ast_log(LOG_NOTICE, "regwatch: registrar of '%s' answers again; "
-				"re-registration on recovery is off for it\n", ev->trunk);
-			break;
-		}
-		ast_log(LOG_NOTICE, "regwatch: registrar of '%s' answers again: re-registering now\n",
-			ev->trunk);
-		snprintf(cmd, sizeof(cmd), "pjsip send register %s", ev->trunk);
-		if (ast_cli_command(devnull, cmd) != RESULT_SUCCESS) {
-			ast_log(LOG_WARNING, "regwatch: '%s' failed (is res_pjsip_outbound_registration loaded?)\n", cmd);
-		}
-		break;
-	case REGWATCH_EVENT_TRANSMIT:
+	if (ev->log_level) {
+		on_engine_log(NULL, ev->log_level, ev->log_line);
+	}
+	if (ev->ami_event[0]) {
+		manager_event(EVENT_FLAG_SYSTEM, ev->ami_event, "%s", ev->ami_fields);
+	}
+	if (ev->kind == REGWATCH_EVENT_ACTION_REREGISTER && ev->command[0]
+			&& ast_cli_command(devnull, ev->command) != RESULT_SUCCESS) {
+		ast_log(LOG_WARNING, "regwatch: '%s' failed (is res_pjsip_outbound_registration loaded?)\n",
+			ev->command);
+	}
+	if (ev->kind == REGWATCH_EVENT_TRANSMIT) {
 		send_probe(ev);
-		break;
-	default:
-		break;
 	}
 }
 
@@ -263,8 +206,9 @@ static int sched_fired(const void *data);
 /* Drains the engine's outputs and re-arms the one timer. Serializer only. */
 static void drain(void)
 {
-	struct regwatch_event ev;
+	struct regwatch_event ev = { .struct_size = sizeof(ev) };
 	uint64_t deadline;
+	uint32_t wait;
 
 	while (regwatch_engine_poll_event(engine, &ev) == REGWATCH_STATUS_OK) {
 		handle_event(&ev);
@@ -286,11 +230,8 @@ static void drain(void)
 		timer_id = -1;
 	}
 	armed_at = deadline;
-	if (deadline) {
-		uint64_t now = now_ms();
-		int wait = deadline > now ? (int) MIN(deadline - now, 3600000) : 0;
-
-		timer_id = ast_sched_add(sched, wait, sched_fired, NULL);
+	if (regwatch_engine_next_wait_ms(engine, now_ms(), &wait) == REGWATCH_STATUS_OK) {
+		timer_id = ast_sched_add(sched, (int) wait, sched_fired, NULL);
 	}
 }
 
@@ -318,6 +259,7 @@ static int sched_fired(const void *data)
 
 /* --- keep-alive probes -------------------------------------------------- */
 
+/* An OPTIONS sent through PJSIP, until its answer is back on the serializer. */
 struct probe {
 	uint64_t id;
 	uint64_t sent_us;
@@ -325,45 +267,15 @@ struct probe {
 	uint16_t code;
 	regwatch_transport_error terror;
 	uint64_t rtt_us;
-	/* Alternative-transport probes (the driver's own OPTIONS). */
-	struct regwatch_check *check;
-	uint16_t port;
-	regwatch_transport transport;
-	uint32_t timeout_ms;
-	char host[256];
-	char domain[256];
-	char user[128];
 	char trunk[];
 };
-
-static struct probe *probe_alloc(const struct regwatch_event *ev)
-{
-	size_t n = strlen(ev->trunk) + 1;
-	struct probe *p = ast_calloc(1, sizeof(*p) + n);
-
-	if (p) {
-		p->id = ev->probe_id;
-		p->sent_us = now_us();
-		p->port = ev->probe_port;
-		p->transport = ev->probe_transport;
-		memcpy(p->trunk, ev->trunk, n);
-	}
-	return p;
-}
 
 static int probe_done_task(void *data)
 {
 	struct probe *p = data;
-	regwatch_status st;
-	uint64_t now = now_ms();
+	regwatch_status st = regwatch_engine_probe_result(engine, now_ms(), p->trunk, p->id, p->outcome,
+		p->code, p->terror, (int64_t) p->rtt_us);
 
-	if (p->check) {
-		st = regwatch_engine_probe_check(engine, now, p->trunk, p->id, p->check);
-		regwatch_check_free(p->check);
-	} else {
-		st = regwatch_engine_probe_result(engine, now, p->trunk, p->id, p->outcome, p->code,
-			p->terror, (int64_t) p->rtt_us);
-	}
 	if (st != REGWATCH_STATUS_OK && st != REGWATCH_STATUS_DONE && st != REGWATCH_STATUS_NOT_FOUND) {
 		ast_log(LOG_WARNING, "regwatch: probe result for '%s' refused: %s\n",
 			p->trunk, regwatch_status_str(st));
@@ -379,7 +291,6 @@ static void probe_cb(void *token, pjsip_event *e)
 	struct probe *p = token;
 
 	p->rtt_us = now_us() - p->sent_us;
-	/* res_pjsip's own timeout passes an event without a transaction. */
 	switch (e->body.tsx_state.type) {
 	case PJSIP_EVENT_TIMER:
 		p->outcome = REGWATCH_PROBE_TIMEOUT;
@@ -393,9 +304,13 @@ static void probe_cb(void *token, pjsip_event *e)
 		p->code = e->body.tsx_state.src.rdata->msg_info.msg->line.status.code;
 		break;
 	default:
-		p->outcome = REGWATCH_PROBE_LOCAL_RESPONSE;
-		p->code = (e->type == PJSIP_EVENT_TSX_STATE && e->body.tsx_state.tsx)
-			? e->body.tsx_state.tsx->status_code : 408;
+		/* res_pjsip's own timeout passes an event without a transaction. */
+		if (e->type == PJSIP_EVENT_TSX_STATE && e->body.tsx_state.tsx) {
+			p->outcome = REGWATCH_PROBE_LOCAL_RESPONSE;
+			p->code = e->body.tsx_state.tsx->status_code;
+		} else {
+			p->outcome = REGWATCH_PROBE_TIMEOUT;
+		}
 		break;
 	}
 	if (ast_sip_push_task(serializer, probe_done_task, p)) {
@@ -404,23 +319,27 @@ static void probe_cb(void *token, pjsip_event *e)
 	__atomic_fetch_sub(&inflight, 1, __ATOMIC_ACQ_REL);
 }
 
-/* The driver's OPTIONS over an alternative transport (the prober thread). */
-static int alternate_task(void *data)
+static int job_done_task(void *data)
 {
-	struct probe *p = data;
-	char ca_file[PATH_MAX];
+	struct regwatch_job *job = data;
+	regwatch_status st = regwatch_engine_job_done(engine, now_ms(), job);
 
-	ast_mutex_lock(&settings_lock);
-	ast_copy_string(ca_file, settings.ca_file, sizeof(ca_file));
-	ast_mutex_unlock(&settings_lock);
-	if (is_unloading() || regwatch_check_options(p->host, p->port, p->transport, p->domain,
-			p->user, p->timeout_ms, ca_file[0] ? ca_file : NULL, &p->check) != REGWATCH_STATUS_OK) {
-		ast_free(p);
-		return 0;
+	if (st != REGWATCH_STATUS_OK && st != REGWATCH_STATUS_DONE && st != REGWATCH_STATUS_NOT_FOUND) {
+		ast_debug(1, "regwatch: probe result refused: %s\n", regwatch_status_str(st));
 	}
-	if (ast_sip_push_task(serializer, probe_done_task, p)) {
-		regwatch_check_free(p->check);
-		ast_free(p);
+	regwatch_job_free(job);
+	drain();
+	return 0;
+}
+
+/* A libregwatch job (the prober thread): run it, hand the result back. */
+static int job_task(void *data)
+{
+	struct regwatch_job *job = data;
+
+	if (is_unloading() || regwatch_job_run(job) != REGWATCH_STATUS_OK
+			|| ast_sip_push_task(serializer, job_done_task, job)) {
+		regwatch_job_free(job);
 	}
 	return 0;
 }
@@ -436,24 +355,20 @@ static char *field_of(struct ast_variable *vars, const char *name)
 	return NULL;
 }
 
-static void report_now(struct probe *p, regwatch_probe_outcome outcome, regwatch_transport_error terror)
+static void report_now(struct probe *p, regwatch_transport_error terror)
 {
-	p->outcome = outcome;
-	p->terror = terror;
-	if (regwatch_engine_probe_result(engine, now_ms(), p->trunk, p->id, p->outcome, 0, p->terror, -1)
-			!= REGWATCH_STATUS_OK) {
+	if (regwatch_engine_probe_result(engine, now_ms(), p->trunk, p->id, REGWATCH_PROBE_TRANSPORT_ERROR, 0,
+			terror, -1) != REGWATCH_STATUS_OK) {
 		ast_debug(1, "regwatch: probe of '%s' no longer awaited\n", p->trunk);
 	}
 	ast_free(p);
 }
 
 /* Serializer: an OPTIONS as the engine asked, through PJSIP on the
- * registration's own transport and outbound proxy, or through the driver
- * for an alternative transport. */
+ * registration's own transport and outbound proxy, or as a libregwatch
+ * job when the engine says PJSIP cannot send it. */
 static void send_probe(const struct regwatch_event *ev)
 {
-	struct ast_json *json = ast_json_load_string(ev->json, NULL);
-	const char *purpose = json ? ast_json_string_get(ast_json_object_get(json, "purpose")) : NULL;
 	struct probe *p;
 	struct ast_sorcery *sorcery;
 	void *reg;
@@ -461,28 +376,26 @@ static void send_probe(const struct regwatch_event *ev)
 	char *server_uri = NULL, *client_uri = NULL, *proxy = NULL, *transport = NULL;
 	pj_str_t target, from;
 	pjsip_tx_data *tdata;
-	uint64_t now = now_ms();
-	int timeout = ev->probe_deadline_ms > now ? (int) (ev->probe_deadline_ms - now) : 1000;
+	size_t n = strlen(ev->trunk) + 1;
 
-	if (is_unloading() || !(p = probe_alloc(ev))) {
-		ast_json_unref(json);
+	if (is_unloading()) {
 		return;
 	}
-	if (purpose && !strcmp(purpose, "alternate")) {
-		const char *domain = ast_json_string_get(ast_json_object_get(json, "domain"));
-		const char *user = ast_json_string_get(ast_json_object_get(json, "username"));
+	if (ev->transmit.via_driver) {
+		struct regwatch_job *job = NULL;
 
-		ast_copy_string(p->host, ev->probe_host, sizeof(p->host));
-		ast_copy_string(p->domain, S_OR(domain, ev->probe_host), sizeof(p->domain));
-		ast_copy_string(p->user, S_OR(user, "regwatch"), sizeof(p->user));
-		p->timeout_ms = timeout;
-		ast_json_unref(json);
-		if (ast_taskprocessor_push(prober, alternate_task, p)) {
-			ast_free(p);
+		if (regwatch_engine_probe_job(engine, ev->transmit.probe_id, &job) == REGWATCH_STATUS_OK
+				&& ast_taskprocessor_push(prober, job_task, job)) {
+			regwatch_job_free(job);
 		}
 		return;
 	}
-	ast_json_unref(json);
+	if (!(p = ast_calloc(1, sizeof(*p) + n))) {
+		return;
+	}
+	p->id = ev->transmit.probe_id;
+	p->sent_us = now_us();
+	memcpy(p->trunk, ev->trunk, n);
 
 	sorcery = ast_sip_get_sorcery();
 	reg = sorcery ? ast_sorcery_retrieve_by_id(sorcery, "registration", ev->trunk) : NULL;
@@ -507,7 +420,7 @@ static void send_probe(const struct regwatch_event *ev)
 	if (pjsip_endpt_create_request(ast_sip_get_pjsip_endpoint(), &pjsip_options_method, &target,
 			&from, &target, NULL, NULL, -1, NULL, &tdata) != PJ_SUCCESS) {
 		ast_log(LOG_WARNING, "regwatch: cannot build an OPTIONS to '%s' for '%s'\n", server_uri, ev->trunk);
-		report_now(p, REGWATCH_PROBE_TRANSPORT_ERROR, REGWATCH_TRANSPORT_ERROR_UNREACHABLE);
+		report_now(p, REGWATCH_TRANSPORT_ERROR_UNREACHABLE);
 		goto out;
 	}
 	if (!ast_strlen_zero(proxy) && ast_sip_set_outbound_proxy(tdata, proxy)) {
@@ -522,10 +435,10 @@ static void send_probe(const struct regwatch_event *ev)
 		}
 	}
 	__atomic_fetch_add(&inflight, 1, __ATOMIC_ACQ_REL);
-	if (ast_sip_send_out_of_dialog_request(tdata, probe_endpoint, timeout, p, probe_cb)) {
+	if (ast_sip_send_out_of_dialog_request(tdata, probe_endpoint, (int) ev->transmit.timeout_ms, p, probe_cb)) {
 		/* The callback will not run; tdata was released by res_pjsip. */
 		__atomic_fetch_sub(&inflight, 1, __ATOMIC_ACQ_REL);
-		report_now(p, REGWATCH_PROBE_TRANSPORT_ERROR, REGWATCH_TRANSPORT_ERROR_UNREACHABLE);
+		report_now(p, REGWATCH_TRANSPORT_ERROR_UNREACHABLE);
 	}
 out:
 	ast_free(server_uri);
@@ -576,21 +489,16 @@ static regwatch_transport transport_code(const pjsip_transport *tp)
 	}
 }
 
-static int wanted(int method_id)
-{
-	return method_id == PJSIP_REGISTER_METHOD || method_id == PJSIP_OPTIONS_METHOD;
-}
-
-static void queue_copy(regwatch_direction dir, const pjsip_transport *tp, const char *host, int port,
-	const char *bytes, size_t len)
+/* A pjsip thread: copies the message for the serializer when libregwatch
+ * reads messages of its CSeq method at that size. */
+static void queue_copy(regwatch_direction dir, const pjsip_method *method, const pjsip_transport *tp,
+	const char *host, int port, const char *bytes, size_t len)
 {
 	struct sip_copy *c;
 
-	if (is_unloading() || !bytes || !len || len > MAX_MESSAGE) {
-		return;
-	}
-	c = ast_malloc(sizeof(*c) + len);
-	if (!c) {
+	if (is_unloading() || !method || !bytes
+			|| !regwatch_sip_wanted(method->name.ptr, (size_t) method->name.slen, len)
+			|| !(c = ast_malloc(sizeof(*c) + len))) {
 		return;
 	}
 	c->direction = dir;
@@ -606,28 +514,25 @@ static void queue_copy(regwatch_direction dir, const pjsip_transport *tp, const 
 
 static pj_bool_t on_rx(pjsip_rx_data *rdata)
 {
-	if (rdata->msg_info.cseq && wanted(rdata->msg_info.cseq->method.id)) {
-		queue_copy(REGWATCH_DIRECTION_RECEIVED, rdata->tp_info.transport, rdata->pkt_info.src_name,
-			rdata->pkt_info.src_port, rdata->msg_info.msg_buf, rdata->msg_info.len);
-	}
+	queue_copy(REGWATCH_DIRECTION_RECEIVED, rdata->msg_info.cseq ? &rdata->msg_info.cseq->method : NULL,
+		rdata->tp_info.transport, rdata->pkt_info.src_name, rdata->pkt_info.src_port,
+		rdata->msg_info.msg_buf, rdata->msg_info.len);
 	return PJ_FALSE; /* never consumed */
 }
 
 static pj_status_t on_tx(pjsip_tx_data *tdata)
 {
-	int method = -1;
+	const pjsip_method *method = NULL;
 
 	if (tdata->msg->type == PJSIP_REQUEST_MSG) {
-		method = tdata->msg->line.req.method.id;
+		method = &tdata->msg->line.req.method;
 	} else {
 		pjsip_cseq_hdr *cseq = pjsip_msg_find_hdr(tdata->msg, PJSIP_H_CSEQ, NULL);
 
-		method = cseq ? (int) cseq->method.id : -1;
+		method = cseq ? &cseq->method : NULL;
 	}
-	if (wanted(method)) {
-		queue_copy(REGWATCH_DIRECTION_SENT, tdata->tp_info.transport, tdata->tp_info.dst_name,
-			tdata->tp_info.dst_port, tdata->buf.start, (size_t) (tdata->buf.cur - tdata->buf.start));
-	}
+	queue_copy(REGWATCH_DIRECTION_SENT, method, tdata->tp_info.transport, tdata->tp_info.dst_name,
+		tdata->tp_info.dst_port, tdata->buf.start, (size_t) (tdata->buf.cur - tdata->buf.start));
 	return PJ_SUCCESS;
 }
 
@@ -794,73 +699,45 @@ static const struct ast_sorcery_observer sorcery_observer = {
 
 static const char *observed_types[] = { "registration", "auth", "transport" };
 
-static void options_free(struct options *o)
-{
-	size_t i;
-
-	for (i = 0; i < o->n; i++) {
-		ast_free(o->keys[i]);
-		ast_free(o->values[i]);
-	}
-	o->n = 0;
-}
-
-struct config_update {
-	struct settings settings;
-	struct options options;
-};
-
-/* Serializer (or load, before anything runs): applies a parsed regwatch.conf. */
+/* Serializer (or load, before anything runs): every key of regwatch.conf,
+ * with its section, to libregwatch (which knows them and their defaults);
+ * `cfg` may be NULL (no file: the defaults). Takes `cfg`. */
 static int apply_config_task(void *data)
 {
-	struct config_update *u = data;
-	size_t i;
+	struct ast_config *cfg = data;
+	const char *cat = NULL;
+	struct ast_variable *v;
 	regwatch_status st;
 
-	st = regwatch_engine_set_log_callback(engine, on_engine_log, NULL, u->settings.log_level);
-	if (st != REGWATCH_STATUS_OK) {
-		ast_log(LOG_WARNING, "regwatch: log callback: %s\n", regwatch_status_str(st));
+	if ((st = regwatch_engine_settings_reset(engine)) != REGWATCH_STATUS_OK) {
+		ast_log(LOG_ERROR, "regwatch: settings: %s\n", regwatch_status_str(st));
 	}
-	for (i = 0; i < u->options.n; i++) {
-		st = regwatch_engine_set_option(engine, u->options.keys[i], u->options.values[i]);
-		if (st != REGWATCH_STATUS_OK) {
-			ast_log(LOG_WARNING, "regwatch.conf: [general] %s = %s: %s\n",
-				u->options.keys[i], u->options.values[i], regwatch_status_str(st));
+	while (cfg && (cat = ast_category_browse(cfg, cat))) {
+		for (v = ast_variable_browse(cfg, cat); v; v = v->next) {
+			if ((st = regwatch_engine_setting(engine, cat, v->name, v->value)) != REGWATCH_STATUS_OK) {
+				ast_log(LOG_WARNING, "regwatch.conf: [%s] %s = %s: %s\n", cat, v->name, v->value,
+					regwatch_status_str(st));
+			}
 		}
 	}
-	options_free(&u->options);
-	ast_mutex_lock(&settings_lock);
-	ast_free(settings.no_reregister);
-	settings = u->settings;
-	ast_mutex_unlock(&settings_lock);
-	if (engine) {
-		drain();
+	if ((st = regwatch_engine_settings_apply(engine)) != REGWATCH_STATUS_OK) {
+		ast_log(LOG_ERROR, "regwatch: settings: %s\n", regwatch_status_str(st));
 	}
+	if (cfg) {
+		ast_config_destroy(cfg);
+	}
+	drain();
 	return 0;
 }
 
-static regwatch_log_level log_level_of(const char *v)
-{
-	if (!strcasecmp(v, "error")) {
-		return REGWATCH_LOG_ERROR;
-	} else if (!strcasecmp(v, "warning")) {
-		return REGWATCH_LOG_WARN;
-	} else if (!strcasecmp(v, "debug")) {
-		return REGWATCH_LOG_DEBUG;
-	} else if (!strcasecmp(v, "trace")) {
-		return REGWATCH_LOG_TRACE;
-	}
-	return REGWATCH_LOG_INFO;
-}
-
-/* Parses regwatch.conf. Returns 1 when unchanged (reload), -1 when invalid. */
-static int read_config(int reload, struct config_update *u)
+/* Loads regwatch.conf. Returns 1 when unchanged (reload), -1 when invalid,
+ * else 0 with *out the file (NULL when there is none). */
+static int read_config(int reload, struct ast_config **out)
 {
 	struct ast_flags flags = { reload ? CONFIG_FLAG_FILEUNCHANGED : 0 };
 	struct ast_config *cfg = ast_config_load2("regwatch.conf", "res_regwatch", flags);
-	struct ast_variable *v;
-	const char *cat = NULL;
 
+	*out = NULL;
 	if (cfg == CONFIG_STATUS_FILEUNCHANGED) {
 		return 1;
 	}
@@ -868,72 +745,44 @@ static int read_config(int reload, struct config_update *u)
 		ast_log(LOG_ERROR, "regwatch.conf is not valid; keeping the current settings\n");
 		return -1;
 	}
-	memset(u, 0, sizeof(*u));
-	u->settings.reregister = 1;
-	u->settings.check_timeout_ms = 8000;
-	u->settings.log_level = REGWATCH_LOG_INFO;
-	u->settings.no_reregister = ast_str_create(64);
-	if (u->settings.no_reregister) {
-		ast_str_set(&u->settings.no_reregister, 0, ",");
-	}
-	/* The module sends the engine's probes, so keep-alive is on unless
-	 * regwatch.conf turns it off. */
-	u->options.keys[0] = ast_strdup("keepalive");
-	u->options.values[0] = ast_strdup("on");
-	u->options.n = 1;
 	if (!cfg || cfg == CONFIG_STATUS_FILEMISSING) {
 		ast_log(LOG_NOTICE, "regwatch.conf not found: defaults apply\n");
 		return 0;
 	}
-	for (v = ast_variable_browse(cfg, "general"); v; v = v->next) {
-		if (!strcasecmp(v->name, "reregister_on_recovery")) {
-			u->settings.reregister = ast_true(v->value);
-		} else if (!strcasecmp(v->name, "check_timeout")) {
-			u->settings.check_timeout_ms = (unsigned) atoi(v->value) * 1000;
-		} else if (!strcasecmp(v->name, "ca_file")) {
-			ast_copy_string(u->settings.ca_file, v->value, sizeof(u->settings.ca_file));
-		} else if (!strcasecmp(v->name, "log_level")) {
-			u->settings.log_level = log_level_of(v->value);
-		} else if (u->options.n < ARRAY_LEN(u->options.keys)) {
-			/* Everything else is an engine option, checked by the engine. */
-			u->options.keys[u->options.n] = ast_strdup(v->name);
-			u->options.values[u->options.n] = ast_strdup(v->value);
-			u->options.n++;
-		}
-	}
-	while ((cat = ast_category_browse(cfg, cat))) {
-		const char *r;
-
-		if (!strcasecmp(cat, "general")) {
-			continue;
-		}
-		r = ast_variable_retrieve(cfg, cat, "reregister_on_recovery");
-		if (r && ast_false(r) && u->settings.no_reregister) {
-			ast_str_append(&u->settings.no_reregister, 0, "%s,", cat);
-		}
-	}
-	ast_config_destroy(cfg);
+	*out = cfg;
 	return 0;
 }
 
 /* --- CLI and AMI ---------------------------------------------------------- */
 
-/* What a CLI or AMI handler asks the engine's serializer for. */
-enum text_what {
-	TEXT_TRUNKS,      /* the trunks table */
-	TEXT_TRUNK,       /* one trunk's diagnosis */
-	TEXT_FINDINGS,    /* every finding */
-	TEXT_TRUNKS_JSON, /* the trunks as JSON (AMI) */
-	TEXT_CONFIG,      /* a copy of one trunk's configuration (check) */
-};
-
+/* A rendering asked of the engine's serializer by a CLI or AMI handler. */
 struct text_request {
-	const char *trunk;   /* TEXT_TRUNK, TEXT_CONFIG */
-	enum text_what what;
+	render_fn fn;
+	void *arg;
 	char *text;
 	regwatch_status status;
-	struct regwatch_trunk_config *config;
 };
+
+static int text_task(void *data)
+{
+	struct text_request *r = data;
+
+	r->status = render(r->fn, r->arg, &r->text);
+	return 0;
+}
+
+/* Renders on the serializer; REGWATCH_STATUS_IO when regwatch is unloading. */
+static regwatch_status ask_engine(render_fn fn, void *arg, char **text)
+{
+	struct text_request r = { .fn = fn, .arg = arg, .status = REGWATCH_STATUS_IO };
+
+	*text = NULL;
+	if (is_unloading() || ast_sip_push_task_wait_serializer(serializer, text_task, &r)) {
+		return REGWATCH_STATUS_IO;
+	}
+	*text = r.text;
+	return r.status;
+}
 
 static regwatch_status trunks_text(void *arg, char *b, size_t l, size_t *o)
 {
@@ -952,51 +801,35 @@ static regwatch_status findings_text(void *arg, char *b, size_t l, size_t *o)
 	return regwatch_engine_findings_text(engine, b, l, o);
 }
 
-static regwatch_status trunks_json(void *arg, char *b, size_t l, size_t *o)
+static regwatch_status job_text(void *arg, char *b, size_t l, size_t *o)
 {
-	(void) arg;
-	return regwatch_engine_trunks_json(engine, b, l, o);
+	return regwatch_job_text(arg, b, l, o);
 }
 
-static regwatch_status check_text(void *arg, char *b, size_t l, size_t *o)
+struct ami_request {
+	const char *action_id;
+	size_t count;
+};
+
+static regwatch_status ami_trunks(void *arg, char *b, size_t l, size_t *o)
 {
-	return regwatch_check_text(arg, b, l, o);
+	struct ami_request *r = arg;
+
+	return regwatch_engine_ami_trunks(engine, r->action_id, b, l, o, &r->count);
 }
 
-static int text_task(void *data)
-{
-	struct text_request *r = data;
-	const char *state, *cause;
+struct job_request {
+	const char *trunk;
+	struct regwatch_job *job;
+	regwatch_status status;
+};
 
-	switch (r->what) {
-	case TEXT_TRUNKS:
-		r->text = render(trunks_text, NULL);
-		break;
-	case TEXT_TRUNK:
-		r->status = regwatch_engine_trunk_state(engine, r->trunk, &state, &cause);
-		if (r->status == REGWATCH_STATUS_OK) {
-			r->text = render(trunk_text, (void *) r->trunk);
-		}
-		break;
-	case TEXT_FINDINGS:
-		r->text = render(findings_text, NULL);
-		break;
-	case TEXT_TRUNKS_JSON:
-		r->text = render(trunks_json, NULL);
-		break;
-	case TEXT_CONFIG:
-		r->status = regwatch_engine_trunk_config(engine, r->trunk, &r->config);
-		break;
-	}
+static int check_job_task(void *data)
+{
+	struct job_request *r = data;
+
+	r->status = regwatch_engine_check_job(engine, r->trunk, &r->job);
 	return 0;
-}
-
-static int ask_engine(struct text_request *r)
-{
-	if (is_unloading()) {
-		return -1;
-	}
-	return ast_sip_push_task_wait_serializer(serializer, text_task, r);
 }
 
 static char *complete_trunk(const char *word)
@@ -1029,99 +862,69 @@ static char *complete_trunk(const char *word)
 	return NULL;
 }
 
-/* Prints what the engine renders for a whole-engine request. */
-static char *print_text(int fd, struct text_request *r)
+/* Prints what the engine renders, or why not. */
+static char *print(int fd, regwatch_status st, char *text, const char *trunk)
 {
-	if (ask_engine(r) || !r->text) {
+	if (st == REGWATCH_STATUS_OK) {
+		ast_cli(fd, "%s", text);
+		ast_free(text);
+		return CLI_SUCCESS;
+	}
+	if (st == REGWATCH_STATUS_NOT_FOUND) {
+		ast_cli(fd, "No registration named '%s' (see 'regwatch show trunks')\n", trunk);
+	} else if (st == REGWATCH_STATUS_IO) {
 		ast_cli(fd, "regwatch is not available\n");
-		return CLI_FAILURE;
+	} else {
+		ast_cli(fd, "regwatch: %s\n", regwatch_status_str(st));
 	}
-	ast_cli(fd, "%s", r->text);
-	ast_free(r->text);
-	return CLI_SUCCESS;
+	return CLI_FAILURE;
 }
 
-static char *cli_show_trunks(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
+/* The `regwatch show ...` commands: what each renders, in cli_entries order. */
+static const struct {
+	const char *command, *usage;
+	render_fn fn;
+	int trunk_arg; /* argv index of the registration name, or 0 */
+} shows[] = {
+	{ "regwatch show trunks", "Usage: regwatch show trunks\n"
+		"       One line per outbound registration: state, cause, last SIP code,\n"
+		"       seconds until the binding lapses, keep-alive round trip, alert.\n", trunks_text, 0 },
+	{ "regwatch show trunk", "Usage: regwatch show trunk <registration>\n"
+		"       The diagnosis of one outbound registration: state, cause, what\n"
+		"       was seen, what to do, configuration findings and history.\n", trunk_text, 3 },
+	{ "regwatch show findings", "Usage: regwatch show findings\n"
+		"       Configuration problems of every outbound registration, with the fix.\n", findings_text, 0 },
+};
+
+static struct ast_cli_entry cli_entries[];
+
+static char *cli_show(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
-	struct text_request r = { .what = TEXT_TRUNKS };
+	size_t i = (size_t) (e - cli_entries);
+	const char *trunk;
+	regwatch_status st;
+	char *text;
 
 	switch (cmd) {
 	case CLI_INIT:
-		e->command = "regwatch show trunks";
-		e->usage = "Usage: regwatch show trunks\n"
-			"       One line per outbound registration: state, cause, last SIP code,\n"
-			"       seconds until the binding lapses, keep-alive round trip, alert.\n";
+		e->command = (char *) shows[i].command;
+		e->usage = shows[i].usage;
 		return NULL;
 	case CLI_GENERATE:
-		return NULL;
+		return shows[i].trunk_arg && a->pos == shows[i].trunk_arg ? complete_trunk(a->word) : NULL;
 	}
-	if (a->argc != 3) {
+	if (a->argc != (shows[i].trunk_arg ? 4 : 3)) {
 		return CLI_SHOWUSAGE;
 	}
-	return print_text(a->fd, &r);
-}
-
-static char *cli_show_trunk(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	struct text_request r = { .what = TEXT_TRUNK };
-
-	switch (cmd) {
-	case CLI_INIT:
-		e->command = "regwatch show trunk";
-		e->usage = "Usage: regwatch show trunk <registration>\n"
-			"       The diagnosis of one outbound registration: state, cause, what\n"
-			"       was seen, what to do, configuration findings and history.\n";
-		return NULL;
-	case CLI_GENERATE:
-		return a->pos == 3 ? complete_trunk(a->word) : NULL;
-	}
-	if (a->argc != 4) {
-		return CLI_SHOWUSAGE;
-	}
-	r.trunk = a->argv[3];
-	if (ask_engine(&r)) {
-		ast_cli(a->fd, "regwatch is not available\n");
-		return CLI_FAILURE;
-	}
-	if (r.status == REGWATCH_STATUS_NOT_FOUND) {
-		ast_cli(a->fd, "No registration named '%s' (see 'regwatch show trunks')\n", r.trunk);
-		return CLI_FAILURE;
-	}
-	if (!r.text) {
-		ast_cli(a->fd, "regwatch: %s\n", regwatch_status_str(r.status));
-		return CLI_FAILURE;
-	}
-	ast_cli(a->fd, "%s", r.text);
-	ast_free(r.text);
-	return CLI_SUCCESS;
-}
-
-static char *cli_show_findings(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
-{
-	struct text_request r = { .what = TEXT_FINDINGS };
-
-	switch (cmd) {
-	case CLI_INIT:
-		e->command = "regwatch show findings";
-		e->usage = "Usage: regwatch show findings\n"
-			"       Configuration problems of every outbound registration, with the fix.\n";
-		return NULL;
-	case CLI_GENERATE:
-		return NULL;
-	}
-	if (a->argc != 3) {
-		return CLI_SHOWUSAGE;
-	}
-	return print_text(a->fd, &r);
+	trunk = shows[i].trunk_arg ? a->argv[shows[i].trunk_arg] : NULL;
+	st = ask_engine(shows[i].fn, (void *) trunk, &text);
+	return print(a->fd, st, text, trunk);
 }
 
 static char *cli_check(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 {
-	struct text_request r = { .what = TEXT_CONFIG };
-	struct regwatch_check *check = NULL;
+	struct job_request r = { .status = REGWATCH_STATUS_IO };
 	regwatch_status st;
-	char ca_file[PATH_MAX];
-	unsigned int timeout;
 	char *text;
 
 	switch (cmd) {
@@ -1139,85 +942,45 @@ static char *cli_check(struct ast_cli_entry *e, int cmd, struct ast_cli_args *a)
 		return CLI_SHOWUSAGE;
 	}
 	r.trunk = a->argv[2];
-	if (ask_engine(&r)) {
-		ast_cli(a->fd, "regwatch is not available\n");
-		return CLI_FAILURE;
+	if (is_unloading() || ast_sip_push_task_wait_serializer(serializer, check_job_task, &r)) {
+		r.status = REGWATCH_STATUS_IO;
 	}
 	if (r.status != REGWATCH_STATUS_OK) {
-		ast_cli(a->fd, "No registration named '%s' (see 'regwatch show trunks')\n", r.trunk);
-		return CLI_FAILURE;
+		return print(a->fd, r.status, NULL, r.trunk);
 	}
-	ast_mutex_lock(&settings_lock);
-	ast_copy_string(ca_file, settings.ca_file, sizeof(ca_file));
-	timeout = settings.check_timeout_ms;
-	ast_mutex_unlock(&settings_lock);
 	ast_cli(a->fd, "Checking '%s'...\n", r.trunk);
-	st = regwatch_check_trunk(r.config, timeout, ca_file[0] ? ca_file : NULL, &check);
-	regwatch_trunk_config_free(r.config);
+	/* Blocks this CLI thread for the exchanges, never the engine. */
+	st = regwatch_job_run(r.job);
 	if (st != REGWATCH_STATUS_OK) {
 		ast_cli(a->fd, "regwatch: the check could not run: %s\n", regwatch_status_str(st));
+		regwatch_job_free(r.job);
 		return CLI_FAILURE;
 	}
-	text = render(check_text, check);
-	ast_cli(a->fd, "%s", S_OR(text, "(no output)\n"));
-	ast_free(text);
-	regwatch_check_free(check);
-	return CLI_SUCCESS;
+	st = render(job_text, r.job, &text);
+	regwatch_job_free(r.job);
+	return print(a->fd, st, text, r.trunk);
 }
 
 static struct ast_cli_entry cli_entries[] = {
-	AST_CLI_DEFINE(cli_show_trunks, "List watched registrations with state and cause"),
-	AST_CLI_DEFINE(cli_show_trunk, "Explain one registration: cause, fix, evidence, history"),
-	AST_CLI_DEFINE(cli_show_findings, "Show configuration findings of every registration"),
+	AST_CLI_DEFINE(cli_show, "List watched registrations with state and cause"),
+	AST_CLI_DEFINE(cli_show, "Explain one registration: cause, fix, evidence, history"),
+	AST_CLI_DEFINE(cli_show, "Show configuration findings of every registration"),
 	AST_CLI_DEFINE(cli_check, "Run a live OPTIONS and test REGISTER for a registration"),
 };
 
-static const char *json_str(struct ast_json *o, const char *key)
-{
-	return S_OR(ast_json_string_get(ast_json_object_get(o, key)), "");
-}
-
-static long json_int(struct ast_json *o, const char *key)
-{
-	struct ast_json *v = ast_json_object_get(o, key);
-
-	return v && ast_json_typeof(v) == AST_JSON_INTEGER ? (long) ast_json_integer_get(v) : -1;
-}
-
 static int ami_show_trunks(struct mansession *s, const struct message *m)
 {
-	struct text_request r = { .what = TEXT_TRUNKS_JSON };
-	const char *action_id = astman_get_header(m, "ActionID");
-	struct ast_json *list;
-	size_t i, n = 0;
-	char idtext[256] = "";
+	struct ami_request r = { .action_id = astman_get_header(m, "ActionID") };
+	char *text;
 
-	if (ask_engine(&r) || !r.text || !(list = ast_json_load_string(r.text, NULL))) {
-		ast_free(r.text);
+	if (ask_engine(ami_trunks, &r, &text) != REGWATCH_STATUS_OK) {
 		astman_send_error(s, m, "regwatch is not available");
 		return 0;
 	}
-	ast_free(r.text);
-	if (!ast_strlen_zero(action_id)) {
-		snprintf(idtext, sizeof(idtext), "ActionID: %s\r\n", action_id);
-	}
 	astman_send_listack(s, m, "Trunk list will follow", "start");
-	for (i = 0; i < ast_json_array_size(list); i++) {
-		struct ast_json *t = ast_json_array_get(list, i);
-		long expires = json_int(t, "expires_in_ms");
-
-		astman_append(s, "Event: RegwatchTrunk\r\n%s"
-			"Trunk: %s\r\nState: %s\r\nCause: %s\r\nCode: %ld\r\nAlerting: %s\r\n"
-			"ExpiresIn: %ld\r\nFindings: %ld\r\nSummary: %s\r\n\r\n",
-			idtext, json_str(t, "name"), json_str(t, "state"), json_str(t, "cause"),
-			json_int(t, "last_code") < 0 ? 0 : json_int(t, "last_code"),
-			ast_json_is_true(ast_json_object_get(t, "alerting")) ? "yes" : "no",
-			expires < 0 ? -1 : (expires + 999) / 1000, json_int(t, "findings"),
-			json_str(t, "summary"));
-		n++;
-	}
-	ast_json_unref(list);
-	astman_send_list_complete_start(s, m, "RegwatchTrunkListComplete", (int) n);
+	astman_append(s, "%s", text);
+	ast_free(text);
+	astman_send_list_complete_start(s, m, "RegwatchTrunkListComplete", (int) r.count);
 	astman_send_list_complete_end(s);
 	return 0;
 }
@@ -1289,8 +1052,6 @@ static int unload_module(void)
 	probe_endpoint = NULL;
 	regwatch_engine_free(engine);
 	engine = NULL;
-	ast_free(settings.no_reregister);
-	memset(&settings, 0, sizeof(settings));
 	if (devnull >= 0) {
 		close(devnull);
 		devnull = -1;
@@ -1300,7 +1061,7 @@ static int unload_module(void)
 
 static int load_module(void)
 {
-	struct config_update u;
+	struct ast_config *cfg;
 	regwatch_status st;
 	size_t i;
 
@@ -1316,12 +1077,14 @@ static int load_module(void)
 		ast_log(LOG_ERROR, "regwatch: no engine: %s\n", regwatch_status_str(st));
 		return AST_MODULE_LOAD_DECLINE;
 	}
-	if (read_config(0, &u) < 0) {
+	/* Nothing is logged until regwatch.conf's log_level is applied. */
+	if (regwatch_engine_set_log_callback(engine, on_engine_log, NULL, 0) != REGWATCH_STATUS_OK
+			|| read_config(0, &cfg) < 0) {
 		regwatch_engine_free(engine);
 		engine = NULL;
 		return AST_MODULE_LOAD_DECLINE;
 	}
-	apply_config_task(&u); /* nothing else runs yet */
+	apply_config_task(cfg); /* nothing else runs yet */
 
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	serializer = ast_sip_create_serializer("regwatch/engine");
@@ -1368,17 +1131,12 @@ static int load_module(void)
 
 static int reload_module(void)
 {
-	struct config_update *u = ast_calloc(1, sizeof(*u));
-	int r;
+	struct ast_config *cfg;
+	int r = read_config(1, &cfg);
 
-	if (!u) {
-		return -1;
+	if (r == 0 && ast_sip_push_task_wait_serializer(serializer, apply_config_task, cfg) && cfg) {
+		ast_config_destroy(cfg);
 	}
-	r = read_config(1, u);
-	if (r == 0) {
-		ast_sip_push_task_wait_serializer(serializer, apply_config_task, u);
-	}
-	ast_free(u);
 	queue_sync();
 	return r < 0 ? -1 : 0;
 }

@@ -4,9 +4,8 @@
 //!
 //!     cargo bench --bench engine
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use regwatch::ffi::config::*;
-use regwatch::ffi::engine::*;
 use regwatch::ffi::regwatch_status::REGWATCH_STATUS_OK;
+use regwatch::ffi::*;
 use regwatch::ProbeResult;
 use regwatch::{
     Direction, Engine, EngineConfig, Event, Observation, Output, RegisterResponse, RegisterSent,
@@ -44,7 +43,8 @@ fn ffi_engine(n: usize) -> (*mut regwatch_engine, Vec<CString>) {
             regwatch_trunk_config_free(cfg);
             names.push(name);
         }
-        let mut ev = std::mem::MaybeUninit::uninit();
+        let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+        regwatch_event_init(ev.as_mut_ptr());
         while regwatch_engine_poll_event(e, ev.as_mut_ptr()) == REGWATCH_STATUS_OK {}
     }
     (e, names)
@@ -85,7 +85,8 @@ fn ffi_observation(c: &mut Criterion) {
             );
         }
     }
-    let mut ev = std::mem::MaybeUninit::uninit();
+    let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+    unsafe { regwatch_event_init(ev.as_mut_ptr()) };
     while unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) } == REGWATCH_STATUS_OK {}
 
     let mut g = c.benchmark_group("ffi_observation_1k_trunks");

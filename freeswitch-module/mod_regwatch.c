@@ -3,22 +3,22 @@
  *
  * SPDX-License-Identifier: MIT OR Apache-2.0
  *
- * A thin translator between FreeSWITCH and libregwatch (linked statically):
- * sofia's gateway events and configuration go to the engine as FreeSWITCH
- * gives them (header lists, the sofia.conf XML); what comes back (console
- * text, events, log lines, "re-register now") is shown or carried out. It
- * decides nothing: the meaning of each gateway state and status code, the
- * keep-alive timing, validation and the words of every diagnosis are
- * libregwatch's.
+ * Glue between FreeSWITCH and libregwatch (linked statically), nothing
+ * else: sofia's gateway events, the sofia.conf XML and regwatch.conf's
+ * parameters go to the engine as FreeSWITCH gives them; what comes back
+ * (console text, event headers, log lines, the re-register command, probe
+ * jobs) is shown or carried out as it is. The meaning of each gateway
+ * state and status code, the keep-alive timing, the settings and their
+ * defaults, the re-register policy, validation and the words of every
+ * diagnosis are libregwatch's.
  *
  * Threads. Event callbacks run on FreeSWITCH's dispatch threads under the
  * event system's read lock: they copy the headers, queue them and return.
  * One worker thread owns the engine's inputs: it feeds the queue, fires
- * the engine's timers at their millisecond deadlines, fires our events and
- * runs `sofia profile <p> register <gw>` (never from a callback). A second
- * thread runs regwatch's own blocking OPTIONS probes. API commands read the
- * engine under the same mutex. Shutdown unbinds, stops and joins both
- * threads, then frees the engine.
+ * the engine's timers, fires our events and runs the re-register commands
+ * (never from a callback). A second thread runs libregwatch's blocking
+ * probe jobs. API commands read the engine under the same mutex. Shutdown
+ * unbinds, stops and joins both threads, then frees the engine.
  */
 #include <switch.h>
 
@@ -32,62 +32,38 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_regwatch_load);
 SWITCH_MODULE_SHUTDOWN_FUNCTION(mod_regwatch_shutdown);
 SWITCH_MODULE_DEFINITION(mod_regwatch, mod_regwatch_load, mod_regwatch_shutdown, NULL);
 
-#define EV_STATE "regwatch::state"
-#define EV_ALERT "regwatch::alert"
 #define SYNTAX "status | show <gateway> | check <gateway> | findings"
 
+/* Bound to each with its own marker (the bind's user data). */
+enum input { INPUT_EVENT = 1, INPUT_ADD, INPUT_RELOAD, INPUT_JOB };
 static const char *subclasses[] = {
 	"sofia::gateway_state", "sofia::gateway_add", "sofia::gateway_delete", "sofia::gateway_invalid_digest_req",
 };
+static enum input inputs[] = { INPUT_EVENT, INPUT_ADD, INPUT_EVENT, INPUT_EVENT, INPUT_RELOAD };
 #define NODES 5 /* the four above and RELOADXML */
 
-/* One queued input for the worker: an event's headers, or a probe result. */
+/* One queued input for the worker: an event's headers, or a job that ran. */
 struct item {
 	struct item *next;
-	int is_probe;
-	/* event */
+	enum input what;
 	size_t n;
 	char **names;
 	char **values;
-	int is_add;
-	int is_reload;
-	/* probe */
-	uint64_t probe_id;
-	struct regwatch_check *check;
-	char trunk[256];
-};
-
-/* One probe for the prober thread. */
-struct probe {
-	struct probe *next;
-	uint64_t id;
-	char trunk[256];
-	char host[256];
-	char domain[256];
-	char user[128];
-	uint16_t port;
-	regwatch_transport transport;
-	uint32_t timeout_ms;
+	struct regwatch_job *job;
 };
 
 static struct {
 	switch_memory_pool_t *pool;
 	switch_mutex_t *engine_lock;  /* the engine */
-	switch_mutex_t *queue_lock;   /* queue, probes, running */
+	switch_mutex_t *queue_lock;   /* queue, jobs, running */
 	switch_thread_cond_t *queue_cond;
-	switch_thread_cond_t *probe_cond;
+	switch_thread_cond_t *job_cond;
 	struct regwatch_engine *engine;
 	struct item *head, *tail;
-	struct probe *probes, *probes_tail;
+	struct item *jobs, *jobs_tail;
 	int running;
 	switch_thread_t *worker, *prober;
 	switch_event_node_t *nodes[NODES];
-	/* settings (regwatch.conf.xml) */
-	int reregister;
-	unsigned check_timeout_ms;
-	char ca_file[512];
-	char no_reregister[1024]; /* ",gw,gw," of reregister-exclude */
-	regwatch_log_level log_level;
 } g;
 
 static uint64_t now_ms(void)
@@ -123,145 +99,94 @@ static void on_engine_log(void *userdata, regwatch_log_level level, const char *
 
 typedef regwatch_status (*render_fn)(void *arg, char *buf, size_t len, size_t *out_len);
 
-/* Text the library renders into a buffer it sizes; free() it. */
-static char *render(render_fn fn, void *arg)
+/* Text the library renders into a buffer it sizes; *out is free()d by the
+ * caller (NULL unless OK). Returns the library's status. */
+static regwatch_status render(render_fn fn, void *arg, char **out)
 {
 	size_t need = 0;
-	char *buf;
 	regwatch_status st = fn(arg, NULL, 0, &need);
 
+	*out = NULL;
 	if (st != REGWATCH_STATUS_OK && st != REGWATCH_STATUS_BUFFER_TOO_SMALL) {
-		return NULL;
+		return st;
 	}
-	if (!(buf = malloc(need ? need : 1))) {
-		return NULL;
+	if (!(*out = malloc(need ? need : 1))) {
+		return REGWATCH_STATUS_IO;
 	}
-	if (fn(arg, buf, need, &need) != REGWATCH_STATUS_OK) {
-		free(buf);
-		return NULL;
+	if ((st = fn(arg, *out, need, &need)) != REGWATCH_STATUS_OK) {
+		free(*out);
+		*out = NULL;
 	}
-	return buf;
+	return st;
 }
 
-static regwatch_status profile_of(void *gw, char *b, size_t l, size_t *o)
-{
-	return regwatch_engine_freeswitch_profile(g.engine, gw, b, l, o);
-}
-
-static void fire(const char *subclass, const struct regwatch_event *ev, const char *alert)
+/* The event libregwatch rendered, fired as it is. */
+static void fire(const struct regwatch_event *ev)
 {
 	switch_event_t *e = NULL;
+	size_t i;
 
-	if (switch_event_create_subclass(&e, SWITCH_EVENT_CUSTOM, subclass) != SWITCH_STATUS_SUCCESS) {
+	if (switch_event_create_subclass(&e, SWITCH_EVENT_CUSTOM, ev->fs_subclass) != SWITCH_STATUS_SUCCESS) {
 		return;
 	}
-	switch_event_add_header_string(e, SWITCH_STACK_BOTTOM, "Gateway", ev->trunk);
-	if (alert) {
-		switch_event_add_header_string(e, SWITCH_STACK_BOTTOM, "Alert", alert);
+	for (i = 0; i < ev->fs_header_count; i++) {
+		switch_event_add_header_string(e, SWITCH_STACK_BOTTOM, ev->fs_headers[i].name, ev->fs_headers[i].value);
 	}
-	switch_event_add_header_string(e, SWITCH_STACK_BOTTOM, "State", ev->state);
-	if (ev->previous_state[0]) {
-		switch_event_add_header_string(e, SWITCH_STACK_BOTTOM, "Previous-State", ev->previous_state);
-	}
-	switch_event_add_header_string(e, SWITCH_STACK_BOTTOM, "Cause", ev->cause);
-	if (ev->severity[0]) {
-		switch_event_add_header_string(e, SWITCH_STACK_BOTTOM, "Severity", ev->severity);
-	}
-	switch_event_add_header(e, SWITCH_STACK_BOTTOM, "Code", "%u", (unsigned) ev->code);
-	switch_event_add_header_string(e, SWITCH_STACK_BOTTOM, "Summary", ev->summary);
 	switch_event_fire(&e);
 }
 
-static void queue_probe(const struct regwatch_event *ev)
+static void push_job(struct regwatch_job *job)
 {
-	struct probe *p = calloc(1, sizeof(*p));
-	cJSON *json = cJSON_Parse(ev->json);
-	const char *domain = json ? cJSON_GetObjectCstr(json, "domain") : NULL;
-	const char *user = json ? cJSON_GetObjectCstr(json, "username") : NULL;
-	uint64_t now = now_ms();
+	struct item *it = calloc(1, sizeof(*it));
 
-	if (!p) {
-		cJSON_Delete(json);
+	if (!it) {
+		regwatch_job_free(job);
 		return;
 	}
-	p->id = ev->probe_id;
-	switch_copy_string(p->trunk, ev->trunk, sizeof(p->trunk));
-	switch_copy_string(p->host, ev->probe_host, sizeof(p->host));
-	switch_copy_string(p->domain, zstr(domain) ? ev->probe_host : domain, sizeof(p->domain));
-	switch_copy_string(p->user, zstr(user) ? "regwatch" : user, sizeof(p->user));
-	p->port = ev->probe_port;
-	p->transport = ev->probe_transport;
-	p->timeout_ms = ev->probe_deadline_ms > now ? (uint32_t) (ev->probe_deadline_ms - now) : 1000;
-	cJSON_Delete(json);
+	it->what = INPUT_JOB;
+	it->job = job;
 	switch_mutex_lock(g.queue_lock);
-	if (g.probes_tail) {
-		g.probes_tail->next = p;
+	if (g.jobs_tail) {
+		g.jobs_tail->next = it;
 	} else {
-		g.probes = p;
+		g.jobs = it;
 	}
-	g.probes_tail = p;
-	switch_thread_cond_signal(g.probe_cond);
+	g.jobs_tail = it;
+	switch_thread_cond_signal(g.job_cond);
 	switch_mutex_unlock(g.queue_lock);
 }
 
-/* A re-registration to run once the engine lock is released. */
+/* A re-register command to run once the engine lock is released. */
 struct command {
 	struct command *next;
-	char text[600];
+	char text[];
 };
 
 /* Engine lock held: every pending output. Commands are returned to run
  * after the lock is released (they call into mod_sofia). */
 static struct command *drain(void)
 {
-	struct regwatch_event ev;
-	struct command *cmds = NULL;
+	struct regwatch_event ev = { .struct_size = sizeof(ev) };
+	struct command *cmds = NULL, *c;
+	struct regwatch_job *job;
 
 	while (regwatch_engine_poll_event(g.engine, &ev) == REGWATCH_STATUS_OK) {
-		switch (ev.kind) {
-		case REGWATCH_EVENT_STATE_CHANGED:
-			fire(EV_STATE, &ev, NULL);
-			break;
-		case REGWATCH_EVENT_ALERT_RAISED:
-			fire(EV_ALERT, &ev, "raised");
-			break;
-		case REGWATCH_EVENT_ALERT_CLEARED:
-			fire(EV_ALERT, &ev, "cleared");
-			break;
-		case REGWATCH_EVENT_FINDING:
-			switch_log_printf(SWITCH_CHANNEL_LOG, !strcmp(ev.severity, "info") ? SWITCH_LOG_NOTICE : SWITCH_LOG_WARNING,
-				"[regwatch] gateway %s: [%s] %s: %s\n", ev.trunk, ev.severity, ev.cause, ev.summary);
-			break;
-		case REGWATCH_EVENT_TRANSMIT:
-			queue_probe(&ev);
-			break;
-		case REGWATCH_EVENT_ACTION_REREGISTER: {
-			char *profile;
-			struct command *c;
-
-			char needle[300];
-
-			snprintf(needle, sizeof(needle), ",%s,", ev.trunk);
-			if (!g.reregister || strstr(g.no_reregister, needle)) {
-				switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_NOTICE,
-					"[regwatch] registrar of %s answers again; re-registration on recovery is off\n", ev.trunk);
-				break;
-			}
-			if (!(profile = render(profile_of, (void *) ev.trunk))) {
-				switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_WARNING,
-					"[regwatch] registrar of %s answers again, but its sofia profile is unknown\n", ev.trunk);
-				break;
-			}
-			if ((c = calloc(1, sizeof(*c)))) {
-				snprintf(c->text, sizeof(c->text), "profile %s register %s", profile, ev.trunk);
-				c->next = cmds;
-				cmds = c;
-			}
-			free(profile);
-			break;
+		if (ev.log_level) {
+			on_engine_log(NULL, ev.log_level, ev.log_line);
 		}
-		default:
-			break;
+		if (ev.fs_subclass[0]) {
+			fire(&ev);
+		}
+		/* sofia cannot send our OPTIONS: every probe is a libregwatch job. */
+		if (ev.kind == REGWATCH_EVENT_TRANSMIT
+				&& regwatch_engine_probe_job(g.engine, ev.transmit.probe_id, &job) == REGWATCH_STATUS_OK) {
+			push_job(job);
+		}
+		if (ev.kind == REGWATCH_EVENT_ACTION_REREGISTER && ev.command[0]
+				&& (c = calloc(1, sizeof(*c) + strlen(ev.command) + 1))) {
+			strcpy(c->text, ev.command);
+			c->next = cmds;
+			cmds = c;
 		}
 	}
 	return cmds;
@@ -274,9 +199,7 @@ static void run_commands(struct command *c)
 		switch_stream_handle_t s = { 0 };
 
 		SWITCH_STANDARD_STREAM(s);
-		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_NOTICE,
-			"[regwatch] registrar answers again: sofia %s\n", c->text);
-		switch_api_execute("sofia", c->text, NULL, &s);
+		switch_console_execute(c->text, 0, &s);
 		switch_safe_free(s.data);
 		free(c);
 		c = next;
@@ -307,65 +230,34 @@ static void read_gateways(void)
 	switch_xml_free(xml);
 }
 
-static regwatch_log_level level_of(const char *v)
-{
-	if (!strcasecmp(v, "error")) {
-		return REGWATCH_LOG_ERROR;
-	} else if (!strcasecmp(v, "warning")) {
-		return REGWATCH_LOG_WARN;
-	} else if (!strcasecmp(v, "debug")) {
-		return REGWATCH_LOG_DEBUG;
-	}
-	return REGWATCH_LOG_INFO;
-}
-
-/* Engine lock held (or before any thread runs): regwatch.conf.xml. */
+/* Engine lock held (or before any thread runs): every <param> of
+ * regwatch.conf's <settings> to libregwatch, which knows them and their
+ * defaults. */
 static void read_settings(void)
 {
 	switch_xml_t cfg = NULL, xml, settings, param;
 	regwatch_status st;
 
-	g.reregister = 1;
-	g.check_timeout_ms = 8000;
-	g.ca_file[0] = '\0';
-	g.no_reregister[0] = '\0';
-	g.log_level = REGWATCH_LOG_INFO;
-	/* The module runs the engine's probes, so keep-alive is on unless the
-	 * configuration turns it off. */
-	st = regwatch_engine_set_option(g.engine, "keepalive", "on");
-	if (st != REGWATCH_STATUS_OK) {
-		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_ERROR, "[regwatch] keepalive: %s\n", regwatch_status_str(st));
+	if ((st = regwatch_engine_settings_reset(g.engine)) != REGWATCH_STATUS_OK) {
+		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_ERROR, "[regwatch] settings: %s\n", regwatch_status_str(st));
 	}
 	if (!(xml = switch_xml_open_cfg("regwatch.conf", &cfg, NULL))) {
 		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_NOTICE, "[regwatch] no regwatch.conf: defaults apply\n");
 	} else {
-		if ((settings = switch_xml_child(cfg, "settings"))) {
-			for (param = switch_xml_child(settings, "param"); param; param = param->next) {
-				const char *name = switch_xml_attr_soft(param, "name");
-				const char *value = switch_xml_attr_soft(param, "value");
+		settings = switch_xml_child(cfg, "settings");
+		for (param = settings ? switch_xml_child(settings, "param") : NULL; param; param = param->next) {
+			const char *name = switch_xml_attr_soft(param, "name");
+			const char *value = switch_xml_attr_soft(param, "value");
 
-				if (!strcasecmp(name, "reregister-on-recovery")) {
-					g.reregister = switch_true(value);
-				} else if (!strcasecmp(name, "check-timeout")) {
-					g.check_timeout_ms = (unsigned) atoi(value) * 1000;
-				} else if (!strcasecmp(name, "reregister-exclude")) {
-					snprintf(g.no_reregister, sizeof(g.no_reregister), ",%s,", value);
-				} else if (!strcasecmp(name, "ca-file")) {
-					switch_copy_string(g.ca_file, value, sizeof(g.ca_file));
-				} else if (!strcasecmp(name, "log-level")) {
-					g.log_level = level_of(value);
-				} else if ((st = regwatch_engine_set_option(g.engine, name, value)) != REGWATCH_STATUS_OK) {
-					/* Everything else is an engine option, checked by the engine. */
-					switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_WARNING,
-						"[regwatch] regwatch.conf: %s = %s: %s\n", name, value, regwatch_status_str(st));
-				}
+			if ((st = regwatch_engine_setting(g.engine, "settings", name, value)) != REGWATCH_STATUS_OK) {
+				switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_WARNING,
+					"[regwatch] regwatch.conf: %s = %s: %s\n", name, value, regwatch_status_str(st));
 			}
 		}
 		switch_xml_free(xml);
 	}
-	st = regwatch_engine_set_log_callback(g.engine, on_engine_log, NULL, g.log_level);
-	if (st != REGWATCH_STATUS_OK) {
-		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_ERROR, "[regwatch] log: %s\n", regwatch_status_str(st));
+	if ((st = regwatch_engine_settings_apply(g.engine)) != REGWATCH_STATUS_OK) {
+		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_ERROR, "[regwatch] settings: %s\n", regwatch_status_str(st));
 	}
 }
 
@@ -400,9 +292,7 @@ static void free_item(struct item *it)
 	}
 	free(it->names);
 	free(it->values);
-	if (it->check) {
-		regwatch_check_free(it->check);
-	}
+	regwatch_job_free(it->job);
 	free(it);
 }
 
@@ -411,11 +301,11 @@ static void on_sofia_event(switch_event_t *event)
 	switch_event_header_t *hp;
 	struct item *it = calloc(1, sizeof(*it));
 	size_t n = 0, i = 0;
-	const char *subclass = switch_event_get_header(event, "Event-Subclass");
 
 	if (!it) {
 		return;
 	}
+	it->what = *(enum input *) event->bind_user_data;
 	for (hp = event->headers; hp; hp = hp->next) {
 		n++;
 	}
@@ -434,8 +324,6 @@ static void on_sofia_event(switch_event_t *event)
 			return;
 		}
 	}
-	it->is_add = subclass && !strcmp(subclass, "sofia::gateway_add");
-	it->is_reload = event->event_id == SWITCH_EVENT_RELOADXML;
 	if (push_item(it)) {
 		free_item(it);
 	}
@@ -449,64 +337,75 @@ static void *SWITCH_THREAD_FUNC prober_thread(switch_thread_t *thread, void *obj
 	(void) obj;
 	switch_mutex_lock(g.queue_lock);
 	while (g.running) {
-		struct probe *p = g.probes;
-		struct item *it;
+		struct item *it = g.jobs;
 
-		if (!p) {
-			switch_thread_cond_wait(g.probe_cond, g.queue_lock);
+		if (!it) {
+			switch_thread_cond_wait(g.job_cond, g.queue_lock);
 			continue;
 		}
-		g.probes = p->next;
-		if (!g.probes) {
-			g.probes_tail = NULL;
+		if (!(g.jobs = it->next)) {
+			g.jobs_tail = NULL;
 		}
+		it->next = NULL;
 		switch_mutex_unlock(g.queue_lock);
-		if ((it = calloc(1, sizeof(*it)))) {
-			it->is_probe = 1;
-			it->probe_id = p->id;
-			switch_copy_string(it->trunk, p->trunk, sizeof(it->trunk));
-			if (regwatch_check_options(p->host, p->port, p->transport, p->domain, p->user, p->timeout_ms,
-					g.ca_file[0] ? g.ca_file : NULL, &it->check) != REGWATCH_STATUS_OK || push_item(it)) {
-				free_item(it);
-			}
+		if (regwatch_job_run(it->job) != REGWATCH_STATUS_OK || push_item(it)) {
+			free_item(it);
 		}
-		free(p);
 		switch_mutex_lock(g.queue_lock);
 	}
-	while (g.probes) {
-		struct probe *p = g.probes;
+	while (g.jobs) {
+		struct item *it = g.jobs;
 
-		g.probes = p->next;
-		free(p);
+		g.jobs = it->next;
+		free_item(it);
 	}
-	g.probes_tail = NULL;
+	g.jobs_tail = NULL;
 	switch_mutex_unlock(g.queue_lock);
 	return NULL;
 }
 
+/* Engine lock held: one queued input. */
+static void feed(struct item *it)
+{
+	regwatch_status st = REGWATCH_STATUS_OK;
+
+	switch (it->what) {
+	case INPUT_JOB:
+		st = regwatch_engine_job_done(g.engine, now_ms(), it->job);
+		break;
+	case INPUT_RELOAD:
+		/* reloadxml: new settings and gateway parameters. */
+		read_settings();
+		read_gateways();
+		break;
+	case INPUT_ADD:
+		/* A rescan: the new gateway's parameters first. */
+		read_gateways();
+		/* fall through */
+	case INPUT_EVENT:
+		st = regwatch_engine_freeswitch_event(g.engine, now_ms(), (const char *const *) it->names,
+			(const char *const *) it->values, it->n);
+		break;
+	}
+	if (st != REGWATCH_STATUS_OK && st != REGWATCH_STATUS_DONE && st != REGWATCH_STATUS_NOT_FOUND) {
+		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_DEBUG, "[regwatch] input refused: %s\n",
+			regwatch_status_str(st));
+	}
+}
+
 static void *SWITCH_THREAD_FUNC worker_thread(switch_thread_t *thread, void *obj)
 {
-	uint64_t deadline = 0;
+	uint32_t wait = 0;
 
 	(void) thread;
 	(void) obj;
 	for (;;) {
 		struct item *items, *it;
 		struct command *cmds;
-		uint64_t now;
 
 		switch_mutex_lock(g.queue_lock);
-		while (g.running && !g.head) {
-			now = now_ms();
-			if (deadline && deadline <= now) {
-				break;
-			}
-			/* At most a second, so a clock step or a lost signal costs little. */
-			switch_thread_cond_timedwait(g.queue_cond, g.queue_lock,
-				(switch_interval_time_t) (deadline && deadline - now < 1000 ? deadline - now : 1000) * 1000);
-			if (!deadline) {
-				break;
-			}
+		if (g.running && !g.head && wait) {
+			switch_thread_cond_timedwait(g.queue_cond, g.queue_lock, (switch_interval_time_t) wait * 1000);
 		}
 		if (!g.running) {
 			switch_mutex_unlock(g.queue_lock);
@@ -518,34 +417,14 @@ static void *SWITCH_THREAD_FUNC worker_thread(switch_thread_t *thread, void *obj
 
 		switch_mutex_lock(g.engine_lock);
 		for (it = items; it; it = it->next) {
-			regwatch_status st;
-
-			if (it->is_probe) {
-				st = regwatch_engine_probe_check(g.engine, now_ms(), it->trunk, it->probe_id, it->check);
-			} else if (it->is_reload) {
-				/* reloadxml: new settings and gateway parameters. */
-				read_settings();
-				read_gateways();
-				st = REGWATCH_STATUS_OK;
-			} else {
-				if (it->is_add) {
-					/* A rescan: the new gateway's parameters first. */
-					read_gateways();
-				}
-				st = regwatch_engine_freeswitch_event(g.engine, now_ms(), (const char *const *) it->names,
-					(const char *const *) it->values, it->n);
-			}
-			if (st != REGWATCH_STATUS_OK && st != REGWATCH_STATUS_DONE && st != REGWATCH_STATUS_NOT_FOUND) {
-				switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_DEBUG, "[regwatch] input refused: %s\n",
-					regwatch_status_str(st));
-			}
+			feed(it);
 		}
 		if (regwatch_engine_handle_timeout(g.engine, now_ms()) != REGWATCH_STATUS_OK) {
 			switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_ERROR, "[regwatch] the engine refused a timeout\n");
 		}
 		cmds = drain();
-		if (regwatch_engine_poll_timeout(g.engine, &deadline) != REGWATCH_STATUS_OK) {
-			deadline = 0;
+		if (regwatch_engine_next_wait_ms(g.engine, now_ms(), &wait) != REGWATCH_STATUS_OK) {
+			wait = 1;
 		}
 		switch_mutex_unlock(g.engine_lock);
 		run_commands(cmds);
@@ -577,9 +456,33 @@ static regwatch_status findings_text(void *a, char *b, size_t l, size_t *o)
 	return regwatch_engine_findings_text(g.engine, b, l, o);
 }
 
-static regwatch_status check_text(void *a, char *b, size_t l, size_t *o)
+static regwatch_status job_text(void *a, char *b, size_t l, size_t *o)
 {
-	return regwatch_check_text(a, b, l, o);
+	return regwatch_job_text(a, b, l, o);
+}
+
+/* Renders under the engine lock. */
+static regwatch_status locked(render_fn fn, void *arg, char **text)
+{
+	regwatch_status st;
+
+	switch_mutex_lock(g.engine_lock);
+	st = render(fn, arg, text);
+	switch_mutex_unlock(g.engine_lock);
+	return st;
+}
+
+/* Prints a rendering, or why there is none. */
+static void print(switch_stream_handle_t *stream, regwatch_status st, char *text, const char *gateway)
+{
+	if (st == REGWATCH_STATUS_OK) {
+		stream->write_function(stream, "%s", text);
+	} else if (st == REGWATCH_STATUS_NOT_FOUND) {
+		stream->write_function(stream, "-ERR no registering gateway named %s (see 'regwatch status')\n", gateway);
+	} else {
+		stream->write_function(stream, "-ERR regwatch: %s\n", regwatch_status_str(st));
+	}
+	free(text);
 }
 
 SWITCH_STANDARD_API(regwatch_api)
@@ -587,59 +490,35 @@ SWITCH_STANDARD_API(regwatch_api)
 	char *buf = NULL, *argv[3] = { 0 };
 	int argc = 0;
 	char *text = NULL;
-	const char *state, *cause;
+	struct regwatch_job *job = NULL;
+	regwatch_status st;
 
 	(void) session;
 	if (!zstr(cmd) && (buf = strdup(cmd))) {
 		argc = (int) switch_separate_string(buf, ' ', argv, (sizeof(argv) / sizeof(argv[0])));
 	}
 	if (argc == 0 || !strcasecmp(argv[0], "status")) {
-		switch_mutex_lock(g.engine_lock);
-		text = render(trunks_text, NULL);
-		switch_mutex_unlock(g.engine_lock);
-		stream->write_function(stream, "%s", text ? text : "-ERR regwatch is not available\n");
+		st = locked(trunks_text, NULL, &text);
+		print(stream, st, text, NULL);
 	} else if (!strcasecmp(argv[0], "findings") && argc == 1) {
-		switch_mutex_lock(g.engine_lock);
-		text = render(findings_text, NULL);
-		switch_mutex_unlock(g.engine_lock);
-		stream->write_function(stream, "%s", text ? text : "-ERR regwatch is not available\n");
+		st = locked(findings_text, NULL, &text);
+		print(stream, st, text, NULL);
 	} else if (!strcasecmp(argv[0], "show") && argc == 2) {
-		switch_mutex_lock(g.engine_lock);
-		if (regwatch_engine_trunk_state(g.engine, argv[1], &state, &cause) == REGWATCH_STATUS_OK) {
-			text = render(trunk_text, argv[1]);
-		}
-		switch_mutex_unlock(g.engine_lock);
-		if (text) {
-			stream->write_function(stream, "%s", text);
-		} else {
-			stream->write_function(stream, "-ERR no registering gateway named %s (see 'regwatch status')\n", argv[1]);
-		}
+		st = locked(trunk_text, argv[1], &text);
+		print(stream, st, text, argv[1]);
 	} else if (!strcasecmp(argv[0], "check") && argc == 2) {
-		struct regwatch_trunk_config *cfg = NULL;
-		struct regwatch_check *check = NULL;
-		regwatch_status st;
-
 		switch_mutex_lock(g.engine_lock);
-		st = regwatch_engine_trunk_config(g.engine, argv[1], &cfg);
+		st = regwatch_engine_check_job(g.engine, argv[1], &job);
 		switch_mutex_unlock(g.engine_lock);
-		if (st != REGWATCH_STATUS_OK) {
-			stream->write_function(stream, "-ERR no registering gateway named %s (see 'regwatch status')\n", argv[1]);
-		} else {
-			/* Blocks this API thread for the exchanges, never the engine. */
-			st = regwatch_check_trunk(cfg, g.check_timeout_ms, g.ca_file[0] ? g.ca_file : NULL, &check);
-			regwatch_trunk_config_free(cfg);
-			if (st != REGWATCH_STATUS_OK) {
-				stream->write_function(stream, "-ERR the check could not run: %s\n", regwatch_status_str(st));
-			} else {
-				text = render(check_text, check);
-				stream->write_function(stream, "%s", text ? text : "-ERR no output\n");
-				regwatch_check_free(check);
-			}
+		/* Blocks this API thread for the exchanges, never the engine. */
+		if (st == REGWATCH_STATUS_OK && (st = regwatch_job_run(job)) == REGWATCH_STATUS_OK) {
+			st = render(job_text, job, &text);
 		}
+		print(stream, st, text, argv[1]);
+		regwatch_job_free(job);
 	} else {
 		stream->write_function(stream, "-USAGE: regwatch %s\n", SYNTAX);
 	}
-	free(text);
 	free(buf);
 	return SWITCH_STATUS_SUCCESS;
 }
@@ -663,16 +542,19 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_regwatch_load)
 	switch_mutex_init(&g.engine_lock, SWITCH_MUTEX_NESTED, pool);
 	switch_mutex_init(&g.queue_lock, SWITCH_MUTEX_NESTED, pool);
 	switch_thread_cond_create(&g.queue_cond, pool);
-	switch_thread_cond_create(&g.probe_cond, pool);
+	switch_thread_cond_create(&g.job_cond, pool);
 	st = regwatch_engine_new(now_ms(), (uint64_t) switch_micro_time_now(), &g.engine);
-	if (st != REGWATCH_STATUS_OK) {
+	/* Nothing is logged until regwatch.conf's log-level is applied. */
+	if (st != REGWATCH_STATUS_OK
+			|| (st = regwatch_engine_set_log_callback(g.engine, on_engine_log, NULL, 0)) != REGWATCH_STATUS_OK) {
 		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_ERROR, "[regwatch] no engine: %s\n", regwatch_status_str(st));
+		regwatch_engine_free(g.engine);
 		return SWITCH_STATUS_TERM;
 	}
 	read_settings();
 	read_gateways();
-	if (switch_event_reserve_subclass(EV_STATE) != SWITCH_STATUS_SUCCESS
-			|| switch_event_reserve_subclass(EV_ALERT) != SWITCH_STATUS_SUCCESS) {
+	if (switch_event_reserve_subclass("regwatch::state") != SWITCH_STATUS_SUCCESS
+			|| switch_event_reserve_subclass("regwatch::alert") != SWITCH_STATUS_SUCCESS) {
 		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_ERROR, "[regwatch] cannot reserve its event subclasses\n");
 		regwatch_engine_free(g.engine);
 		return SWITCH_STATUS_TERM;
@@ -687,14 +569,14 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_regwatch_load)
 		return SWITCH_STATUS_TERM;
 	}
 	for (i = 0; i < sizeof(subclasses) / sizeof(subclasses[0]); i++) {
-		if (switch_event_bind_removable(modname, SWITCH_EVENT_CUSTOM, subclasses[i], on_sofia_event, NULL,
+		if (switch_event_bind_removable(modname, SWITCH_EVENT_CUSTOM, subclasses[i], on_sofia_event, &inputs[i],
 				&g.nodes[i]) != SWITCH_STATUS_SUCCESS) {
 			switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_ERROR, "[regwatch] cannot bind %s\n", subclasses[i]);
 			mod_regwatch_shutdown();
 			return SWITCH_STATUS_TERM;
 		}
 	}
-	if (switch_event_bind_removable(modname, SWITCH_EVENT_RELOADXML, NULL, on_sofia_event, NULL, &g.nodes[4])
+	if (switch_event_bind_removable(modname, SWITCH_EVENT_RELOADXML, NULL, on_sofia_event, &inputs[4], &g.nodes[4])
 			!= SWITCH_STATUS_SUCCESS) {
 		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_WARNING, "[regwatch] will not follow reloadxml\n");
 	}
@@ -729,14 +611,14 @@ SWITCH_MODULE_SHUTDOWN_FUNCTION(mod_regwatch_shutdown)
 	switch_mutex_lock(g.queue_lock);
 	g.running = 0;
 	switch_thread_cond_broadcast(g.queue_cond);
-	switch_thread_cond_broadcast(g.probe_cond);
+	switch_thread_cond_broadcast(g.job_cond);
 	switch_mutex_unlock(g.queue_lock);
 	if (g.worker) {
 		switch_thread_join(&st, g.worker);
 		g.worker = NULL;
 	}
 	if (g.prober) {
-		/* A probe in progress ends within its timeout. */
+		/* A job in progress ends within its timeout. */
 		switch_thread_join(&st, g.prober);
 		g.prober = NULL;
 	}
@@ -745,8 +627,8 @@ SWITCH_MODULE_SHUTDOWN_FUNCTION(mod_regwatch_shutdown)
 		free_item(it);
 	}
 	g.tail = NULL;
-	switch_event_free_subclass(EV_STATE);
-	switch_event_free_subclass(EV_ALERT);
+	switch_event_free_subclass("regwatch::state");
+	switch_event_free_subclass("regwatch::alert");
 	regwatch_engine_free(g.engine);
 	g.engine = NULL;
 	return SWITCH_STATUS_SUCCESS;

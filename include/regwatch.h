@@ -12,6 +12,10 @@
  *    REGWATCH_STATUS_PANIC and poisons the handle (REGWATCH_STATUS_POISONED
  *    from then on; only _free is allowed).
  *  - Thread safety is stated on each type.
+ *  - Status-returning functions are REGWATCH_MUST_USE (warn_unused_result).
+ *    GCC ignores a (void) cast of such a call; to drop a status on purpose
+ *    under -Werror write `(void)!regwatch_x(...);` or test it:
+ *    `if (regwatch_x(...) != REGWATCH_STATUS_OK) { ... }`.
  */
 
 #ifndef REGWATCH_H
@@ -37,13 +41,13 @@
 #endif
 
 
-// The largest message accepted, in bytes.
-#define MAX_MESSAGE (64 * 1024)
+// The longest wait `regwatch_engine_next_wait_ms` gives.
+#define REGWATCH_MAX_WAIT_MS 60000
 
 // The ABI version. Bumped on every incompatible change of the C ABI;
 // hosts compare the header's `REGWATCH_ABI_VERSION` with
 // `regwatch_abi_version()` at load time and refuse to run on a mismatch.
-#define REGWATCH_ABI_VERSION 1
+#define REGWATCH_ABI_VERSION 2
 
 // The result of every fallible call. Values are explicit and never
 // renumbered; retired values stay reserved.
@@ -87,9 +91,6 @@ typedef uint32_t regwatch_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// A sofia gateway's registration state (`sofia_state_names[]`).
-typedef struct GatewayState GatewayState;
-
 // The result of a one-shot check: read it with `regwatch_check_json` and
 // `regwatch_check_cause`, free it with `regwatch_check_free`. Immutable;
 // may be read from any thread.
@@ -110,6 +111,9 @@ typedef struct regwatch_check regwatch_check;
 // from `regwatch_engine_poll_timeout`.
 typedef struct regwatch_engine regwatch_engine;
 
+// A check to run off the engine's thread (a Box; see the module docs).
+typedef struct regwatch_job regwatch_job;
+
 // A running keep-alive monitor (see `regwatch_runner_start`).
 typedef struct regwatch_runner regwatch_runner;
 
@@ -122,49 +126,6 @@ typedef struct regwatch_trunk_config regwatch_trunk_config;
 // A transport, as passed to observation functions.
 typedef uint32_t regwatch_transport;
 
-// What a `regwatch_event` is.
-typedef uint32_t regwatch_event_kind;
-
-// One output of the engine. Every pointer in it is owned by the engine and
-// valid until the next call on that engine; copy what you keep.
-typedef struct regwatch_event {
-  // `REGWATCH_EVENT_*`.
-  regwatch_event_kind kind;
-  // The trunk's name.
-  const char *trunk;
-  // When, on the engine's clock (milliseconds).
-  uint64_t at_ms;
-  // The state now (`registered`, `rejected`, ...), or "" for findings and actions.
-  const char *state;
-  // The state before (state changes only), or "".
-  const char *previous_state;
-  // The cause id (`credentials_rejected`, ...), or the finding code for findings.
-  const char *cause;
-  // `info`, `warning` or `error` (alerts and findings), or "".
-  const char *severity;
-  // The SIP status code behind it, or 0.
-  uint16_t code;
-  // The alert summary, the finding's message and fix, or "".
-  const char *summary;
-  // The whole event as a JSON object.
-  const char *json;
-  // Transmits: the probe's id (pass it to `regwatch_engine_probe_result`); else 0.
-  uint64_t probe_id;
-  // Transmits: the host name or address to send to; else "".
-  const char *probe_host;
-  // Transmits: the port; else 0.
-  uint16_t probe_port;
-  // Transmits: `REGWATCH_TRANSPORT_*`; else 0.
-  regwatch_transport probe_transport;
-  // Transmits: when the engine counts the probe as timed out; else 0.
-  uint64_t probe_deadline_ms;
-} regwatch_event;
-
-// Called on the runner thread with each output (state changes, alerts,
-// findings, "re-register now"). The event and its strings are valid for
-// the call only. Must not call `regwatch_runner_*` on the same runner.
-typedef void (*regwatch_runner_event_callback)(void *userdata, const struct regwatch_event *event);
-
 // Log levels, most severe first.
 typedef uint32_t regwatch_log_level;
 
@@ -173,6 +134,115 @@ typedef uint32_t regwatch_log_level;
 // that made the `regwatch_engine_*` call, during that call; it must not
 // call back into the same engine. Passwords never appear in messages.
 typedef void (*regwatch_log_callback)(void *userdata, regwatch_log_level level, const char *message);
+
+// What a `regwatch_event` is.
+typedef uint32_t regwatch_event_kind;
+
+// A registration state (`REGWATCH_STATE_*`; 0: none).
+typedef uint32_t regwatch_state;
+
+// A cause (`REGWATCH_CAUSE_*`; 0: none).
+typedef uint32_t regwatch_cause;
+
+// How serious (`REGWATCH_SEVERITY_*`; 0: none).
+typedef uint32_t regwatch_severity;
+
+// Why a keep-alive probe is sent (`REGWATCH_PURPOSE_*`; 0: not a probe).
+typedef uint32_t regwatch_probe_purpose;
+
+// A keep-alive probe to send (`REGWATCH_EVENT_TRANSMIT`; zeroed, with
+// "" strings, for other kinds).
+typedef struct regwatch_transmit {
+  // The probe's id: pass it to `regwatch_engine_probe_result`.
+  uint64_t probe_id;
+  // Why (`REGWATCH_PURPOSE_*`).
+  regwatch_probe_purpose purpose;
+  // The host name or address to send to.
+  const char *host;
+  // The port.
+  uint16_t port;
+  // `REGWATCH_TRANSPORT_*`.
+  regwatch_transport transport;
+  // The Request-URI domain (`sip:<domain>`) and TLS name.
+  const char *domain;
+  // The From user.
+  const char *user;
+  // When the engine counts the probe as timed out (engine clock).
+  uint64_t deadline_ms;
+  // The time left until then, in ms, for the sender's own timeout.
+  uint32_t timeout_ms;
+  // Over another transport than the trunk's own: a PBX cannot send it
+  // with its SIP stack; run it with `regwatch_engine_probe_job`.
+  bool via_driver;
+} regwatch_transmit;
+
+// One header of a FreeSWITCH event (`fs_headers`).
+typedef struct regwatch_header {
+  // The header name.
+  const char *name;
+  // Its value.
+  const char *value;
+} regwatch_header;
+
+// One output of the engine. Set `struct_size` to
+// `sizeof(regwatch_event)` before `regwatch_engine_poll_event` (fields
+// are only ever appended). Every pointer in it is owned by the engine and
+// valid until the next `regwatch_engine_poll_event` or input on that
+// engine (the runner: for the callback's duration); copy what you keep.
+// Strings are never NULL ("" when absent).
+typedef struct regwatch_event {
+  // `sizeof(regwatch_event)` as the caller knows it.
+  uint32_t struct_size;
+  // `REGWATCH_EVENT_*`.
+  regwatch_event_kind kind;
+  // The trunk's name.
+  const char *trunk;
+  // When, on the engine's clock (milliseconds).
+  uint64_t at_ms;
+  // The state now (state changes and alerts), else `REGWATCH_STATE_NONE`.
+  regwatch_state state;
+  // The state before (state changes), else `REGWATCH_STATE_NONE`.
+  regwatch_state previous_state;
+  // The cause (state changes and alerts), else `REGWATCH_CAUSE_NONE`.
+  regwatch_cause cause;
+  // State changes: the cause's severity; alerts raised and findings:
+  // theirs; else `REGWATCH_SEVERITY_NONE`.
+  regwatch_severity severity;
+  // The SIP status code behind it, or 0.
+  uint16_t code;
+  // Findings: the finding code (`domain.typo`, ...); else "".
+  const char *finding_code;
+  // One line in plain words, always filled: the diagnosis, the alert,
+  // the finding with its fix, the action, the probe.
+  const char *summary;
+  // The whole output as a JSON object.
+  const char *json;
+  // `REGWATCH_EVENT_TRANSMIT`: the probe.
+  struct regwatch_transmit transmit;
+  // What a PBX module logs for it: a `REGWATCH_LOG_*` level, 0 for
+  // nothing, and the line (without the module's prefix).
+  regwatch_log_level log_level;
+  // The log line, or "".
+  const char *log_line;
+  // `REGWATCH_EVENT_ACTION_REREGISTER`: the host console command that
+  // re-registers the trunk (`pjsip send register <name>`,
+  // `sofia profile <p> register <gw>`), or "".
+  const char *command;
+  // Asterisk: the AMI event name (`RegwatchState`, `RegwatchAlert`) for
+  // state changes and alerts, else "".
+  const char *ami_event;
+  // Its fields, each `Key: value\r\n` (Trunk, State, PreviousState or
+  // Alert, Cause, Severity, Code, Summary).
+  const char *ami_fields;
+  // FreeSWITCH: the event subclass (`regwatch::state`,
+  // `regwatch::alert`), else "".
+  const char *fs_subclass;
+  // Its headers (Gateway, Alert, State, Previous-State, Cause,
+  // Severity, Code, Summary), `fs_header_count` of them.
+  const struct regwatch_header *fs_headers;
+  // How many headers `fs_headers` has.
+  size_t fs_header_count;
+} regwatch_event;
 
 // A response to a REGISTER, as the host saw it. Initialise with
 // `regwatch_register_response_init` (which sets `struct_size` and marks
@@ -224,6 +294,11 @@ typedef uint32_t regwatch_host_state;
 // Whether the host sent or received a message.
 typedef uint32_t regwatch_direction;
 
+// Called on the runner thread with each output (state changes, alerts,
+// findings, "re-register now"). The event and its strings are valid for
+// the call only. Must not call `regwatch_runner_*` on the same runner.
+typedef void (*regwatch_runner_event_callback)(void *userdata, const struct regwatch_event *event);
+
 // What `regwatch_check_credentials` found.
 typedef uint32_t regwatch_credential_check;
 
@@ -273,26 +348,6 @@ typedef uint32_t regwatch_credential_check;
 // The host stopped retrying.
 #define REGWATCH_HOST_GAVE_UP 4
 
-// The trunk's state or cause changed.
-#define REGWATCH_EVENT_STATE_CHANGED 1
-
-// An alert was raised (or re-raised with a new cause).
-#define REGWATCH_EVENT_ALERT_RAISED 2
-
-// The alert is over.
-#define REGWATCH_EVENT_ALERT_CLEARED 3
-
-// A configuration finding (on add/update).
-#define REGWATCH_EVENT_FINDING 4
-
-// The host should re-send REGISTER for the trunk now.
-#define REGWATCH_EVENT_ACTION_REREGISTER 5
-
-// Keep-alive on: send an OPTIONS probe to `probe_host`:`probe_port` over
-// `probe_transport` (Request-URI `sip:<domain>`, see `json`), then report
-// it with `regwatch_engine_probe_result` and `probe_id`.
-#define REGWATCH_EVENT_TRANSMIT 6
-
 // A final response from the peer (`code`).
 #define REGWATCH_PROBE_RESPONSE 1
 
@@ -310,6 +365,154 @@ typedef uint32_t regwatch_credential_check;
 
 // The host received it (a response coming in).
 #define REGWATCH_DIRECTION_RECEIVED 2
+
+// The trunk's state or cause changed.
+#define REGWATCH_EVENT_STATE_CHANGED 1
+
+// An alert was raised (or re-raised with a new cause).
+#define REGWATCH_EVENT_ALERT_RAISED 2
+
+// The alert is over.
+#define REGWATCH_EVENT_ALERT_CLEARED 3
+
+// A configuration finding (on add/update): `finding_code`, `severity`,
+// `summary` (the message and its fix).
+#define REGWATCH_EVENT_FINDING 4
+
+// Re-send REGISTER for the trunk now: run `command` when it is not ""
+// (the host's console command), else re-register by the host's own
+// means. Emitted only when re-registration on recovery is on for the
+// trunk (`reregister_on_recovery`); otherwise the engine's wish comes
+// out as a `REGWATCH_EVENT_NOTICE`.
+#define REGWATCH_EVENT_ACTION_REREGISTER 5
+
+// Keep-alive on: send the OPTIONS probe described by `transmit`, then
+// report it with `regwatch_engine_probe_result` and `transmit.probe_id`.
+#define REGWATCH_EVENT_TRANSMIT 6
+
+// Nothing to do but log `log_line` (e.g. a re-registration that is off
+// for the trunk).
+#define REGWATCH_EVENT_NOTICE 7
+
+// No state (findings, actions, transmits).
+#define REGWATCH_STATE_NONE 0
+
+// `unknown`.
+#define REGWATCH_STATE_UNKNOWN 1
+
+// `registering`.
+#define REGWATCH_STATE_REGISTERING 2
+
+// `registered`.
+#define REGWATCH_STATE_REGISTERED 3
+
+// `refresh_late`.
+#define REGWATCH_STATE_REFRESH_LATE 4
+
+// `expired`.
+#define REGWATCH_STATE_EXPIRED 5
+
+// `rejected`.
+#define REGWATCH_STATE_REJECTED 6
+
+// `unreachable`.
+#define REGWATCH_STATE_UNREACHABLE 7
+
+// `deregistered`.
+#define REGWATCH_STATE_DEREGISTERED 8
+
+// `stopped`.
+#define REGWATCH_STATE_STOPPED 9
+
+// No cause (findings, actions, transmits).
+#define REGWATCH_CAUSE_NONE 0
+
+// `healthy`.
+#define REGWATCH_CAUSE_HEALTHY 1
+
+// `credentials_rejected`.
+#define REGWATCH_CAUSE_CREDENTIALS_REJECTED 2
+
+// `account_forbidden`.
+#define REGWATCH_CAUSE_ACCOUNT_FORBIDDEN 3
+
+// `auth_username_mismatch`.
+#define REGWATCH_CAUSE_AUTH_USERNAME_MISMATCH 4
+
+// `domain_not_found`.
+#define REGWATCH_CAUSE_DOMAIN_NOT_FOUND 5
+
+// `interval_too_brief`.
+#define REGWATCH_CAUSE_INTERVAL_TOO_BRIEF 6
+
+// `registrar_unreachable`.
+#define REGWATCH_CAUSE_REGISTRAR_UNREACHABLE 7
+
+// `transport_blocked`.
+#define REGWATCH_CAUSE_TRANSPORT_BLOCKED 8
+
+// `connection_refused`.
+#define REGWATCH_CAUSE_CONNECTION_REFUSED 9
+
+// `dns_failure`.
+#define REGWATCH_CAUSE_DNS_FAILURE 10
+
+// `tls_failure`.
+#define REGWATCH_CAUSE_TLS_FAILURE 11
+
+// `server_error`.
+#define REGWATCH_CAUSE_SERVER_ERROR 12
+
+// `rate_limited`.
+#define REGWATCH_CAUSE_RATE_LIMITED 13
+
+// `registration_expired`.
+#define REGWATCH_CAUSE_REGISTRATION_EXPIRED 14
+
+// `refresh_late`.
+#define REGWATCH_CAUSE_REFRESH_LATE 15
+
+// `expiry_drift`.
+#define REGWATCH_CAUSE_EXPIRY_DRIFT 16
+
+// `deregistered`.
+#define REGWATCH_CAUSE_DEREGISTERED 17
+
+// `config_invalid`.
+#define REGWATCH_CAUSE_CONFIG_INVALID 18
+
+// `unknown`.
+#define REGWATCH_CAUSE_UNKNOWN 19
+
+// `contact_not_bound`.
+#define REGWATCH_CAUSE_CONTACT_NOT_BOUND 20
+
+// `protocol_error`.
+#define REGWATCH_CAUSE_PROTOCOL_ERROR 21
+
+// No severity.
+#define REGWATCH_SEVERITY_NONE 0
+
+// `info`.
+#define REGWATCH_SEVERITY_INFO 1
+
+// `warning`.
+#define REGWATCH_SEVERITY_WARNING 2
+
+// `error`.
+#define REGWATCH_SEVERITY_ERROR 3
+
+// Not a probe.
+#define REGWATCH_PURPOSE_NONE 0
+
+// The regular keep-alive (`keep_alive`).
+#define REGWATCH_PURPOSE_KEEPALIVE 1
+
+// The fast re-probe after a first failure (`confirm`).
+#define REGWATCH_PURPOSE_CONFIRM 2
+
+// The same registrar over another transport (`alternate`).
+#define REGWATCH_PURPOSE_ALTERNATE 3
 
 // Errors: something regwatch could not do.
 #define REGWATCH_LOG_ERROR 1
@@ -343,27 +546,49 @@ typedef uint32_t regwatch_credential_check;
 extern "C" {
 #endif // __cplusplus
 
-// Creates an empty trunk configuration. On OK, `*out` owns it.
-REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_new(struct regwatch_trunk_config **out);
+// Asterisk: collects one sorcery object (`kind` = `registration`, `auth`
+// or `transport`; `id` = its section name) as `n` name/value pairs, as
+// `ast_sorcery_objectset_create` gives them. Nothing changes in the engine
+// until `regwatch_engine_asterisk_commit`. Passwords are copied, never
+// logged.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_object(struct regwatch_engine *engine, const char *kind, const char *id, const char *const *names, const char *const *values, size_t n);
 
-// Sets one field. Keys: `name` (required before adding to an engine),
-// `domain`, `username`, `auth_username`, `password`, `realm`, `transport`
-// (`udp`/`tcp`/`tls`), `port`, `proxy` (`host[:port]`), `expires`
-// (seconds), `profile` (`twilio`/`generic`/`auto`). `value` NULL or `""`
-// clears an optional field. Returns `REGWATCH_STATUS_UNKNOWN_KEY` for an
-// unknown key and `REGWATCH_STATUS_INVALID_ARGUMENT` for a value that
-// cannot be stored (a port that is not a number). Content problems (a
-// mistyped domain, a weak password) are not errors here: see
-// `regwatch_trunk_config_findings`. The password is copied and never logged.
-REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_set(struct regwatch_trunk_config *cfg, const char *key, const char *value);
+// Asterisk: applies the objects collected with
+// `regwatch_engine_asterisk_object` as the complete configuration: every
+// registration becomes (or updates) a trunk named after its section,
+// trunks of registrations no longer present are removed, and validation
+// findings plus Asterisk-specific notes come out as
+// `REGWATCH_EVENT_FINDING` events. Call it on load and after every
+// pjsip.conf reload.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_commit(struct regwatch_engine *engine, uint64_t now_ms);
 
-// Validates the whole configuration (domain, credentials, expiry,
-// transport/port, realm) and writes the findings as a JSON array, as
-// `regwatch_validate_domain` does. No secret appears in the output.
-REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_findings(const struct regwatch_trunk_config *cfg, char *buf, size_t len, size_t *out_len);
+// Asterisk: the same as collecting objects and committing, from the text
+// of a `pjsip.conf` (sections, templates, comments; `#include` lines are
+// not followed).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_pjsip_conf(struct regwatch_engine *engine, uint64_t now_ms, const char *text);
 
-// Frees a configuration. NULL is ignored.
-void regwatch_trunk_config_free(struct regwatch_trunk_config *cfg);
+// Asterisk: a stasis `Registry` message as JSON (`{"channeltype",
+// "username" (client_uri), "domain" (server_uri), "status", "cause"}`).
+// Returns `REGWATCH_STATUS_DONE` for a message that is not a PJSIP
+// registration, `REGWATCH_STATUS_NOT_FOUND` for a registration the
+// committed configuration does not know, `REGWATCH_STATUS_INVALID_ARGUMENT`
+// for JSON that is not a Registry message.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_registry_json(struct regwatch_engine *engine, uint64_t now_ms, const char *json);
+
+// Asterisk: one log line (colour codes allowed). Lines of
+// `res_pjsip_outbound_registration` that carry a status code or a timeout
+// ("Fatal response '403' received from ...", "No response received from
+// ...") become observations; any other line returns
+// `REGWATCH_STATUS_DONE`, so a module may pass every WARNING it sees.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_log_line(struct regwatch_engine *engine, uint64_t now_ms, const char *line);
+
+// Asterisk: the console output of `pjsip show registrations`. Each
+// registration regwatch knows but has seen nothing of yet (state
+// `unknown`, e.g. right after the module loaded) takes the state Asterisk
+// shows (`Registered`, `Unregistered`, `Rejected`); trunks with their own
+// observations keep them. Returns `REGWATCH_STATUS_DONE` when no line
+// applied.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_registrations_text(struct regwatch_engine *engine, uint64_t now_ms, const char *text);
 
 // One OPTIONS to `host`:`port` over `transport`, for `domain` (Request-URI
 // and, over TLS, the name the certificate must carry) as `user`. Blocks
@@ -425,38 +650,27 @@ const char *regwatch_check_cause(const struct regwatch_check *check);
 // Frees a check. NULL is a no-op.
 void regwatch_check_free(struct regwatch_check *check);
 
-// Starts a keep-alive runner: a thread that owns an engine with
-// keep-alives on and its sockets (UDP, TCP, TLS), probes every trunk added
-// with `regwatch_runner_add_trunk`, and calls `on_event` (on that thread)
-// with every output. `option_keys` / `option_values` (`n` pairs, may be
-// NULL when `n` is 0) are engine options as for
-// `regwatch_engine_set_option` (`keepalive_interval_ms`...). `ca_file`
-// (may be NULL): PEM CAs for TLS, read before this returns (one that
-// cannot be used: `REGWATCH_STATUS_IO`, no runner). `on_log` (may be NULL) gets the runner
-// thread's logs at `max_level` or above, on that thread. `userdata` is
-// passed to both callbacks and must outlive the runner. Free with
-// `regwatch_runner_free`, which stops the thread and closes its sockets.
-REGWATCH_MUST_USE regwatch_status regwatch_runner_start(const char *const *option_keys, const char *const *option_values, size_t n, const char *ca_file, regwatch_runner_event_callback on_event, regwatch_log_callback on_log, regwatch_log_level max_level, void *userdata, struct regwatch_runner **out);
+// Creates an empty trunk configuration. On OK, `*out` owns it.
+REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_new(struct regwatch_trunk_config **out);
 
-// Adds a trunk (copied from `config`) to the runner; its probes start
-// within one interval.
-REGWATCH_MUST_USE regwatch_status regwatch_runner_add_trunk(struct regwatch_runner *runner, const struct regwatch_trunk_config *config);
+// Sets one field. Keys: `name` (required before adding to an engine),
+// `domain`, `username`, `auth_username`, `password`, `realm`, `transport`
+// (`udp`/`tcp`/`tls`), `port`, `proxy` (`host[:port]`), `expires`
+// (seconds), `profile` (`twilio`/`generic`/`auto`). `value` NULL or `""`
+// clears an optional field. Returns `REGWATCH_STATUS_UNKNOWN_KEY` for an
+// unknown key and `REGWATCH_STATUS_INVALID_ARGUMENT` for a value that
+// cannot be stored (a port that is not a number). Content problems (a
+// mistyped domain, a weak password) are not errors here: see
+// `regwatch_trunk_config_findings`. The password is copied and never logged.
+REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_set(struct regwatch_trunk_config *cfg, const char *key, const char *value);
 
-// Stops probing the trunk named `name`.
-REGWATCH_MUST_USE regwatch_status regwatch_runner_remove_trunk(struct regwatch_runner *runner, const char *name);
+// Validates the whole configuration (domain, credentials, expiry,
+// transport/port, realm) and writes the findings as a JSON array, as
+// `regwatch_validate_domain` does. No secret appears in the output.
+REGWATCH_MUST_USE regwatch_status regwatch_trunk_config_findings(const struct regwatch_trunk_config *cfg, char *buf, size_t len, size_t *out_len);
 
-// Writes the trunk's snapshot and diagnosis as JSON
-// (`{"snapshot":{...,"keepalive":{...}},"diagnosis":{...}}`) into `buf`;
-// `*out_len` gets the size needed. No secret appears in it.
-REGWATCH_MUST_USE regwatch_status regwatch_runner_trunk_json(struct regwatch_runner *runner, const char *name, char *buf, size_t len, size_t *out_len);
-
-// Stops the runner's thread (waiting for it), closes its sockets and
-// frees it. NULL is a no-op. No callback runs after it returns.
-void regwatch_runner_free(struct regwatch_runner *runner);
-
-// Fills `resp` with defaults: `struct_size` set, code 0, every optional
-// field absent. NULL is ignored.
-void regwatch_register_response_init(struct regwatch_register_response *resp);
+// Frees a configuration. NULL is ignored.
+void regwatch_trunk_config_free(struct regwatch_trunk_config *cfg);
 
 // Creates an engine. `now_ms` is the current time on a monotonic clock of
 // the host's choice (every later `now_ms` must use the same clock);
@@ -507,6 +721,107 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_update_trunk(struct regwatch_e
 // Removes a trunk (an alert still raised is cleared with an event).
 REGWATCH_MUST_USE regwatch_status regwatch_engine_remove_trunk(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk);
 
+// Fires every timer due at or before `now_ms` (refresh checks, expiry).
+// Calling it early or late is harmless.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_handle_timeout(struct regwatch_engine *engine, uint64_t now_ms);
+
+// Writes the next deadline (absolute, on the host's clock) to
+// `*out_deadline_ms` and returns OK, or returns `REGWATCH_STATUS_DONE`
+// when no timer is armed (nothing is written).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_poll_timeout(struct regwatch_engine *engine, uint64_t *out_deadline_ms);
+
+// How long a host may sleep from `now_ms` before calling
+// `regwatch_engine_handle_timeout`: the time to the next deadline, 0 when
+// it is due, and at most `REGWATCH_MAX_WAIT_MS` (also when no timer is
+// armed), so that a host's timer never needs its own cap.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_next_wait_ms(struct regwatch_engine *engine, uint64_t now_ms, uint32_t *out_wait_ms);
+
+// Takes the next output and fills `*out` (returns OK), or returns
+// `REGWATCH_STATUS_DONE` when there is none. Set `out->struct_size` to
+// `sizeof(regwatch_event)` first (`REGWATCH_STATUS_INVALID_ARGUMENT`
+// when it is smaller than this library's event). The strings in `*out`
+// belong to the engine and stay valid until the next poll or input on
+// this engine.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_poll_event(struct regwatch_engine *engine, struct regwatch_event *out);
+
+// Fills `ev` with an empty event whose `struct_size` is set, ready for
+// `regwatch_engine_poll_event` (`struct regwatch_event ev = { .struct_size
+// = sizeof ev };` does the same). NULL is ignored.
+void regwatch_event_init(struct regwatch_event *ev);
+
+// FreeSWITCH: the sofia configuration XML (a whole `sofia.conf` as
+// `switch_xml_open_cfg` gives it, a profile, or lone `<gateway>`
+// elements). Every registering gateway becomes (or updates) a trunk named
+// after the gateway; findings and FreeSWITCH-specific notes come out as
+// events.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_gateways_xml(struct regwatch_engine *engine, uint64_t now_ms, const char *xml);
+
+// FreeSWITCH: one event's headers as `n` name/value pairs (as
+// `switch_event_header_t` lists them; `Event-Subclass` among them).
+// `sofia::gateway_state` and `sofia::gateway_invalid_digest_req` become
+// observations; `sofia::gateway_add` / `gateway_delete` add or remove the
+// trunk (a gateway must be known from `regwatch_engine_freeswitch_gateways_xml`
+// to be added). Other events return `REGWATCH_STATUS_DONE`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_event(struct regwatch_engine *engine, uint64_t now_ms, const char *const *names, const char *const *values, size_t n);
+
+// FreeSWITCH: the sofia profile of `gateway` (from the gateway XML or its
+// `sofia::gateway_add` event), for commands such as `sofia profile <p>
+// register <gw>`. `NOT_FOUND` when no profile is known. Output as for
+// `regwatch_engine_trunk_json`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_profile(struct regwatch_engine *engine, const char *gateway, char *buf, size_t len, size_t *out_len);
+
+// The state id (`registered`, ...) of a `REGWATCH_STATE_*` value: a
+// static NUL-terminated string, "" for NONE or an unknown value.
+// Thread-safe.
+const char *regwatch_state_str(regwatch_state state);
+
+// The cause id (`credentials_rejected`, ...) of a `REGWATCH_CAUSE_*`
+// value: a static NUL-terminated string, "" for NONE or an unknown value.
+// Thread-safe.
+const char *regwatch_cause_str(regwatch_cause cause);
+
+// `info`, `warning` or `error` for a `REGWATCH_SEVERITY_*` value (a
+// static string; "" for NONE or an unknown value). Thread-safe.
+const char *regwatch_severity_str(regwatch_severity severity);
+
+// Makes the job for the probe of the last `REGWATCH_EVENT_TRANSMIT`
+// polled from this engine, `probe_id` (its `transmit.probe_id`):
+// `REGWATCH_STATUS_NOT_FOUND` when the last polled event was not that
+// probe. On OK, `*out` owns the job.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_probe_job(struct regwatch_engine *engine, uint64_t probe_id, struct regwatch_job **out);
+
+// Makes the job for the live check of trunk `trunk` (as a console's
+// `check` runs it: OPTIONS and a test REGISTER with its credentials,
+// ended with Expires: 0), with the module's `check_timeout` and
+// `ca_file`. `REGWATCH_STATUS_NOT_FOUND` for an unknown trunk. On OK,
+// `*out` owns the job (credentials included: free it).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_check_job(struct regwatch_engine *engine, const char *trunk, struct regwatch_job **out);
+
+// Runs the job (blocks for DNS and the exchanges, each within the job's
+// timeout). `REGWATCH_STATUS_IO` when the `ca_file` cannot be used
+// (nothing is checked). Any thread, one at a time.
+REGWATCH_MUST_USE regwatch_status regwatch_job_run(struct regwatch_job *job);
+
+// Writes the console text of a job that ran (several lines, each ending
+// in `\n`); `REGWATCH_STATUS_INVALID_ARGUMENT` before it ran. Output as
+// for `regwatch_engine_trunk_json`.
+REGWATCH_MUST_USE regwatch_status regwatch_job_text(struct regwatch_job *job, char *buf, size_t len, size_t *out_len);
+
+// A probe job that ran, back on the engine's thread: its result goes to
+// the engine as `regwatch_engine_probe_result` would give it. OK when
+// the probe was awaited, `REGWATCH_STATUS_DONE` when no longer,
+// `REGWATCH_STATUS_NOT_FOUND` when the trunk is gone,
+// `REGWATCH_STATUS_INVALID_ARGUMENT` for a check job or one that did not
+// run. The job stays the caller's to free.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_job_done(struct regwatch_engine *engine, uint64_t now_ms, struct regwatch_job *job);
+
+// Frees a job. NULL is ignored.
+void regwatch_job_free(struct regwatch_job *job);
+
+// Fills `resp` with defaults: `struct_size` set, code 0, every optional
+// field absent. NULL is ignored.
+void regwatch_register_response_init(struct regwatch_register_response *resp);
+
 // Observation: the host sent a REGISTER for `trunk`. `expires` is the
 // requested expiry in seconds (0 = deregistration; negative = unknown);
 // `with_credentials` whether it carried Authorization/Proxy-Authorization.
@@ -543,19 +858,27 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_deregistered(struct regwatch_e
 // (`REGWATCH_HOST_*`). `detail` may be NULL.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_host_state(struct regwatch_engine *engine, uint64_t now_ms, const char *trunk, regwatch_host_state state, const char *detail);
 
-// Fires every timer due at or before `now_ms` (refresh checks, expiry).
-// Calling it early or late is harmless.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_handle_timeout(struct regwatch_engine *engine, uint64_t now_ms);
+// Observation: one SIP message the host sent or received, as bytes (a UDP
+// datagram, or one message framed from a TCP/TLS stream). A sent REGISTER
+// and a received response to it update the trunk they belong to (matched
+// by Call-ID and CSeq, else by To/From user and domain and the
+// Request-URI); retransmissions count once; other methods are ignored.
+// `peer` (may be NULL) is the remote `host:port`, kept for logs.
+//
+// Returns OK when the message was recorded for a trunk,
+// `REGWATCH_STATUS_DONE` when it is not about registration or is a
+// retransmission / provisional / stale response, `REGWATCH_STATUS_NOT_FOUND`
+// when no trunk matches, and `REGWATCH_STATUS_SIP_PARSE` for malformed or
+// oversized (> 64 KiB) input. `bytes` is borrowed for the call.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_observe_sip(struct regwatch_engine *engine, uint64_t now_ms, regwatch_direction direction, regwatch_transport transport, const char *peer, const uint8_t *bytes, size_t len);
 
-// Writes the next deadline (absolute, on the host's clock) to
-// `*out_deadline_ms` and returns OK, or returns `REGWATCH_STATUS_DONE`
-// when no timer is armed (nothing is written).
-REGWATCH_MUST_USE regwatch_status regwatch_engine_poll_timeout(struct regwatch_engine *engine, uint64_t *out_deadline_ms);
-
-// Takes the next output and fills `*out` (returns OK), or returns
-// `REGWATCH_STATUS_DONE` when there is none. The strings in `*out` belong
-// to the engine and stay valid until the next call on this engine.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_poll_event(struct regwatch_engine *engine, struct regwatch_event *out);
+// Whether a host should hand a SIP message to
+// `regwatch_engine_observe_sip` at all: its CSeq method (`method`,
+// `method_len` bytes, not NUL-terminated, as a SIP stack keeps it) is one
+// the engine reads (REGISTER, OPTIONS) and the message (`message_len`
+// bytes) is not over the 64 KiB it accepts. Lets a host skip copying
+// every other message off its SIP threads. Thread-safe; false for NULL.
+bool regwatch_sip_wanted(const char *method, size_t method_len, size_t message_len);
 
 // Writes the trunk as JSON (state, cause, summary, evidence, remediation,
 // references, confidence, findings, history, timings) into `buf`,
@@ -593,84 +916,74 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_config(struct regwatch_e
 // `*out_state` and `*out_cause`.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_state(struct regwatch_engine *engine, const char *trunk, const char **out_state, const char **out_cause);
 
-// Observation: one SIP message the host sent or received, as bytes (a UDP
-// datagram, or one message framed from a TCP/TLS stream). A sent REGISTER
-// and a received response to it update the trunk they belong to (matched
-// by Call-ID and CSeq, else by To/From user and domain and the
-// Request-URI); retransmissions count once; other methods are ignored.
-// `peer` (may be NULL) is the remote `host:port`, kept for logs.
-//
-// Returns OK when the message was recorded for a trunk,
-// `REGWATCH_STATUS_DONE` when it is not about registration or is a
-// retransmission / provisional / stale response, `REGWATCH_STATUS_NOT_FOUND`
-// when no trunk matches, and `REGWATCH_STATUS_SIP_PARSE` for malformed or
-// oversized (> 64 KiB) input. `bytes` is borrowed for the call.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_observe_sip(struct regwatch_engine *engine, uint64_t now_ms, regwatch_direction direction, regwatch_transport transport, const char *peer, const uint8_t *bytes, size_t len);
-
-// Asterisk: collects one sorcery object (`kind` = `registration`, `auth`
-// or `transport`; `id` = its section name) as `n` name/value pairs, as
-// `ast_sorcery_objectset_create` gives them. Nothing changes in the engine
-// until `regwatch_engine_asterisk_commit`. Passwords are copied, never
-// logged.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_object(struct regwatch_engine *engine, const char *kind, const char *id, const char *const *names, const char *const *values, size_t n);
-
-// Asterisk: applies the objects collected with
-// `regwatch_engine_asterisk_object` as the complete configuration: every
-// registration becomes (or updates) a trunk named after its section,
-// trunks of registrations no longer present are removed, and validation
-// findings plus Asterisk-specific notes come out as
-// `REGWATCH_EVENT_FINDING` events. Call it on load and after every
-// pjsip.conf reload.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_commit(struct regwatch_engine *engine, uint64_t now_ms);
-
-// Asterisk: the same as collecting objects and committing, from the text
-// of a `pjsip.conf` (sections, templates, comments; `#include` lines are
-// not followed).
-REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_pjsip_conf(struct regwatch_engine *engine, uint64_t now_ms, const char *text);
-
-// Asterisk: a stasis `Registry` message as JSON (`{"channeltype",
-// "username" (client_uri), "domain" (server_uri), "status", "cause"}`).
-// Returns `REGWATCH_STATUS_DONE` for a message that is not a PJSIP
-// registration, `REGWATCH_STATUS_NOT_FOUND` for a registration the
-// committed configuration does not know, `REGWATCH_STATUS_INVALID_ARGUMENT`
-// for JSON that is not a Registry message.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_registry_json(struct regwatch_engine *engine, uint64_t now_ms, const char *json);
-
-// Asterisk: one log line (colour codes allowed). Lines of
-// `res_pjsip_outbound_registration` that carry a status code or a timeout
-// ("Fatal response '403' received from ...", "No response received from
-// ...") become observations; any other line returns
-// `REGWATCH_STATUS_DONE`, so a module may pass every WARNING it sees.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_log_line(struct regwatch_engine *engine, uint64_t now_ms, const char *line);
-
-// Asterisk: the console output of `pjsip show registrations`. Each
-// registration regwatch knows but has seen nothing of yet (state
-// `unknown`, e.g. right after the module loaded) takes the state Asterisk
-// shows (`Registered`, `Unregistered`, `Rejected`); trunks with their own
-// observations keep them. Returns `REGWATCH_STATUS_DONE` when no line
-// applied.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_registrations_text(struct regwatch_engine *engine, uint64_t now_ms, const char *text);
-
-// FreeSWITCH: the sofia configuration XML (a whole `sofia.conf` as
-// `switch_xml_open_cfg` gives it, a profile, or lone `<gateway>`
-// elements). Every registering gateway becomes (or updates) a trunk named
-// after the gateway; findings and FreeSWITCH-specific notes come out as
-// events.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_gateways_xml(struct regwatch_engine *engine, uint64_t now_ms, const char *xml);
-
-// FreeSWITCH: one event's headers as `n` name/value pairs (as
-// `switch_event_header_t` lists them; `Event-Subclass` among them).
-// `sofia::gateway_state` and `sofia::gateway_invalid_digest_req` become
-// observations; `sofia::gateway_add` / `gateway_delete` add or remove the
-// trunk (a gateway must be known from `regwatch_engine_freeswitch_gateways_xml`
-// to be added). Other events return `REGWATCH_STATUS_DONE`.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_event(struct regwatch_engine *engine, uint64_t now_ms, const char *const *names, const char *const *values, size_t n);
-
-// FreeSWITCH: the sofia profile of `gateway` (from the gateway XML or its
-// `sofia::gateway_add` event), for commands such as `sofia profile <p>
-// register <gw>`. `NOT_FOUND` when no profile is known. Output as for
+// Asterisk: the `RegwatchTrunk` events of the `RegwatchShowTrunks` AMI
+// action, one per trunk (Trunk, State, Cause, Code, Alerting, ExpiresIn
+// in whole seconds rounded up or -1, Findings, Summary), each
+// `Key: value\r\n` lines ending in an empty line, with `ActionID`
+// repeated when `action_id` (may be NULL) is not empty. `*out_count`
+// (may be NULL) gets the number of trunks. Output as for
 // `regwatch_engine_trunk_json`.
-REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_profile(struct regwatch_engine *engine, const char *gateway, char *buf, size_t len, size_t *out_len);
+REGWATCH_MUST_USE regwatch_status regwatch_engine_ami_trunks(struct regwatch_engine *engine, const char *action_id, char *buf, size_t len, size_t *out_len, size_t *out_count);
+
+// Starts a keep-alive runner: a thread that owns an engine with
+// keep-alives on and its sockets (UDP, TCP, TLS), probes every trunk added
+// with `regwatch_runner_add_trunk`, and calls `on_event` (on that thread)
+// with every output. `option_keys` / `option_values` (`n` pairs, may be
+// NULL when `n` is 0) are engine options as for
+// `regwatch_engine_set_option` (`keepalive_interval_ms`...). `ca_file`
+// (may be NULL): PEM CAs for TLS, read before this returns (one that
+// cannot be used: `REGWATCH_STATUS_IO`, no runner). `on_log` (may be NULL) gets the runner
+// thread's logs at `max_level` or above, on that thread. `userdata` is
+// passed to both callbacks and must outlive the runner. Free with
+// `regwatch_runner_free`, which stops the thread and closes its sockets.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_start(const char *const *option_keys, const char *const *option_values, size_t n, const char *ca_file, regwatch_runner_event_callback on_event, regwatch_log_callback on_log, regwatch_log_level max_level, void *userdata, struct regwatch_runner **out);
+
+// Adds a trunk (copied from `config`) to the runner; its probes start
+// within one interval.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_add_trunk(struct regwatch_runner *runner, const struct regwatch_trunk_config *config);
+
+// Stops probing the trunk named `name`.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_remove_trunk(struct regwatch_runner *runner, const char *name);
+
+// Writes the trunk's snapshot and diagnosis as JSON
+// (`{"snapshot":{...,"keepalive":{...}},"diagnosis":{...}}`) into `buf`;
+// `*out_len` gets the size needed. No secret appears in it.
+REGWATCH_MUST_USE regwatch_status regwatch_runner_trunk_json(struct regwatch_runner *runner, const char *name, char *buf, size_t len, size_t *out_len);
+
+// Stops the runner's thread (waiting for it), closes its sockets and
+// frees it. NULL is a no-op. No callback runs after it returns.
+void regwatch_runner_free(struct regwatch_runner *runner);
+
+// Starts reading a module's configuration file: every setting goes back
+// to the modules' default (keep-alive on, re-registration on recovery on,
+// `check_timeout` 8 s, no `ca_file`, `log_level` info, no per-trunk
+// keys). Nothing changes in the engine until
+// `regwatch_engine_settings_apply`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_settings_reset(struct regwatch_engine *engine);
+
+// One `key = value` of a module's configuration file, with the section
+// it is in: NULL, `""`, `general` (Asterisk) or `settings` (FreeSWITCH)
+// for the module-wide ones, else the name of a trunk. Keys ignore case
+// and `-` equals `_`.
+//
+// Module-wide: `check_timeout` (seconds), `ca_file`, `log_level`
+// (`error`, `warning`, `info`, `debug`, `trace`), `reregister_exclude`
+// (comma-separated trunks never re-registered on recovery), and every
+// engine option of `regwatch_engine_set_option` (`keepalive`,
+// `reregister_on_recovery`, `keepalive_interval_ms`...). Per trunk: the
+// trunk keys of `regwatch_trunk_config_set` (`reregister_on_recovery`,
+// `keepalive`, `keepalive_interval`), applied over the PBX's own
+// configuration at the next sync.
+//
+// `REGWATCH_STATUS_UNKNOWN_KEY` or `REGWATCH_STATUS_INVALID_ARGUMENT`
+// for what cannot be used (the setting keeps its value).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_setting(struct regwatch_engine *engine, const char *section, const char *key, const char *value);
+
+// Applies the settings read since `regwatch_engine_settings_reset`: the
+// engine options, and the log level of the callback installed with
+// `regwatch_engine_set_log_callback`. Per-trunk keys take effect at the
+// next `regwatch_engine_asterisk_commit` / `..._freeswitch_gateways_xml`.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_settings_apply(struct regwatch_engine *engine);
 
 // A static, NUL-terminated description of a status value (never NULL;
 // unknown values give "unknown status"). Thread-safe.

@@ -1,9 +1,7 @@
 //! The C ABI called from Rust: misuse, buffers, poisoning.
-use regwatch::ffi::config::*;
-use regwatch::ffi::engine::*;
 use regwatch::ffi::regwatch_status::{self, *};
 use regwatch::ffi::status::regwatch_status_str;
-use regwatch::ffi::validate::*;
+use regwatch::ffi::*;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 
@@ -171,6 +169,7 @@ fn events_carry_borrowed_strings_until_next_call() {
         let mut kinds = Vec::new();
         loop {
             let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+            regwatch_event_init(ev.as_mut_ptr());
             let st: regwatch_status = regwatch_engine_poll_event(e, ev.as_mut_ptr());
             if st == REGWATCH_STATUS_DONE {
                 break;
@@ -180,11 +179,17 @@ fn events_carry_borrowed_strings_until_next_call() {
             let json = CStr::from_ptr(ev.json).to_str().unwrap();
             let v: serde_json::Value = serde_json::from_str(json).unwrap();
             assert_eq!(CStr::from_ptr(ev.trunk).to_str().unwrap(), "office");
+            assert!(!CStr::from_ptr(ev.summary).to_bytes().is_empty());
             if ev.kind == REGWATCH_EVENT_ALERT_RAISED {
+                assert_eq!(ev.cause, REGWATCH_CAUSE_DOMAIN_NOT_FOUND);
                 assert_eq!(
-                    CStr::from_ptr(ev.cause).to_str().unwrap(),
+                    CStr::from_ptr(regwatch_cause_str(ev.cause))
+                        .to_str()
+                        .unwrap(),
                     "domain_not_found"
                 );
+                assert_eq!(ev.severity, REGWATCH_SEVERITY_ERROR);
+                assert_eq!(ev.state, REGWATCH_STATE_REJECTED);
                 assert_eq!(ev.code, 404);
                 assert_eq!(v["cause"], "domain_not_found");
             }
@@ -192,6 +197,14 @@ fn events_carry_borrowed_strings_until_next_call() {
         }
         assert!(kinds.contains(&REGWATCH_EVENT_STATE_CHANGED));
         assert!(kinds.contains(&REGWATCH_EVENT_ALERT_RAISED));
+        // An event smaller than this library's is refused, not overrun.
+        let mut small = std::mem::MaybeUninit::<regwatch_event>::uninit();
+        regwatch_event_init(small.as_mut_ptr());
+        (*small.as_mut_ptr()).struct_size = 8;
+        assert_eq!(
+            regwatch_engine_poll_event(e, small.as_mut_ptr()),
+            REGWATCH_STATUS_INVALID_ARGUMENT
+        );
         regwatch_engine_free(e);
     }
 }

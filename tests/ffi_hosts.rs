@@ -1,8 +1,7 @@
 //! The host adapters through the C ABI, on the captured fixtures: the same
 //! causes come out as through the Rust adapters.
-use regwatch::ffi::engine::*;
-use regwatch::ffi::hosts::*;
 use regwatch::ffi::regwatch_status::{self, *};
+use regwatch::ffi::*;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 
@@ -37,17 +36,22 @@ fn drain(e: *mut regwatch_engine) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     loop {
         let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+        unsafe { regwatch_event_init(ev.as_mut_ptr()) };
         let st: regwatch_status = unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) };
         if st != REGWATCH_STATUS_OK {
             break;
         }
         let ev = unsafe { ev.assume_init() };
+        assert!(!unsafe { CStr::from_ptr(ev.summary) }.to_bytes().is_empty());
+        // Findings: their code; the others: their cause id.
+        let id = if ev.kind == REGWATCH_EVENT_FINDING {
+            ev.finding_code
+        } else {
+            regwatch_cause_str(ev.cause)
+        };
         out.push((
             ev.kind,
-            unsafe { CStr::from_ptr(ev.cause) }
-                .to_str()
-                .unwrap()
-                .to_owned(),
+            unsafe { CStr::from_ptr(id) }.to_str().unwrap().to_owned(),
         ));
     }
     out
@@ -300,13 +304,14 @@ fn asterisk_module_surface() {
         let mut out = Vec::new();
         loop {
             let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+            unsafe { regwatch_event_init(ev.as_mut_ptr()) };
             if unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) } != REGWATCH_STATUS_OK {
                 break;
             }
             let ev = unsafe { ev.assume_init() };
             if ev.kind == REGWATCH_EVENT_FINDING {
                 let s = |p| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned();
-                out.push(format!("{} {}", s(ev.trunk), s(ev.cause)));
+                out.push(format!("{} {}", s(ev.trunk), s(ev.finding_code)));
             }
         }
         out
@@ -433,6 +438,7 @@ fn freeswitch_module_surface() {
         );
         loop {
             let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+            unsafe { regwatch_event_init(ev.as_mut_ptr()) };
             if unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) } != REGWATCH_STATUS_OK {
                 break;
             }
@@ -493,4 +499,269 @@ fn freeswitch_module_surface() {
     });
     assert_eq!(profile, "internal");
     unsafe { regwatch_engine_free(e) };
+}
+
+/// A module's settings: the keys it reads, refused where wrong, the
+/// defaults (keep-alive on) and per-trunk keys, all on the Rust side.
+#[test]
+fn module_settings_through_the_c_abi() {
+    let xml = r#"<configuration name="sofia.conf"><profiles>
+      <profile name="external"><gateways>
+        <gateway name="a"><param name="username" value="alice"/>
+          <param name="password" value="Alice-Passw0rd-1"/>
+          <param name="proxy" value="acme.sip.twilio.com"/></gateway>
+        <gateway name="b"><param name="username" value="bob"/>
+          <param name="password" value="Bob-Passw0rd-2"/>
+          <param name="proxy" value="acme.sip.twilio.com"/></gateway>
+      </gateways></profile></profiles></configuration>"#;
+    let e = engine();
+    let set = |section: Option<&str>, k: &str, v: &str| {
+        let section = section.map(c);
+        unsafe {
+            regwatch_engine_setting(
+                e,
+                section.as_ref().map_or(ptr::null(), |s| s.as_ptr()),
+                c(k).as_ptr(),
+                c(v).as_ptr(),
+            )
+        }
+    };
+    assert_eq!(
+        unsafe { regwatch_engine_settings_reset(e) },
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(set(None, "no-such-key", "1"), REGWATCH_STATUS_UNKNOWN_KEY);
+    assert_eq!(
+        set(Some("settings"), "log-level", "loud"),
+        REGWATCH_STATUS_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        set(Some("b"), "keepalive", "maybe"),
+        REGWATCH_STATUS_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        set(Some("settings"), "log-level", "debug"),
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(
+        set(Some("settings"), "check-timeout", "3"),
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(set(Some("b"), "keepalive", "off"), REGWATCH_STATUS_OK);
+    assert_eq!(
+        unsafe { regwatch_engine_setting(e, ptr::null(), ptr::null(), ptr::null()) },
+        REGWATCH_STATUS_NULL_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_settings_apply(e) },
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_freeswitch_gateways_xml(e, 0, c(xml).as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    let mut probed = Vec::new();
+    let mut deadline = 0u64;
+    while deadline < 150_000 {
+        if unsafe { regwatch_engine_poll_timeout(e, &mut deadline) } != REGWATCH_STATUS_OK {
+            break;
+        }
+        assert_eq!(
+            unsafe { regwatch_engine_handle_timeout(e, deadline) },
+            REGWATCH_STATUS_OK
+        );
+        loop {
+            let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+            unsafe { regwatch_event_init(ev.as_mut_ptr()) };
+            if unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) } != REGWATCH_STATUS_OK {
+                break;
+            }
+            let ev = unsafe { ev.assume_init() };
+            if ev.kind == REGWATCH_EVENT_TRANSMIT {
+                probed.push(
+                    unsafe { CStr::from_ptr(ev.trunk) }
+                        .to_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    // Keep-alive is on by the modules' default, off for `b` by its section.
+    assert!(
+        probed.iter().filter(|t| *t == "a").count() >= 2,
+        "{probed:?}"
+    );
+    assert!(!probed.iter().any(|t| t == "b"), "{probed:?}");
+    unsafe { regwatch_engine_free(e) };
+}
+
+/// What the modules now only print: the AMI blocks, the FreeSWITCH
+/// headers, the log lines, and the re-register decision (per-trunk
+/// opt-out, the host's command), all made on the Rust side.
+#[test]
+fn renderings_and_the_reregister_policy_through_the_c_abi() {
+    let conf = "[a]\ntype=registration\nserver_uri=sip:acme.sip.twilio.com\n\
+        client_uri=sip:alice@acme.sip.twilio.com\ntransport=t-udp\n\
+        [b]\ntype=registration\nserver_uri=sip:beta.sip.twilio.com\n\
+        client_uri=sip:bob@beta.sip.twilio.com\ntransport=t-udp\n\
+        [t-udp]\ntype=transport\nprotocol=udp\n";
+    let e = engine();
+    let set = |section: &str, k: &str, v: &str| unsafe {
+        regwatch_engine_setting(e, c(section).as_ptr(), c(k).as_ptr(), c(v).as_ptr())
+    };
+    assert_eq!(set("b", "reregister_on_recovery", "no"), REGWATCH_STATUS_OK);
+    assert_eq!(
+        unsafe { regwatch_engine_settings_apply(e) },
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_asterisk_pjsip_conf(e, 0, c(conf).as_ptr()) },
+        REGWATCH_STATUS_OK
+    );
+    let mut wait = 0u32;
+    assert_eq!(
+        unsafe { regwatch_engine_next_wait_ms(e, 0, &mut wait) },
+        REGWATCH_STATUS_OK
+    );
+    assert!(wait <= REGWATCH_MAX_WAIT_MS);
+    assert_eq!(
+        unsafe { regwatch_engine_next_wait_ms(e, 0, ptr::null_mut()) },
+        REGWATCH_STATUS_NULL_ARGUMENT
+    );
+    let s = |p: *const c_char| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned();
+    let (mut rereg, mut notices, mut ami, mut fs) = (Vec::new(), Vec::new(), 0, 0);
+    let mut now = 0u64;
+    // Unanswered for 150 s (both trunks down), then answered.
+    for _ in 0..400 {
+        if now > 400_000 {
+            break;
+        }
+        assert_eq!(
+            unsafe { regwatch_engine_handle_timeout(e, now) },
+            REGWATCH_STATUS_OK
+        );
+        let mut probes = Vec::new();
+        loop {
+            let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+            unsafe { regwatch_event_init(ev.as_mut_ptr()) };
+            if unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) } != REGWATCH_STATUS_OK {
+                break;
+            }
+            let ev = unsafe { ev.assume_init() };
+            assert!(!s(ev.summary).is_empty());
+            match ev.kind {
+                REGWATCH_EVENT_TRANSMIT => probes.push((s(ev.trunk), ev.transmit.probe_id)),
+                REGWATCH_EVENT_ACTION_REREGISTER => rereg.push((s(ev.trunk), s(ev.command))),
+                REGWATCH_EVENT_NOTICE => {
+                    assert_eq!(ev.log_level, REGWATCH_LOG_INFO);
+                    notices.push((s(ev.trunk), s(ev.log_line)));
+                }
+                REGWATCH_EVENT_STATE_CHANGED
+                | REGWATCH_EVENT_ALERT_RAISED
+                | REGWATCH_EVENT_ALERT_CLEARED => {
+                    let fields = s(ev.ami_fields);
+                    assert!(fields.starts_with(&format!("Trunk: {}\r\n", s(ev.trunk))));
+                    assert!(fields.contains(&format!("Summary: {}\r\n", s(ev.summary))));
+                    assert!(s(ev.ami_event).starts_with("Regwatch"));
+                    ami += 1;
+                    let headers =
+                        unsafe { std::slice::from_raw_parts(ev.fs_headers, ev.fs_header_count) };
+                    assert_eq!(s(headers[0].name), "Gateway");
+                    assert!(headers
+                        .iter()
+                        .any(|h| s(h.name) == "Cause"
+                            && s(h.value) == s(regwatch_cause_str(ev.cause))));
+                    assert!(s(ev.fs_subclass).starts_with("regwatch::"));
+                    fs += 1;
+                }
+                _ => {}
+            }
+        }
+        if now >= 150_000 {
+            for (trunk, id) in probes {
+                let st = unsafe {
+                    regwatch_engine_probe_result(
+                        e,
+                        now + 3,
+                        c(&trunk).as_ptr(),
+                        id,
+                        REGWATCH_PROBE_RESPONSE,
+                        200,
+                        0,
+                        2500,
+                    )
+                };
+                assert!(st == REGWATCH_STATUS_OK || st == REGWATCH_STATUS_DONE);
+            }
+        }
+        if unsafe { regwatch_engine_poll_timeout(e, &mut now) } != REGWATCH_STATUS_OK {
+            break;
+        }
+    }
+    assert!(ami > 0 && fs > 0);
+    // `a` is re-registered with Asterisk's own command; `b` said no.
+    assert!(
+        rereg
+            .iter()
+            .any(|(t, cmd)| t == "a" && cmd == "pjsip send register a"),
+        "{rereg:?}"
+    );
+    assert!(!rereg.iter().any(|(t, _)| t == "b"), "{rereg:?}");
+    assert!(
+        notices
+            .iter()
+            .any(|(t, l)| t == "b" && l.contains("re-registration on recovery is off")),
+        "{notices:?}"
+    );
+    // The AMI trunk list, with its count.
+    let (mut need, mut count) = (0usize, 0usize);
+    assert_eq!(
+        unsafe {
+            regwatch_engine_ami_trunks(
+                e,
+                c("7").as_ptr(),
+                ptr::null_mut(),
+                0,
+                &mut need,
+                &mut count,
+            )
+        },
+        REGWATCH_STATUS_BUFFER_TOO_SMALL
+    );
+    let mut buf = vec![0 as c_char; need];
+    assert_eq!(
+        unsafe {
+            regwatch_engine_ami_trunks(
+                e,
+                c("7").as_ptr(),
+                buf.as_mut_ptr(),
+                need,
+                &mut need,
+                &mut count,
+            )
+        },
+        REGWATCH_STATUS_OK
+    );
+    let text = s(buf.as_ptr());
+    assert_eq!(count, 2);
+    assert_eq!(
+        text.matches("Event: RegwatchTrunk\r\nActionID: 7\r\n")
+            .count(),
+        2
+    );
+    unsafe { regwatch_engine_free(e) };
+}
+
+#[test]
+fn sip_messages_worth_copying() {
+    let w = |m: &str, len: usize| unsafe { regwatch_sip_wanted(m.as_ptr().cast(), m.len(), len) };
+    assert!(w("REGISTER", 500));
+    assert!(w("options", 500));
+    assert!(!w("INVITE", 500));
+    assert!(!w("REGISTERX", 500));
+    assert!(!w("REGISTER", 0));
+    assert!(w("REGISTER", 64 * 1024));
+    assert!(!w("REGISTER", 64 * 1024 + 1));
+    assert!(!unsafe { regwatch_sip_wanted(ptr::null(), 0, 10) });
 }

@@ -8,8 +8,8 @@
 //! `child_*` test (which does nothing unless `REGWATCH_PANIC_CHILD` names
 //! it), and reads the child's real stderr.
 use regwatch::driver::{Runner, RunnerConfig, RunnerError};
-use regwatch::ffi::engine::*;
 use regwatch::ffi::regwatch_status::*;
+use regwatch::ffi::*;
 use regwatch::TrunkConfig;
 use std::ffi::{c_char, c_void, CStr};
 use std::process::Command;

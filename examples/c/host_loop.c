@@ -34,21 +34,23 @@ static void die(const char *what, regwatch_status st) {
 
 /* Rule of the run loop: after every input, drain all events... */
 static void drain(regwatch_engine *e) {
-    regwatch_event ev;
+    regwatch_event ev = { .struct_size = sizeof ev };
     while (regwatch_engine_poll_event(e, &ev) == REGWATCH_STATUS_OK) {
         switch (ev.kind) {
         case REGWATCH_EVENT_STATE_CHANGED:
             printf("[%6" PRIu64 " s] %s: %s -> %s (%s)\n", ev.at_ms / 1000, ev.trunk,
-                   ev.previous_state, ev.state, ev.cause);
+                   regwatch_state_str(ev.previous_state), regwatch_state_str(ev.state),
+                   regwatch_cause_str(ev.cause));
             break;
         case REGWATCH_EVENT_ALERT_RAISED:
             printf("[%6" PRIu64 " s] ALERT %s: %s\n", ev.at_ms / 1000, ev.trunk, ev.summary);
             break;
         case REGWATCH_EVENT_ALERT_CLEARED:
-            printf("[%6" PRIu64 " s] cleared %s (%s)\n", ev.at_ms / 1000, ev.trunk, ev.cause);
+            printf("[%6" PRIu64 " s] cleared %s (%s)\n", ev.at_ms / 1000, ev.trunk, regwatch_cause_str(ev.cause));
             break;
         case REGWATCH_EVENT_FINDING:
-            printf("finding %s: [%s] %s\n", ev.trunk, ev.severity, ev.summary);
+            printf("finding %s: [%s] %s: %s\n", ev.trunk, regwatch_severity_str(ev.severity), ev.finding_code,
+                   ev.summary);
             break;
         default:
             break;

@@ -59,6 +59,10 @@ pub struct EngineConfig {
     /// FreeSWITCH) read from a PBX configuration, which names none
     /// (default None: detected from each domain).
     pub host_profile: Option<Profile>,
+    /// Whether a host carries out the engine's "re-register now" action
+    /// for trunks that do not say otherwise (default true; per trunk:
+    /// `reregister_on_recovery`). See [`TrunkConfig::reregisters_on_recovery`].
+    pub reregister_on_recovery: bool,
 }
 
 /// OPTIONS keep-alive policy (DESIGN.md "Keep-alive scheduling").
@@ -117,6 +121,7 @@ impl Default for EngineConfig {
             challenges_before_rejection: 2,
             keepalive: KeepAlivePolicy::default(),
             host_profile: None,
+            reregister_on_recovery: true,
         }
     }
 }
@@ -192,6 +197,7 @@ impl EngineConfig {
                 self.keepalive.jitter = r;
             }
             "keepalive_alternates" => self.keepalive.alternates = parse_switch(key, v)?,
+            "reregister_on_recovery" => self.reregister_on_recovery = parse_switch(key, v)?,
             "profile" => {
                 self.host_profile = match v {
                     "" | "auto" => None,
@@ -306,6 +312,9 @@ pub struct TrunkConfig {
     pub keepalive: Option<bool>,
     /// This trunk's keep-alive interval in seconds (`None`: the engine's).
     pub keepalive_interval: Option<u32>,
+    /// Whether the host re-registers this trunk when the engine asks
+    /// (`None`: the engine's `reregister_on_recovery`).
+    pub reregister_on_recovery: Option<bool>,
 }
 
 impl TrunkConfig {
@@ -332,6 +341,7 @@ impl TrunkConfig {
         "profile",
         "keepalive",
         "keepalive_interval",
+        "reregister_on_recovery",
     ];
 
     /// Sets one field from text. An empty value clears optional fields.
@@ -402,9 +412,24 @@ impl TrunkConfig {
                     Some(parse_range(key, value.trim(), 1, 86_400)?)
                 }
             }
+            "reregister_on_recovery" => {
+                self.reregister_on_recovery = match value.trim() {
+                    "" | "default" => None,
+                    v => Some(parse_switch(key, v)?),
+                }
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_owned())),
         }
         Ok(())
+    }
+
+    /// Whether the host should carry out the engine's "re-register now"
+    /// for this trunk: its own `reregister_on_recovery`, else the engine's.
+    /// (The engine asks only after a reachability failure; this is the
+    /// operator's opt-out on top.)
+    pub fn reregisters_on_recovery(&self, engine: &EngineConfig) -> bool {
+        self.reregister_on_recovery
+            .unwrap_or(engine.reregister_on_recovery)
     }
 
     /// The profile in force: the configured one, else detected from the domain.
@@ -454,5 +479,31 @@ impl TrunkConfig {
             out.extend(validate::validate_realm(r, None, &self.domain, profile));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reregister_on_recovery_per_engine_and_per_trunk() {
+        let mut engine = EngineConfig::default();
+        let mut trunk = TrunkConfig::new("t");
+        assert!(trunk.reregisters_on_recovery(&engine));
+        engine.set("reregister_on_recovery", "off").unwrap();
+        assert!(!engine.reregister_on_recovery);
+        assert!(!trunk.reregisters_on_recovery(&engine));
+        trunk.set("reregister_on_recovery", "yes").unwrap();
+        assert_eq!(trunk.reregister_on_recovery, Some(true));
+        assert!(trunk.reregisters_on_recovery(&engine));
+        engine.set("reregister_on_recovery", "on").unwrap();
+        trunk.set("reregister_on_recovery", "no").unwrap();
+        assert!(!trunk.reregisters_on_recovery(&engine));
+        trunk.set("reregister_on_recovery", "").unwrap();
+        assert_eq!(trunk.reregister_on_recovery, None);
+        assert!(trunk.set("reregister_on_recovery", "sometimes").is_err());
+        assert!(engine.set("reregister_on_recovery", "sometimes").is_err());
+        assert!(TrunkConfig::KEYS.contains(&"reregister_on_recovery"));
     }
 }

@@ -1,5 +1,8 @@
 //! `regwatch_trunk_config`: a mutable trunk configuration built key by key.
-use super::{guard, opt_str, regwatch_status, req_str, try_ffi, write_out};
+use super::boundary::{
+    free_box, opt_str, put_box, req_str, try_ffi, with_handle, with_ref, write_out, Handle,
+};
+use super::regwatch_status;
 use crate::core::{ConfigError, EngineConfig, TrunkConfig};
 use crate::validate::findings_to_json;
 use std::ffi::c_char;
@@ -10,6 +13,25 @@ use std::ffi::c_char;
 /// copies it), free with `regwatch_trunk_config_free`.
 pub struct regwatch_trunk_config {
     pub(crate) inner: TrunkConfig,
+    poisoned: bool,
+}
+
+impl regwatch_trunk_config {
+    pub(crate) fn new(inner: TrunkConfig) -> regwatch_trunk_config {
+        regwatch_trunk_config {
+            inner,
+            poisoned: false,
+        }
+    }
+}
+
+impl Handle for regwatch_trunk_config {
+    fn poisoned(&self) -> bool {
+        self.poisoned
+    }
+    fn poison(&mut self) {
+        self.poisoned = true;
+    }
 }
 
 pub(crate) fn config_status(e: ConfigError) -> regwatch_status {
@@ -25,16 +47,12 @@ pub(crate) fn config_status(e: ConfigError) -> regwatch_status {
 pub unsafe extern "C" fn regwatch_trunk_config_new(
     out: *mut *mut regwatch_trunk_config,
 ) -> regwatch_status {
-    guard(|| {
+    super::boundary::guard(|| {
         if out.is_null() {
             return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
         }
-        let b = Box::new(regwatch_trunk_config {
-            inner: TrunkConfig::default(),
-        });
         // SAFETY: `out` is valid for one write per the contract.
-        unsafe { *out = Box::into_raw(b) };
-        regwatch_status::REGWATCH_STATUS_OK
+        unsafe { put_box(out, regwatch_trunk_config::new(TrunkConfig::default())) }
     })
 }
 
@@ -54,15 +72,10 @@ pub unsafe extern "C" fn regwatch_trunk_config_set(
     key: *const c_char,
     value: *const c_char,
 ) -> regwatch_status {
-    guard(|| {
-        if cfg.is_null() {
-            return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
-        }
+    with_handle(cfg, |cfg| {
         // SAFETY: C strings per the contract.
         let key = try_ffi!(unsafe { req_str(key) });
         let value = try_ffi!(unsafe { opt_str(value) }).unwrap_or("");
-        // SAFETY: `cfg` came from regwatch_trunk_config_new and is not shared.
-        let cfg = unsafe { &mut *cfg };
         match cfg.inner.set(key, value) {
             Ok(()) => regwatch_status::REGWATCH_STATUS_OK,
             Err(e) => config_status(e),
@@ -81,12 +94,7 @@ pub unsafe extern "C" fn regwatch_trunk_config_findings(
     len: usize,
     out_len: *mut usize,
 ) -> regwatch_status {
-    guard(|| {
-        if cfg.is_null() {
-            return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
-        }
-        // SAFETY: `cfg` came from regwatch_trunk_config_new.
-        let cfg = unsafe { &*cfg };
+    with_ref(cfg, |cfg| {
         let json = findings_to_json(
             &cfg.inner
                 .findings(Some(EngineConfig::default().refresh_ratio)),
@@ -99,11 +107,6 @@ pub unsafe extern "C" fn regwatch_trunk_config_findings(
 /// Frees a configuration. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn regwatch_trunk_config_free(cfg: *mut regwatch_trunk_config) {
-    let _ = guard(|| {
-        if !cfg.is_null() {
-            // SAFETY: `cfg` came from Box::into_raw in regwatch_trunk_config_new.
-            drop(unsafe { Box::from_raw(cfg) });
-        }
-        regwatch_status::REGWATCH_STATUS_OK
-    });
+    // SAFETY: `cfg` is NULL or came from regwatch_trunk_config_new.
+    unsafe { free_box(cfg) };
 }

@@ -119,3 +119,15 @@ impl Subscriber for CallbackLogger {
     fn enter(&self, _span: &Id) {}
     fn exit(&self, _span: &Id) {}
 }
+
+/// The C level of a module's `log_level` setting.
+pub(crate) fn level_code(l: crate::hosts::settings::LogLevel) -> regwatch_log_level {
+    use crate::hosts::settings::LogLevel;
+    match l {
+        LogLevel::Error => REGWATCH_LOG_ERROR,
+        LogLevel::Warn => REGWATCH_LOG_WARN,
+        LogLevel::Info => REGWATCH_LOG_INFO,
+        LogLevel::Debug => REGWATCH_LOG_DEBUG,
+        LogLevel::Trace => REGWATCH_LOG_TRACE,
+    }
+}

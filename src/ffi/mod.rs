@@ -1,5 +1,15 @@
 //! The C ABI: the only module with `extern "C"` and raw pointers.
 //!
+//! One file per C type, as rustls-ffi does: `engine.rs` (the handle, its
+//! lifecycle and run loop), `observe.rs` (observations), `event.rs` (the
+//! event), `report.rs` (renderings), `asterisk.rs` and `freeswitch.rs` (the host
+//! adapters), `settings.rs` (a module's own settings), `config.rs` (`regwatch_trunk_config`), `check.rs`
+//! (`regwatch_check`), `runner.rs` (`regwatch_runner`), `validate.rs`,
+//! `log.rs`, `status.rs`, `version.rs`; `enums.rs` holds the enum-like
+//! arguments with their `TryFrom<u32>`, `boundary.rs` the one helper
+//! every export goes through (panic, NULL, poison) and the string and
+//! buffer helpers.
+//!
 //! Conventions (stated once here, and on every function in the header):
 //!
 //! * Functions that can fail return [`regwatch_status`] and write their
@@ -22,88 +32,47 @@
 // `#[must_use]` on each export makes cbindgen emit REGWATCH_MUST_USE.
 #![allow(clippy::double_must_use)]
 
-pub mod config;
+pub mod asterisk;
+mod boundary;
 #[cfg(feature = "driver")]
-pub mod driver;
+pub mod check;
+pub mod config;
 pub mod engine;
-pub mod hosts;
+pub mod enums;
+pub mod event;
+pub mod freeswitch;
+pub mod ids;
+#[cfg(feature = "driver")]
+pub mod job;
 mod log;
+pub mod observe;
+pub mod report;
+#[cfg(feature = "driver")]
+pub mod runner;
+pub mod settings;
 pub mod status;
 pub mod validate;
 pub mod version;
 
 pub use status::regwatch_status;
 
-use std::ffi::{c_char, CStr};
-
-/// Runs `f`, turning a panic into `REGWATCH_STATUS_PANIC`. The panic's
-/// message goes nowhere (these exports have no log callback): the status
-/// says it all.
-pub(crate) fn guard(f: impl FnOnce() -> regwatch_status) -> regwatch_status {
-    crate::quiet_panic::catch(f).unwrap_or(regwatch_status::REGWATCH_STATUS_PANIC)
-}
-
-/// Borrows a required C string as UTF-8.
-///
-/// # Safety
-/// `p` is NULL or points to a NUL-terminated string valid for `'a`.
-pub(crate) unsafe fn req_str<'a>(p: *const c_char) -> Result<&'a str, regwatch_status> {
-    if p.is_null() {
-        return Err(regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT);
-    }
-    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
-    let c = unsafe { CStr::from_ptr(p) };
-    c.to_str()
-        .map_err(|_| regwatch_status::REGWATCH_STATUS_INVALID_UTF8)
-}
-
-/// Borrows an optional C string (NULL means `None`).
-///
-/// # Safety
-/// As for [`req_str`].
-pub(crate) unsafe fn opt_str<'a>(p: *const c_char) -> Result<Option<&'a str>, regwatch_status> {
-    if p.is_null() {
-        Ok(None)
-    } else {
-        // SAFETY: forwarded contract.
-        unsafe { req_str(p) }.map(Some)
-    }
-}
-
-/// Copies `s` and a NUL into the caller's buffer.
-///
-/// # Safety
-/// `buf` is NULL or valid for `len` bytes of writes; `out_len` is NULL or
-/// valid for one write.
-pub(crate) unsafe fn write_out(
-    s: &str,
-    buf: *mut c_char,
-    len: usize,
-    out_len: *mut usize,
-) -> regwatch_status {
-    let needed = s.len() + 1;
-    if !out_len.is_null() {
-        // SAFETY: valid per the contract.
-        unsafe { *out_len = needed };
-    }
-    if buf.is_null() || len < needed {
-        return regwatch_status::REGWATCH_STATUS_BUFFER_TOO_SMALL;
-    }
-    // SAFETY: `buf` holds at least `needed` bytes; the regions cannot
-    // overlap since `s` is Rust-owned.
-    unsafe {
-        std::ptr::copy_nonoverlapping(s.as_ptr(), buf.cast::<u8>(), s.len());
-        *buf.add(s.len()) = 0;
-    }
-    regwatch_status::REGWATCH_STATUS_OK
-}
-
-macro_rules! try_ffi {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(status) => return status,
-        }
-    };
-}
-pub(crate) use try_ffi;
+pub use asterisk::*;
+#[cfg(feature = "driver")]
+pub use check::*;
+pub use config::*;
+pub use engine::*;
+pub use enums::*;
+pub use event::*;
+pub use freeswitch::*;
+pub use ids::*;
+#[cfg(feature = "driver")]
+pub use job::*;
+pub use log::*;
+pub use observe::*;
+pub use report::*;
+#[cfg(feature = "driver")]
+pub use runner::*;
+pub use settings::*;
+pub use status::regwatch_status_str;
+pub use validate::*;
+pub use version::*;

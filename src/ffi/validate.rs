@@ -1,5 +1,6 @@
 //! Stateless validation. Every function here is thread-safe.
-use super::{guard, opt_str, regwatch_status, req_str, try_ffi, write_out};
+use super::boundary::{guard, opt_str, req_str, try_ffi, write_out};
+use super::regwatch_status;
 use crate::validate::{self, findings_to_json, Profile};
 use std::ffi::c_char;
 

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 /// The ABI version. Bumped on every incompatible change of the C ABI;
 /// hosts compare the header's `REGWATCH_ABI_VERSION` with
 /// `regwatch_abi_version()` at load time and refuse to run on a mismatch.
-pub const REGWATCH_ABI_VERSION: u32 = 1;
+pub const REGWATCH_ABI_VERSION: u32 = 2;
 
 static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 

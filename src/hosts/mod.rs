@@ -24,6 +24,9 @@
 pub mod asterisk;
 pub mod codes;
 pub mod freeswitch;
+pub mod render;
+pub mod session;
+pub mod settings;
 mod text;
 pub mod uri;
 

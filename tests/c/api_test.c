@@ -81,31 +81,50 @@ struct drained {
 };
 
 static void drain(regwatch_engine *e, struct drained *d) {
-    regwatch_event ev;
+    regwatch_event ev = { .struct_size = sizeof ev };
     regwatch_status st;
     memset(d, 0, sizeof *d);
     while ((st = regwatch_engine_poll_event(e, &ev)) == REGWATCH_STATUS_OK) {
-        CHECK(ev.trunk != NULL && ev.state != NULL && ev.cause != NULL &&
-              ev.severity != NULL && ev.summary != NULL && ev.json != NULL &&
-              ev.previous_state != NULL);
+        CHECK(ev.trunk != NULL && ev.finding_code != NULL && ev.summary != NULL &&
+              ev.json != NULL && ev.log_line != NULL && ev.command != NULL &&
+              ev.ami_event != NULL && ev.ami_fields != NULL && ev.fs_subclass != NULL &&
+              ev.transmit.host != NULL && ev.transmit.domain != NULL && ev.transmit.user != NULL);
         CHECK(ev.json[0] == '{');
+        /* Every event says what it is in one line. */
+        CHECK(ev.summary[0] != '\0');
+        /* State changes and alerts come rendered for both hosts. */
+        if (ev.kind == REGWATCH_EVENT_STATE_CHANGED || ev.kind == REGWATCH_EVENT_ALERT_RAISED ||
+            ev.kind == REGWATCH_EVENT_ALERT_CLEARED) {
+            CHECK(ev.state != REGWATCH_STATE_NONE && ev.cause != REGWATCH_CAUSE_NONE);
+            CHECK(strstr(ev.ami_fields, "Trunk: ") == ev.ami_fields);
+            CHECK(strstr(ev.ami_fields, regwatch_cause_str(ev.cause)) != NULL);
+            CHECK(ev.fs_header_count >= 5 && strcmp(ev.fs_headers[0].name, "Gateway") == 0 &&
+                  strcmp(ev.fs_headers[0].value, ev.trunk) == 0);
+        }
+        if (strstr(ev.ami_fields, SECRET) || strstr(ev.log_line, SECRET))
+            d->secret_in_json = 1;
         if (strstr(ev.json, SECRET) || strstr(ev.summary, SECRET))
             d->secret_in_json = 1;
         switch (ev.kind) {
         case REGWATCH_EVENT_STATE_CHANGED:
             d->state_changes++;
-            snprintf(d->last_cause, sizeof d->last_cause, "%s", ev.cause);
+            CHECK(strcmp(ev.ami_event, "RegwatchState") == 0);
+            snprintf(d->last_cause, sizeof d->last_cause, "%s", regwatch_cause_str(ev.cause));
             break;
         case REGWATCH_EVENT_ALERT_RAISED:
             d->alerts++;
             CHECK(strlen(ev.summary) > 0);
-            snprintf(d->last_alert_cause, sizeof d->last_alert_cause, "%s", ev.cause);
+            CHECK(ev.severity != REGWATCH_SEVERITY_NONE);
+            CHECK(strcmp(ev.ami_event, "RegwatchAlert") == 0 && strstr(ev.ami_fields, "Alert: raised\r\n"));
+            snprintf(d->last_alert_cause, sizeof d->last_alert_cause, "%s", regwatch_cause_str(ev.cause));
             break;
         case REGWATCH_EVENT_ALERT_CLEARED:
             d->cleared++;
             break;
         case REGWATCH_EVENT_FINDING:
             d->findings++;
+            CHECK(ev.finding_code[0] != '\0' && ev.severity != REGWATCH_SEVERITY_NONE);
+            CHECK(ev.log_level != 0 && strstr(ev.log_line, ev.finding_code) != NULL);
             break;
         default:
             break;
@@ -118,6 +137,10 @@ static void drain(regwatch_engine *e, struct drained *d) {
 
 static void test_version(void) {
     CHECK(regwatch_abi_version() == REGWATCH_ABI_VERSION);
+    CHECK(REGWATCH_ABI_VERSION == 2);
+    /* The header's idiom for dropping a status on purpose compiles under
+     * -Werror (a plain (void) cast does not with GCC). */
+    (void)!regwatch_engine_handle_timeout(NULL, 0);
     CHECK(strcmp(regwatch_version(), REGWATCH_VERSION_STR) == 0);
     CHECK(REGWATCH_VERSION_NUMBER == ((REGWATCH_VERSION_MAJOR << 16) |
                                       (REGWATCH_VERSION_MINOR << 8) |
@@ -232,7 +255,7 @@ static void test_config(void) {
 static void test_engine_misuse(void) {
     regwatch_engine *e = NULL;
     uint64_t deadline = 0;
-    regwatch_event ev;
+    regwatch_event ev = { .struct_size = sizeof ev };
     char buf[64];
     size_t n = 0;
     regwatch_register_response resp;
@@ -253,6 +276,10 @@ static void test_engine_misuse(void) {
     CHECK_STATUS(regwatch_engine_poll_timeout(e, &deadline), REGWATCH_STATUS_DONE);
     CHECK_STATUS(regwatch_engine_poll_event(e, NULL), REGWATCH_STATUS_NULL_ARGUMENT);
     CHECK_STATUS(regwatch_engine_poll_event(e, &ev), REGWATCH_STATUS_DONE);
+    {
+        regwatch_event old = { .struct_size = 16 };
+        CHECK_STATUS(regwatch_engine_poll_event(e, &old), REGWATCH_STATUS_INVALID_ARGUMENT);
+    }
     CHECK_STATUS(regwatch_engine_set_option(e, "refresh_ratio", "1.5"), REGWATCH_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(regwatch_engine_set_option(e, "no_such_option", "1"), REGWATCH_STATUS_UNKNOWN_KEY);
     CHECK_STATUS(regwatch_engine_set_option(e, "history_len", "8"), REGWATCH_STATUS_OK);
@@ -632,33 +659,42 @@ static void test_keepalive(void) {
     uint64_t now = deadline;
     for (int round = 0; round < 12; round++) {
         CHECK_STATUS(regwatch_engine_handle_timeout(e, now), REGWATCH_STATUS_OK);
-        regwatch_event ev;
+        regwatch_event ev = { .struct_size = sizeof ev };
         uint64_t probes[4];
         int n = 0;
         while (regwatch_engine_poll_event(e, &ev) == REGWATCH_STATUS_OK) {
             switch (ev.kind) {
             case REGWATCH_EVENT_TRANSMIT:
                 CHECK(strcmp(ev.trunk, "ka") == 0);
-                CHECK(ev.probe_id != 0 && ev.probe_deadline_ms == ev.at_ms + 5000);
-                CHECK(strcmp(ev.probe_host, "acme.sip.twilio.com") == 0);
-                CHECK(ev.probe_port == 5060 || ev.probe_port == 5061);
-                CHECK(ev.probe_transport >= REGWATCH_TRANSPORT_UDP &&
-                      ev.probe_transport <= REGWATCH_TRANSPORT_TLS);
+                CHECK(ev.transmit.probe_id != 0 && ev.transmit.deadline_ms == ev.at_ms + 5000);
+                CHECK(strcmp(ev.transmit.host, "acme.sip.twilio.com") == 0);
+                CHECK(strcmp(ev.transmit.domain, "acme.sip.twilio.com") == 0);
+                CHECK(ev.transmit.user[0] != '\0');
+                CHECK(ev.transmit.timeout_ms > 0 && ev.transmit.timeout_ms <= 5000);
+                CHECK(ev.transmit.port == 5060 || ev.transmit.port == 5061);
+                CHECK(ev.transmit.transport >= REGWATCH_TRANSPORT_UDP &&
+                      ev.transmit.transport <= REGWATCH_TRANSPORT_TLS);
+                CHECK(ev.transmit.purpose >= REGWATCH_PURPOSE_KEEPALIVE &&
+                      ev.transmit.purpose <= REGWATCH_PURPOSE_ALTERNATE);
+                CHECK(ev.transmit.via_driver == (ev.transmit.purpose == REGWATCH_PURPOSE_ALTERNATE));
                 CHECK(strstr(ev.json, "\"purpose\"") != NULL);
-                if (n < 4) probes[n++] = ev.probe_id;
+                if (n < 4) probes[n++] = ev.transmit.probe_id;
                 break;
             case REGWATCH_EVENT_ALERT_RAISED:
                 alerts++;
-                CHECK(strcmp(ev.cause, "registrar_unreachable") == 0);
+                CHECK(ev.cause == REGWATCH_CAUSE_REGISTRAR_UNREACHABLE);
+                CHECK(strcmp(regwatch_cause_str(ev.cause), "registrar_unreachable") == 0);
                 break;
             case REGWATCH_EVENT_ALERT_CLEARED:
                 cleared++;
                 break;
             case REGWATCH_EVENT_ACTION_REREGISTER:
                 reregister++;
+                /* Added through the API: the host re-registers by its own means. */
+                CHECK(ev.command[0] == '\0' && ev.log_level != 0);
                 break;
             default:
-                CHECK(ev.probe_id == 0 && ev.probe_host != NULL && ev.probe_host[0] == '\0');
+                CHECK(ev.transmit.probe_id == 0 && ev.transmit.host != NULL && ev.transmit.host[0] == '\0');
                 break;
             }
         }

@@ -155,7 +155,7 @@ static void trunk_check(uint16_t port) {
     CHECK_STATUS(regwatch_engine_set_option(e, "keepalive", "on"), REGWATCH_STATUS_OK);
     CHECK_STATUS(regwatch_engine_add_trunk(e, 0, good), REGWATCH_STATUS_OK);
     uint64_t deadline = 0;
-    regwatch_event ev;
+    regwatch_event ev = { .struct_size = sizeof ev };
     int transmits = 0;
     for (int round = 0; round < 3 && transmits == 0; round++) {
         while (regwatch_engine_poll_event(e, &ev) == REGWATCH_STATUS_OK) {
@@ -163,12 +163,23 @@ static void trunk_check(uint16_t port) {
                 continue;
             }
             transmits++;
-            uint64_t id = ev.probe_id;
+            uint64_t id = ev.transmit.probe_id;
+            CHECK(strcmp(ev.transmit.domain, "acme.sip.twilio.com") == 0);
+            CHECK(strcmp(ev.transmit.user, "alice") == 0);
             regwatch_check *o = NULL;
-            CHECK_STATUS(regwatch_check_options(ev.probe_host, ev.probe_port, ev.probe_transport,
-                                                "acme.sip.twilio.com", "alice", 3000, NULL, &o),
+            CHECK_STATUS(regwatch_check_options(ev.transmit.host, ev.transmit.port, ev.transmit.transport,
+                                                ev.transmit.domain, ev.transmit.user, 3000, NULL, &o),
                          REGWATCH_STATUS_OK);
-            CHECK_STATUS(regwatch_engine_probe_check(e, deadline, "office", id, o), REGWATCH_STATUS_OK);
+            /* The same probe as a job the engine makes: run off the engine's
+             * thread, handed back. */
+            regwatch_job *job = NULL;
+            CHECK_STATUS(regwatch_engine_probe_job(e, id + 1, &job), REGWATCH_STATUS_NOT_FOUND);
+            CHECK_STATUS(regwatch_engine_probe_job(e, id, &job), REGWATCH_STATUS_OK);
+            CHECK_STATUS(regwatch_engine_job_done(e, deadline, job), REGWATCH_STATUS_INVALID_ARGUMENT);
+            CHECK_STATUS(regwatch_job_run(job), REGWATCH_STATUS_OK);
+            CHECK_STATUS(regwatch_engine_job_done(e, deadline, job), REGWATCH_STATUS_OK);
+            CHECK_STATUS(regwatch_engine_job_done(e, deadline, job), REGWATCH_STATUS_DONE);
+            regwatch_job_free(job);
             /* Answered already: no longer awaited. */
             CHECK_STATUS(regwatch_engine_probe_check(e, deadline, "office", id, o), REGWATCH_STATUS_DONE);
             regwatch_check_free(o);
@@ -183,6 +194,22 @@ static void trunk_check(uint16_t port) {
     char buf[8192];
     CHECK_STATUS(regwatch_engine_trunk_json(e, "office", buf, sizeof(buf), &n), REGWATCH_STATUS_OK);
     CHECK(strstr(buf, "OPTIONS keep-alive") != NULL);
+    /* A console check as a job: the engine's copy of the trunk, run off its thread. */
+    {
+        regwatch_job *job = NULL;
+        CHECK_STATUS(regwatch_engine_check_job(e, "nope", &job), REGWATCH_STATUS_NOT_FOUND);
+        CHECK_STATUS(regwatch_engine_check_job(e, "office", NULL), REGWATCH_STATUS_NULL_ARGUMENT);
+        CHECK_STATUS(regwatch_engine_check_job(e, "office", &job), REGWATCH_STATUS_OK);
+        CHECK_STATUS(regwatch_job_text(job, buf, sizeof(buf), &n), REGWATCH_STATUS_INVALID_ARGUMENT);
+        CHECK_STATUS(regwatch_job_run(job), REGWATCH_STATUS_OK);
+        CHECK_STATUS(regwatch_job_text(job, buf, sizeof(buf), &n), REGWATCH_STATUS_OK);
+        CHECK(strstr(buf, "Diagnosis: healthy") != NULL);
+        CHECK(strstr(buf, PASSWORD) == NULL);
+        CHECK_STATUS(regwatch_engine_job_done(e, deadline, job), REGWATCH_STATUS_INVALID_ARGUMENT);
+        regwatch_job_free(job);
+        regwatch_job_free(NULL);
+        CHECK_STATUS(regwatch_job_run(NULL), REGWATCH_STATUS_NULL_ARGUMENT);
+    }
     /* A check that is not an OPTIONS check is refused. */
     c = NULL;
     CHECK_STATUS(regwatch_check_trunk(good, 3000, NULL, &c), REGWATCH_STATUS_OK);
@@ -212,7 +239,7 @@ static void on_event(void *userdata, const regwatch_event *ev) {
         s->on_caller_thread++;
     if (ev->kind == REGWATCH_EVENT_ALERT_RAISED) {
         s->alerts++;
-        snprintf(s->last_cause, sizeof s->last_cause, "%s", ev->cause);
+        snprintf(s->last_cause, sizeof s->last_cause, "%s", regwatch_cause_str(ev->cause));
     }
     pthread_mutex_unlock(&s->lock);
 }

@@ -51,7 +51,7 @@ static void on_event(void *userdata, const regwatch_event *ev) {
         struct trunk *t = &seen.trunks[i];
         if (strcmp(t->name, ev->trunk) == 0 && t->alert_ms < 0) {
             t->alert_ms = since_start_ms();
-            snprintf(t->cause, sizeof t->cause, "%s", ev->cause);
+            snprintf(t->cause, sizeof t->cause, "%s", regwatch_cause_str(ev->cause));
         }
     }
     pthread_mutex_unlock(&seen.lock);

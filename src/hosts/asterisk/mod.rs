@@ -49,6 +49,7 @@ mod include;
 mod index;
 mod log;
 mod object;
+mod session;
 mod sorcery;
 
 pub use ami::{ami_messages, AmiMessage};
@@ -62,4 +63,5 @@ pub use include::{
 pub use index::{IndexEntry, RegistrationIndex};
 pub use log::{parse_log_line, LogEvent, LogLine};
 pub use object::ObjectSet;
+pub use session::AsteriskSession;
 pub use sorcery::{AsteriskConfig, AsteriskTrunk, Auth, Registration, TransportObject};

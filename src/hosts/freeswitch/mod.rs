@@ -29,6 +29,7 @@
 
 mod events;
 mod gateway;
+mod session;
 mod tracker;
 mod xml;
 
@@ -37,4 +38,5 @@ pub use events::{
     GatewayStateEvent, PingStatus, RawEvent,
 };
 pub use gateway::{parse_gateways, FreeswitchTrunk, SofiaGateway};
+pub use session::FreeswitchSession;
 pub use tracker::{GatewayChange, GatewayInfo, GatewayTracker, Mapping};
