@@ -2,6 +2,7 @@
 //! needs, stream framing, the requests regwatch sends, and digest auth.
 //! Pure: no IO, no clock.
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod build;
 pub mod digest;
