@@ -13,6 +13,7 @@
 //!
 //! Behind the `capture` feature (part of `cli`).
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod packets;
 pub mod pcap;

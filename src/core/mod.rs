@@ -5,6 +5,7 @@
 //! deadline read with [`Engine::poll_timeout`]. See the crate docs for the
 //! run-loop contract.
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod config;
 pub mod diagnosis;

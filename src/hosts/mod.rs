@@ -20,6 +20,7 @@
 //! credentials reported by an Asterisk log line, by a FreeSWITCH
 //! `Status: 403` or by raw SIP all end as `credentials_rejected`.
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod asterisk;
 pub mod codes;

@@ -3,6 +3,7 @@
 //! splitting ([`uri`]) and the UDP retransmission schedule ([`timer`]).
 //! Pure: no IO, no clock.
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod build;
 mod challenge;

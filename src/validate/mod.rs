@@ -11,6 +11,7 @@
 //! rules and expiry limits; `generic` applies only what holds for every RFC
 //! 3261 registrar.
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use serde::Serialize;
 use std::fmt;
