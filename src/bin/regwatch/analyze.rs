@@ -11,25 +11,26 @@
 //! observation; a trunk is made for each registering user@domain seen.
 //!
 //! Linear in the capture and bounded in memory: the file is streamed (a
-//! pcap twice: the first pass finds the registering side and the first
-//! time stamp), one message at a time goes through the engine, and the
-//! results are written one registration at a time. What the capture
-//! itself holds (one trunk per user, its history) is what stays.
+//! pcap once, or twice when the registering side cannot be learnt as it
+//! goes: see `pcap`), one message at a time goes through the engine, and
+//! the results are rendered a few thousand registrations at a time (on
+//! two threads: see `render`). What the capture itself holds (one trunk
+//! per user, its history) is what stays.
 use super::term::Style;
-use regwatch::capture::packets::{Packets, Payload};
-use regwatch::capture::pcap::{PcapNotes, PcapReader};
 use regwatch::capture::text::{TextNotes, TextReader};
 use regwatch::capture::{self, Clock, Format};
-use regwatch::core::terminal_safe as sanitize;
 use regwatch::sip;
-use regwatch::{Direction, Engine, EngineConfig, HistoryKind, Transport, TrunkConfig};
-use serde_json::{json, Value};
-use std::borrow::Cow;
+use regwatch::{Direction, Engine, EngineConfig, Transport, TrunkConfig};
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+mod pcap;
+mod render;
+
+use pcap::replay_pcap;
+use render::{terminal_safe, write_file};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -55,8 +56,6 @@ struct Replay {
     used: u64,
     /// The earliest time fed (the timeline starts there).
     first: Option<u64>,
-    /// The name of the trunk a REGISTER is for (reused).
-    name: String,
 }
 
 impl Replay {
@@ -66,58 +65,93 @@ impl Replay {
             messages: 0,
             used: 0,
             first: None,
-            name: String::new(),
         }
     }
 
-    /// One message at `at_ms`; `direction` as the registering side saw it,
-    /// or `None` to tell from the message (a request is the client's).
-    fn feed(
-        &mut self,
-        at_ms: u64,
-        direction: Option<Direction>,
-        transport: Option<Transport>,
-        bytes: &[u8],
-    ) {
+    /// One message (see [`Msg`]).
+    fn feed(&mut self, m: Msg) {
         self.messages += 1;
-        self.first = Some(self.first.map_or(at_ms, |f| f.min(at_ms)));
-        let Ok(m) = sip::parse(bytes) else {
+        self.first = Some(self.first.map_or(m.at, |f| f.min(m.at)));
+        if let Some(cfg) = m.trunk {
+            let _ = self.engine.add_trunk(m.at, cfg);
+        }
+        let Ok(sip) = sip::parse(&m.bytes) else {
             return;
         };
-        let direction = direction.unwrap_or_else(|| capture::client_view(m.is_request()));
-        let register = m.is_request()
-            && m.method()
-                .is_some_and(|x| x.eq_ignore_ascii_case("REGISTER"));
-        if direction == Direction::Sent && register {
-            let user = m.to().and_then(|t| t.user()).unwrap_or("");
-            let domain = match m.start {
-                sip::StartLine::Request { uri, .. } => sip::uri_host(uri).unwrap_or(""),
-                _ => "",
-            };
-            let name = &mut self.name;
-            name.clear();
-            name.push_str(user);
-            name.push('@');
-            name.push_str(domain);
-            if !user.is_empty() && self.engine.find_trunk(name).is_none() {
-                let mut cfg = TrunkConfig::new(name);
-                let _ = cfg.set("domain", domain);
-                let _ = cfg.set("username", user);
-                // The capture does not hold the password. A stand-in that
-                // passes the password rules keeps findings about a
-                // password nobody typed out of the diagnosis; it is never
-                // used (no digest is computed here).
-                let _ = cfg.set("password", "Capture-Has-No-Password-1");
-                if let Some(a) = m.any_authorization().and_then(|a| a.username) {
-                    let _ = cfg.set("auth_username", a);
-                }
-                let _ = self.engine.add_trunk(at_ms, cfg);
-            }
-        }
-        self.engine.observe_message(at_ms, direction, transport, &m);
+        let direction = m
+            .direction
+            .unwrap_or_else(|| capture::client_view(sip.is_request()));
+        self.engine
+            .observe_message(m.at, direction, m.transport, &sip);
         self.used += 1;
         // Nobody reads the events here; the trunks keep what matters.
         while self.engine.poll_output().is_some() {}
+    }
+}
+
+/// The trunks the replay makes, decided on the reading thread (which has
+/// time to spare) so that the replay only adds them: a sent REGISTER for a
+/// user@domain not seen before (its To user, its Request-URI host) makes
+/// one. Every trunk of the replay comes from here, so a name seen here
+/// before is a trunk the engine has.
+#[derive(Default)]
+struct NewTrunks {
+    names: HashSet<Box<str>>,
+    name: String,
+}
+
+impl NewTrunks {
+    /// The configuration of the trunk `bytes` makes, if it makes one;
+    /// `direction` as for [`Msg`].
+    fn of(&mut self, direction: Option<Direction>, bytes: &[u8]) -> Option<TrunkConfig> {
+        // A REGISTER (cheap for anything else), sent: `None` means a
+        // request is the client's, and a REGISTER is a request.
+        let start = bytes
+            .iter()
+            .position(|c| !matches!(c, b'\r' | b'\n' | b' ' | b'\t'))?;
+        if direction == Some(Direction::Received)
+            || !bytes[start..]
+                .get(..8)
+                .is_some_and(|m| m.eq_ignore_ascii_case(b"REGISTER"))
+        {
+            return None;
+        }
+        let m = sip::parse(bytes).ok()?;
+        let register = m.is_request()
+            && m.method()
+                .is_some_and(|x| x.eq_ignore_ascii_case("REGISTER"));
+        if !register {
+            return None;
+        }
+        let user = m.to().and_then(|t| t.user()).unwrap_or("");
+        let domain = match m.start {
+            sip::StartLine::Request { uri, .. } => sip::uri_host(uri).unwrap_or(""),
+            _ => "",
+        };
+        if user.is_empty() {
+            return None;
+        }
+        let name = &mut self.name;
+        name.clear();
+        name.push_str(user);
+        name.push('@');
+        name.push_str(domain);
+        if self.names.contains(name.as_str()) {
+            return None;
+        }
+        self.names.insert(name.as_str().into());
+        let mut cfg = TrunkConfig::new(name);
+        let _ = cfg.set("domain", domain);
+        let _ = cfg.set("username", user);
+        // The capture does not hold the password. A stand-in that passes
+        // the password rules keeps findings about a password nobody typed
+        // out of the diagnosis; it is never used (no digest is computed
+        // here).
+        let _ = cfg.set("password", "Capture-Has-No-Password-1");
+        if let Some(a) = m.any_authorization().and_then(|a| a.username) {
+            let _ = cfg.set("auth_username", a);
+        }
+        Some(cfg)
     }
 }
 
@@ -142,10 +176,33 @@ fn read_head(src: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
 
 /// One message on its way from the reading thread to the replay.
 struct Msg {
+    /// Its time, milliseconds.
     at: u64,
+    /// As the registering side saw it, or `None` to tell from the message
+    /// (a request is the client's).
     direction: Option<Direction>,
     transport: Option<Transport>,
     bytes: Vec<u8>,
+    /// The trunk to add before it (see [`NewTrunks`]).
+    trunk: Option<TrunkConfig>,
+}
+
+impl Msg {
+    fn new(
+        trunks: &mut NewTrunks,
+        at: u64,
+        direction: Option<Direction>,
+        transport: Option<Transport>,
+        bytes: Vec<u8>,
+    ) -> Msg {
+        Msg {
+            at,
+            direction,
+            transport,
+            trunk: trunks.of(direction, &bytes),
+            bytes,
+        }
+    }
 }
 
 /// Runs `read` on a thread of its own, which hands what it finds over in
@@ -190,15 +247,12 @@ fn replay_text(format: Format, src: &mut (dyn Read + Send)) -> io::Result<(Repla
     let mut replay = Replay::new();
     let read = |out: &mut dyn FnMut(Msg)| -> io::Result<Vec<Note>> {
         let mut clock = Clock::default();
+        let mut trunks = NewTrunks::default();
         let mut buf = vec![0u8; CHUNK];
         loop {
             while let Some(m) = reader.next_message() {
-                out(Msg {
-                    at: clock.place(m.stamp),
-                    direction: None,
-                    transport: m.transport,
-                    bytes: m.bytes,
-                });
+                let at = clock.place(m.stamp);
+                out(Msg::new(&mut trunks, at, None, m.transport, m.bytes));
             }
             match read_chunk(src, &mut buf)? {
                 Some(n) => reader.push(&buf[..n]),
@@ -208,133 +262,8 @@ fn replay_text(format: Format, src: &mut (dyn Read + Send)) -> io::Result<(Repla
         }
         Ok(text_notes(reader.notes(), &clock))
     };
-    let notes = pipelined(read, |m: Msg| {
-        replay.feed(m.at, m.direction, m.transport, &m.bytes)
-    })?;
+    let notes = pipelined(read, |m: Msg| replay.feed(m))?;
     Ok((replay, notes))
-}
-
-/// The frames of a pcap through the packet reader; every payload to `each`.
-fn pcap_pass(src: &mut dyn Read, each: &mut dyn FnMut(Payload)) -> io::Result<PcapNotes> {
-    let mut reader = PcapReader::new();
-    let mut packets = Packets::new();
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut eof = false;
-    loop {
-        loop {
-            match reader.next_frame() {
-                Ok(Some(f)) => packets.frame(&f, &mut out),
-                Ok(None) => break,
-                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
-            }
-            for p in out.drain(..) {
-                each(p);
-            }
-        }
-        if eof {
-            return Ok(reader.notes().clone());
-        }
-        match read_chunk(src, &mut buf)? {
-            Some(n) => reader.push(&buf[..n]),
-            None => {
-                reader.finish();
-                eof = true;
-            }
-        }
-    }
-}
-
-/// Where a pcap's bytes come from, twice.
-enum Twice {
-    /// A regular file: opened again, read up to the length seen the first
-    /// time.
-    File(PathBuf),
-    /// Anything else, held.
-    Held(Vec<u8>),
-}
-
-/// A pcap: the registering side (whoever sends REGISTERs) and the first
-/// time stamp in a first pass, the replay in a second.
-fn replay_pcap(
-    path: &Path,
-    head: Vec<u8>,
-    rest: &mut (dyn Read + Send),
-    regular: bool,
-) -> io::Result<(Replay, Vec<Note>)> {
-    let source = if regular {
-        Twice::File(path.to_path_buf())
-    } else {
-        let mut held = head.clone();
-        (&mut *rest).take(MAX_HELD + 1).read_to_end(&mut held)?;
-        if held.len() as u64 > MAX_HELD {
-            return Err(io::Error::other(
-                "over 1 GiB from a pipe or device; save the capture to a file first",
-            ));
-        }
-        Twice::Held(held)
-    };
-    let mut clients: HashSet<SocketAddr> = HashSet::new();
-    let mut first: Option<u64> = None;
-    let scan = |p: Payload| {
-        first = Some(first.map_or(p.ts_us, |f| f.min(p.ts_us)));
-        if capture::is_register_request(&p.bytes) {
-            clients.insert(p.src);
-        }
-    };
-    let mut length = 0u64;
-    match &source {
-        Twice::File(_) => {
-            let mut counted = CountingReader {
-                inner: io::Cursor::new(&head[..]).chain(rest),
-                n: &mut length,
-            };
-            pipelined(|out| pcap_pass(&mut counted, &mut |p| out(p)), scan)?
-        }
-        Twice::Held(b) => pipelined(|out| pcap_pass(&mut &b[..], &mut |p| out(p)), scan)?,
-    };
-    let first = first.unwrap_or(0);
-    let clients = &clients;
-    let mut replay = Replay::new();
-    let play = |out: &mut dyn FnMut(Msg), p: Payload| {
-        let sent = clients.contains(&p.src);
-        if !sent && !clients.contains(&p.dst) {
-            return;
-        }
-        let direction = if sent {
-            Direction::Sent
-        } else {
-            Direction::Received
-        };
-        out(Msg {
-            at: p.ts_us.saturating_sub(first) / 1000,
-            direction: Some(direction),
-            transport: Some(p.transport),
-            bytes: p.bytes,
-        });
-    };
-    let feed = |m: Msg| replay.feed(m.at, m.direction, m.transport, &m.bytes);
-    let notes = match &source {
-        Twice::File(p) => {
-            let mut f = File::open(p)?.take(length);
-            pipelined(|out| pcap_pass(&mut f, &mut |p| play(out, p)), feed)?
-        }
-        Twice::Held(b) => pipelined(|out| pcap_pass(&mut &b[..], &mut |p| play(out, p)), feed)?,
-    };
-    Ok((replay, pcap_notes(&notes)))
-}
-
-struct CountingReader<'a, R> {
-    inner: R,
-    n: &'a mut u64,
-}
-
-impl<R: Read> Read for CountingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let k = self.inner.read(buf)?;
-        *self.n += k as u64;
-        Ok(k)
-    }
 }
 
 /// Something the reading skipped, cut or reinterpreted.
@@ -350,34 +279,6 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     } else {
         format!("{n} {many}")
     }
-}
-
-fn pcap_notes(n: &PcapNotes) -> Vec<Note> {
-    let mut out = Vec::new();
-    if n.bad_records > 0 {
-        out.push(Note {
-            code: "pcap.bad_record",
-            count: n.bad_records,
-            text: format!(
-                "{} skipped (the first: {}); {} passed over to find the next good one",
-                plural(n.bad_records, "bad record", "bad records"),
-                n.first_bad.unwrap_or("malformed"),
-                plural(n.skipped_bytes, "byte", "bytes"),
-            ),
-        });
-    }
-    if let Some((have, need)) = n.truncated {
-        out.push(Note {
-            code: "pcap.truncated",
-            count: 1,
-            text: format!(
-                "the file is truncated: it ends inside a record ({have} of its {need} bytes); \
-                 the {} before it were read",
-                plural(n.frames, "frame", "frames")
-            ),
-        });
-    }
-    out
 }
 
 fn text_notes(n: TextNotes, clock: &Clock) -> Vec<Note> {
@@ -441,181 +342,6 @@ fn read_file(path: &Path) -> Result<(Format, Replay, Vec<Note>), String> {
     };
     let (replay, notes) = read.map_err(|e| e.to_string())?;
     Ok((format, replay, notes))
-}
-
-/// `regwatch::core::terminal_safe`, with printable ASCII (nearly all of
-/// it) let through at once.
-fn terminal_safe(s: &str) -> Cow<'_, str> {
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        Cow::Borrowed(s)
-    } else {
-        sanitize(s)
-    }
-}
-
-/// Milliseconds shown as seconds with three decimals (`12.345`), as
-/// `{:.3}` shows them divided by 1000, without going through a float.
-struct Seconds(u64);
-
-impl std::fmt::Display for Seconds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut buf = [0u8; 32];
-        let mut w = &mut buf[..];
-        // 32 bytes hold any u64 of seconds and three decimals.
-        let _ = write!(w, "{}.{:03}", self.0 / 1000, self.0 % 1000);
-        let len = 32 - w.len();
-        f.pad(std::str::from_utf8(&buf[..len]).unwrap_or(""))
-    }
-}
-
-/// `v` pretty-printed as `serde_json::to_string_pretty` does, its lines
-/// after the first indented by `indent` spaces (to sit inside an outer
-/// pretty-printed document). Pretty JSON has line feeds only between
-/// tokens (never inside a string), so indenting after each is exact.
-fn write_pretty(out: &mut dyn Write, v: &Value, indent: usize) -> io::Result<()> {
-    const SPACES: &[u8] = &[b' '; 64];
-    let pad = &SPACES[..indent.min(SPACES.len())];
-    let text = serde_json::to_vec_pretty(v).map_err(io::Error::other)?;
-    let mut rest = &text[..];
-    while let Some(nl) = memchr::memchr(b'\n', rest) {
-        out.write_all(&rest[..=nl])?;
-        out.write_all(pad)?;
-        rest = &rest[nl + 1..];
-    }
-    out.write_all(rest)
-}
-
-/// Writes one file's results; whether a registration has a problem.
-fn write_file(
-    out: &mut dyn Write,
-    st: &Style,
-    json: bool,
-    path: &Path,
-    format: Format,
-    replay: &Replay,
-    notes: &[Note],
-) -> io::Result<bool> {
-    let mut problems = false;
-    let engine = &replay.engine;
-    let shown_path = path.display().to_string();
-    if json {
-        // The file object, keys in order as serde_json writes a map, the
-        // registrations streamed one by one.
-        let mut fields: Vec<(&str, Value)> = vec![
-            ("format", json!(format.as_str())),
-            ("messages", json!(replay.messages)),
-            ("observed", json!(replay.used)),
-            ("path", json!(shown_path)),
-        ];
-        if !notes.is_empty() {
-            let v: Vec<Value> = notes
-                .iter()
-                .map(|n| json!({"code": n.code, "count": n.count, "text": n.text}))
-                .collect();
-            fields.push(("notes", Value::Array(v)));
-        }
-        fields.sort_by(|a, b| a.0.cmp(b.0));
-        out.write_all(b"{\n")?;
-        for (k, v) in &fields {
-            write!(out, "      {}: ", json!(k))?;
-            write_pretty(out, v, 6)?;
-            out.write_all(b",\n")?;
-        }
-        out.write_all(b"      \"registrations\": [")?;
-    } else {
-        writeln!(
-            out,
-            "{} {}",
-            st.bold(&terminal_safe(&shown_path)),
-            st.dim(&format!(
-                "({}, {} SIP messages)",
-                format.as_str(),
-                replay.messages
-            ))
-        )?;
-        for n in notes {
-            writeln!(out, "  {} {}", st.warn("note:"), n.text)?;
-        }
-    }
-    let offset = replay.first.unwrap_or(0);
-    let mut regs = 0u64;
-    for id in engine.trunk_ids() {
-        let (Ok(snap), Ok(d)) = (engine.snapshot(id), engine.diagnose(id)) else {
-            continue;
-        };
-        if !matches!(
-            d.cause,
-            regwatch::Cause::Healthy | regwatch::Cause::ExpiryDrift | regwatch::Cause::Deregistered
-        ) {
-            problems = true;
-        }
-        let history = snap
-            .history
-            .iter()
-            .filter(|h| h.kind != HistoryKind::Configured);
-        if json {
-            let timeline: Vec<Value> = history
-                .map(|h| {
-                    json!({
-                        "at_ms": h.at_ms.saturating_sub(offset),
-                        "event": h.kind.to_string(),
-                        "code": (h.code != 0).then_some(h.code),
-                        "expires": h.expires,
-                        "state": h.state.as_str(),
-                        "cause": h.cause.as_str(),
-                    })
-                })
-                .collect();
-            let reg = json!({
-                "trunk": &*snap.name,
-                "state": snap.state.as_str(),
-                "cause": d.cause.as_str(),
-                "timeline": timeline,
-                "diagnosis": d,
-            });
-            out.write_all(if regs == 0 { b"\n" } else { b",\n" })?;
-            out.write_all(b"        ")?;
-            write_pretty(out, &reg, 8)?;
-        } else {
-            writeln!(
-                out,
-                "  {} {} ({})",
-                st.bold(&terminal_safe(&snap.name)),
-                snap.state,
-                d.cause.as_str()
-            )?;
-            for h in history {
-                let at = Seconds(h.at_ms.saturating_sub(offset));
-                write!(out, "    {at:>9} s  {}", h.kind)?;
-                if h.code != 0 {
-                    write!(out, " {}", h.code)?;
-                }
-                if let Some(e) = h.expires {
-                    write!(out, " expires={e}")?;
-                }
-                if h.credentials {
-                    out.write_all(b" +credentials")?;
-                }
-                out.write_all(b"\n")?;
-            }
-            writeln!(out, "    {}", terminal_safe(&d.summary))?;
-            if !matches!(d.cause, regwatch::Cause::Healthy) {
-                for (i, r) in d.remediation.iter().enumerate() {
-                    writeln!(out, "      {}. {}", i + 1, terminal_safe(r))?;
-                }
-            }
-        }
-        regs += 1;
-    }
-    if json {
-        if regs > 0 {
-            out.write_all(b"\n      ")?;
-        }
-        out.write_all(b"]\n    }")?;
-    } else if regs == 0 {
-        writeln!(out, "  no REGISTER in it")?;
-    }
-    Ok(problems)
 }
 
 pub fn run(a: &Args) -> u8 {
