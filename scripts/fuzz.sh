@@ -7,6 +7,7 @@
 #   scripts/fuzz.sh 100000           # every target, a short smoke run
 #   scripts/fuzz.sh framer           # one target, 10 million executions
 #   scripts/fuzz.sh framer 100000    # one target, a short run
+#   FUZZ_MAX_TIME=900 scripts/fuzz.sh  # each target stops after 900 s at most
 #
 # The targets are the [[bin]] entries of fuzz/Cargo.toml: a new target
 # needs its [[bin]] there, and, if it wants them, a line in `seeds` (files
@@ -31,11 +32,14 @@
 # AddressSanitizer instead (about 4x slower), e.g. for a run after a change
 # to the C ABI's unsafe code. Runs with `nice` when FUZZ_NICE is set
 # (e.g. FUZZ_NICE=19).
-# Exit status: 0 when every target ran its executions without a finding.
+# Exit status: 0 when every target ran its executions without a finding;
+# 1 on a finding (a crash, a failed check, a timeout, out of memory); 3 when
+# a target stopped at FUZZ_MAX_TIME before its executions, without a finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitizer=${FUZZ_SANITIZER:-none}
 timeout=${FUZZ_TIMEOUT:-60}
+max_time=${FUZZ_MAX_TIME:-0}
 runs=10000000
 all=$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -vx regwatch-fuzz)
 targets=$all
@@ -122,6 +126,7 @@ for t in $targets; do
     [[ -f fuzz/$t.dict ]] && dict=(-dict="fuzz/$t.dict")
     RUSTC_BOOTSTRAP=1 "${nice[@]}" cargo fuzz run -a -s "$sanitizer" "$t" "fuzz/corpus/$t" -- \
         -runs="$runs" -max_len="$(max_len "$t")" -timeout="$timeout" "${dict[@]}" \
+        -max_total_time="$max_time" \
         -print_final_stats=1 >"$log" 2>&1 || status=$?
     end=$(date +%s.%N)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -130,6 +135,9 @@ for t in $targets; do
     rate=$(awk -v n="$execs" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
     if [[ $status -eq 0 && $execs -ge $runs ]]; then
         result="no crash"
+    elif [[ $status -eq 0 && $max_time -gt 0 ]] && grep -q '^Done [0-9]* runs in' "$log"; then
+        [[ $failed -eq 1 ]] || failed=3
+        result="no crash, stopped at FUZZ_MAX_TIME=${max_time}s before $runs executions"
     else
         failed=1
         artifact=$(grep -o 'fuzz/artifacts/[^ ]*' "$log" | grep -v '\.log$' | tail -1 || true)

@@ -184,7 +184,7 @@ fn content_length(head: &[u8]) -> Result<usize, FrameError> {
 /// searching from `from`.
 fn find_header_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
     let mut i = from.min(b.len());
-    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
+    while let Some(p) = memchr::memchr(b'\n', &b[i..]) {
         let nl = i + p;
         let next = nl + 1;
         if b.get(next) == Some(&b'\n') {
