@@ -66,6 +66,15 @@ fn frame(chunks: &[&[u8]], parse_frames: bool) -> (Vec<Vec<u8>>, bool) {
     (messages, failed)
 }
 
+/// `chunk` repeated to `n` bytes.
+fn repeated(chunk: &[u8], n: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(n);
+    while v.len() < n {
+        v.extend_from_slice(&chunk[..chunk.len().min(n - v.len())]);
+    }
+    v
+}
+
 fuzz_target!(|data: &[u8]| {
     let header = |i: usize| data.get(i).copied().unwrap_or(0);
     let cuts = usize::from(header(0) % 32);
@@ -74,12 +83,7 @@ fuzz_target!(|data: &[u8]| {
     let start = (4 + 2 * cuts).min(data.len());
     let payload = &data[start..];
     let stream: Vec<u8> = if endless && !payload.is_empty() {
-        payload
-            .iter()
-            .copied()
-            .cycle()
-            .take(MAX_MESSAGE + 1 + extra)
-            .collect()
+        repeated(payload, MAX_MESSAGE + 1 + extra)
     } else {
         payload.to_vec()
     };

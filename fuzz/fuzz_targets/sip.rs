@@ -5,9 +5,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use regwatch::core::SipObserved;
 use regwatch::sip::digest::check_authorization;
 use regwatch::sip::{parse, uri_host, Frame, StreamFramer};
 use regwatch::{Direction, Engine, EngineConfig, Transport, TrunkConfig};
+use std::cell::RefCell;
 
 fn touch(bytes: &[u8]) {
     let Ok(m) = parse(bytes) else { return };
@@ -25,6 +27,22 @@ fn touch(bytes: &[u8]) {
     if m.is_request() {
         let _ = check_authorization(&m, "Correct-Horse-9");
     }
+}
+
+/// A new engine with the trunk REGISTERs are matched against, its
+/// configuration's outputs drained.
+fn engine() -> Engine {
+    let mut engine = Engine::new(EngineConfig::default(), 0, 7);
+    let mut cfg = TrunkConfig::new("office");
+    let _ = cfg.set("domain", "acme.sip.twilio.com");
+    let _ = cfg.set("username", "office");
+    engine.add_trunk(0, cfg).expect("the trunk is valid");
+    while engine.poll_output().is_some() {}
+    engine
+}
+
+thread_local! {
+    static KEPT: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -53,15 +71,22 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let mut engine = Engine::new(EngineConfig::default(), 0, 7);
-    let mut cfg = TrunkConfig::new("office");
-    let _ = cfg.set("domain", "acme.sip.twilio.com");
-    let _ = cfg.set("username", "office");
-    if engine.add_trunk(0, cfg).is_ok() {
-        for dir in [Direction::Sent, Direction::Received, Direction::Received] {
-            let _ = engine.observe_sip(1, dir, Some(Transport::Udp), data);
-        }
-        let _ = engine.poll_timeout();
-        while engine.poll_output().is_some() {}
+    // The engine's raw-SIP observation, on an engine holding one trunk.
+    // Building and validating that trunk costs more than most inputs, so
+    // the engine is kept for the next input when this one did not touch a
+    // trunk (every observation `NotRegistration`, `Unmatched` or a parse
+    // error): it is then the same as a new one.
+    let mut engine = KEPT.with(|k| k.borrow_mut().take()).unwrap_or_else(engine);
+    let mut touched = false;
+    for dir in [Direction::Sent, Direction::Received, Direction::Received] {
+        touched |= matches!(
+            engine.observe_sip(1, dir, Some(Transport::Udp), data),
+            Ok(o) if !matches!(o, SipObserved::NotRegistration | SipObserved::Unmatched)
+        );
+    }
+    let _ = engine.poll_timeout();
+    while engine.poll_output().is_some() {}
+    if !touched {
+        KEPT.with(|k| *k.borrow_mut() = Some(engine));
     }
 });

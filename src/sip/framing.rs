@@ -5,7 +5,8 @@
 //! bytes between two messages; the framer holds at most that plus the
 //! last chunk pushed. Every byte is looked at a bounded number of times
 //! (the search for the end of the header section resumes where it
-//! stopped), so a peer trickling or flooding costs linear work.
+//! stopped; framed bytes are dropped from the front once per push, not
+//! once per frame), so a peer trickling or flooding costs linear work.
 use super::parse::{name_is, MAX_MESSAGE};
 
 /// What [`StreamFramer::next_frame`] found.
@@ -57,6 +58,9 @@ impl std::error::Error for FrameError {}
 #[derive(Clone, Debug, Default)]
 pub struct StreamFramer {
     buf: Vec<u8>,
+    /// Where the bytes not framed yet begin in `buf` (the bytes before it
+    /// were taken; `push` drops them). Offsets below are from here.
+    start: usize,
     /// How far `buf` has been searched for the end of the header section.
     scanned: usize,
     /// The size of the message at the front of `buf`, once its header
@@ -76,12 +80,30 @@ impl StreamFramer {
 
     /// Appends bytes read from the stream.
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
     /// Bytes buffered and not yet framed.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
+    }
+
+    /// The bytes not framed yet.
+    fn rest(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Takes `n` bytes from the front.
+    fn take(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
     }
 
     /// What the peer had sent since its last complete message when the
@@ -92,8 +114,9 @@ impl StreamFramer {
     }
 
     fn fail(&mut self, e: FrameError) -> FrameError {
-        self.dropped = self.crlf.saturating_add(self.buf.len());
+        self.dropped = self.crlf.saturating_add(self.buffered());
         self.buf = Vec::new();
+        self.start = 0;
         self.scanned = 0;
         self.need = None;
         self.crlf = 0;
@@ -106,13 +129,13 @@ impl StreamFramer {
             // Keep-alives: CRs and LFs before a message, taken as they
             // come (never buffered), counted against the limit.
             let lead = self
-                .buf
+                .rest()
                 .iter()
                 .take_while(|b| matches!(b, b'\r' | b'\n'))
                 .count();
             if lead > 0 {
-                let ends_with_lf = self.buf[lead - 1] == b'\n';
-                self.buf.drain(..lead);
+                let ends_with_lf = self.rest()[lead - 1] == b'\n';
+                self.take(lead);
                 self.crlf = self.crlf.saturating_add(lead);
                 if self.crlf > MAX_MESSAGE {
                     return Err(self.fail(FrameError::KeepAliveFlood));
@@ -122,7 +145,7 @@ impl StreamFramer {
                 }
                 // A lone CR: its LF makes the keep-alive when it comes; a
                 // message after it is framed now.
-                if self.buf.is_empty() {
+                if self.buffered() == 0 {
                     return Ok(None);
                 }
             }
@@ -131,14 +154,14 @@ impl StreamFramer {
             Some(n) => n,
             None => {
                 let from = self.scanned.saturating_sub(2);
-                let Some((head_end, body_start)) = find_header_end(&self.buf, from) else {
-                    if self.buf.len() > MAX_MESSAGE {
+                let Some((head_end, body_start)) = find_header_end(self.rest(), from) else {
+                    if self.buffered() > MAX_MESSAGE {
                         return Err(self.fail(FrameError::HeaderTooLarge));
                     }
-                    self.scanned = self.buf.len();
+                    self.scanned = self.buffered();
                     return Ok(None);
                 };
-                let length = match content_length(&self.buf[..head_end]) {
+                let length = match content_length(&self.rest()[..head_end]) {
                     Ok(n) => n,
                     Err(e) => return Err(self.fail(e)),
                 };
@@ -150,10 +173,11 @@ impl StreamFramer {
                 total
             }
         };
-        if self.buf.len() < total {
+        if self.buffered() < total {
             return Ok(None);
         }
-        let msg: Vec<u8> = self.buf.drain(..total).collect();
+        let msg = self.rest()[..total].to_vec();
+        self.take(total);
         self.scanned = 0;
         self.need = None;
         self.crlf = 0;
@@ -184,7 +208,7 @@ fn content_length(head: &[u8]) -> Result<usize, FrameError> {
 /// searching from `from`.
 fn find_header_end(b: &[u8], from: usize) -> Option<(usize, usize)> {
     let mut i = from.min(b.len());
-    while let Some(p) = b[i..].iter().position(|&c| c == b'\n') {
+    while let Some(p) = memchr::memchr(b'\n', &b[i..]) {
         let nl = i + p;
         let next = nl + 1;
         if b.get(next) == Some(&b'\n') {
@@ -270,6 +294,38 @@ mod tests {
                 vec![Frame::KeepAlive, Frame::Message(OPTIONS_200.to_vec())]
             );
         }
+    }
+
+    #[test]
+    fn many_messages_in_one_push_then_the_rest() {
+        // Thousands of messages and pings in one push, the last message
+        // cut: every frame comes out once and whole, only the cut message
+        // stays buffered, and it completes with the next push.
+        let mut stream = Vec::new();
+        for i in 0..3000 {
+            stream.extend_from_slice(OPTIONS_200);
+            if i % 3 == 0 {
+                stream.extend_from_slice(b"\r\n\r\n");
+            }
+        }
+        let cut = stream.len() - OPTIONS_200.len() / 2;
+        let mut f = StreamFramer::new();
+        f.push(&stream[..cut]);
+        let (mut frames, e) = drain(&mut f);
+        assert_eq!(e, None);
+        assert_eq!(f.buffered(), OPTIONS_200.len() - OPTIONS_200.len() / 2);
+        f.push(&stream[cut..]);
+        let (rest, e) = drain(&mut f);
+        assert_eq!(e, None);
+        assert_eq!(f.buffered(), 0);
+        frames.extend(rest);
+        let msg = Frame::Message(OPTIONS_200.to_vec());
+        assert_eq!(frames.iter().filter(|fr| **fr == msg).count(), 3000);
+        assert_eq!(
+            frames.iter().filter(|fr| **fr == Frame::KeepAlive).count(),
+            1000
+        );
+        assert_eq!(frames.len(), 4000);
     }
 
     #[test]
