@@ -35,7 +35,17 @@ enum Work {
     Check(Box<TrunkConfig>),
 }
 
-/// A check to run off the engine's thread (a Box; see the module docs).
+/// A blocking check a PBX module runs off the engine's thread (a Box),
+/// made by the engine with all it needs (the trunk's configuration or the
+/// probe's target, the module's `check_timeout` and `ca_file`):
+/// 1. on the engine's thread: `regwatch_engine_probe_job` (right after a
+///    `REGWATCH_EVENT_TRANSMIT`) or `regwatch_engine_check_job`;
+/// 2. on any thread: `regwatch_job_run` (blocks for the exchanges);
+/// 3. a probe back on the engine's thread: `regwatch_engine_job_done`; a
+///    check: `regwatch_job_text` for the console;
+/// 4. `regwatch_job_free`.
+///
+/// Not thread-safe: one thread at a time, handed over whole.
 pub struct regwatch_job {
     work: Work,
     timeout_ms: u32,
