@@ -11,13 +11,31 @@
 //!
 //! # Layers
 //!
-//! * [`core`]: the sans-IO [`Engine`]. No clock reads, no sockets, no threads,
-//!   no unsafe code. Time is passed in as monotonic milliseconds; jitter
-//!   comes from a seed passed in.
+//! Each layer imports only those below it (`tests/layering.rs` checks every
+//! file's imports against this order, and `clippy.toml` denies clocks,
+//! sockets, threads and files in the sans-IO layers):
+//!
 //! * [`validate`]: pure functions that check a domain, credentials, expiry,
 //!   transport and realm and return [`validate::Finding`]s. Never a secret.
+//! * [`sip`]: SIP message parsing, building, digest auth, stream framing,
+//!   URIs (`sip::uri`) and the retransmission schedule. Sans-IO.
+//! * [`core`]: the sans-IO [`Engine`]. No clock reads, no sockets, no
+//!   threads, no unsafe code. Time is passed in as monotonic milliseconds;
+//!   jitter comes from a seed passed in. The registration state machine,
+//!   the classification of a REGISTER's outcome, the alert policy and the
+//!   diagnosis catalog live here, once.
+//! * [`hosts`]: what Asterisk and FreeSWITCH say (events, log lines,
+//!   configuration) turned into observations, the modules' sessions and
+//!   settings, and everything a module shows (log lines, AMI blocks,
+//!   FreeSWITCH headers). Sans-IO.
+//! * `capture` (feature `capture`): pcap/pcapng and text captures read for
+//!   `regwatch analyze`. Sans-IO.
+//! * `driver` (feature `driver`): the IO: one-shot checks over UDP, TCP and
+//!   TLS, DNS, and the keep-alive runner thread. The verdict is always an
+//!   engine's.
 //! * `ffi`: the stable C ABI (`include/regwatch.h`), the only module with
-//!   `extern "C"` and raw pointers.
+//!   `extern "C"` and raw pointers; it wraps the layers above and decides
+//!   nothing.
 //!
 //! # The run-loop contract
 //!
