@@ -11,7 +11,7 @@ pub(crate) use catalog::{render, summary};
 
 /// The catalog's text for a cause, with no trunk behind it: what the cause
 /// means and what to do, for `regwatch explain` and documentation. The
-/// trunk is called "<trunk>" and the registrar "the registrar".
+/// trunk is called "`<trunk>`" and the registrar "the registrar".
 pub fn explain(cause: Cause, profile: Profile) -> Diagnosis {
     let f = Facts {
         trunk: "<trunk>",

@@ -10,6 +10,10 @@ use crate::core::diagnosis::codes;
 use crate::core::observation::{RegisterResponse, TransportErrorKind};
 use crate::core::state::{Cause, RegState};
 
+/// How long an answer on one transport counts as proof that it works, when
+/// another transport times out (`transport_blocked` vs `registrar_unreachable`).
+pub(super) const ANSWER_FRESH_MS: u64 = 10 * 60 * 1000;
+
 /// How a REGISTER attempt ended.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Outcome<'a> {

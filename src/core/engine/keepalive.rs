@@ -4,7 +4,8 @@
 //! recovery. See [`crate::core::keepalive`] for the types.
 use super::alert::Transition;
 use super::classify::reachability_only;
-use super::trunk::{TimerKind, ANSWER_FRESH_MS};
+use super::classify::ANSWER_FRESH_MS;
+use super::timer::TimerKind;
 use super::{Engine, TrunkId};
 use crate::core::event::{Action, Output};
 use crate::core::history::HistoryKind;

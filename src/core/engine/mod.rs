@@ -17,20 +17,23 @@ use std::fmt;
 mod alert;
 mod classify;
 mod domains;
+mod id;
 mod index;
 mod keepalive;
 mod registration;
 mod slots;
 mod snapshot;
+mod timer;
 mod trunk;
 mod wire;
 use alert::Transition;
 use domains::DomainMemo;
+pub use id::TrunkId;
 use registration::Step;
 use slots::Slots;
-pub use slots::TrunkId;
 pub use snapshot::TrunkSnapshot;
-use trunk::{Attempt, TimerKind, Trunk};
+use timer::TimerKind;
+use trunk::{Attempt, Trunk};
 pub use wire::{Direction, SipObserved};
 
 /// Why an engine call was refused.

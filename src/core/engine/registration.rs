@@ -6,10 +6,10 @@
 //! are touched in one place. What a final outcome means is decided by
 //! [`classify`](super::classify).
 use super::alert::Transition;
-use super::classify::{self, reachability_only, AttemptSoFar, Outcome, Verdict};
+use super::classify::{self, reachability_only, AttemptSoFar, Outcome, Verdict, ANSWER_FRESH_MS};
+use super::timer::TimerKind;
 use super::trunk::{
-    set_opt_string, set_string, Attempt, Binding, LastResponse, StoredChallenge, TimerKind, Trunk,
-    ANSWER_FRESH_MS,
+    set_opt_string, set_string, Attempt, Binding, LastResponse, StoredChallenge, Trunk,
 };
 use crate::core::config::EngineConfig;
 use crate::core::history::HistoryKind;

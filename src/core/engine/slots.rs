@@ -1,32 +1,11 @@
 //! The slot map: every trunk of an engine by id and by name. An id is a
 //! slot and the slot's generation, so the handle of a removed trunk is
 //! refused, never confused with the trunk that reuses its slot.
+use super::id::TrunkId;
 use super::trunk::Trunk;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A trunk's handle within one engine. Stale handles (of a removed trunk)
-/// are refused with
-/// [`Error::UnknownTrunk`](super::Error::UnknownTrunk), never confused with a new trunk.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TrunkId {
-    pub(super) slot: u32,
-    pub(super) gen: u32,
-}
-
-impl TrunkId {
-    /// The id as one number (stable for the trunk's life in this engine).
-    pub fn as_u64(self) -> u64 {
-        (u64::from(self.gen) << 32) | u64::from(self.slot)
-    }
-    /// The inverse of [`as_u64`](Self::as_u64).
-    pub fn from_u64(v: u64) -> TrunkId {
-        TrunkId {
-            slot: v as u32,
-            gen: (v >> 32) as u32,
-        }
-    }
-}
 struct Slot {
     gen: u32,
     /// Boxed: the slot vector stays small (growing it moves 16 bytes per
@@ -67,7 +46,9 @@ impl Slots {
 
     /// The trunk in a slot (for the maps and queues keyed by slot).
     pub(super) fn at(&self, slot: u32) -> Option<&Trunk> {
-        self.slots.get(slot as usize).and_then(|s| s.trunk.as_deref())
+        self.slots
+            .get(slot as usize)
+            .and_then(|s| s.trunk.as_deref())
     }
 
     /// The trunk in a slot, to change it.

@@ -2,8 +2,10 @@
 //! attempt under way, the binding, the last response and challenge, what
 //! each transport did, the keep-alive state and the history; and the
 //! [`Facts`] view of it that the diagnosis catalog reads.
+use super::classify::ANSWER_FRESH_MS;
+use super::id::TrunkId;
 use super::keepalive;
-use super::slots::TrunkId;
+use super::timer::TimerKind;
 use super::wire;
 use crate::core::config::TrunkConfig;
 use crate::core::diagnosis::{ChallengeFacts, Facts};
@@ -11,17 +13,6 @@ use crate::core::history::History;
 use crate::core::observation::{HostState, TransportErrorKind};
 use crate::core::state::{Cause, RegState};
 use crate::validate::{self, Finding, Profile, Transport};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) enum TimerKind {
-    /// The refresh point plus grace.
-    RefreshCheck,
-    /// The binding's expiry.
-    Expiry,
-    /// Keep-alive: the next probe is due. (Probe deadlines are kept in
-    /// their own queue, `Engine::deadlines`.)
-    Probe,
-}
 
 /// The REGISTER exchange under way.
 #[derive(Clone, Copy, Debug, Default)]
@@ -76,10 +67,6 @@ pub(super) struct TransportSeen {
     /// locally generated 408), cleared by a timeout or a transport error.
     pub(super) answered_at: Option<u64>,
 }
-
-/// How long an answer on one transport counts as proof that it works, when
-/// another transport times out (`transport_blocked` vs `registrar_unreachable`).
-pub(super) const ANSWER_FRESH_MS: u64 = 10 * 60 * 1000;
 
 pub(super) fn set_string(dst: &mut String, src: &str) {
     if dst != src {
