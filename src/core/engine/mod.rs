@@ -258,10 +258,7 @@ impl Trunk {
 
 struct Slot {
     gen: u32,
-    /// Boxed: the slot vector stays small (growing it moves 16 bytes per
-    /// trunk, not the whole trunk), and a large engine never holds two
-    /// copies of every trunk while it grows.
-    trunk: Option<Box<Trunk>>,
+    trunk: Option<Trunk>,
 }
 
 /// A read-only summary of one trunk, for hosts that render their own view.
@@ -461,7 +458,7 @@ impl Engine {
             wire: None,
             retransmissions: 0,
         };
-        self.slots[slot as usize].trunk = Some(Box::new(trunk));
+        self.slots[slot as usize].trunk = Some(trunk);
         self.by_name.insert(name, slot);
         tracing::debug!(trunk = %self.slots[slot as usize].trunk.as_ref().map(|t| &*t.config.name).unwrap_or(""), "trunk added");
         self.configure(now, id);
@@ -622,7 +619,7 @@ impl Engine {
         self.slots
             .get(id.slot as usize)
             .filter(|s| s.gen == id.gen)
-            .and_then(|s| s.trunk.as_deref())
+            .and_then(|s| s.trunk.as_ref())
             .ok_or(Error::UnknownTrunk)
     }
 
@@ -630,7 +627,7 @@ impl Engine {
         self.slots
             .get_mut(id.slot as usize)
             .filter(|s| s.gen == id.gen)
-            .and_then(|s| s.trunk.as_deref_mut())
+            .and_then(|s| s.trunk.as_mut())
             .ok_or(Error::UnknownTrunk)
     }
 
