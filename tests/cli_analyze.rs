@@ -138,6 +138,29 @@ fn a_bad_pcap_record_is_skipped_and_the_rest_read() {
     assert!(t.contains("alice@acme.sip.twilio.com"), "{t}");
 }
 
+/// A pcap is read once when the registering side can be learnt as the
+/// REGISTERs come; here the registrar's 407 comes before the REGISTER of
+/// the address it answers, so one pass cannot be sure of it and the file
+/// is read again in two passes: the 407 still counts (a single pass that
+/// did not check would have skipped it: 3 messages).
+#[test]
+fn a_pcap_one_pass_cannot_place_is_read_in_two() {
+    let good = shipped("register-403.pcap");
+    let recs = pcap_records(&good);
+    let rec = |i: usize| &good[recs[i].0..recs[i].0 + recs[i].1];
+    let mut moved = good[..24].to_vec();
+    for i in [0, 1, 3, 2, 4, 5] {
+        moved.extend_from_slice(rec(i));
+    }
+    let (f, o) = analyze_json("answer-first.pcap", &moved);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(f["messages"], 4, "{f}");
+    assert_eq!(f["observed"], 4, "{f}");
+    // In order, the same capture is read in one pass, with the same count.
+    let (f, _) = analyze_json("in-order.pcap", &good);
+    assert_eq!(f["messages"], 4, "{f}");
+}
+
 #[test]
 fn a_truncated_pcap_gives_what_it_holds() {
     let good = shipped("register-403.pcap");

@@ -13,15 +13,14 @@
 //! Linear in the capture and bounded in memory: the file is streamed (a
 //! pcap once, or twice when the registering side cannot be learnt as it
 //! goes: see `pcap`), one message at a time goes through the engine, and
-//! the results are rendered a few thousand registrations at a time (on
-//! two threads: see `render`). What the capture itself holds (one trunk
-//! per user, its history) is what stays.
+//! the results are rendered a few thousand registrations at a time (text
+//! on two threads: see `render`). What the capture itself holds (one
+//! trunk per user, its history) is what stays.
 use super::term::Style;
 use regwatch::capture::text::{TextNotes, TextReader};
 use regwatch::capture::{self, Clock, Format};
 use regwatch::sip;
 use regwatch::{Direction, Engine, EngineConfig, Transport, TrunkConfig};
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -56,6 +55,8 @@ struct Replay {
     used: u64,
     /// The earliest time fed (the timeline starts there).
     first: Option<u64>,
+    /// The name of the trunk a REGISTER is for (reused).
+    name: String,
 }
 
 impl Replay {
@@ -65,93 +66,58 @@ impl Replay {
             messages: 0,
             used: 0,
             first: None,
+            name: String::new(),
         }
     }
 
-    /// One message (see [`Msg`]).
-    fn feed(&mut self, m: Msg) {
+    /// One message at `at_ms`; `direction` as the registering side saw it,
+    /// or `None` to tell from the message (a request is the client's).
+    fn feed(
+        &mut self,
+        at_ms: u64,
+        direction: Option<Direction>,
+        transport: Option<Transport>,
+        bytes: &[u8],
+    ) {
         self.messages += 1;
-        self.first = Some(self.first.map_or(m.at, |f| f.min(m.at)));
-        if let Some(cfg) = m.trunk {
-            let _ = self.engine.add_trunk(m.at, cfg);
-        }
-        let Ok(sip) = sip::parse(&m.bytes) else {
+        self.first = Some(self.first.map_or(at_ms, |f| f.min(at_ms)));
+        let Ok(m) = sip::parse(bytes) else {
             return;
         };
-        let direction = m
-            .direction
-            .unwrap_or_else(|| capture::client_view(sip.is_request()));
-        self.engine
-            .observe_message(m.at, direction, m.transport, &sip);
-        self.used += 1;
-        // Nobody reads the events here; the trunks keep what matters.
-        while self.engine.poll_output().is_some() {}
-    }
-}
-
-/// The trunks the replay makes, decided on the reading thread (which has
-/// time to spare) so that the replay only adds them: a sent REGISTER for a
-/// user@domain not seen before (its To user, its Request-URI host) makes
-/// one. Every trunk of the replay comes from here, so a name seen here
-/// before is a trunk the engine has.
-#[derive(Default)]
-struct NewTrunks {
-    names: HashSet<Box<str>>,
-    name: String,
-}
-
-impl NewTrunks {
-    /// The configuration of the trunk `bytes` makes, if it makes one;
-    /// `direction` as for [`Msg`].
-    fn of(&mut self, direction: Option<Direction>, bytes: &[u8]) -> Option<TrunkConfig> {
-        // A REGISTER (cheap for anything else), sent: `None` means a
-        // request is the client's, and a REGISTER is a request.
-        let start = bytes
-            .iter()
-            .position(|c| !matches!(c, b'\r' | b'\n' | b' ' | b'\t'))?;
-        if direction == Some(Direction::Received)
-            || !bytes[start..]
-                .get(..8)
-                .is_some_and(|m| m.eq_ignore_ascii_case(b"REGISTER"))
-        {
-            return None;
-        }
-        let m = sip::parse(bytes).ok()?;
+        let direction = direction.unwrap_or_else(|| capture::client_view(m.is_request()));
         let register = m.is_request()
             && m.method()
                 .is_some_and(|x| x.eq_ignore_ascii_case("REGISTER"));
-        if !register {
-            return None;
+        if direction == Direction::Sent && register {
+            let user = m.to().and_then(|t| t.user()).unwrap_or("");
+            let domain = match m.start {
+                sip::StartLine::Request { uri, .. } => sip::uri_host(uri).unwrap_or(""),
+                _ => "",
+            };
+            let name = &mut self.name;
+            name.clear();
+            name.push_str(user);
+            name.push('@');
+            name.push_str(domain);
+            if !user.is_empty() && self.engine.find_trunk(name).is_none() {
+                let mut cfg = TrunkConfig::new(name);
+                let _ = cfg.set("domain", domain);
+                let _ = cfg.set("username", user);
+                // The capture does not hold the password. A stand-in that
+                // passes the password rules keeps findings about a
+                // password nobody typed out of the diagnosis; it is never
+                // used (no digest is computed here).
+                let _ = cfg.set("password", "Capture-Has-No-Password-1");
+                if let Some(a) = m.any_authorization().and_then(|a| a.username) {
+                    let _ = cfg.set("auth_username", a);
+                }
+                let _ = self.engine.add_trunk(at_ms, cfg);
+            }
         }
-        let user = m.to().and_then(|t| t.user()).unwrap_or("");
-        let domain = match m.start {
-            sip::StartLine::Request { uri, .. } => sip::uri_host(uri).unwrap_or(""),
-            _ => "",
-        };
-        if user.is_empty() {
-            return None;
-        }
-        let name = &mut self.name;
-        name.clear();
-        name.push_str(user);
-        name.push('@');
-        name.push_str(domain);
-        if self.names.contains(name.as_str()) {
-            return None;
-        }
-        self.names.insert(name.as_str().into());
-        let mut cfg = TrunkConfig::new(name);
-        let _ = cfg.set("domain", domain);
-        let _ = cfg.set("username", user);
-        // The capture does not hold the password. A stand-in that passes
-        // the password rules keeps findings about a password nobody typed
-        // out of the diagnosis; it is never used (no digest is computed
-        // here).
-        let _ = cfg.set("password", "Capture-Has-No-Password-1");
-        if let Some(a) = m.any_authorization().and_then(|a| a.username) {
-            let _ = cfg.set("auth_username", a);
-        }
-        Some(cfg)
+        self.engine.observe_message(at_ms, direction, transport, &m);
+        self.used += 1;
+        // Nobody reads the events here; the trunks keep what matters.
+        while self.engine.poll_output().is_some() {}
     }
 }
 
@@ -183,26 +149,6 @@ struct Msg {
     direction: Option<Direction>,
     transport: Option<Transport>,
     bytes: Vec<u8>,
-    /// The trunk to add before it (see [`NewTrunks`]).
-    trunk: Option<TrunkConfig>,
-}
-
-impl Msg {
-    fn new(
-        trunks: &mut NewTrunks,
-        at: u64,
-        direction: Option<Direction>,
-        transport: Option<Transport>,
-        bytes: Vec<u8>,
-    ) -> Msg {
-        Msg {
-            at,
-            direction,
-            transport,
-            trunk: trunks.of(direction, &bytes),
-            bytes,
-        }
-    }
 }
 
 /// Runs `read` on a thread of its own, which hands what it finds over in
@@ -247,12 +193,15 @@ fn replay_text(format: Format, src: &mut (dyn Read + Send)) -> io::Result<(Repla
     let mut replay = Replay::new();
     let read = |out: &mut dyn FnMut(Msg)| -> io::Result<Vec<Note>> {
         let mut clock = Clock::default();
-        let mut trunks = NewTrunks::default();
         let mut buf = vec![0u8; CHUNK];
         loop {
             while let Some(m) = reader.next_message() {
-                let at = clock.place(m.stamp);
-                out(Msg::new(&mut trunks, at, None, m.transport, m.bytes));
+                out(Msg {
+                    at: clock.place(m.stamp),
+                    direction: None,
+                    transport: m.transport,
+                    bytes: m.bytes,
+                });
             }
             match read_chunk(src, &mut buf)? {
                 Some(n) => reader.push(&buf[..n]),
@@ -262,7 +211,9 @@ fn replay_text(format: Format, src: &mut (dyn Read + Send)) -> io::Result<(Repla
         }
         Ok(text_notes(reader.notes(), &clock))
     };
-    let notes = pipelined(read, |m: Msg| replay.feed(m))?;
+    let notes = pipelined(read, |m: Msg| {
+        replay.feed(m.at, m.direction, m.transport, &m.bytes)
+    })?;
     Ok((replay, notes))
 }
 

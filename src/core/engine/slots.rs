@@ -8,10 +8,7 @@ use std::sync::Arc;
 
 struct Slot {
     gen: u32,
-    /// Boxed: the slot vector stays small (growing it moves 16 bytes per
-    /// trunk, not the whole trunk), and a large engine never holds two
-    /// copies of every trunk while it grows.
-    trunk: Option<Box<Trunk>>,
+    trunk: Option<Trunk>,
 }
 
 /// Trunks by slot, with the free slots and the name → slot map.
@@ -33,7 +30,7 @@ impl Slots {
         self.slots
             .get(id.slot as usize)
             .filter(|s| s.gen == id.gen)
-            .and_then(|s| s.trunk.as_deref())
+            .and_then(|s| s.trunk.as_ref())
     }
 
     /// The trunk with this id, to change it.
@@ -41,21 +38,21 @@ impl Slots {
         self.slots
             .get_mut(id.slot as usize)
             .filter(|s| s.gen == id.gen)
-            .and_then(|s| s.trunk.as_deref_mut())
+            .and_then(|s| s.trunk.as_mut())
     }
 
     /// The trunk in a slot (for the maps and queues keyed by slot).
     pub(super) fn at(&self, slot: u32) -> Option<&Trunk> {
         self.slots
             .get(slot as usize)
-            .and_then(|s| s.trunk.as_deref())
+            .and_then(|s| s.trunk.as_ref())
     }
 
     /// The trunk in a slot, to change it.
     pub(super) fn at_mut(&mut self, slot: u32) -> Option<&mut Trunk> {
         self.slots
             .get_mut(slot as usize)
-            .and_then(|s| s.trunk.as_deref_mut())
+            .and_then(|s| s.trunk.as_mut())
     }
 
     /// Whether a trunk has this name.
@@ -73,7 +70,7 @@ impl Slots {
     pub(super) fn ids(&self) -> impl Iterator<Item = TrunkId> + '_ {
         self.slots
             .iter()
-            .filter_map(|s| s.trunk.as_deref().map(|t| t.id))
+            .filter_map(|s| s.trunk.as_ref().map(|t| t.id))
     }
 
     /// Every trunk with its slot, in slot order.
@@ -82,7 +79,7 @@ impl Slots {
         self.slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.trunk.as_deref().map(|t| (i as u32, t)))
+            .filter_map(|(i, s)| s.trunk.as_ref().map(|t| (i as u32, t)))
     }
 
     /// The id the next trunk gets: a free slot (its generation already
@@ -108,7 +105,7 @@ impl Slots {
     pub(super) fn insert(&mut self, trunk: Trunk) {
         let slot = trunk.id.slot;
         let name = trunk.config.name.clone();
-        self.slots[slot as usize].trunk = Some(Box::new(trunk));
+        self.slots[slot as usize].trunk = Some(trunk);
         self.by_name.insert(name, slot);
     }
 
@@ -123,7 +120,7 @@ impl Slots {
     pub(super) fn remove(&mut self, id: TrunkId) -> Option<Trunk> {
         self.get(id)?;
         let slot = &mut self.slots[id.slot as usize];
-        let t = *slot.trunk.take()?;
+        let t = slot.trunk.take()?;
         slot.gen = slot.gen.wrapping_add(1);
         self.free.push(id.slot);
         self.by_name.remove(&t.config.name);

@@ -1,5 +1,5 @@
 //! pcap and pcapng captures through the packet reader and the replay.
-use super::{pipelined, plural, read_chunk, Msg, NewTrunks, Note, Replay, CHUNK, MAX_HELD};
+use super::{pipelined, plural, read_chunk, Msg, Note, Replay, CHUNK, MAX_HELD};
 use regwatch::capture;
 use regwatch::capture::packets::{Packets, Payload};
 use regwatch::capture::pcap::{PcapNotes, PcapReader};
@@ -141,14 +141,17 @@ pub(super) fn replay_pcap(
     };
     let mut length = 0u64;
     let mut replay = Replay::new();
-    let feed = |m: Msg| replay.feed(m);
+    let feed = |m: Msg| replay.feed(m.at, m.direction, m.transport, &m.bytes);
     let once = |src: &mut dyn Read, out: &mut dyn FnMut(Msg)| -> io::Result<(PcapNotes, bool)> {
         let mut sides = Sides::default();
-        let mut trunks = NewTrunks::default();
         let notes = pcap_pass(src, &mut |p| {
             if let Some((direction, at)) = sides.place(&p) {
-                let (d, t) = (Some(direction), Some(p.transport));
-                out(Msg::new(&mut trunks, at, d, t, p.bytes));
+                out(Msg {
+                    at,
+                    direction: Some(direction),
+                    transport: Some(p.transport),
+                    bytes: p.bytes,
+                });
             }
             !sides.unsure
         })?;
@@ -195,8 +198,7 @@ pub(super) fn replay_pcap(
     let first = first.unwrap_or(0);
     let clients = &clients;
     let mut replay = Replay::new();
-    let mut trunks = NewTrunks::default();
-    let mut play = |out: &mut dyn FnMut(Msg), p: Payload| {
+    let play = |out: &mut dyn FnMut(Msg), p: Payload| {
         let sent = clients.contains(&p.src);
         if !sent && !clients.contains(&p.dst) {
             return;
@@ -206,11 +208,14 @@ pub(super) fn replay_pcap(
         } else {
             Direction::Received
         };
-        let at = p.ts_us.saturating_sub(first) / 1000;
-        let (d, t) = (Some(direction), Some(p.transport));
-        out(Msg::new(&mut trunks, at, d, t, p.bytes));
+        out(Msg {
+            at: p.ts_us.saturating_sub(first) / 1000,
+            direction: Some(direction),
+            transport: Some(p.transport),
+            bytes: p.bytes,
+        });
     };
-    let feed = |m: Msg| replay.feed(m);
+    let feed = |m: Msg| replay.feed(m.at, m.direction, m.transport, &m.bytes);
     let mut src = open()?;
     let notes = pipelined(
         |out| {
