@@ -43,9 +43,7 @@ impl Slots {
 
     /// The trunk in a slot (for the maps and queues keyed by slot).
     pub(super) fn at(&self, slot: u32) -> Option<&Trunk> {
-        self.slots
-            .get(slot as usize)
-            .and_then(|s| s.trunk.as_ref())
+        self.slots.get(slot as usize).and_then(|s| s.trunk.as_ref())
     }
 
     /// The trunk in a slot, to change it.
