@@ -960,6 +960,12 @@ REGWATCH_MUST_USE regwatch_status regwatch_runner_remove_trunk(struct regwatch_r
 // `*out_len` gets the size needed. No secret appears in it.
 REGWATCH_MUST_USE regwatch_status regwatch_runner_trunk_json(struct regwatch_runner *runner, const char *name, char *buf, size_t len, size_t *out_len);
 
+// Writes into `*out` how many TCP/TLS connections to registrars the
+// runner has dropped since it started: 64 KiB without a complete SIP
+// message, bytes that are not SIP, or 64 KiB of requests left unread
+// (each also logged, and the trunk reads `protocol_error`).
+REGWATCH_MUST_USE regwatch_status regwatch_runner_connections_dropped(struct regwatch_runner *runner, uint64_t *out);
+
 // Stops the runner's thread (waiting for it), closes its sockets and
 // frees it. NULL is a no-op. No callback runs after it returns.
 void regwatch_runner_free(struct regwatch_runner *runner);

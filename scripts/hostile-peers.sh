@@ -288,6 +288,13 @@ read -r _ calls _ slowest_call < <(grep '^calls ' "$work/out/runner" || echo "ca
 if [ "$slowest_call" -gt "$SLOW_RESPONSE_MS" ]; then
     fail "runner: the slowest of $calls calls took ${slowest_call} ms"
 fi
+# The endless streams over TCP and TLS are dropped: the C ABI counts them.
+read -r _ dstatus dropped < <(grep '^dropped ' "$work/out/runner" || echo "dropped - 0")
+if [ "$dstatus" != ok ] || [ "$dropped" -lt 2 ]; then
+    fail "runner: regwatch_runner_connections_dropped said $dstatus $dropped (want ok, at least 2)"
+else
+    echo "runner: regwatch_runner_connections_dropped = $dropped"
+fi
 
 proc_line() {
     local t0 ms kb end rc

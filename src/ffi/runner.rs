@@ -221,6 +221,26 @@ pub unsafe extern "C" fn regwatch_runner_trunk_json(
     })
 }
 
+/// Writes into `*out` how many TCP/TLS connections to registrars the
+/// runner has dropped since it started: 64 KiB without a complete SIP
+/// message, bytes that are not SIP, or 64 KiB of requests left unread
+/// (each also logged, and the trunk reads `protocol_error`).
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_runner_connections_dropped(
+    runner: *mut regwatch_runner,
+    out: *mut u64,
+) -> regwatch_status {
+    with_runner(runner, |r| {
+        if out.is_null() {
+            return regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT;
+        }
+        // SAFETY: `out` is non-NULL and writable per the contract.
+        unsafe { *out = r.connections_dropped() };
+        regwatch_status::REGWATCH_STATUS_OK
+    })
+}
+
 /// Stops the runner's thread (waiting for it), closes its sockets and
 /// frees it. NULL is a no-op. No callback runs after it returns.
 #[no_mangle]

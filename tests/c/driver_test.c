@@ -297,6 +297,12 @@ static void runner(uint16_t port) {
     CHECK_STATUS(regwatch_runner_trunk_json(r, "nope", NULL, 0, &n), REGWATCH_STATUS_NOT_FOUND);
     CHECK_STATUS(regwatch_runner_remove_trunk(r, "nobody-home"), REGWATCH_STATUS_OK);
     CHECK_STATUS(regwatch_runner_remove_trunk(r, "nobody-home"), REGWATCH_STATUS_NOT_FOUND);
+    /* A well-behaved registrar: no connection dropped. */
+    uint64_t dropped = 99;
+    CHECK_STATUS(regwatch_runner_connections_dropped(r, &dropped), REGWATCH_STATUS_OK);
+    CHECK(dropped == 0);
+    CHECK_STATUS(regwatch_runner_connections_dropped(r, NULL), REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_runner_connections_dropped(NULL, &dropped), REGWATCH_STATUS_NULL_ARGUMENT);
     regwatch_runner_free(r);
     regwatch_runner_free(NULL);
 

@@ -163,6 +163,9 @@ int main(int argc, char **argv) {
         pthread_mutex_unlock(&seen.lock);
     }
     printf("calls %ld max_call_ms %ld\n", calls, max_call);
+    uint64_t dropped = 0;
+    regwatch_status ds = regwatch_runner_connections_dropped(r, &dropped);
+    printf("dropped %s %llu\n", regwatch_status_str(ds), (unsigned long long)dropped);
     regwatch_runner_free(r);
     return 0;
 }
