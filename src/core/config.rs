@@ -1,4 +1,5 @@
 //! Engine-wide policy and per-trunk configuration.
+use super::refresh::RefreshPolicy;
 use crate::validate::{self, Finding, Profile, Transport};
 use std::fmt;
 use std::sync::Arc;
@@ -40,7 +41,11 @@ impl fmt::Display for Secret {
 pub struct EngineConfig {
     /// Registration events kept per trunk (default 32, at least 1).
     pub history_len: usize,
-    /// Point of the granted expiry at which a refresh is due (default 0.5).
+    /// Whose refresh schedule trunks follow when they do not name one
+    /// (default [`RefreshPolicy::Ratio`]; per trunk: `refresh_policy`).
+    pub refresh_policy: RefreshPolicy,
+    /// Point of the granted expiry at which a refresh is due under
+    /// [`RefreshPolicy::Ratio`] (default 0.5).
     pub refresh_ratio: f64,
     /// Grace after the refresh point before the trunk counts as
     /// `refresh_late` (default 30 s; never more than half of the time left
@@ -115,6 +120,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             history_len: 32,
+            refresh_policy: RefreshPolicy::Ratio,
             refresh_ratio: 0.5,
             refresh_grace_ms: 30_000,
             drift_ratio: 0.9,
@@ -128,7 +134,8 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     /// Sets one option by name, as the C ABI and configuration files do.
-    /// Keys: `history_len`, `refresh_ratio`, `refresh_grace_ms`,
+    /// Keys: `history_len`, `refresh_policy` (`ratio`, `asterisk`,
+    /// `freeswitch`), `refresh_ratio`, `refresh_grace_ms`,
     /// `drift_ratio`, `challenges_before_rejection`, and for keep-alives
     /// `keepalive` (`on`/`off`), `keepalive_interval_ms`,
     /// `keepalive_timeout_ms`, `keepalive_failures_to_alert`,
@@ -155,7 +162,8 @@ impl EngineConfig {
                 }
                 self.refresh_ratio = r;
             }
-            "refresh_grace_ms" => self.refresh_grace_ms = parse_num(key, v)?,
+            "refresh_grace_ms" => self.refresh_grace_ms = parse_range(key, v, 0, 3_600_000)?,
+            "refresh_policy" => self.refresh_policy = parse_policy(key, v)?,
             "drift_ratio" => {
                 let r: f64 = parse_num(key, v)?;
                 if !(r > 0.0 && r <= 1.0) {
@@ -269,6 +277,11 @@ fn parse_range<T: std::str::FromStr + PartialOrd + fmt::Display>(
     Ok(n)
 }
 
+fn parse_policy(key: &str, v: &str) -> Result<RefreshPolicy, ConfigError> {
+    RefreshPolicy::parse(v)
+        .ok_or_else(|| ConfigError::invalid(key, "expected ratio, asterisk or freeswitch"))
+}
+
 fn parse_switch(key: &str, v: &str) -> Result<bool, ConfigError> {
     match v.to_ascii_lowercase().as_str() {
         "on" | "yes" | "true" | "1" => Ok(true),
@@ -315,6 +328,9 @@ pub struct TrunkConfig {
     /// Whether the host re-registers this trunk when the engine asks
     /// (`None`: the engine's `reregister_on_recovery`).
     pub reregister_on_recovery: Option<bool>,
+    /// Whose refresh schedule the host follows for this trunk (`None`:
+    /// the engine's). The PBX adapters set it for the trunks they read.
+    pub refresh_policy: Option<RefreshPolicy>,
 }
 
 impl TrunkConfig {
@@ -342,6 +358,7 @@ impl TrunkConfig {
         "keepalive",
         "keepalive_interval",
         "reregister_on_recovery",
+        "refresh_policy",
     ];
 
     /// Sets one field from text. An empty value clears optional fields.
@@ -418,9 +435,20 @@ impl TrunkConfig {
                     v => Some(parse_switch(key, v)?),
                 }
             }
+            "refresh_policy" => {
+                self.refresh_policy = match value.trim() {
+                    "" | "default" => None,
+                    v => Some(parse_policy(key, v)?),
+                }
+            }
             _ => return Err(ConfigError::UnknownKey(key.to_owned())),
         }
         Ok(())
+    }
+
+    /// The refresh schedule in force: this trunk's, else the engine's.
+    pub fn refresh_policy(&self, engine: &EngineConfig) -> RefreshPolicy {
+        self.refresh_policy.unwrap_or(engine.refresh_policy)
     }
 
     /// Whether the host should carry out the engine's "re-register now"

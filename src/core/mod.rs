@@ -14,6 +14,7 @@ mod event;
 mod history;
 pub mod keepalive;
 mod observation;
+mod refresh;
 mod report;
 mod state;
 mod text;
@@ -31,6 +32,7 @@ pub use observation::{
     Challenge, HostState, Observation, RegisterResponse, RegisterSent, TransportErrorKind,
     TwilioError,
 };
+pub use refresh::RefreshPolicy;
 pub use report::{render_findings_text, render_trunk_json, render_trunk_text, render_trunks_text};
 pub use state::{Cause, RegState};
 pub use text::{terminal_safe, terminal_safe_block};

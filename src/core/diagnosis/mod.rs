@@ -1,5 +1,6 @@
 //! Diagnoses: a cause id turned into plain words, evidence and a fix.
 use super::observation::{HostState, TransportErrorKind};
+use super::refresh::RefreshPolicy;
 use super::state::{Cause, RegState};
 use crate::validate::{Finding, Profile, Severity, Transport};
 use serde::Serialize;
@@ -144,8 +145,10 @@ pub struct Facts<'a> {
     pub expires_at_ms: Option<u64>,
     /// How late the last refresh was, past the policy point.
     pub refresh_late_by_ms: Option<u64>,
-    /// The refresh policy (fraction of the granted expiry).
+    /// The refresh fraction of [`RefreshPolicy::Ratio`].
     pub refresh_ratio: f64,
+    /// Whose refresh schedule the host follows.
+    pub refresh_policy: RefreshPolicy,
     /// Per transport (index = [`Transport::index`]): REGISTERs and OPTIONS
     /// unanswered in a row.
     pub timeouts: [u32; 3],

@@ -76,7 +76,6 @@ impl Engine {
             ..
         } = tr;
         let cap = self.cfg.history_len;
-        let ratio = self.cfg.refresh_ratio;
         let now = self.now_ms;
         let Some(t) = self.slots.get_mut(id) else {
             return;
@@ -135,7 +134,7 @@ impl Engine {
             let previous = std::mem::replace(&mut t.alert, wanted);
             match wanted {
                 Some(c) => {
-                    let summary = diagnosis::summary(c, &t.facts(now, ratio));
+                    let summary = diagnosis::summary(c, &t.facts(now, &self.cfg));
                     if c.severity() >= Severity::Error {
                         tracing::error!(trunk = %t.config.name, cause = c.as_str(), "{summary}");
                     } else {

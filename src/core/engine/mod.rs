@@ -9,6 +9,7 @@ use super::diagnosis::{self, Diagnosis};
 use super::event::{Event, Output};
 use super::history::{History, HistoryKind};
 use super::observation::Observation;
+use super::refresh::RefreshPolicy;
 use super::state::{Cause, RegState};
 use crate::validate::{Finding, Severity};
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -247,12 +248,15 @@ impl Engine {
     /// Recomputes the findings and emits those not in `already` (what was
     /// emitted before, when only host notes changed).
     fn configure_except(&mut self, now: u64, id: TrunkId, already: &[Finding]) {
-        let ratio = self.cfg.refresh_ratio;
         let Some(t) = self.slots.get_mut(id) else {
             return;
         };
+        // The ratio is advice only where it is the schedule: a PBX with its
+        // own refresh point has no such setting.
+        let ratio = (t.config.refresh_policy(&self.cfg) == RefreshPolicy::Ratio)
+            .then_some(self.cfg.refresh_ratio);
         let domain = self.domains.findings(&t.config.domain, t.profile);
-        t.findings = t.config.findings_with(Some(ratio), t.profile, domain);
+        t.findings = t.config.findings_with(ratio, t.profile, domain);
         t.findings.extend(t.host_notes.iter().cloned());
         t.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         let name = t.config.name.clone();
@@ -478,9 +482,6 @@ impl Engine {
     /// The full diagnosis of the trunk's current condition.
     pub fn diagnose(&self, id: TrunkId) -> Result<Diagnosis, Error> {
         let t = self.trunk_ref(id)?;
-        Ok(diagnosis::render(
-            t.cause,
-            &t.facts(self.now_ms, self.cfg.refresh_ratio),
-        ))
+        Ok(diagnosis::render(t.cause, &t.facts(self.now_ms, &self.cfg)))
     }
 }

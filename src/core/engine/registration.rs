@@ -154,10 +154,11 @@ impl Trunk {
                 self.attempt = Attempt::default();
                 self.challenge = None;
                 let cause = self.bind(now, so_far.requested, granted, cfg);
-                let timer = self
-                    .binding
-                    .and_then(|b| b.late_at)
-                    .map(|at| (at, TimerKind::RefreshCheck));
+                let timer = self.binding.and_then(|b| {
+                    b.late_at
+                        .map(|at| (at, TimerKind::RefreshCheck))
+                        .or(b.expires_at.map(|at| (at, TimerKind::Expiry)))
+                });
                 let mut tr = here(RegState::Registered, cause, Some(code));
                 tr.expires = granted;
                 Step::to(tr).timer(timer)
@@ -258,13 +259,18 @@ impl Trunk {
             ..Binding::default()
         };
         if let Some(g) = granted {
-            let life = u64::from(g) * 1000;
-            let due = now + (life as f64 * cfg.refresh_ratio) as u64;
-            let expires_at = now + life;
-            let grace = cfg.refresh_grace_ms.min((expires_at - due) / 2);
+            let policy = self.config.refresh_policy(cfg);
+            let expires_at = now + u64::from(g) * 1000;
+            let due = now + policy.refresh_after_ms(cfg.refresh_ratio, requested, g);
             b.expires_at = Some(expires_at);
-            b.refresh_due_at = Some(due);
-            b.late_at = Some(due + grace);
+            // A host whose own point comes after the expiry (FreeSWITCH
+            // asked for more than it was granted) lets the binding lapse:
+            // the expiry timer says so, not a late refresh.
+            if due < expires_at {
+                let grace = cfg.refresh_grace_ms.min((expires_at - due) / 2);
+                b.refresh_due_at = Some(due);
+                b.late_at = Some(due + grace);
+            }
         }
         self.binding = Some(b);
         self.failure = None;

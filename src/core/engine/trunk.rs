@@ -7,7 +7,7 @@ use super::id::TrunkId;
 use super::keepalive;
 use super::timer::TimerKind;
 use super::wire;
-use crate::core::config::TrunkConfig;
+use crate::core::config::{EngineConfig, TrunkConfig};
 use crate::core::diagnosis::{ChallengeFacts, Facts};
 use crate::core::history::History;
 use crate::core::observation::{HostState, TransportErrorKind};
@@ -124,7 +124,7 @@ pub(super) struct Trunk {
 }
 
 impl Trunk {
-    pub(super) fn facts(&self, now_ms: u64, refresh_ratio: f64) -> Facts<'_> {
+    pub(super) fn facts(&self, now_ms: u64, cfg: &EngineConfig) -> Facts<'_> {
         let mut f = Facts {
             trunk: &self.config.name,
             profile: self.profile,
@@ -152,7 +152,8 @@ impl Trunk {
                 .or(self.binding.and_then(|b| b.requested))
                 .or(self.config.expires),
             refresh_late_by_ms: self.refresh_late_by,
-            refresh_ratio,
+            refresh_ratio: cfg.refresh_ratio,
+            refresh_policy: self.config.refresh_policy(cfg),
             transport_error: self
                 .transport_error
                 .as_ref()

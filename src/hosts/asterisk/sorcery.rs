@@ -3,7 +3,7 @@
 use super::conf::parse_conf;
 use super::index::{IndexEntry, RegistrationIndex};
 use super::object::ObjectSet;
-use crate::core::{Secret, TrunkConfig};
+use crate::core::{RefreshPolicy, Secret, TrunkConfig};
 use crate::hosts::codes;
 use crate::hosts::text::{ast_false, ast_true};
 use crate::hosts::uri::SipUri;
@@ -409,6 +409,8 @@ impl AsteriskConfig {
 
     fn trunk_with(&self, r: &Registration, names: &Names<'_>) -> AsteriskTrunk {
         let mut cfg = TrunkConfig::new(&r.name);
+        // Asterisk, not a setting, decides when this registration refreshes.
+        cfg.refresh_policy = Some(RefreshPolicy::Asterisk);
         let mut notes = Vec::new();
         let mut dup = |kind: &str, name: &str, field: &'static str| {
             notes.push(note(

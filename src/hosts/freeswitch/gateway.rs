@@ -2,7 +2,7 @@
 //! and the trunk configurations they describe.
 use super::tracker::GatewayInfo;
 use super::xml::{tags, Tag};
-use crate::core::{Secret, TrunkConfig};
+use crate::core::{RefreshPolicy, Secret, TrunkConfig};
 use crate::hosts::codes;
 use crate::hosts::text::{switch_true, Redacted};
 use crate::hosts::uri::SipUri;
@@ -221,6 +221,8 @@ impl SofiaGateway {
     /// supplies defaults for `proxy` and `from-domain`.
     pub fn trunk(&self) -> FreeswitchTrunk {
         let mut cfg = TrunkConfig::new(&self.name);
+        // FreeSWITCH, not a setting, decides when this gateway refreshes.
+        cfg.refresh_policy = Some(RefreshPolicy::Freeswitch);
         let registers = self.registers();
         let mut notes = Vec::new();
         let proxy = self.proxy_value();

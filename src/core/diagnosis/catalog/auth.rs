@@ -38,7 +38,14 @@ pub(super) const CREDENTIALS_REJECTED: Words = Words {
         let r = &mut d.remediation;
         let refs = &mut d.references;
         if f.sent_credentials == Some(false) && f.challenges_in_attempt >= 2 {
-            r.push("Make the host answer the challenge: Asterisk needs `outbound_auth=<auth section>` on the type=registration; FreeSWITCH needs `username` and `password` on the gateway.".to_owned());
+            r.push(format!(
+                "Make the host answer the challenge: {}.",
+                on_pbx(
+                    f,
+                    "set `outbound_auth=<auth section>` on the type=registration",
+                    "set `username` and `password` on the gateway"
+                )
+            ));
             if f.challenge.is_some_and(|c| c.proxy) {
                 r.push("The registrar challenges with 407 Proxy-Authenticate (Twilio always does). A client that only answers 401 never authenticates: update it or use one that answers 407.".to_owned());
             }
@@ -50,7 +57,7 @@ pub(super) const CREDENTIALS_REJECTED: Words = Words {
             } else {
                 r.push("Check the username and password against the registrar's account settings (case-sensitive).".to_owned());
             }
-            r.push("On the PBX: Asterisk `type=auth` section (`username`, `password`; leave `realm` empty or matching the challenge) referenced by `outbound_auth`; FreeSWITCH gateway params `username`, `password`, `realm`.".to_owned());
+            r.push(format!("On the PBX: {}.", on_pbx(f, "the `type=auth` section referenced by `outbound_auth` (`username`, `password`; leave `realm` empty or matching the challenge)", "the gateway params `username`, `password`, `realm`")));
             if let (Some(c), Some(cr)) = (f.challenge, f.configured_realm) {
                 if !cr.is_empty() && cr != c.realm {
                     r.push(format!("The configured realm \"{cr}\" does not match the challenge's \"{}\": clear it or set it to \"{}\".", c.realm, c.realm));
@@ -129,8 +136,13 @@ pub(super) const AUTH_USERNAME_MISMATCH: Words = Words {
         let r = &mut d.remediation;
         let refs = &mut d.references;
         r.push(format!(
-            "Set the authorization user equal to the username `{}` (Asterisk: `username` in type=auth must equal the user of `client_uri`; FreeSWITCH: drop `auth-username` or set it to `username`).",
-            f.username
+            "Set the authorization user equal to the username `{}` ({}).",
+            f.username,
+            on_pbx(
+                f,
+                "`username` in type=auth must equal the user of `client_uri`",
+                "drop `auth-username` or set it to `username`"
+            )
         ));
         r.push(
             "Make sure that same username is in the credential list mapped for SIP Registration."

@@ -53,10 +53,17 @@ pub(super) const CONTACT_NOT_BOUND: Words = Words {
             "{t}: {reg} answered 200 OK but does not hold our binding (our Contact is missing or granted 0 s)."
         )
     },
-    remedy: |_f, d| {
+    remedy: |f, d| {
         let r = &mut d.remediation;
         let refs = &mut d.references;
-        r.push("Check the Contact the PBX sends is reachable from the registrar (NAT: Asterisk `rewrite_contact`/`external_signaling_address`, FreeSWITCH `ext-sip-ip`).".to_owned());
+        r.push(format!(
+            "Check the Contact the PBX sends is reachable from the registrar (NAT: {}).",
+            on_pbx(
+                f,
+                "`rewrite_contact`, `external_signaling_address`",
+                "`ext-sip-ip`"
+            )
+        ));
         r.push("Check no other device registered the same user with a different Contact and replaced the binding.".to_owned());
         refs.push(rfc("RFC 3261 §10.3", "Processing REGISTER Requests"));
         d.confidence = Confidence::Medium;

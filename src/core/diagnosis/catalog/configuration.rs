@@ -31,7 +31,14 @@ pub(super) const DOMAIN_NOT_FOUND: Words = Words {
         } else {
             r.push("Check the domain (Request-URI of the REGISTER) against the provider's documentation; a 404 means the registrar does not serve that domain.".to_owned());
         }
-        r.push("Asterisk: `server_uri=sip:<domain>` and `client_uri=sip:<user>@<domain>`; FreeSWITCH: the gateway's `realm`/`proxy`/`from-domain`.".to_owned());
+        r.push(format!(
+            "{}.",
+            on_pbx(
+                f,
+                "`server_uri=sip:<domain>` and `client_uri=sip:<user>@<domain>`",
+                "the gateway's `realm`, `proxy` and `from-domain`"
+            )
+        ));
         refs.push(rfc("RFC 3261 §10.2", "Constructing the REGISTER Request"));
         r.push(verify(f));
     },

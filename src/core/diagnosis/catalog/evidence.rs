@@ -103,10 +103,7 @@ pub(super) fn evidence(f: &Facts<'_>) -> Vec<String> {
         }
     }
     if let Some(l) = f.refresh_late_by_ms {
-        let point = format!(
-            "the refresh point ({:.0} % of the granted expiry)",
-            f.refresh_ratio * 100.0
-        );
+        let point = f.refresh_policy.point(f.refresh_ratio);
         e.push(if f.state == RegState::Registered {
             format!("The last refresh came {} s after {point}.", l / 1000)
         } else {

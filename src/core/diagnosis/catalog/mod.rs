@@ -15,6 +15,7 @@ use super::codes::{sip_status, sip_status_class, twilio_code};
 use super::{Confidence, Diagnosis, Facts, Reference};
 use crate::core::observation::{HostState, TransportErrorKind};
 use crate::core::state::{Cause, RegState};
+use crate::core::RefreshPolicy;
 use crate::validate::{Profile, Severity, Transport, TWILIO_REALM};
 use std::fmt::Write;
 
@@ -177,14 +178,33 @@ fn console_credentials() -> String {
         .to_owned()
 }
 
+/// Advice in the words of the PBX that runs the trunk: `asterisk` inside
+/// Asterisk, `freeswitch` inside FreeSWITCH, both (named) elsewhere.
+fn on_pbx(f: &Facts<'_>, asterisk: &str, freeswitch: &str) -> String {
+    match f.refresh_policy {
+        RefreshPolicy::Asterisk => asterisk.to_owned(),
+        RefreshPolicy::Freeswitch => freeswitch.to_owned(),
+        RefreshPolicy::Ratio => format!("Asterisk: {asterisk}; FreeSWITCH: {freeswitch}"),
+    }
+}
+
+/// How to try again and see, with the commands of the console the words
+/// are shown in.
 fn verify(f: &Facts<'_>) -> String {
-    format!(
-        "Verify with a test registration: Asterisk `pjsip send register {t}`, FreeSWITCH `sofia profile <profile> register {t}`, \
-         or `regwatch check --domain {d} --user {u}`.",
-        t = f.trunk,
-        d = registrar(f),
-        u = f.username
-    )
+    let t = f.trunk;
+    match f.refresh_policy {
+        RefreshPolicy::Asterisk => format!(
+            "Verify: `pjsip send register {t}` registers again now; `regwatch check {t}` runs a live check."
+        ),
+        RefreshPolicy::Freeswitch => format!(
+            "Verify: `sofia profile <profile> register {t}` registers again now; `regwatch check {t}` runs a live check."
+        ),
+        RefreshPolicy::Ratio => format!(
+            "Verify with a test registration: `regwatch check --domain {d} --user {u}`.",
+            d = registrar(f),
+            u = f.username
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -55,8 +55,13 @@ pub(super) const TRANSPORT_BLOCKED: Words = Words {
         let r = &mut d.remediation;
         let (out, ok) = transports(f);
         r.push(format!(
-            "Switch the trunk to {} (Asterisk: a `transport=` of that type on the registration; FreeSWITCH: `register-transport`).",
-            list(&ok)
+            "Switch the trunk to {} ({}).",
+            list(&ok),
+            on_pbx(
+                f,
+                "a `transport=` of that type on the registration",
+                "the gateway's `register-transport`"
+            )
         ));
         r.push(format!(
             "Or open outbound {} to the registrar in the firewall (and the replies: SIP over UDP needs the firewall to keep the return path).",

@@ -56,7 +56,10 @@ pub(super) const RATE_LIMITED: Words = Words {
         let r = &mut d.remediation;
         let refs = &mut d.references;
         r.push("Slow down: keep REGISTERs below 5 per second per address, refresh at half the expiry, and stagger many trunks.".to_owned());
-        r.push("Raise the retry interval after failures (Asterisk `retry_interval`, FreeSWITCH `retry-seconds`).".to_owned());
+        r.push(format!(
+            "Raise the retry interval after failures ({}).",
+            on_pbx(f, "`retry_interval`", "`retry-seconds`")
+        ));
         if tw {
             refs.push(twilio_ref(32008));
         }
@@ -85,7 +88,7 @@ pub(super) const UNKNOWN: Words = Words {
     remedy: |f, d| {
         let r = &mut d.remediation;
         d.confidence = Confidence::Low;
-        r.push("Capture the exchange: Asterisk `pjsip set logger on`, FreeSWITCH `sofia global siptrace on`, and feed the SIP messages (or the host's WARNING log lines) to regwatch for the exact cause.".to_owned());
+        r.push(format!("Capture the exchange ({}) and feed the SIP messages (or the host's WARNING log lines) to regwatch for the exact cause.", on_pbx(f, "`pjsip set logger on`", "`sofia global siptrace on`")));
         if let Some(code) = f.last_code {
             match sip_status(code) {
                 Some(s) => r.push(format!("{code} {}: {}", s.reason, s.for_register)),

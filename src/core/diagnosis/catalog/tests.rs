@@ -1,6 +1,7 @@
 //! The catalog's words for typical facts, per cause and profile.
 use super::*;
 use crate::core::diagnosis::ChallengeFacts;
+use crate::core::RefreshPolicy;
 use crate::validate::Finding;
 
 fn base(profile: Profile) -> Facts<'static> {
@@ -15,6 +16,7 @@ fn base(profile: Profile) -> Facts<'static> {
         username: "office",
         now_ms: 100_000,
         refresh_ratio: 0.5,
+        refresh_policy: RefreshPolicy::Ratio,
         ..Facts::default()
     }
 }

@@ -25,8 +25,9 @@ pub(super) const INTERVAL_TOO_BRIEF: Words = Words {
         let refs = &mut d.references;
         let min = f.min_expires.unwrap_or(if tw { 600 } else { 60 });
         r.push(format!(
-            "Raise the registration expiry to at least {min} s{} (Asterisk `expiration`, FreeSWITCH `expire-seconds`).",
-            if tw { " and at most 3600 s" } else { "" }
+            "Raise the registration expiry to at least {min} s{} ({}).",
+            if tw { " and at most 3600 s" } else { "" },
+            on_pbx(f, "`expiration`", "`expire-seconds`")
         ));
         r.push("A PBX that honours Min-Expires retries by itself; if it does not, the setting is the fix.".to_owned());
         refs.push(rfc(
@@ -50,9 +51,12 @@ pub(super) const REGISTRATION_EXPIRED: Words = Words {
         let tw = twilio(f);
         let r = &mut d.remediation;
         let refs = &mut d.references;
-        r.push("Find why the PBX stopped refreshing: is it running, is the trunk still configured, did it give up after failures (Asterisk max_retries)?".to_owned());
+        r.push(format!("Find why the PBX stopped refreshing: is it running, is the trunk still configured, did it give up after failures ({})?", on_pbx(f, "`max_retries`", "`retry-seconds`, `expire-seconds`")));
         r.push(format!("Register again now ({}).", verify(f)));
-        r.push("Keep the expiry at most 3600 s with a refresh at half of it, and watch with OPTIONS keep-alives so a lapse is seen in seconds.".to_owned());
+        r.push(match f.refresh_policy {
+            RefreshPolicy::Ratio => "Keep the expiry at most 3600 s with a refresh at half of it, and watch with OPTIONS keep-alives so a lapse is seen in seconds.".to_owned(),
+            _ => "Keep the expiry at most 3600 s and the keep-alives on, so a lapse is seen in seconds.".to_owned(),
+        });
         if tw {
             refs.push(twilio_ref(32009));
         }
@@ -66,20 +70,38 @@ pub(super) const REFRESH_LATE: Words = Words {
         let t = f.trunk;
         match f.refresh_late_by_ms {
             Some(l) => format!(
-                "{t}: the refresh is {} s past the refresh point ({:.0} % of the granted expiry).",
+                "{t}: the refresh is {} s past {}.",
                 l / 1000,
-                f.refresh_ratio * 100.0
+                f.refresh_policy.point(f.refresh_ratio)
             ),
             None => format!("{t}: the refresh is overdue."),
         }
     },
     remedy: |f, d| {
         let r = &mut d.remediation;
-        r.push(format!(
-            "Refresh earlier: at {:.0} % of the granted expiry. Asterisk re-registers 10 s before expiry by default; with a 3600 s expiry that leaves one packet's margin.",
-            f.refresh_ratio * 100.0
-        ));
-        r.push("Lower the expiry (e.g. 600–1800 s) so the host's own refresh point comes sooner, or set regwatch's refresh policy to match the host.".to_owned());
+        match f.refresh_policy {
+            RefreshPolicy::Ratio => {
+                r.push(format!(
+                    "Refresh earlier: at {:.0} % of the granted expiry, or set regwatch's `refresh_policy` (or `refresh_ratio`) to the host's own schedule.",
+                    f.refresh_ratio * 100.0
+                ));
+                r.push("Lower the expiry (e.g. 600–1800 s) so that a lost refresh is retried before the binding lapses.".to_owned());
+            }
+            RefreshPolicy::Asterisk => {
+                r.push(format!("Asterisk did not re-register at its own point: see `pjsip show registrations` and the log for `{}`; a busy or stuck PJSIP task processor (`core show taskprocessors`) delays it.", f.trunk));
+                r.push(format!(
+                    "Register again now: `pjsip send register {}`.",
+                    f.trunk
+                ));
+            }
+            RefreshPolicy::Freeswitch => {
+                r.push(format!("FreeSWITCH did not re-register at its own point: see `sofia status gateway {}` and the log; a stuck sofia profile delays every gateway on it.", f.trunk));
+                r.push(format!(
+                    "Register again now: `sofia profile <profile> register {}`.",
+                    f.trunk
+                ));
+            }
+        }
         d.confidence = Confidence::Medium;
     },
 };
@@ -98,8 +120,9 @@ pub(super) const EXPIRY_DRIFT: Words = Words {
     remedy: |f, d| {
         let r = &mut d.remediation;
         r.push(format!(
-            "Set the requested expiry to what the registrar grants ({} s): Asterisk `expiration`, FreeSWITCH `expire-seconds`.",
-            f.granted_expires.unwrap_or(0)
+            "Set the requested expiry to what the registrar grants ({} s): {}.",
+            f.granted_expires.unwrap_or(0),
+            on_pbx(f, "`expiration`", "`expire-seconds`")
         ));
         r.push("Make sure the host schedules its refresh from the granted expiry, not from the requested one.".to_owned());
     },

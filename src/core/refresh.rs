@@ -1,0 +1,145 @@
+//! When a host refreshes a binding: each PBX has its own schedule, and
+//! `refresh_late` means "past the host's own point", never "past a rule
+//! the host does not follow".
+//!
+//! The schedules of the PBXes regwatch runs inside were read in their
+//! sources and measured in the real PBX (see the README's soak figures):
+//!
+//! * Asterisk 22 (`res_pjsip_outbound_registration.c`,
+//!   `handle_registration_response`): on a 2xx it schedules the next
+//!   REGISTER at the **granted** expiry minus `REREGISTER_BUFFER_TIME`
+//!   (10 s), at once when the grant is 10 s or less. There is no setting.
+//! * FreeSWITCH 1.11 (`sofia_reg.c`, `sofia_reg_check_gateway`, state
+//!   `REG_STATE_REGISTER`): the next REGISTER goes out at the gateway's
+//!   **requested** `expire-seconds` minus 15 s when that is over 30 s,
+//!   else at half of it, at least 1 s, measured from the 200. The granted
+//!   expiry does not move it (the code that would is commented out), so a
+//!   registrar that grants less than `expire-seconds - 15` sees the
+//!   binding lapse first: that is a real `registration_expired`, with
+//!   `expiry_drift` as its explanation.
+//! * Anything else: a fraction of the granted expiry (`refresh_ratio`,
+//!   default 50 %), the guide's advice and the rule for a host whose
+//!   schedule is a setting or unknown.
+use std::fmt;
+
+/// Whose refresh schedule a trunk follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RefreshPolicy {
+    /// At `refresh_ratio` of the granted expiry (the default, for hosts
+    /// whose schedule is a setting or unknown).
+    #[default]
+    Ratio,
+    /// Asterisk's PJSIP outbound registration: 10 s before the granted
+    /// expiry.
+    Asterisk,
+    /// FreeSWITCH's sofia gateway: 15 s before the requested expiry (half
+    /// of it when it is 30 s or less).
+    Freeswitch,
+}
+
+/// Asterisk's `REREGISTER_BUFFER_TIME`, in seconds.
+const ASTERISK_BUFFER_S: u64 = 10;
+/// FreeSWITCH's margin before `expire-seconds`, in seconds.
+const FREESWITCH_MARGIN_S: u64 = 15;
+
+impl RefreshPolicy {
+    /// `ratio`, `asterisk` or `freeswitch`, in any case.
+    pub fn parse(s: &str) -> Option<RefreshPolicy> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "ratio" => RefreshPolicy::Ratio,
+            "asterisk" => RefreshPolicy::Asterisk,
+            "freeswitch" => RefreshPolicy::Freeswitch,
+            _ => return None,
+        })
+    }
+
+    /// The name [`parse`](Self::parse) reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshPolicy::Ratio => "ratio",
+            RefreshPolicy::Asterisk => "asterisk",
+            RefreshPolicy::Freeswitch => "freeswitch",
+        }
+    }
+
+    /// Milliseconds from a 2xx to the host's next REGISTER, for a binding
+    /// granted `granted` s after `requested` s were asked.
+    pub fn refresh_after_ms(self, ratio: f64, requested: Option<u32>, granted: u32) -> u64 {
+        let granted = u64::from(granted);
+        match self {
+            RefreshPolicy::Ratio => (granted as f64 * 1000.0 * ratio) as u64,
+            RefreshPolicy::Asterisk => granted.saturating_sub(ASTERISK_BUFFER_S) * 1000,
+            RefreshPolicy::Freeswitch => {
+                let asked = requested.map_or(granted, u64::from);
+                let s = if asked > 2 * FREESWITCH_MARGIN_S {
+                    asked - FREESWITCH_MARGIN_S
+                } else {
+                    asked / 2
+                };
+                s.max(1) * 1000
+            }
+        }
+    }
+
+    /// The refresh point in words, for evidence and summaries.
+    pub fn point(self, ratio: f64) -> String {
+        match self {
+            RefreshPolicy::Ratio => {
+                format!(
+                    "the refresh point ({:.0} % of the granted expiry)",
+                    ratio * 100.0
+                )
+            }
+            RefreshPolicy::Asterisk => {
+                "Asterisk's own refresh point (10 s before the granted expiry)".to_owned()
+            }
+            RefreshPolicy::Freeswitch => {
+                "FreeSWITCH's own refresh point (15 s before expire-seconds)".to_owned()
+            }
+        }
+    }
+}
+
+impl fmt::Display for RefreshPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RefreshPolicy::*;
+    use super::*;
+
+    #[test]
+    fn each_host_refreshes_at_its_own_point() {
+        // The soak registrar grants 120 s.
+        assert_eq!(Ratio.refresh_after_ms(0.5, Some(120), 120), 60_000);
+        assert_eq!(Asterisk.refresh_after_ms(0.5, Some(600), 120), 110_000);
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(120), 120), 105_000);
+        // The field report: Asterisk expiration=600 refreshes at 590 s.
+        assert_eq!(Asterisk.refresh_after_ms(0.5, Some(600), 600), 590_000);
+        // FreeSWITCH goes by what it asked for, not what was granted.
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(3600), 120), 3_585_000);
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, None, 120), 105_000);
+    }
+
+    #[test]
+    fn short_grants_follow_each_hosts_floor() {
+        assert_eq!(Asterisk.refresh_after_ms(0.5, None, 10), 0);
+        assert_eq!(Asterisk.refresh_after_ms(0.5, None, 5), 0);
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(30), 30), 15_000);
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(31), 31), 16_000);
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(1), 1), 1_000);
+        assert_eq!(Ratio.refresh_after_ms(0.5, None, 0), 0);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for p in [Ratio, Asterisk, Freeswitch] {
+            assert_eq!(RefreshPolicy::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(RefreshPolicy::parse(" FreeSWITCH "), Some(Freeswitch));
+        assert_eq!(RefreshPolicy::parse("50%"), None);
+    }
+}
