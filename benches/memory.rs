@@ -48,7 +48,7 @@ fn main() {
             cfg.set("expires", "600").unwrap();
             let id = engine.add_trunk(0, cfg).unwrap();
             let mut now = 0;
-            for _ in 0..16 {
+            for k in 0..16u32 {
                 now += 300_000;
                 engine
                     .handle_observation(
@@ -69,7 +69,9 @@ fn main() {
                         Observation::RegisterResponse(RegisterResponse {
                             code: 200,
                             reason: "OK",
-                            granted_expires: Some(600),
+                            // Grants that vary keep every entry
+                            // (identical refreshes fold into one).
+                            granted_expires: Some(590 + k),
                             contact_bound: Some(true),
                             server: Some("Twilio"),
                             ..Default::default()

@@ -126,6 +126,24 @@ static regwatch_status carry_text(void *arg, char *b, size_t l, size_t *o)
 	return regwatch_engine_carry_text(g.engine, b, l, o);
 }
 
+/* Before any thread runs: sofia's own view of its gateways (`sofia
+ * xmlstatus`), so that a module loaded while FreeSWITCH runs starts from it. */
+static void seed_states(void)
+{
+	switch_stream_handle_t s = { 0 };
+	regwatch_status st;
+
+	SWITCH_STANDARD_STREAM(s);
+	if (switch_api_execute("sofia", "xmlstatus", NULL, &s) == SWITCH_STATUS_SUCCESS && s.data) {
+		st = regwatch_engine_freeswitch_status_xml(g.engine, now_ms(), (const char *) s.data);
+		if (st != REGWATCH_STATUS_OK) {
+			switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_DEBUG, "[regwatch] sofia xmlstatus: %s\n",
+				regwatch_status_str(st));
+		}
+	}
+	switch_safe_free(s.data);
+}
+
 /* Before any thread runs: the causes the engine before the last unload
  * carried (a core variable, which outlives the module), read once. */
 static void carry_in(void)
@@ -588,6 +606,7 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_regwatch_load)
 	}
 	read_settings();
 	read_gateways();
+	seed_states();
 	carry_in();
 	if (switch_event_reserve_subclass("regwatch::state") != SWITCH_STATUS_SUCCESS
 			|| switch_event_reserve_subclass("regwatch::alert") != SWITCH_STATUS_SUCCESS) {

@@ -782,6 +782,12 @@ void regwatch_event_init(struct regwatch_event *ev);
 // events.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_gateways_xml(struct regwatch_engine *engine, uint64_t now_ms, const char *xml);
 
+// FreeSWITCH: the output of `sofia xmlstatus` (every profile and gateway
+// with sofia's state). Each gateway seen nothing of yet takes the state
+// sofia shows (`REGED` registered, `FAILED`/`FAIL_WAIT` rejected), so a
+// module loaded while FreeSWITCH runs starts from FreeSWITCH's own view.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_freeswitch_status_xml(struct regwatch_engine *engine, uint64_t now_ms, const char *text);
+
 // FreeSWITCH: one event's headers as `n` name/value pairs (as
 // `switch_event_header_t` lists them; `Event-Subclass` among them).
 // `sofia::gateway_state` and `sofia::gateway_invalid_digest_req` become

@@ -198,3 +198,61 @@ fn the_c_abi_carries_text() {
     );
     unsafe { regwatch_engine_free(e) };
 }
+
+/// mod_regwatch's load, through the C ABI: the gateways from sofia.conf,
+/// sofia's own view (`sofia xmlstatus`), then what the engine before the
+/// reload carried.
+#[test]
+fn freeswitch_load_seeds_from_sofia_then_the_carry() {
+    let c = |s: &str| CString::new(s).unwrap();
+    let xml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/freeswitch/external.xml"
+    ))
+    .unwrap();
+    let status = "<profiles>\n<gateway>\n<name>gw_ok</name>\n<type>gateway</type>\n<data>sip:a@b</data>\n<state>REGED</state>\n</gateway>\n\
+        <gateway>\n<name>gw_badpass</name>\n<type>gateway</type>\n<data>sip:a@b</data>\n<state>FAIL_WAIT</state>\n</gateway>\n (retry: 20s)\n</profiles>\n";
+    let state = |e: *mut regwatch_engine, t: &str| {
+        let (mut s, mut cause) = (std::ptr::null(), std::ptr::null());
+        assert_eq!(
+            unsafe { regwatch_engine_trunk_state(e, c(t).as_ptr(), &mut s, &mut cause) },
+            regwatch_status::REGWATCH_STATUS_OK
+        );
+        unsafe {
+            (
+                CStr::from_ptr(s).to_str().unwrap().to_owned(),
+                CStr::from_ptr(cause).to_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let mut e = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { regwatch_engine_new(0, 1, &mut e) },
+        regwatch_status::REGWATCH_STATUS_OK
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_freeswitch_gateways_xml(e, 0, c(&xml).as_ptr()) },
+        regwatch_status::REGWATCH_STATUS_OK
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_freeswitch_status_xml(e, 10, c(status).as_ptr()) },
+        regwatch_status::REGWATCH_STATUS_OK
+    );
+    assert_eq!(state(e, "gw_ok"), ("registered".into(), "healthy".into()));
+    assert_eq!(
+        state(e, "gw_badpass"),
+        ("rejected".into(), "unknown".into())
+    );
+    let carried = "gw_badpass\trejected\tcredentials_rejected\t403\tcredentials_rejected\tcredentials_rejected\t407\t\t\n";
+    let mut taken = 0usize;
+    assert_eq!(
+        unsafe { regwatch_engine_carry_apply(e, 20, c(carried).as_ptr(), &mut taken) },
+        regwatch_status::REGWATCH_STATUS_OK
+    );
+    assert_eq!(taken, 1);
+    assert_eq!(
+        state(e, "gw_badpass"),
+        ("rejected".into(), "credentials_rejected".into())
+    );
+    unsafe { regwatch_engine_free(e) };
+}

@@ -32,6 +32,24 @@ pub unsafe extern "C" fn regwatch_engine_freeswitch_gateways_xml(
     })
 }
 
+/// FreeSWITCH: the output of `sofia xmlstatus` (every profile and gateway
+/// with sofia's state). Each gateway seen nothing of yet takes the state
+/// sofia shows (`REGED` registered, `FAILED`/`FAIL_WAIT` rejected), so a
+/// module loaded while FreeSWITCH runs starts from FreeSWITCH's own view.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_freeswitch_status_xml(
+    engine: *mut regwatch_engine,
+    now_ms: u64,
+    text: *const c_char,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        // SAFETY: C string per the contract.
+        let text = try_ffi!(unsafe { req_str(text) });
+        super::asterisk::fed_status(Ok(h.freeswitch.status_xml(&mut h.engine, now_ms, text)))
+    })
+}
+
 /// FreeSWITCH: one event's headers as `n` name/value pairs (as
 /// `switch_event_header_t` lists them; `Event-Subclass` among them).
 /// `sofia::gateway_state` and `sofia::gateway_invalid_digest_req` become

@@ -30,6 +30,7 @@
 mod events;
 mod gateway;
 mod session;
+mod status;
 mod tracker;
 mod xml;
 
@@ -39,4 +40,5 @@ pub use events::{
 };
 pub use gateway::{parse_gateways, FreeswitchTrunk, SofiaGateway};
 pub use session::FreeswitchSession;
+pub use status::{parse_status_xml, GatewayStatus};
 pub use tracker::{GatewayChange, GatewayInfo, GatewayTracker, Mapping};

@@ -3,11 +3,11 @@
 //! inputs, with what must be remembered between calls (the gateway
 //! tracker, each gateway's configuration and sofia profile). Pure: the
 //! caller owns the engine and the clock.
-use super::{parse_gateways, GatewayChange, GatewayEvent, GatewayTracker};
+use super::{parse_gateways, parse_status_xml, GatewayChange, GatewayEvent, GatewayTracker};
 use crate::core::{Engine, Error, TrunkConfig};
 use crate::hosts::session::{feed, upsert, Fed};
 use crate::hosts::settings::HostSettings;
-use crate::hosts::HostError;
+use crate::hosts::{Fact, FactKind, HostError};
 use crate::validate::Finding;
 use std::collections::HashMap;
 
@@ -116,6 +116,33 @@ impl FreeswitchSession {
             }
         }
         Ok(fed)
+    }
+
+    /// `sofia xmlstatus`: each gateway the engine knows but has seen
+    /// nothing of yet (state `unknown`) takes the state sofia shows
+    /// (`REGED`: registered; `FAILED`/`FAIL_WAIT`: rejected); gateways with
+    /// their own observations keep them.
+    pub fn status_xml(&self, engine: &mut Engine, now_ms: u64, text: &str) -> Fed {
+        let facts: Vec<Fact> = parse_status_xml(text)
+            .into_iter()
+            .filter(|g| {
+                engine
+                    .find_trunk(&g.name)
+                    .and_then(|id| engine.trunk_state(id).ok())
+                    .is_some_and(|(s, _)| s == crate::core::RegState::Unknown)
+            })
+            .filter_map(|g| {
+                let state = g.host_state()?;
+                Some(Fact::new(
+                    g.name.clone(),
+                    FactKind::HostState {
+                        state,
+                        detail: Some(format!("sofia xmlstatus: {}", g.state)),
+                    },
+                ))
+            })
+            .collect();
+        feed(engine, now_ms, &facts)
     }
 
     /// The sofia profile of `gateway`, if known.
