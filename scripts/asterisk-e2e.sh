@@ -10,16 +10,22 @@
 # Cases (one registration each): good, wrong password, unknown domain,
 # auth user ≠ AOR user, Expires below the registrar's minimum, UDP blocked
 # with TCP working, registrar stopped then started again (regwatch
-# re-registers; a twin registration left to Asterisk alone does not), then
-# 50 unload/load/reload cycles of the module under SIP load. Transcripts of
-# the CLI, the AMI events and the figures go to OUTDIR. Exits non-zero on
-# any failed assertion; fails loudly when the machine cannot run it (no
-# root, no debootstrap, no mirror).
+# re-registers; a twin registration left to Asterisk alone does not, nor
+# does one rejected for its password). Beside them, from the start, a soak
+# against a registrar that grants 120 s, for REGWATCH_E2E_SOAK_CYCLES
+# (default 4) of Asterisk's refresh cycles: a healthy registration, one
+# with the same AOR and a wrong password, one to a domain with
+# registration turned off, sampled every 10 s, through a module reload
+# and an unload/load. Then 50 unload/load/reload cycles of the module under
+# SIP load. Transcripts of the CLI, the AMI events and the figures go to
+# OUTDIR. Exits non-zero on any failed assertion; fails loudly when the
+# machine cannot run it (no root, no debootstrap, no mirror).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
 if [ "${1:-}" != "--inside" ]; then OUT=${1:-$TOP/target/asterisk/e2e}; fi
 CYCLES=${REGWATCH_E2E_CYCLES:-50}
+SOAK_CYCLES=${REGWATCH_E2E_SOAK_CYCLES:-4}
 ETC=/etc/regwatch-e2e
 # shellcheck source=scripts/e2e-lib.sh
 . scripts/e2e-lib.sh
@@ -43,7 +49,8 @@ if [ "${1:-}" != "--inside" ]; then
     for d in pjlib pjlib-util pjnath pjmedia pjsip; do PJ="$PJ -I$BASE/pjproject/$d/include"; done
     make -s -C asterisk-module clean
     make -s -C asterisk-module ASTERISK_INCLUDE="$BASE/include" PJPROJECT_CFLAGS="$PJ"
-    make -s -C asterisk-module install DESTDIR="$ROOT" MODULES_DIR=/usr/lib/x86_64-linux-gnu/asterisk/modules
+    make -s -C asterisk-module install DESTDIR="$ROOT" MODULES_DIR=/usr/lib/x86_64-linux-gnu/asterisk/modules \
+        ASTERISK_DATA_DIR=/usr/share/asterisk
     t2=$(date +%s)
 
     rm -rf "$OUT"
@@ -87,16 +94,23 @@ trap cleanup_inside EXIT
 ast() { chroot "$ROOT" /usr/sbin/asterisk -C $ETC/asterisk.conf -rx "$1" 2>&1 | grep -v "^No ethernet interface found"; }
 cause_is() { has "$(ast "regwatch show trunk $1")" "Cause: $2\b"; }
 state_is() { has "$(ast "regwatch show trunk $1")" "State: $2 "; }
+# trunks_table: "TRUNK STATE CAUSE" a line for every trunk, from one
+# `regwatch show trunks`; row_of TABLE TRUNK: "STATE CAUSE" of one.
+trunks_table() { ast "regwatch show trunks" | awk 'NR > 1 && NF >= 4 && $1 !~ /^[0-9]+$/ {print $1, $2, $3}' || true; }
+row_of() { awk -v t="$2" '$1 == t {print $2, $3}' <<<"$1"; }
+wall() { date +%s.%N; }
+# py EXPR: a Python expression's value (arithmetic on times).
+py() { python3 -c "print($1)"; }
 
-say "registrars on $MAIN, $BLOCKED (UDP dropped), $OUTAGE"
+say "registrars on $MAIN, $BLOCKED (UDP dropped), $OUTAGE, $SOAK (soak)"
 start_registrars
 
 say "Asterisk $(chroot "$ROOT" dpkg-query -W -f '${Version}' asterisk)"
 rm -rf "$ROOT$ETC" "$ROOT/run/regwatch-e2e" "$ROOT/var/log/regwatch-e2e" "$ROOT/var/lib/regwatch-e2e" "$ROOT/var/spool/regwatch-e2e"
 mkdir -p "$ROOT$ETC" "$ROOT/run/regwatch-e2e" "$ROOT/var/log/regwatch-e2e" "$ROOT/var/lib/regwatch-e2e" "$ROOT/var/spool/regwatch-e2e"
 cp tests/asterisk/{asterisk,modules,manager,logger,regwatch}.conf "$ROOT$ETC/"
-sed -e "s/@MAIN@/$MAIN/g" -e "s/@BLOCKED@/$BLOCKED/g" -e "s/@OUTAGE@/$OUTAGE/g" \
-    tests/asterisk/pjsip.conf.in >"$ROOT$ETC/pjsip.conf"
+sed -e "s/@MAIN@/$MAIN/g" -e "s/@BLOCKED@/$BLOCKED/g" -e "s/@OUTAGE@/$OUTAGE/g" -e "s/@SOAK@/$SOAK/g" \
+    -e "s/@REGOFF@/$SOAK_REGOFF_DOMAIN/g" tests/asterisk/pjsip.conf.in >"$ROOT$ETC/pjsip.conf"
 chmod 0644 "$ROOT$ETC"/*.conf
 chroot "$ROOT" chown -R asterisk:asterisk /run/regwatch-e2e /var/log/regwatch-e2e /var/lib/regwatch-e2e /var/spool/regwatch-e2e
 
@@ -109,12 +123,51 @@ pids+=($!)
 ast "module show like regwatch" >"$OUT/module.txt"
 check "res_regwatch loaded" grep -q "res_regwatch.so.*Running" "$OUT/module.txt"
 
+# --- the soak: runs from soakgood's first 200 OK beside everything below -----
+# soakgood asks 600 s and is granted 120; Asterisk refreshes 10 s before
+# the granted expiry. soakbad has soakgood's AOR and a wrong password
+# (retried every 30 s); regoff's domain has registration turned off. The
+# registrar's log has the time of every binding it saved.
+soak_log=$OUT/registrar-soak/kamailio.log
+soak_trunks="soakgood soakbad regoff"
+wait_for 20 cause_is soakgood healthy || true
+soak_t0=$(saves_at "$soak_log" ivan | sed -n 1p)
+[ -n "$soak_t0" ] || soak_t0=$(wall)
+soak_end=$(py "$soak_t0 + $SOAK_CYCLES * ($SOAK_GRANT - 10) + 15")
+# Every ~10 s each soak trunk's "wall trunk state cause" to soak-samples.txt,
+# but while the module is unloaded on purpose: soak.gen is odd then, and a
+# sample that overlaps a change of it is dropped.
+echo 0 >"$OUT/soak.gen"
+soak_sampler() {
+    local g1 lines t table at
+    while [ ! -e "$OUT/soak.stop" ]; do
+        g1=$(cat "$OUT/soak.gen")
+        if [ $((g1 % 2)) -eq 0 ]; then
+            table=$(trunks_table)
+            at=$(wall)
+            lines=""
+            for t in $soak_trunks; do lines+="$at $t $(row_of "$table" "$t")"$'\n'; done
+            if [ "$(cat "$OUT/soak.gen")" = "$g1" ]; then printf '%s' "$lines" >>"$OUT/soak-samples.txt"; fi
+        fi
+        for _ in $(seq 10); do [ -e "$OUT/soak.stop" ] && break; sleep 1; done
+    done
+}
+soak_sampler &
+soak_pid=$!
+pids+=("$soak_pid")
+
 # --- the cases ---------------------------------------------------------------
 check_cases
+wait_for 20 cause_is outagewrongpw credentials_rejected || true
+check "outagewrongpw: credentials_rejected before the outage" cause_is outagewrongpw credentials_rejected
+wait_for 20 cause_is regoff account_forbidden || true
+check "regoff (registration off, 403 before any challenge): account_forbidden" cause_is regoff account_forbidden
+check "soakbad (soakgood's AOR, wrong password): credentials_rejected" cause_is soakbad credentials_rejected
+check "soakgood (soakbad's AOR, right password): healthy" cause_is soakgood healthy
 
 ast "regwatch show trunks" >"$OUT/show-trunks.txt"
 ast "regwatch show findings" >"$OUT/show-findings.txt"
-for t in good wrongpw nodomain mismatch brief udpblocked outage plain; do
+for t in good wrongpw nodomain mismatch brief udpblocked outage plain outagewrongpw soakgood soakbad regoff; do
     ast "regwatch show trunk $t" >"$OUT/show-trunk-$t.txt"
 done
 ast "regwatch check good" >"$OUT/check-good.txt"
@@ -123,11 +176,27 @@ check "regwatch check good: healthy" grep -q "Diagnosis: healthy" "$OUT/check-go
 check "regwatch check wrongpw: credentials_rejected" grep -q "Diagnosis: credentials_rejected" "$OUT/check-wrongpw.txt"
 check "show findings names the auth user mismatch" grep -q "credentials.auth_user_mismatch" "$OUT/show-findings.txt"
 python3 tests/asterisk/ami.py action RegwatchShowTrunks >"$OUT/ami-show-trunks.jsonl"
-check "AMI RegwatchShowTrunks lists 8 trunks" test "$(grep -c '"Event": "RegwatchTrunk"' "$OUT/ami-show-trunks.jsonl")" -eq 8
+check "AMI RegwatchShowTrunks lists 12 trunks" test "$(grep -c '"Event": "RegwatchTrunk"' "$OUT/ami-show-trunks.jsonl")" -eq 12
 ami_has() { grep -q "$1" "$OUT/ami.jsonl"; }
 check "AMI RegwatchAlert credentials_rejected" ami_has '"Event": "RegwatchAlert".*"Trunk": "wrongpw".*"Cause": "credentials_rejected"'
 check "AMI RegwatchAlert for brief's 423: interval_too_brief" ami_has '"Event": "RegwatchAlert".*"Trunk": "brief".*"Cause": "interval_too_brief".*"Code": "423"'
 check "AMI RegwatchState for good" ami_has '"Event": "RegwatchState".*"Trunk": "good".*"State": "registered"'
+check "AMI RegwatchAlert account_forbidden for regoff" ami_has '"Event": "RegwatchAlert".*"Trunk": "regoff".*"Cause": "account_forbidden"'
+# The events' documentation, installed by `make install` as third-party
+# xmldoc, answers `manager show event` (Asterisk reads it at startup).
+for ev in RegwatchState RegwatchAlert RegwatchTrunk RegwatchTrunkListComplete; do
+    ast "manager show event $ev" >"$OUT/manager-show-event-$ev.txt"
+    check "manager show event $ev: documented" sh -c "grep -q 'Event: $ev' '$OUT/manager-show-event-$ev.txt' && grep -q 'Synopsis' '$OUT/manager-show-event-$ev.txt' && ! grep -q 'Could not find' '$OUT/manager-show-event-$ev.txt'"
+done
+# make samples: regwatch.conf from the sample when absent, never over an
+# admin's file.
+samples_dir=$(mktemp -d)
+make -s -C asterisk-module samples DESTDIR="$samples_dir" >/dev/null
+check "make samples installs regwatch.conf when there is none" cmp -s asterisk-module/regwatch.conf.sample "$samples_dir/etc/asterisk/regwatch.conf"
+echo "; the admin's own" >"$samples_dir/etc/asterisk/regwatch.conf"
+make -s -C asterisk-module samples DESTDIR="$samples_dir" >/dev/null
+check "make samples leaves an existing regwatch.conf as it is" grep -qx "; the admin's own" "$samples_dir/etc/asterisk/regwatch.conf"
+rm -rf "$samples_dir"
 no_password_in "'$OUT'/*.txt '$OUT'/*.jsonl '$ROOT/var/log/regwatch-e2e/messages.log'"
 
 # --- outage: the registrar stops, then comes back ------------------------------
@@ -146,6 +215,7 @@ check "outage: registrar_unreachable or connection_refused while down" grep -Eq 
 sleep 2
 say "starting the outage registrar again"
 resume_at=$(mono)
+resumed=$(wc -l <"$outage_dir/kamailio.log")
 outage_up
 rereg() { [ "$(registers_since "$outage_dir/kamailio.log" "$before" carol)" -gt 0 ]; }
 wait_for 30 rereg || true
@@ -156,19 +226,192 @@ ast "regwatch show trunk outage" >"$OUT/show-trunk-outage-back.txt"
 ast "regwatch show trunk plain" >"$OUT/show-trunk-plain-back.txt"
 ast "pjsip show registrations" >"$OUT/pjsip-show-registrations.txt"
 plain_rereg=$(registers_since "$outage_dir/kamailio.log" "$before" dave)
+# Every REGISTER the outage registrar received per user, answered or not:
+# from its stop, and from its return, to 10 s after it. Asterisk sends
+# none for outagewrongpw (forbidden_retry_interval 0: it stopped at the
+# 403), so any is regwatch's.
+recv_counts() { for u in carol dave judy; do printf '%s %s\n' "$u" "$(received_since "$outage_dir/kamailio.log" "$1" "$u")"; done; }
+recv_stop=$(recv_counts "$before")
+recv_back=$(recv_counts "$resumed")
+recv_of() { awk -v u="$2" '$1 == u {print $2}' <<<"$1"; }
 # Asterisk refreshes at expiration - 10 s; "(exp. Ns)" is its binding's lapse.
 plain_next=$(awk '$1 ~ /^plain\// {for (i = 1; i <= NF; i++) if ($i == "(exp.") {gsub(/[^0-9]/, "", $(i + 1)); print $(i + 1) - 10}}' \
     "$OUT/pjsip-show-registrations.txt")
 check "plain (Asterisk alone): no REGISTER in the 10 s after the registrar's return" test "$plain_rereg" -eq 0
+check "outagewrongpw (credentials rejected): no REGISTER from the registrar's stop to 10 s after its return" \
+    test "$(recv_of "$recv_stop" judy)" -eq 0
+wait_for 20 cause_is outagewrongpw credentials_rejected || true
+check "outagewrongpw: credentials_rejected after the registrar's return" cause_is outagewrongpw credentials_rejected
+ast "regwatch show trunk outagewrongpw" >"$OUT/show-trunk-outagewrongpw-back.txt"
 check "outage: alert cleared" sh -c "grep '\"Event\": \"RegwatchAlert\"' '$OUT/ami.jsonl' | grep '\"Trunk\": \"outage\"' | grep -q '\"Alert\": \"cleared\"'"
 {
     printf 'outage: registrar stopped at +%s s after Asterisk started\n' "$(seconds "$start_mono" "$stop_at")"
     printf 'outage: RegwatchAlert raised %s s after the registrar stopped\n' "$(seconds "$stop_at" "$alert_at")"
     printf 'outage: binding back %s s after the registrar returned (regwatch re-registered)\n' "$(seconds "$resume_at" "$rereg_at")"
     printf 'plain (Asterisk alone): %s REGISTERs in the same window; its next one in %s s (pjsip show registrations), the registrar holding no binding until then\n' "$plain_rereg" "${plain_next:-?}"
+    printf 'outage: REGISTERs received (challenged, rejected or saved) from the stop to return + 10 s: outage (carol) %s, plain (dave) %s, outagewrongpw (judy) %s; from the return: %s, %s, %s\n' \
+        "$(recv_of "$recv_stop" carol)" "$(recv_of "$recv_stop" dave)" "$(recv_of "$recv_stop" judy)" \
+        "$(recv_of "$recv_back" carol)" "$(recv_of "$recv_back" dave)" "$(recv_of "$recv_back" judy)"
 } | tee -a "$OUT/figures.txt" >&2
 rereg_s=$(python3 -c "print(int(($rereg_at - $resume_at) * 10))")
 check "outage: re-registration within 5 s of the registrar's return" test "$rereg_s" -le 50
+
+# --- the soak: a reload and an unload/load in the middle, then its end ---------
+# Trunks whose state and cause come from what Asterisk and the registrar
+# said (not from keep-alive inference alone): each must be the same in
+# `regwatch show trunks` taken within 2 s of the module coming back (taken
+# again until all match, the last one within the 2 s counts).
+KEEP="soakgood soakbad regoff good wrongpw nodomain mismatch brief outagewrongpw"
+same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+keep_check() {
+    local label=$1 before=$2 done_at=$3 t table="" took="-" now sample all
+    while :; do
+        sample=$(trunks_table)
+        now=$(mono)
+        [ "$(py "int($now - $done_at > 2.0)")" = 1 ] && break
+        table=$sample took=$(seconds "$done_at" "$now")
+        all=yes
+        for t in $KEEP; do [ "$(row_of "$before" "$t")" = "$(row_of "$table" "$t")" ] || all=no; done
+        [ "$all" = yes ] && break
+        sleep 0.1
+    done
+    for t in $KEEP; do
+        printf '%s: %s before "%s", after "%s" (regwatch show trunks at +%s s)\n' "$label" "$t" \
+            "$(row_of "$before" "$t")" "$(row_of "$table" "$t")" "$took" | tee -a "$OUT/soak-reloads.txt" >&2
+        check "$label: $t keeps \"$(row_of "$before" "$t")\" (within 2 s)" same "$(row_of "$before" "$t")" "$(row_of "$table" "$t")"
+    done
+}
+ast "regwatch show trunks" >"$OUT/show-trunks-before-reload.txt"
+before_reload=$(trunks_table)
+ast "module reload res_regwatch" >"$OUT/soak-reload.txt"
+keep_check "module reload" "$before_reload" "$(mono)"
+# The unload/load lands between two of soakgood's refreshes, so that the
+# next ones are watched by the module loaded again.
+mid=$(py "$soak_t0 + ($SOAK_CYCLES - 1.5) * ($SOAK_GRANT - 10)")
+sleep "$(py "max(0, $mid - $(wall))")"
+before_load=$(trunks_table)
+echo 1 >"$OUT/soak.gen"
+ast "module unload res_regwatch" >"$OUT/soak-unload.txt"
+ast "module load res_regwatch" >>"$OUT/soak-unload.txt"
+keep_check "module unload/load" "$before_load" "$(mono)"
+echo 2 >"$OUT/soak.gen"
+ast "regwatch show trunks" >"$OUT/show-trunks-after-load.txt"
+say "soak: until $SOAK_CYCLES refresh cycles of soakgood have passed ($(py "int($soak_end - $(wall))") s more)"
+sleep "$(py "max(0, $soak_end - $(wall))")"
+touch "$OUT/soak.stop"
+wait "$soak_pid" || true
+for t in $soak_trunks; do ast "regwatch show trunk $t" >"$OUT/show-trunk-$t-end.txt"; done
+ast "pjsip show registrations" >"$OUT/pjsip-show-registrations-soak.txt"
+# What the samples, the AMI events and the registrar's log say over the
+# soak window (soakgood's first 200 OK to its end); figures to stdout,
+# failures as "FAIL: reason" lines.
+python3 - "$OUT" "$soak_t0" "$soak_end" "$SOAK_GRANT" "$SOAK_CYCLES" >"$OUT/soak-verdict.txt" <<'PY'
+import json, re, sys
+out, t0, end, grant, cycles = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+samples = {}
+for line in open(out + "/soak-samples.txt"):
+    f = line.split()
+    if len(f) >= 2:
+        samples.setdefault(f[1], []).append((float(f[0]), " ".join(f[2:])))
+want = {"soakgood": lambda sc: sc == "registered healthy",
+        "soakbad": lambda sc: sc.endswith(" credentials_rejected"),
+        "regoff": lambda sc: sc.endswith(" account_forbidden")}
+for t, ok in want.items():
+    s = samples.get(t, [])
+    bad = [(round(w - t0, 1), sc) for w, sc in s if not ok(sc)]
+    seen = sorted(set(sc for _, sc in s))
+    print("samples %s: %d over %.0f s, seen %s, off: %d %s" % (t, len(s), (s[-1][0] - s[0][0]) if s else 0, seen, len(bad), bad[:5]))
+    if len(s) < (end - t0) / 10 * 0.6:
+        print("FAIL: %s has %d samples, too few for %.0f s" % (t, len(s), end - t0))
+    if bad:
+        print("FAIL: %s off at +%s s after soakgood's first 200" % (t, [b[0] for b in bad]))
+ev = [json.loads(l) for l in open(out + "/ami.jsonl")]
+ev = [e for e in ev if e.get("_wall", 0) <= end and e.get("Event") in ("RegwatchState", "RegwatchAlert")]
+def of(t, name):
+    return [e for e in ev if e.get("Trunk") == t and e["Event"] == name]
+def short(e):
+    return "+%.1f s %s %s %s %s" % (e["_wall"] - t0, e["Event"], e.get("Alert", e.get("PreviousState", "")), e.get("State"), e.get("Cause"))
+alerts = of("soakgood", "RegwatchAlert")
+states = of("soakgood", "RegwatchState")
+first = next((i for i, e in enumerate(states) if e.get("State") == "registered"), None)
+after = states[first + 1:] if first is not None else states
+print("events soakgood: %d RegwatchAlert, %d RegwatchState (%d after its first registered): %s" % (len(alerts), len(states), len(after), [short(e) for e in alerts + after]))
+if alerts:
+    print("FAIL: soakgood raised %d RegwatchAlert" % len(alerts))
+if first is None:
+    print("FAIL: soakgood never RegwatchState registered")
+if len(after) > 1:
+    print("FAIL: soakgood %d RegwatchState after its first registered" % len(after))
+for t in ("soakbad", "regoff"):
+    a, s = of(t, "RegwatchAlert"), of(t, "RegwatchState")
+    print("events %s: %d RegwatchAlert, %d RegwatchState: %s" % (t, len(a), len(s), [short(e) for e in a + s][:12]))
+    cleared = [e for e in a if e.get("Alert") == "cleared"]
+    if cleared:
+        print("FAIL: %s alert cleared: %s" % (t, [short(e) for e in cleared]))
+saves = []
+for line in open(out + "/registrar-soak/kamailio.log"):
+    m = re.search(r"REGISTER of ivan .* saved \(expires (-?\d+)\) at ([0-9.]+)$", line)
+    if m and t0 <= float(m.group(2)) <= end:
+        saves.append(float(m.group(2)))
+gaps = [b - a for a, b in zip(saves, saves[1:])]
+print("registrar: soakgood's binding saved %d times over the soak (%d refresh cycles), gaps %s s, last %.1f s before the end"
+      % (len(saves), max(len(saves) - 1, 0), [round(g, 1) for g in gaps], end - saves[-1] if saves else -1))
+if len(saves) - 1 < cycles:
+    print("FAIL: registrar saw %d refreshes of soakgood, fewer than %d" % (len(saves) - 1, cycles))
+if not saves or max(gaps + [end - saves[-1]]) >= grant:
+    print("FAIL: soakgood's binding lapsed at the registrar (a gap of %d s or more)" % grant)
+recv = {}
+for line in open(out + "/registrar-soak/kamailio.log"):
+    m = re.search(r"REGISTER from \S+ for ivan@\S+ \(contact (\S+), credentials: (\w+)\) at ([0-9.]+)$", line)
+    if m and float(m.group(3)) <= end:
+        k = m.group(1)
+        recv[k] = recv.get(k, 0) + 1
+print("registrar: REGISTERs received from the start to the end of the soak, per Contact: %s" % recv)
+print("done")
+PY
+cat "$OUT/soak-verdict.txt" >&2
+# soak_fail PATTERN: the verdict is complete and has no "FAIL: PATTERN".
+soak_fail() { grep -qx done "$OUT/soak-verdict.txt" && ! grep -q "^FAIL: $1" "$OUT/soak-verdict.txt"; }
+check "soak: every sample of soakgood registered/healthy" soak_fail "soakgood \(has\|off\)"
+check "soak: every sample of soakbad credentials_rejected" soak_fail "soakbad \(has\|off\)"
+check "soak: every sample of regoff account_forbidden" soak_fail "regoff \(has\|off\)"
+check "soak: soakgood raised no RegwatchAlert" soak_fail "soakgood raised"
+check "soak: soakgood at most one RegwatchState after its first registered" soak_fail "soakgood \(never\|[0-9]* RegwatchState\)"
+check "soak: soakbad's alert never cleared (soakgood's 200s are not soakbad's)" soak_fail "soakbad alert cleared"
+check "soak: regoff's alert never cleared" soak_fail "regoff alert cleared"
+check "soak: the registrar saw soakgood refreshed $SOAK_CYCLES times or more" soak_fail "registrar saw"
+check "soak: soakgood's binding never lapsed at the registrar" soak_fail "soakgood's binding lapsed"
+soak_exp=$(awk '$1 ~ /^soakgood\// {for (i = 1; i <= NF; i++) if ($i == "(exp.") {gsub(/[^0-9]/, "", $(i + 1)); print $(i + 1)}}' \
+    "$OUT/pjsip-show-registrations-soak.txt")
+check "soak: Asterisk holds soakgood's binding for the granted $SOAK_GRANT s or less (exp. ${soak_exp:-?} s)" \
+    test "${soak_exp:-999}" -le "$SOAK_GRANT"
+# Every field the events carried is documented (manager show event).
+python3 - "$OUT" >"$OUT/undocumented-fields.txt" <<'PY'
+import json, sys
+out = sys.argv[1]
+seen = {}
+for f in ("ami.jsonl", "ami-show-trunks.jsonl"):
+    for l in open(out + "/" + f):
+        e = json.loads(l)
+        if e.get("Event", "").startswith("Regwatch"):
+            seen.setdefault(e["Event"], set()).update(k for k in e if k not in ("Event", "Privilege", "_mono", "_wall"))
+for ev, keys in sorted(seen.items()):
+    try:
+        doc = open("%s/manager-show-event-%s.txt" % (out, ev)).read()
+    except OSError:
+        doc = ""
+    for k in sorted(keys):
+        if k not in doc:
+            print("%s %s" % (ev, k))
+print("checked %s" % sorted(seen))
+PY
+check "every field of the Regwatch* AMI events seen is documented" \
+    sh -c "grep -q '^checked .*RegwatchState' '$OUT/undocumented-fields.txt' && ! grep -qv '^checked ' '$OUT/undocumented-fields.txt'"
+{
+    printf 'soak: %s refresh cycles of %s s granted (Asterisk asks 600), %s s from soakgood'"'"'s first 200 OK\n' \
+        "$SOAK_CYCLES" "$SOAK_GRANT" "$(py "int($soak_end - $soak_t0)")"
+    grep -v '^FAIL\|^done$' "$OUT/soak-verdict.txt" | sed 's/^/soak: /'
+} | tee -a "$OUT/figures.txt" >&2
 
 # --- unload/load/reload cycles under load ------------------------------------------
 proc() { proc_field "$AST_PID" "$1"; }

@@ -2,14 +2,20 @@
 # from the repository root, inside the network namespace they create).
 # The caller sets OUT (transcripts) before using it.
 
-# The three registrars: address:port. The two on 5060 also get the
+# The four registrars: address:port. Those on 5060 also get the
 # keep-alive's alternative-transport probes (TCP 5060, TLS 5061) on their
-# own address.
-MAIN=127.0.0.1:5080 BLOCKED=127.0.0.2:5060 OUTAGE=127.0.0.3:5060
+# own address. SOAK is tests/registrar/kamailio.cfg with -A SOAK: it grants
+# at most 120 s (several refresh cycles in one run) and serves
+# SOAK_REGOFF_DOMAIN, a domain with registration turned off (403 before
+# any challenge, Twilio's 32210).
+MAIN=127.0.0.1:5080 BLOCKED=127.0.0.2:5060 OUTAGE=127.0.0.3:5060 SOAK=127.0.0.4:5060
+SOAK_REGOFF_DOMAIN=acme-noreg.sip.twilio.com
+# What SOAK grants at most (its registrar max_expires).
+SOAK_GRANT=120
 # Users of the registrars besides alice, and every password the cases use
 # (none may appear in any output).
-E2E_USERS="bob:Bob-Passw0rd-2 carol:Carol-Passw0rd-3 dave:Dave-Passw0rd-4 erin:Erin-Passw0rd-5 frank:Frank-Passw0rd-6 grace:Grace-Passw0rd-7 heidi:Heidi-Passw0rd-8"
-E2E_PASSWORDS="Alice-Passw0rd-1 Not-The-Passw0rd-9 Bob-Passw0rd-2 Carol-Passw0rd-3 Dave-Passw0rd-4 Erin-Passw0rd-5 Heidi-Passw0rd-8"
+E2E_USERS="bob:Bob-Passw0rd-2 carol:Carol-Passw0rd-3 dave:Dave-Passw0rd-4 erin:Erin-Passw0rd-5 frank:Frank-Passw0rd-6 grace:Grace-Passw0rd-7 heidi:Heidi-Passw0rd-8 ivan:Ivan-Passw0rd-10 judy:Judy-Passw0rd-11"
+E2E_PASSWORDS="Alice-Passw0rd-1 Not-The-Passw0rd-9 Bob-Passw0rd-2 Carol-Passw0rd-3 Dave-Passw0rd-4 Erin-Passw0rd-5 Heidi-Passw0rd-8 Ivan-Passw0rd-10"
 
 failures=0
 regs=()
@@ -46,14 +52,16 @@ wait_for() {
 # under pipefail when grep stops early).
 has() { grep -q -- "$2" <<<"$1"; }
 
-# start_registrars: the three Kamailio registrars, UDP to BLOCKED dropped.
+# start_registrars: the four Kamailio registrars, UDP to BLOCKED dropped.
 start_registrars() {
-    local spec dir addr
-    for spec in "main=$MAIN" "blocked=$BLOCKED" "outage=$OUTAGE"; do
+    local spec dir addr defines
+    for spec in "main=$MAIN" "blocked=$BLOCKED" "outage=$OUTAGE" "soak=$SOAK"; do
         dir=$OUT/registrar-${spec%%=*}
         addr=${spec#*=}
+        defines=""
+        [ "${spec%%=*}" = soak ] && defines=SOAK
         REGISTRAR_ADDR=${addr%:*} REGISTRAR_PORT=${addr#*:} REGISTRAR_TLS_PORT=$((${addr#*:} + 1)) \
-            REGISTRAR_USERS="$E2E_USERS" scripts/registrar.sh start "$dir"
+            REGISTRAR_USERS="$E2E_USERS" REGISTRAR_DEFINES=$defines scripts/registrar.sh start "$dir"
         regs+=("$dir")
     done
     iptables -A INPUT -d "${BLOCKED%:*}" -p udp --dport "${BLOCKED#*:}" -j DROP
@@ -76,6 +84,14 @@ no_password_in() {
 
 # registers_since LOG LINE USER: REGISTERs of USER saved after line LINE.
 registers_since() { tail -n +"$(($2 + 1))" "$1" | grep -c "REGISTER of $3 " || true; }
+
+# received_since LOG LINE USER: REGISTERs for USER received after line
+# LINE, answered or not (challenged, rejected, saved).
+received_since() { tail -n +"$(($2 + 1))" "$1" | grep -c "REGISTER from [^ ]* for $3@" || true; }
+
+# saves_at LOG USER: the time (Unix seconds) of each REGISTER of USER the
+# registrar saved, one a line.
+saves_at() { grep "REGISTER of $2 .* saved " "$1" | sed -n 's/.* at \([0-9.]*\)$/\1/p'; }
 
 # Resident size (kB), threads and open files (but epoll sets, which a
 # console client's connection leaves for a moment) of process PID.

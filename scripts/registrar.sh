@@ -11,7 +11,9 @@
 # REGISTRAR_PORT / REGISTRAR_TLS_PORT pick the ports (default: free ones),
 # REGISTRAR_ADDR the loopback address (default 127.0.0.1);
 # REGISTRAR_USERS adds users, "name:password name:password" (alice is
-# always there).
+# always there); REGISTRAR_DEFINES, "NAME NAME", starts Kamailio with
+# -A NAME for each (the kamailio.cfg variants: SOAK, GENERIC), kept for
+# resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmd=${1:?start|stop}
@@ -60,13 +62,16 @@ CFG
         echo '    $sht(domains=>acme.sip.twilio.com) = 1;'
         echo '}'
     } > "$dir/users.cfg"
-    printf 'ADDR=%s\nPORT=%s\nTLS_PORT=%s\nCA_FILE=%s\n' "$addr" "$port" "$tls_port" "$dir/ca.pem" > "$dir/env"
+    printf 'ADDR=%s\nPORT=%s\nTLS_PORT=%s\nCA_FILE=%s\nDEFINES="%s"\n' "$addr" "$port" "$tls_port" "$dir/ca.pem" \
+        "${REGISTRAR_DEFINES:-}" > "$dir/env"
     scripts/registrar.sh resume "$dir"
     ;;
 resume)
     # shellcheck disable=SC1091
     . "$dir/env"
-    /usr/sbin/kamailio -f "$dir/kamailio.cfg" -DD -E -w "$dir" -m 64 -M 8 \
+    defs=()
+    for d in ${DEFINES:-}; do defs+=(-A "$d"); done
+    /usr/sbin/kamailio -f "$dir/kamailio.cfg" "${defs[@]}" -DD -E -w "$dir" -m 64 -M 8 \
         > "$dir/kamailio.out" 2>> "$dir/kamailio.log" &
     pid=$!
     for _ in $(seq 100); do
