@@ -152,6 +152,7 @@ fn register(engine: &mut Engine, id: TrunkId, at: u64) {
                 expires: Some(600),
                 with_credentials: true,
                 transport: None,
+                credentials_unknown: false,
             }),
         )
         .unwrap();

@@ -58,6 +58,7 @@ fn main() {
                             expires: Some(600),
                             with_credentials: true,
                             transport: None,
+                            credentials_unknown: false,
                         }),
                     )
                     .unwrap();

@@ -101,6 +101,7 @@ fn observation(o: &Obs) -> Result<Observation<'_>, String> {
             expires: o.expires,
             with_credentials: o.credentials,
             transport,
+            credentials_unknown: false,
         }),
         "response" => Observation::RegisterResponse(RegisterResponse {
             code: o.code.ok_or("a response needs a code")?,

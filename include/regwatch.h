@@ -524,6 +524,10 @@ typedef uint32_t regwatch_credential_check;
 // The same registrar over another transport (`alternate`).
 #define REGWATCH_PURPOSE_ALTERNATE 3
 
+// A REGISTER without Contact and without credentials (changes no
+// binding), after a 403 the host's report leaves unexplained.
+#define REGWATCH_PURPOSE_ACCOUNT_QUERY 4
+
 // Errors: something regwatch could not do.
 #define REGWATCH_LOG_ERROR 1
 

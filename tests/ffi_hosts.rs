@@ -57,6 +57,29 @@ fn drain(e: *mut regwatch_engine) -> Vec<(u32, String)> {
     out
 }
 
+/// The account queries among the pending events: (trunk, probe id).
+fn account_queries(e: *mut regwatch_engine) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    loop {
+        let mut ev = std::mem::MaybeUninit::<regwatch_event>::uninit();
+        unsafe { regwatch_event_init(ev.as_mut_ptr()) };
+        if unsafe { regwatch_engine_poll_event(e, ev.as_mut_ptr()) } != REGWATCH_STATUS_OK {
+            break;
+        }
+        let ev = unsafe { ev.assume_init() };
+        if ev.kind == REGWATCH_EVENT_TRANSMIT
+            && ev.transmit.purpose == REGWATCH_PURPOSE_ACCOUNT_QUERY
+        {
+            let trunk = unsafe { CStr::from_ptr(ev.trunk) }
+                .to_str()
+                .unwrap()
+                .to_owned();
+            out.push((trunk, ev.transmit.probe_id));
+        }
+    }
+    out
+}
+
 /// `Event: Registry | ... | Username: u | Domain: d | Status: s` → stasis JSON.
 fn registry_json(line: &str) -> Option<String> {
     if !line.contains("Event: Registry") {
@@ -230,12 +253,19 @@ fn freeswitch_events_through_the_c_abi() {
     let xml = std::fs::read_to_string(format!("{FIX}/freeswitch/external.xml")).unwrap();
     let raw = std::fs::read_to_string(format!("{FIX}/freeswitch/events_run2_raw.txt")).unwrap();
     let e = engine();
+    // As mod_regwatch does at load: the module's settings (keep-alives on:
+    // the module sends the engine's transmits).
+    assert_eq!(
+        unsafe { regwatch_engine_settings_apply(e) },
+        REGWATCH_STATUS_OK
+    );
     assert_eq!(
         unsafe { regwatch_engine_freeswitch_gateways_xml(e, 0, c(&xml).as_ptr()) },
         REGWATCH_STATUS_OK
     );
     drain(e);
     let mut t = 0;
+    let mut queries = Vec::new();
     for ev in regwatch::hosts::freeswitch::parse_raw_events(&raw) {
         t += 10;
         let names: Vec<CString> = ev.headers.iter().map(|(k, _)| c(k)).collect();
@@ -251,8 +281,42 @@ fn freeswitch_events_through_the_c_abi() {
             ),
             "{st:?}"
         );
+        queries.extend(account_queries(e));
     }
     assert_eq!(state(e, "gw_ok"), ("registered".into(), "healthy".into()));
+    // FreeSWITCH's FAILED 403 does not say whether the REGISTER carried
+    // credentials: from the events alone both causes stay open...
+    assert_eq!(state(e, "gw_badpass").1, "account_forbidden");
+    let words = text(|b, n, need| unsafe {
+        regwatch_engine_trunk_text(e, c("gw_badpass").as_ptr(), b, n, need)
+    });
+    assert!(words.contains("or the password was refused"), "{words}");
+    assert!(
+        !words.contains("carried credentials (Authorization)"),
+        "{words}"
+    );
+    // ... and the engine asked once for the account query (a REGISTER
+    // without Contact or credentials), which the registrar of the capture
+    // (a wrong password: challenged, then 403) answers with a challenge.
+    let bad: Vec<u64> = queries
+        .iter()
+        .filter(|(trunk, _)| trunk == "gw_badpass")
+        .map(|q| q.1)
+        .collect();
+    assert_eq!(bad.len(), 1, "{queries:?}");
+    let st = unsafe {
+        regwatch_engine_probe_result(
+            e,
+            t + 5,
+            c("gw_badpass").as_ptr(),
+            bad[0],
+            REGWATCH_PROBE_RESPONSE,
+            401,
+            0,
+            -1,
+        )
+    };
+    assert_eq!(st, REGWATCH_STATUS_OK);
     assert_eq!(state(e, "gw_badpass").1, "credentials_rejected");
     assert_eq!(state(e, "gw_404").1, "domain_not_found");
     assert_eq!(state(e, "gw_401loop").1, "credentials_rejected");

@@ -42,6 +42,7 @@ fn sent(creds: bool) -> FactKind {
         expires: Some(600),
         with_credentials: creds,
         transport: Some(Transport::Udp),
+        credentials_unknown: false,
     })
 }
 
@@ -103,16 +104,30 @@ fn freeswitch(events: &[&str]) -> Vec<Fact> {
 
 const FS_NET: &str = "Register-Network-IP=203.0.113.5|Register-Network-Port=5060";
 
+/// On the wire a 403 after the credentials is a credential failure. The
+/// hosts' own reports (Asterisk's log line, FreeSWITCH's FAILED 403) give
+/// only the final 403, which a registration-off domain also sends before
+/// any challenge: they say the credentials are unknown, and the engine
+/// does not blame them without more evidence (the account query, see
+/// tests/keepalive.rs).
 #[test]
-fn a_403_after_credentials_is_credentials_rejected_three_ways() {
+fn a_403_after_credentials_is_credentials_rejected_on_the_wire_only() {
     let raw = native(vec![sent(false), resp(407), sent(true), resp(403)]);
+    assert_eq!(cause_of(&raw), Cause::CredentialsRejected, "{raw:?}");
     let ast = asterisk("Fatal response '403' received from '{S}' on registration attempt to '{C}', stopping outbound registration");
     let fs = freeswitch(&[
         "State=TRYING",
         &format!("State=FAILED|{FS_NET}|Phrase=Forbidden|Status=403"),
     ]);
-    for facts in [&raw, &ast, &fs] {
-        assert_eq!(cause_of(facts), Cause::CredentialsRejected, "{facts:?}");
+    for facts in [&ast, &fs] {
+        assert!(
+            facts.iter().any(|f| matches!(
+                &f.kind,
+                FactKind::RegisterSent(s) if s.credentials_unknown
+            )),
+            "{facts:?}"
+        );
+        assert_eq!(cause_of(facts), Cause::AccountForbidden, "{facts:?}");
     }
 }
 

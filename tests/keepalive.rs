@@ -497,6 +497,7 @@ fn answered_probe_after_a_failed_register_asks_for_one_register() {
                     expires: Some(600),
                     with_credentials: false,
                     transport: Some(Transport::Udp),
+                    credentials_unknown: false,
                 }),
             )
             .unwrap();
@@ -642,6 +643,7 @@ fn keepalive_outage_joins_the_registration_verdict() {
                 expires: Some(3600),
                 with_credentials: true,
                 transport: Some(Transport::Udp),
+                credentials_unknown: false,
             }),
         )
         .unwrap();
@@ -700,6 +702,7 @@ fn keepalive_outage_joins_the_registration_verdict() {
                 expires: Some(600),
                 with_credentials: true,
                 transport: None,
+                credentials_unknown: false,
             }),
         )
         .unwrap();
@@ -748,4 +751,165 @@ fn same_seed_same_schedule() {
     };
     assert_eq!(schedule(7), schedule(7));
     assert_ne!(schedule(7), schedule(8));
+}
+
+/// DESIGN.md, "Field rules": after an outage, only trunks whose
+/// registration failed on reachability are re-registered; a trunk the
+/// registrar rejected (a wrong password: 407 then 403) gets no REGISTER
+/// from regwatch, not even when a retry of the PBX timed out during the
+/// outage.
+#[test]
+fn recovery_reregisters_only_trunks_that_failed_on_reachability() {
+    let mut sim = Sim::new(policy(2, 1));
+    let healthy = sim.add(cfg("healthy"));
+    let rejected = sim.add(cfg("rejected"));
+    let retried = sim.add(cfg("retried"));
+    let register = |sim: &mut Sim, id: TrunkId, creds: bool| {
+        let o = Observation::RegisterSent(RegisterSent {
+            expires: Some(600),
+            with_credentials: creds,
+            transport: Some(Transport::Udp),
+            credentials_unknown: false,
+        });
+        sim.e.handle_observation(sim.now, id, o).unwrap();
+    };
+    let answer = |sim: &mut Sim, id: TrunkId, code: u16| {
+        let r = RegisterResponse {
+            code,
+            reason: "",
+            granted_expires: (code == 200).then_some(600),
+            ..RegisterResponse::default()
+        };
+        sim.e
+            .handle_observation(sim.now, id, Observation::RegisterResponse(r))
+            .unwrap();
+    };
+    register(&mut sim, healthy, false);
+    answer(&mut sim, healthy, 200);
+    for id in [rejected, retried] {
+        register(&mut sim, id, false);
+        answer(&mut sim, id, 407);
+        register(&mut sim, id, true);
+        answer(&mut sim, id, 403);
+    }
+    sim.drain();
+    let up = |now: u64| !(100_000..200_000).contains(&now);
+    sim.run(150_000, 15, |p| if up(p.at_ms) { OK } else { None });
+    // During the outage the PBX retries "retried": its REGISTER times out.
+    register(&mut sim, retried, false);
+    sim.e
+        .handle_observation(
+            sim.now,
+            retried,
+            Observation::RegisterTimeout { transport: None },
+        )
+        .unwrap();
+    sim.drain();
+    sim.run(400_000, 15, |p| if up(p.at_ms) { OK } else { None });
+    let asked: Vec<TrunkId> = sim
+        .actions
+        .iter()
+        .map(|a| match a {
+            Action::ReRegister { trunk, .. } => *trunk,
+        })
+        .collect();
+    assert_eq!(asked, vec![healthy], "{:?}", sim.actions);
+    assert_eq!(
+        sim.e.trunk_state(rejected).unwrap(),
+        (RegState::Rejected, Cause::CredentialsRejected)
+    );
+}
+
+/// A 403 whose REGISTER's credentials the host did not report (FreeSWITCH)
+/// is told apart by one account query: a REGISTER without Contact (it
+/// changes no binding) and without credentials.
+#[test]
+fn an_unexplained_403_is_settled_by_one_account_query() {
+    for (answer, cause) in [
+        (407, Cause::CredentialsRejected),
+        (401, Cause::CredentialsRejected),
+        (403, Cause::AccountForbidden),
+        (404, Cause::DomainNotFound),
+        (500, Cause::AccountForbidden),
+    ] {
+        let mut sim = Sim::new(policy(2, 1));
+        let id = sim.add(cfg("gw"));
+        let failed_403 = |sim: &mut Sim| {
+            let o = Observation::RegisterSent(RegisterSent {
+                expires: Some(600),
+                credentials_unknown: true,
+                ..RegisterSent::default()
+            });
+            sim.e.handle_observation(sim.now, id, o).unwrap();
+            let r = RegisterResponse {
+                code: 403,
+                reason: "Forbidden",
+                ..RegisterResponse::default()
+            };
+            sim.e
+                .handle_observation(sim.now, id, Observation::RegisterResponse(r))
+                .unwrap();
+        };
+        failed_403(&mut sim);
+        let queries: Vec<Probe> = sim
+            .drain()
+            .into_iter()
+            .filter(|p| p.purpose == ProbePurpose::AccountQuery)
+            .collect();
+        assert_eq!(queries.len(), 1, "{answer}");
+        let req = queries[0].request("192.0.2.1:5060", "t");
+        assert!(req.starts_with("REGISTER sip:"), "{req}");
+        assert!(!req.contains("\r\nContact:"), "{req}");
+        assert!(!req.contains("Authorization:"), "{req}");
+        // Until it is answered, both candidates.
+        assert_eq!(sim.e.trunk_state(id).unwrap().1, Cause::AccountForbidden);
+        let d = sim.e.diagnose(id).unwrap();
+        assert!(
+            d.summary.contains("or the password was refused"),
+            "{}",
+            d.summary
+        );
+        sim.e
+            .handle_probe_result(
+                sim.now + 30,
+                id,
+                queries[0].id,
+                ProbeResult::Response { code: answer },
+                None,
+            )
+            .unwrap();
+        sim.drain();
+        assert_eq!(
+            sim.e.trunk_state(id).unwrap(),
+            (RegState::Rejected, cause),
+            "{answer}"
+        );
+        if answer != 500 {
+            let d = sim.e.diagnose(id).unwrap();
+            assert!(
+                !d.summary.contains("or the password was refused"),
+                "{}",
+                d.summary
+            );
+            assert!(
+                d.evidence
+                    .iter()
+                    .any(|e| e.contains("query REGISTER") && e.contains(&answer.to_string())),
+                "{:?}",
+                d.evidence
+            );
+        }
+        // FreeSWITCH retries: the answer is kept, no second query.
+        for _ in 0..5 {
+            sim.now += 30_000;
+            failed_403(&mut sim);
+        }
+        let again = sim
+            .drain()
+            .into_iter()
+            .filter(|p| p.purpose == ProbePurpose::AccountQuery)
+            .count();
+        assert_eq!(again, 0, "{answer}");
+        assert_eq!(sim.e.trunk_state(id).unwrap().1, cause, "{answer}");
+    }
 }

@@ -37,6 +37,7 @@ fn hostile_engine() -> (Engine, regwatch::TrunkId) {
                 expires: Some(3600),
                 with_credentials: true,
                 transport: None,
+                credentials_unknown: false,
             }),
         )
         .unwrap();

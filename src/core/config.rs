@@ -41,6 +41,10 @@ impl fmt::Display for Secret {
 pub struct EngineConfig {
     /// Registration events kept per trunk (default 32, at least 1).
     pub history_len: usize,
+    /// Whether a repeated cycle of history entries (a PBX retrying and
+    /// getting the same answer) is kept once with a count (default true;
+    /// `regwatch analyze` keeps every entry).
+    pub history_fold: bool,
     /// Whose refresh schedule trunks follow when they do not name one
     /// (default [`RefreshPolicy::Ratio`]; per trunk: `refresh_policy`).
     pub refresh_policy: RefreshPolicy,
@@ -120,6 +124,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             history_len: 32,
+            history_fold: true,
             refresh_policy: RefreshPolicy::Ratio,
             refresh_ratio: 0.5,
             refresh_grace_ms: 30_000,
@@ -134,7 +139,7 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     /// Sets one option by name, as the C ABI and configuration files do.
-    /// Keys: `history_len`, `refresh_policy` (`ratio`, `asterisk`,
+    /// Keys: `history_len`, `history_fold` (`on`/`off`), `refresh_policy` (`ratio`, `asterisk`,
     /// `freeswitch`), `refresh_ratio`, `refresh_grace_ms`,
     /// `drift_ratio`, `challenges_before_rejection`, and for keep-alives
     /// `keepalive` (`on`/`off`), `keepalive_interval_ms`,
@@ -164,6 +169,7 @@ impl EngineConfig {
             }
             "refresh_grace_ms" => self.refresh_grace_ms = parse_range(key, v, 0, 3_600_000)?,
             "refresh_policy" => self.refresh_policy = parse_policy(key, v)?,
+            "history_fold" => self.history_fold = parse_switch(key, v)?,
             "drift_ratio" => {
                 let r: f64 = parse_num(key, v)?;
                 if !(r > 0.0 && r <= 1.0) {
@@ -331,6 +337,10 @@ pub struct TrunkConfig {
     /// Whose refresh schedule the host follows for this trunk (`None`:
     /// the engine's). The PBX adapters set it for the trunks they read.
     pub refresh_policy: Option<RefreshPolicy>,
+    /// The user part of the Contact the host registers (Asterisk's
+    /// `contact_user`, default `s`), when known: it tells apart two
+    /// trunks that register the same AOR to the same registrar.
+    pub contact_user: Option<String>,
 }
 
 impl TrunkConfig {
@@ -359,6 +369,7 @@ impl TrunkConfig {
         "keepalive_interval",
         "reregister_on_recovery",
         "refresh_policy",
+        "contact_user",
     ];
 
     /// Sets one field from text. An empty value clears optional fields.
@@ -435,6 +446,7 @@ impl TrunkConfig {
                     v => Some(parse_switch(key, v)?),
                 }
             }
+            "contact_user" => self.contact_user = opt(value.trim()),
             "refresh_policy" => {
                 self.refresh_policy = match value.trim() {
                     "" | "default" => None,

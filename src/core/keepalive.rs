@@ -24,15 +24,21 @@ pub enum ProbePurpose {
     Confirm,
     /// The same registrar over another transport, after a UDP failure.
     Alternate,
+    /// A REGISTER without Contact and without credentials (a query that
+    /// changes no binding), after a 403 whose cause the host's report
+    /// leaves open: its answer tells a refused password from an account
+    /// that may not register (see [`Probe::request`]).
+    AccountQuery,
 }
 
 impl ProbePurpose {
-    /// `keep_alive`, `confirm`, `alternate`.
+    /// `keep_alive`, `confirm`, `alternate`, `account_query`.
     pub fn as_str(self) -> &'static str {
         match self {
             ProbePurpose::KeepAlive => "keep_alive",
             ProbePurpose::Confirm => "confirm",
             ProbePurpose::Alternate => "alternate",
+            ProbePurpose::AccountQuery => "account_query",
         }
     }
 }
@@ -97,9 +103,12 @@ impl Probe {
     /// that carries the probe's id, so that the answer, handed to
     /// [`Engine::observe_sip`](super::Engine::observe_sip), is matched to
     /// the probe.
+    ///
+    /// An [`AccountQuery`](ProbePurpose::AccountQuery) is a REGISTER for
+    /// the trunk's AOR without Contact and without credentials instead.
     pub fn request(&self, local: &str, user_agent: &str) -> String {
         let id = format!("{:x}", self.id);
-        crate::sip::build::options(&crate::sip::build::RequestContext {
+        let ctx = crate::sip::build::RequestContext {
             domain: &self.target.domain,
             user: &self.target.username,
             transport: self.transport,
@@ -109,7 +118,11 @@ impl Probe {
             branch: &probe_branch(self.id),
             cseq: 1,
             user_agent,
-        })
+        };
+        match self.purpose {
+            ProbePurpose::AccountQuery => crate::sip::build::register_query(&ctx),
+            _ => crate::sip::build::options(&ctx),
+        }
     }
 }
 

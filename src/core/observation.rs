@@ -47,6 +47,12 @@ pub struct RegisterSent {
     pub expires: Option<u32>,
     /// Whether it carried `Authorization`/`Proxy-Authorization`.
     pub with_credentials: bool,
+    /// The host cannot tell whether the REGISTER that got the answer
+    /// carried credentials (sofia answers a challenge without an event, so
+    /// FreeSWITCH's FAILED 403 may follow either): `with_credentials` is
+    /// then ignored, and a 403 is not blamed on the credentials without
+    /// other evidence.
+    pub credentials_unknown: bool,
     /// The transport it went over, if known.
     pub transport: Option<Transport>,
 }

@@ -9,14 +9,21 @@
 //!   `handle_registration_response`): on a 2xx it schedules the next
 //!   REGISTER at the **granted** expiry minus `REREGISTER_BUFFER_TIME`
 //!   (10 s), at once when the grant is 10 s or less. There is no setting.
-//! * FreeSWITCH 1.11 (`sofia_reg.c`, `sofia_reg_check_gateway`, state
-//!   `REG_STATE_REGISTER`): the next REGISTER goes out at the gateway's
-//!   **requested** `expire-seconds` minus 15 s when that is over 30 s,
-//!   else at half of it, at least 1 s, measured from the 200. The granted
-//!   expiry does not move it (the code that would is commented out), so a
-//!   registrar that grants less than `expire-seconds - 15` sees the
-//!   binding lapse first: that is a real `registration_expired`, with
-//!   `expiry_drift` as its explanation.
+//! * FreeSWITCH 1.11: whichever of two timers comes first, each restarted
+//!   by every 200 OK:
+//!   - mod_sofia's own (`sofia_reg.c`, `sofia_reg_check_gateway`, state
+//!     `REG_STATE_REGISTER`): the gateway's **requested** `expire-seconds`
+//!     minus 15 s when that is over 30 s, else half of it, at least 1 s,
+//!     plus up to one gateway tick (1 s);
+//!   - sofia-sip's refresh of the registration (`nua_register.c`,
+//!     `nua_dialog.c`), from the **granted** expiry: a random point
+//!     between grant − 60 s and grant − 30 s for a grant of 90 to 300 s,
+//!     between grant / 4 and 3 × grant / 4 otherwise.
+//!
+//!   The host's point is the latest either may take. Measured in
+//!   FreeSWITCH 1.11.1 (`scripts/freeswitch-e2e.sh`, the registrar's save
+//!   times): 120 s granted, every 74–86 s; `expire-seconds` 600 granted
+//!   120, every 64–89 s; 600 granted 600, 155 s then 228 s.
 //! * Anything else: a fraction of the granted expiry (`refresh_ratio`,
 //!   default 50 %), the guide's advice and the rule for a host whose
 //!   schedule is a setting or unknown.
@@ -32,8 +39,9 @@ pub enum RefreshPolicy {
     /// Asterisk's PJSIP outbound registration: 10 s before the granted
     /// expiry.
     Asterisk,
-    /// FreeSWITCH's sofia gateway: 15 s before the requested expiry (half
-    /// of it when it is 30 s or less).
+    /// FreeSWITCH's sofia gateway: the earlier of mod_sofia's timer (15 s
+    /// before the requested expiry) and sofia-sip's (at most 30 s before a
+    /// grant of 90–300 s, else at most 3/4 of it).
     Freeswitch,
 }
 
@@ -71,12 +79,18 @@ impl RefreshPolicy {
             RefreshPolicy::Asterisk => granted.saturating_sub(ASTERISK_BUFFER_S) * 1000,
             RefreshPolicy::Freeswitch => {
                 let asked = requested.map_or(granted, u64::from);
-                let s = if asked > 2 * FREESWITCH_MARGIN_S {
+                let sofia = if asked > 2 * FREESWITCH_MARGIN_S {
                     asked - FREESWITCH_MARGIN_S
                 } else {
                     asked / 2
                 };
-                s.max(1) * 1000
+                // sofia-sip's latest point, in ms.
+                let nua = if (90..=300).contains(&granted) {
+                    (granted - 30) * 1000
+                } else {
+                    granted * 750
+                };
+                (sofia.max(1) * 1000).min(nua)
             }
         }
     }
@@ -94,7 +108,8 @@ impl RefreshPolicy {
                 "Asterisk's own refresh point (10 s before the granted expiry)".to_owned()
             }
             RefreshPolicy::Freeswitch => {
-                "FreeSWITCH's own refresh point (15 s before expire-seconds)".to_owned()
+                "FreeSWITCH's own refresh point (the later of sofia-sip's and mod_sofia's)"
+                    .to_owned()
             }
         }
     }
@@ -116,12 +131,19 @@ mod tests {
         // The soak registrar grants 120 s.
         assert_eq!(Ratio.refresh_after_ms(0.5, Some(120), 120), 60_000);
         assert_eq!(Asterisk.refresh_after_ms(0.5, Some(600), 120), 110_000);
-        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(120), 120), 105_000);
+        // sofia-sip's timer first: at most 30 s before a 120 s grant.
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(120), 120), 90_000);
         // The field report: Asterisk expiration=600 refreshes at 590 s.
         assert_eq!(Asterisk.refresh_after_ms(0.5, Some(600), 600), 590_000);
-        // FreeSWITCH goes by what it asked for, not what was granted.
-        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(3600), 120), 3_585_000);
-        assert_eq!(Freeswitch.refresh_after_ms(0.5, None, 120), 105_000);
+        // expire-seconds 600 granted 120: sofia-sip refreshes from the
+        // grant (measured every 64-89 s).
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(600), 120), 90_000);
+        // 600 granted 600: at most 3/4 of it (measured 155 s, 228 s).
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(600), 600), 450_000);
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, None, 3600), 2_700_000);
+        // expire-seconds 60 after a 423 raised the request to 600:
+        // mod_sofia's timer from the configured 60 (measured 47 s).
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(60), 600), 45_000);
     }
 
     #[test]
@@ -130,7 +152,7 @@ mod tests {
         assert_eq!(Asterisk.refresh_after_ms(0.5, None, 5), 0);
         assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(30), 30), 15_000);
         assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(31), 31), 16_000);
-        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(1), 1), 1_000);
+        assert_eq!(Freeswitch.refresh_after_ms(0.5, Some(1), 1), 750);
         assert_eq!(Ratio.refresh_after_ms(0.5, None, 0), 0);
     }
 

@@ -131,7 +131,11 @@ pub fn render_trunk_text(engine: &Engine, id: TrunkId) -> Result<String, Error> 
             if h.credentials {
                 s.push_str(" +credentials");
             }
-            let _ = writeln!(s, " -> {} ({})", h.state, h.cause);
+            let _ = write!(s, " -> {} ({})", h.state, h.cause);
+            if h.repeats > 0 {
+                let _ = write!(s, " (cycle repeated {}x, last at this time)", h.repeats);
+            }
+            s.push('\n');
         }
     }
     Ok(s)

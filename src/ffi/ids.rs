@@ -97,6 +97,9 @@ pub const REGWATCH_PURPOSE_KEEPALIVE: regwatch_probe_purpose = 1;
 pub const REGWATCH_PURPOSE_CONFIRM: regwatch_probe_purpose = 2;
 /// The same registrar over another transport (`alternate`).
 pub const REGWATCH_PURPOSE_ALTERNATE: regwatch_probe_purpose = 3;
+/// A REGISTER without Contact and without credentials (changes no
+/// binding), after a 403 the host's report leaves unexplained.
+pub const REGWATCH_PURPOSE_ACCOUNT_QUERY: regwatch_probe_purpose = 4;
 
 /// The C value of a state.
 pub(crate) fn state_code(s: RegState) -> regwatch_state {
@@ -155,6 +158,7 @@ pub(crate) fn purpose_code(p: ProbePurpose) -> regwatch_probe_purpose {
         ProbePurpose::KeepAlive => REGWATCH_PURPOSE_KEEPALIVE,
         ProbePurpose::Confirm => REGWATCH_PURPOSE_CONFIRM,
         ProbePurpose::Alternate => REGWATCH_PURPOSE_ALTERNATE,
+        ProbePurpose::AccountQuery => REGWATCH_PURPOSE_ACCOUNT_QUERY,
     }
 }
 

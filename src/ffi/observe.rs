@@ -137,6 +137,7 @@ pub unsafe extern "C" fn regwatch_engine_register_sent(
                 expires,
                 with_credentials,
                 transport,
+                credentials_unknown: false,
             }),
         )
     })

@@ -80,6 +80,10 @@ codes! {
     /// A `;--` block comment still open at the end of a file (Asterisk
     /// closes it there).
     ASTERISK_COMMENT_UNTERMINATED = "asterisk.comment_unterminated";
+    /// Two registrations register the same AOR to the same registrar (the
+    /// same `client_uri` and `server_uri`): told apart by their Contact
+    /// user, else by nothing.
+    ASTERISK_SHARED_AOR = "asterisk.shared_aor";
     /// `register=false`: the gateway does not register (OPTIONS only).
     FREESWITCH_NO_REGISTER = "freeswitch.no_register";
     /// `username` missing on a registering gateway: mod_sofia refuses it.

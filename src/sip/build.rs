@@ -72,6 +72,15 @@ pub fn options(c: &RequestContext<'_>) -> String {
     out
 }
 
+/// A REGISTER without Contact (RFC 3261 §10.2.3: a query for the AOR's
+/// bindings, which changes none) and without credentials.
+pub fn register_query(c: &RequestContext<'_>) -> String {
+    let mut out = String::with_capacity(384);
+    head(&mut out, "REGISTER", c, true);
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
 /// The transport parameter our Contact carries (none for UDP).
 fn contact_transport(t: Transport) -> &'static str {
     match t {

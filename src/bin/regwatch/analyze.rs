@@ -62,7 +62,15 @@ struct Replay {
 impl Replay {
     fn new() -> Replay {
         Replay {
-            engine: Engine::new(EngineConfig::default(), 0, 1),
+            // Every exchange of the capture stays in the timeline.
+            engine: Engine::new(
+                EngineConfig {
+                    history_fold: false,
+                    ..EngineConfig::default()
+                },
+                0,
+                1,
+            ),
             messages: 0,
             used: 0,
             first: None,

@@ -149,6 +149,10 @@ pub struct Facts<'a> {
     pub refresh_ratio: f64,
     /// Whose refresh schedule the host follows.
     pub refresh_policy: RefreshPolicy,
+    /// The code that answered the account query (a REGISTER without
+    /// Contact and without credentials), if one was sent after an
+    /// unexplained 403.
+    pub query_answer: Option<u16>,
     /// Per transport (index = [`Transport::index`]): REGISTERs and OPTIONS
     /// unanswered in a row.
     pub timeouts: [u32; 3],

@@ -75,7 +75,7 @@ impl Engine {
             code,
             ..
         } = tr;
-        let cap = self.cfg.history_len;
+        let (cap, fold) = (self.cfg.history_len, self.cfg.history_fold);
         let now = self.now_ms;
         let Some(t) = self.slots.get_mut(id) else {
             return;
@@ -89,6 +89,7 @@ impl Engine {
             credentials: tr.credentials,
             state,
             cause,
+            repeats: 0,
         };
         t.reg_cause = cause;
         // A keep-alive outage explains a quiet or late registration better
@@ -105,7 +106,7 @@ impl Engine {
             (_, c) => c,
         };
         entry.cause = cause;
-        t.history.push(cap, entry);
+        t.history.push_folded(cap, entry, fold);
         let (from, old_cause) = (t.state, t.cause);
         if from == state && old_cause == cause {
             return;

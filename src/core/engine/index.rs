@@ -75,17 +75,44 @@ impl Group {
     /// The lowest slot registering to `port`, else the lowest slot; and
     /// whether the port matched.
     fn best(&self, port: Option<u16>) -> Option<(u32, bool)> {
+        self.tied(port)
+            .and_then(|(set, ok)| set.first().map(|s| (*s, ok)))
+    }
+
+    /// Every slot registering to `port`, else every slot; and whether the
+    /// port matched.
+    fn tied(&self, port: Option<u16>) -> Option<(Tied<'_>, bool)> {
         match self {
-            Group::One { slot, port: p } => Some((*slot, port == Some(*p))),
+            Group::One { slot, port: p } => Some((Tied::One(*slot), port == Some(*p))),
             Group::Many(m) => {
-                if let Some(s) = port
-                    .and_then(|p| m.by_port.get(&p))
-                    .and_then(|set| set.first())
-                {
-                    return Some((*s, true));
+                if let Some(set) = port.and_then(|p| m.by_port.get(&p)) {
+                    return Some((Tied::Set(set), true));
                 }
-                m.all.first().map(|s| (*s, false))
+                Some((Tied::Set(&m.all), false))
             }
+        }
+    }
+}
+
+/// The slots a lookup found equally good.
+#[derive(Clone, Copy)]
+enum Tied<'a> {
+    One(u32),
+    Set(&'a BTreeSet<u32>),
+}
+
+impl Tied<'_> {
+    fn first(&self) -> Option<&u32> {
+        match self {
+            Tied::One(s) => Some(s),
+            Tied::Set(set) => set.first(),
+        }
+    }
+
+    fn to_vec(self) -> Vec<u32> {
+        match self {
+            Tied::One(s) => vec![s],
+            Tied::Set(set) => set.iter().copied().collect(),
         }
     }
 }
@@ -225,6 +252,52 @@ impl RegisterIndex {
             }
         }
         best.map(|(_, slot)| slot)
+    }
+
+    /// The trunks indexed under the same AOR user, domain host and port as
+    /// `config` (itself included when indexed).
+    pub(super) fn same_aor(&self, config: &TrunkConfig, parts: &DomainParts) -> Vec<u32> {
+        let k = Keys::of(config, parts);
+        self.aors
+            .get(k.host)
+            .and_then(|users| users.get(config.username.as_str()))
+            .and_then(|g| g.tied(Some(k.port)))
+            .filter(|(_, port_ok)| *port_ok)
+            .map(|(set, _)| set.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Every trunk as good a match for the REGISTER as
+    /// [`lookup`](Self::lookup)'s (the same account configured more than
+    /// once: an AOR registered twice to one registrar), lowest slot first.
+    pub(super) fn ties(&self, q: &Query<'_>) -> Vec<u32> {
+        let mut best: Option<(u8, Vec<u32>)> = None;
+        let mut consider = |score: u8, slots: Vec<u32>| match &mut best {
+            Some((s, v)) if *s == score => {
+                v.extend(slots);
+                v.sort_unstable();
+                v.dedup();
+            }
+            Some((s, _)) if *s > score => {}
+            _ => best = Some((score, slots)),
+        };
+        for (user, host) in q.aors.iter().flatten() {
+            let Some(g) = self
+                .aors
+                .get(host.as_ref())
+                .and_then(|users| users.get(*user))
+            else {
+                continue;
+            };
+            if q.ruri_host.as_deref() == Some(host.as_ref()) {
+                if let Some((set, port_ok)) = g.tied(Some(q.ruri_port)) {
+                    consider(if port_ok { 7 } else { 6 }, set.to_vec());
+                }
+            } else if let Some((set, _)) = g.tied(None) {
+                consider(4, set.to_vec());
+            }
+        }
+        best.map(|(_, v)| v).unwrap_or_default()
     }
 
     /// How many keys the maps hold.

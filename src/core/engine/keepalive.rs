@@ -34,17 +34,17 @@ pub(super) struct Deadline {
 /// A probe sent and not yet answered.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Outstanding {
-    id: u64,
-    at: u64,
-    deadline: u64,
+    pub(super) id: u64,
+    pub(super) at: u64,
+    pub(super) deadline: u64,
 }
 
 /// Where a trunk's probes go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Target {
     names: Arc<ProbeTarget>,
-    port: u16,
-    transport: Transport,
+    pub(super) port: u16,
+    pub(super) transport: Transport,
 }
 
 /// A trunk's keep-alive state.
@@ -61,6 +61,8 @@ pub(super) struct KaState {
     alt: [Option<(Transport, Outstanding)>; 2],
     /// Alternates already sent in this run of failures.
     alt_sent: bool,
+    /// The account query out (see `query.rs`).
+    pub(super) query: Option<Outstanding>,
     /// The REGISTER (by count) whose network failure a re-register was
     /// already asked for.
     rereg_for: Option<u64>,
@@ -181,6 +183,7 @@ impl Engine {
         if let Some(t) = self.slots.get_mut(id) {
             t.ka.primary = None;
             t.ka.alt = [None, None];
+            t.ka.query = None;
             t.ka.next_purpose = None;
         }
     }
@@ -188,7 +191,7 @@ impl Engine {
     /// Queues a probe's deadline. Deadlines are `sent + timeout`, so they
     /// arrive in order and the queue stays sorted by pushing at the back;
     /// after a timeout change they are inserted in place.
-    fn push_deadline(&mut self, id: TrunkId, o: Outstanding) {
+    pub(super) fn push_deadline(&mut self, id: TrunkId, o: Outstanding) {
         let d = Deadline {
             at: o.deadline,
             slot: id.slot,
@@ -224,6 +227,7 @@ impl Engine {
             return false;
         };
         t.ka.primary.is_some_and(|o| o.id == d.probe)
+            || t.ka.query.is_some_and(|o| o.id == d.probe)
             || t.ka
                 .alt
                 .iter()
@@ -265,7 +269,7 @@ impl Engine {
         self.next_probe
     }
 
-    fn emit_probe(
+    pub(super) fn emit_probe(
         &mut self,
         at: u64,
         id: TrunkId,
@@ -384,6 +388,12 @@ impl Engine {
             self.trim_deadlines();
             return true;
         }
+        if t.ka.query.is_some_and(|o| o.id == pid) {
+            t.ka.query = None;
+            self.query_result(now, id, result);
+            self.trim_deadlines();
+            return true;
+        }
         let lane =
             t.ka.alt
                 .iter()
@@ -468,6 +478,12 @@ impl Engine {
             t.ka.next_purpose = Some(ProbePurpose::KeepAlive);
             let down = t.ka.down().is_some();
             let recovered = down && t.ka.status.successes_in_row >= policy.successes_to_clear;
+            // Re-register on recovery only when the registration itself
+            // has no failure but a reachability one (DESIGN.md, "Field
+            // rules"): a trunk rejected for its credentials, account,
+            // domain or configuration gets no REGISTER from regwatch, which
+            // would only add failed attempts toward the provider.
+            let may_reregister = t.failure.is_none_or(reachability_only) && t.rejection.is_none();
             if !down || recovered {
                 t.ka.alt_sent = false;
             }
@@ -477,19 +493,25 @@ impl Engine {
             // even when the keep-alive never counted an outage.
             let register_failed = !down
                 && t.failure.is_some_and(reachability_only)
+                && t.rejection.is_none()
                 && t.ka.rereg_for != Some(t.registers_sent);
-            if recovered || register_failed {
+            let reregister = (recovered && may_reregister) || register_failed;
+            if reregister {
                 t.ka.rereg_for = Some(t.registers_sent);
             }
             let name = t.config.name.clone();
             self.set_ka_timer(id, Some(regular));
             if recovered {
                 self.ka_set_down(now, id, None, result.code());
+            }
+            if recovered && reregister {
                 tracing::info!(trunk = %name, "registrar answers keep-alives again: re-register now");
+            } else if recovered {
+                tracing::info!(trunk = %name, "registrar answers keep-alives again; no re-register: the registration was rejected, not unreachable");
             } else if register_failed {
                 tracing::info!(trunk = %name, "registrar answers keep-alives after a failed REGISTER: re-register now");
             }
-            if recovered || register_failed {
+            if reregister {
                 self.out
                     .push_back(Output::Action(Action::ReRegister { trunk: id, name }));
             }

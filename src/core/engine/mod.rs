@@ -21,6 +21,7 @@ mod domains;
 mod id;
 mod index;
 mod keepalive;
+mod query;
 mod registration;
 mod slots;
 mod snapshot;
@@ -194,6 +195,10 @@ impl Engine {
             transport_error: None,
             host_state: None,
             failure: None,
+            rejection: None,
+            query_wanted: false,
+            twins: false,
+            query_answer: None,
             failures_in_row: 0,
             refresh_late_by: None,
             timer: None,
@@ -203,7 +208,9 @@ impl Engine {
             retransmissions: 0,
         };
         tracing::debug!(trunk = %trunk.config.name, "trunk added");
+        let config = trunk.config.clone();
         self.slots.insert(trunk);
+        self.mark_twins(&config);
         self.configure(now, id);
         Ok(id)
     }
@@ -230,15 +237,40 @@ impl Engine {
         let profile = self.domains.profile(&config);
         let t = self.trunk_mut(id)?;
         t.profile = profile;
+        // A new configuration (a fixed password...) asks again.
+        t.query_answer = None;
         let old = std::mem::replace(&mut t.config, config);
         let parts = self.domains.parts(&old.domain);
         self.index.remove(&old, parts, id.slot);
+        self.mark_twins(&old);
         if let Some(t) = self.slots.get(id) {
             let parts = self.domains.parts(&t.config.domain);
             self.index.insert(&t.config, parts, id.slot);
+            let config = t.config.clone();
+            self.mark_twins(&config);
         }
         self.configure(now, id);
         Ok(())
+    }
+
+    /// Marks the trunks that register `config`'s AOR to its registrar as
+    /// twins when there are several (see `wire.rs`).
+    fn mark_twins(&mut self, config: &TrunkConfig) {
+        let parts = self.domains.parts(&config.domain);
+        let mut same = self.index.same_aor(config, parts);
+        // The index also lists trunks whose authorization user is this
+        // AOR user; twins share the AOR itself.
+        same.retain(|s| {
+            self.slots
+                .at(*s)
+                .is_some_and(|t| t.config.username == config.username)
+        });
+        let twins = same.len() > 1;
+        for s in same {
+            if let Some(t) = self.slots.at_mut(s) {
+                t.twins = twins;
+            }
+        }
     }
 
     fn configure(&mut self, now: u64, id: TrunkId) {
@@ -280,8 +312,16 @@ impl Engine {
             (Cause::ConfigInvalid, false) => Cause::Unknown,
             (c, _) => c,
         };
-        let tr = Transition::new(now, HistoryKind::Configured, state, new_cause, None);
-        self.transition(id, tr);
+        // A configuration step right after another (a host's notes joining
+        // the trunk it just added) changes nothing worth a history entry.
+        let repeat = new_cause == cause
+            && t.history.entries().next_back().is_some_and(|h| {
+                h.kind == HistoryKind::Configured && h.state == state && h.cause == t.cause
+            });
+        if !repeat {
+            let tr = Transition::new(now, HistoryKind::Configured, state, new_cause, None);
+            self.transition(id, tr);
+        }
         self.ka_configure(now, id);
     }
 
@@ -317,6 +357,7 @@ impl Engine {
         };
         let parts = self.domains.parts(&t.config.domain);
         self.index.remove(&t.config, parts, id.slot);
+        self.mark_twins(&t.config);
         // The trunk's only Call-ID entry is its last REGISTER's.
         if let Some(w) = &t.wire {
             self.forget_call_id(w.call_id(), id.slot);
@@ -407,6 +448,7 @@ impl Engine {
         if let Some(tr) = step.transition {
             self.transition(id, tr);
         }
+        self.maybe_query(self.now_ms, id);
     }
 
     /// Fires every timer due at or before `now_ms`.

@@ -49,7 +49,9 @@ impl Trunk {
         let bound = self.state.is_bound();
         // A REGISTER with credentials right after a challenge continues the
         // attempt; anything else starts a new one.
-        let continues = self.attempt.open && self.attempt.challenges > 0 && s.with_credentials;
+        let with_credentials = (!s.credentials_unknown).then_some(s.with_credentials);
+        let continues =
+            self.attempt.open && self.attempt.challenges > 0 && with_credentials != Some(false);
         let challenges = if continues {
             self.attempt.challenges
         } else {
@@ -75,19 +77,24 @@ impl Trunk {
             open: true,
             sent_at: Some(now),
             expires: s.expires,
-            with_credentials: Some(s.with_credentials),
+            with_credentials,
             challenges,
             transport: s.transport.or(self.config.transport),
             refresh,
         };
+        // A retry after a rejection or an unreachable registrar keeps the
+        // state the PBX itself shows (Asterisk: Rejected; FreeSWITCH:
+        // FAIL_WAIT, then FAILED again) until the answer changes it: one
+        // event per change of (state, cause), not two per retry.
         let state = match self.state {
             st if st.is_bound() => st,
             _ if s.expires == Some(0) => self.state,
+            st @ (RegState::Rejected | RegState::Unreachable) => st,
             _ => RegState::Registering,
         };
         let mut tr = Transition::new(now, HistoryKind::RegisterSent, state, self.reg_cause, None);
         tr.expires = s.expires;
-        tr.credentials = s.with_credentials;
+        tr.credentials = with_credentials == Some(true);
         tr.transport = s.transport;
         Step::to(tr)
     }
@@ -171,16 +178,34 @@ impl Trunk {
             Verdict::Challenged => {
                 // The normal first challenge.
                 self.attempt.challenges = self.attempt.challenges.saturating_add(1);
-                let state = if self.state.is_bound() {
-                    self.state
-                } else {
-                    RegState::Registering
+                let state = match self.state {
+                    st if st.is_bound() => st,
+                    // A retry keeps the failure's state (see on_register_sent).
+                    st @ (RegState::Rejected | RegState::Unreachable) => st,
+                    _ => RegState::Registering,
                 };
                 Step::to(here(state, self.reg_cause, None))
             }
-            Verdict::Failed { cause, state } => {
+            Verdict::Failed { mut cause, state } => {
                 if code == 401 || code == 407 {
                     self.attempt.challenges = self.attempt.challenges.saturating_add(1);
+                }
+                // A 403 the host reported without saying whether its
+                // REGISTER carried credentials: the account query tells
+                // (once; see query.rs).
+                if code == 403
+                    && so_far.sent_credentials.is_none()
+                    && so_far.challenges == 0
+                    && r.twilio_error.is_none()
+                {
+                    match self.query_answer {
+                        Some(code) => {
+                            if let Some(known) = super::query::cause_of_answer(code) {
+                                cause = known;
+                            }
+                        }
+                        None => self.query_wanted = true,
+                    }
                 }
                 let tr = Transition::new(now, HistoryKind::Response, state, cause, Some(code));
                 self.fail(tr.response(code, transport))
@@ -274,6 +299,8 @@ impl Trunk {
         }
         self.binding = Some(b);
         self.failure = None;
+        self.rejection = None;
+        self.query_answer = None;
         self.failures_in_row = 0;
         self.host_state = None;
         self.min_expires = None;
@@ -291,6 +318,9 @@ impl Trunk {
     /// state reflects the failure only once nothing is bound.
     fn fail(&mut self, mut tr: Transition) -> Step {
         self.failure = Some(tr.cause);
+        if !reachability_only(tr.cause) {
+            self.rejection = Some(tr.cause);
+        }
         self.failures_in_row += 1;
         self.attempt.open = false;
         if self.state.is_bound() {
@@ -372,6 +402,7 @@ impl Trunk {
         self.binding = None;
         self.attempt = Attempt::default();
         self.failure = None;
+        self.rejection = None;
         self.failures_in_row = 0;
         self.refresh_late_by = None;
         Step::to(Transition::new(
@@ -400,6 +431,7 @@ impl Trunk {
                         ..Binding::default()
                     });
                     self.failure = None;
+                    self.rejection = None;
                     self.failures_in_row = 0;
                     Step::to(Transition::new(
                         now,

@@ -70,7 +70,7 @@ impl Engine {
             registers_sent: t.registers_sent,
             failures_in_row: t.failures_in_row,
             findings: t.findings.clone(),
-            history: t.history.entries().copied().collect(),
+            history: t.history.entries().collect(),
             keepalive: t.ka.status.clone(),
         })
     }

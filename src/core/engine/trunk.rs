@@ -112,6 +112,18 @@ pub(super) struct Trunk {
     pub(super) host_state: Option<HostState>,
     /// The cause of the last failed attempt, until a success.
     pub(super) failure: Option<Cause>,
+    /// The last rejection the registrar answered (not a reachability
+    /// failure), until a success: it keeps regwatch from re-registering
+    /// the trunk on a keep-alive recovery even when a later retry timed out.
+    pub(super) rejection: Option<Cause>,
+    /// The account query (see `query.rs`): wanted after a 403 whose
+    /// REGISTER's credentials the host did not report; its answer, kept
+    /// until a success or a new configuration.
+    pub(super) query_wanted: bool,
+    /// Another trunk registers the same AOR to the same registrar: a new
+    /// dialog is told by its Contact user, or filed under neither.
+    pub(super) twins: bool,
+    pub(super) query_answer: Option<u16>,
     pub(super) failures_in_row: u32,
     pub(super) refresh_late_by: Option<u64>,
     pub(super) timer: Option<(u64, TimerKind)>,
@@ -154,6 +166,7 @@ impl Trunk {
             refresh_late_by_ms: self.refresh_late_by,
             refresh_ratio: cfg.refresh_ratio,
             refresh_policy: self.config.refresh_policy(cfg),
+            query_answer: self.query_answer,
             transport_error: self
                 .transport_error
                 .as_ref()

@@ -143,6 +143,17 @@ impl Engine {
                 self.sent_register(now_ms, transport, msg)
             }
             (Direction::Received, StartLine::Response { code, reason }) => match msg.cseq() {
+                // The answer to the engine's own account query (a REGISTER
+                // probe), not to the host's REGISTER.
+                Some((_, m))
+                    if m.eq_ignore_ascii_case("REGISTER")
+                        && msg
+                            .branch()
+                            .and_then(crate::core::keepalive::probe_of_branch)
+                            .is_some() =>
+                {
+                    self.probe_answer(now_ms, msg, code)
+                }
                 Some((cseq, m)) if m.eq_ignore_ascii_case("REGISTER") => {
                     self.received_response(now_ms, transport, msg, cseq, code, reason)
                 }
@@ -196,7 +207,28 @@ impl Engine {
             ruri_host,
             ruri_port: ruri_port.unwrap_or(5060),
         };
-        self.index.lookup(&q)
+        let slot = self.index.lookup(&q)?;
+        if !self.slots.at(slot).is_some_and(|t| t.twins) {
+            return Some(slot);
+        }
+        // The same AOR registered twice to one registrar (an admin testing
+        // a right and a wrong password): only the Contact the host
+        // registers can tell a new dialog's owner; when it cannot, the
+        // REGISTER is filed under neither (DESIGN.md, "Field rules").
+        let contact_user = msg
+            .contacts()
+            .first()
+            .and_then(|c| c.addr.user())
+            .map(str::to_owned);
+        let mut owners = self.index.ties(&q).into_iter().filter(|s| {
+            self.slots
+                .at(*s)
+                .is_some_and(|t| contact_user.is_some() && t.config.contact_user == contact_user)
+        });
+        match (owners.next(), owners.next()) {
+            (Some(s), None) => Some(s),
+            _ => None,
+        }
     }
 
     /// Drops `call_id` from the Call-ID map if `slot` owns it.
@@ -256,6 +288,7 @@ impl Engine {
             expires,
             with_credentials,
             transport,
+            credentials_unknown: false,
         });
         let _ = self.handle_observation(now, id, obs);
         SipObserved::Register(id)
@@ -380,7 +413,25 @@ mod tests {
                 best = Some((score, slot));
             }
         }
-        best.map(|(_, slot)| slot)
+        let slot = best.map(|(_, slot)| slot)?;
+        // A trunk whose AOR another trunk registers to the same registrar
+        // and port: a new dialog is filed under neither (the REGISTERs
+        // here carry Contact user `x`, which no trunk names).
+        let key = |c: &TrunkConfig| {
+            let parts = DomainParts::parse(&c.domain);
+            let port = parts
+                .port
+                .or(c.port)
+                .unwrap_or_else(|| c.transport.unwrap_or(Transport::Udp).default_port());
+            (parts.host, c.username.clone(), port)
+        };
+        let mine = key(&e.slots.at(slot)?.config);
+        let twins = e
+            .slots
+            .iter()
+            .filter(|(_, t)| key(&t.config) == mine)
+            .count();
+        (twins == 1).then_some(slot)
     }
 
     /// xorshift64*: a fixed sequence, no dependency.

@@ -140,15 +140,17 @@ impl RegistrationIndex {
         self.by_name.get(name).and_then(|n| self.entries.get(n))
     }
 
-    /// The registration with these URIs. When no entry has both, the one
-    /// entry with this client URI (an AOR is registered once), if exactly
-    /// one has it.
+    /// The registration with these URIs, if exactly one has them: an
+    /// event about two registrations of one AOR to one registrar cannot
+    /// say which it is about, and is filed under neither. When no entry
+    /// has both, the one entry with this client URI (an AOR is registered
+    /// once), if exactly one has it.
     pub fn find(&self, client_uri: &str, server_uri: &str) -> Option<&IndexEntry> {
-        self.by_pair
-            .get(&(norm(client_uri), norm(server_uri)))
-            .and_then(|set| set.first())
-            .and_then(|n| self.entries.get(n))
-            .or_else(|| self.find_by_client(client_uri))
+        match self.by_pair.get(&(norm(client_uri), norm(server_uri))) {
+            Some(set) if set.len() == 1 => set.first().and_then(|n| self.entries.get(n)),
+            Some(_) => None,
+            None => self.find_by_client(client_uri),
+        }
     }
 
     /// The one registration with this client URI, if exactly one has it.
@@ -180,9 +182,10 @@ mod tests {
         idx.insert(e("a", "sip:u@h", "sip:h"));
         idx.insert(e("b", "sip:u@h", "sip:h"));
         idx.insert(e("c", "sip:v@h", "sip:h"));
-        // Two entries share the pair: the first inserted is found; the
-        // client URI alone is ambiguous.
-        assert_eq!(idx.find("<SIP:U@H>", "sip:h").unwrap().name, "a");
+        // Two entries share the pair: neither is found (an event naming
+        // the pair is not filed under the wrong one); the client URI alone
+        // is ambiguous too.
+        assert!(idx.find("<SIP:U@H>", "sip:h").is_none());
         assert!(idx.find_by_client("sip:u@h").is_none());
         assert_eq!(idx.find("sip:v@h", "sip:other").unwrap().name, "c");
         // Replacing `a` keeps its place and moves its URIs.

@@ -356,13 +356,15 @@ impl LogEvent {
     /// table). `AuthNotPossible` gives none.
     pub fn facts(&self, index: &RegistrationIndex) -> Result<Vec<Fact>, HostError> {
         let e = self.entry(index)?;
-        let sent = |with_credentials: bool| {
+        // `None`: not known.
+        let sent = |with_credentials: Option<bool>| {
             Fact::new(
                 e.name.clone(),
                 FactKind::RegisterSent(RegisterSent {
                     expires: e.expires,
-                    with_credentials,
+                    with_credentials: with_credentials == Some(true),
                     transport: e.transport,
+                    credentials_unknown: with_credentials.is_none(),
                 }),
             )
         };
@@ -382,11 +384,14 @@ impl LogEvent {
         };
         // Asterisk logs only the final answer. A 401/407 there answered
         // credentials (the first challenge is handled silently). A 403 may
-        // answer the first, unauthenticated REGISTER: only a registrar that
-        // always challenges first (Twilio) proves credentials were sent.
-        let twilio =
-            crate::validate::Profile::detect(&e.server_uri) == crate::validate::Profile::Twilio;
-        let creds = |code: u16| e.has_credentials && (code != 403 || twilio);
+        // answer the first, unauthenticated REGISTER (even Twilio answers
+        // 403 before any challenge when registration is off on the
+        // domain) or the credentials: the line does not say which.
+        let creds = |code: u16| match (e.has_credentials, code) {
+            (false, _) => Some(false),
+            (true, 403) => None,
+            (true, _) => Some(true),
+        };
         Ok(match self {
             LogEvent::FatalResponse { code, .. } => vec![
                 sent(creds(*code)),
@@ -400,7 +405,7 @@ impl LogEvent {
                 vec![sent(creds(*code)), response(*code)]
             }
             LogEvent::NoResponse { .. } => vec![
-                sent(false),
+                sent(Some(false)),
                 Fact::new(
                     e.name.clone(),
                     FactKind::RegisterTimeout {

@@ -50,6 +50,7 @@ mod index;
 mod log;
 mod object;
 mod session;
+mod shared;
 mod sorcery;
 
 pub use ami::{ami_messages, AmiMessage};

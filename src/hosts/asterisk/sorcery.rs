@@ -217,6 +217,8 @@ struct Names<'a> {
     duplicate_registrations: HashSet<&'a str>,
     duplicate_auths: HashSet<&'a str>,
     duplicate_transports: HashSet<&'a str>,
+    /// Registrations sharing their URIs with another: their note.
+    shared: HashMap<&'a str, Finding>,
 }
 
 /// The registrations, auths and transports of one Asterisk.
@@ -352,6 +354,12 @@ impl AsteriskConfig {
                 n.duplicate_transports.insert(t.name.as_str());
             }
         }
+        n.shared = super::shared::notes(self.registrations.iter().map(|r| super::shared::Reg {
+            name: &r.name,
+            client_uri: &r.client_uri,
+            server_uri: &r.server_uri,
+            contact_user: r.contact_user.as_deref(),
+        }));
         n
     }
 
@@ -411,7 +419,17 @@ impl AsteriskConfig {
         let mut cfg = TrunkConfig::new(&r.name);
         // Asterisk, not a setting, decides when this registration refreshes.
         cfg.refresh_policy = Some(RefreshPolicy::Asterisk);
-        let mut notes = Vec::new();
+        cfg.contact_user = Some(
+            r.contact_user
+                .clone()
+                .unwrap_or_else(|| super::shared::DEFAULT_CONTACT_USER.to_owned()),
+        );
+        let mut notes: Vec<Finding> = names
+            .shared
+            .get(r.name.as_str())
+            .cloned()
+            .into_iter()
+            .collect();
         let mut dup = |kind: &str, name: &str, field: &'static str| {
             notes.push(note(
                 codes::ASTERISK_DUPLICATE_OBJECT,

@@ -87,7 +87,7 @@ const MAX_GATEWAYS: usize = 65_536;
 /// | `REGED` | nothing after `REGISTER`; else host says registered |
 /// | `FAILED` + `Status: 904` | REGISTER with credentials, then 401: sofia's "Operation has no matching challenge" means the registrar challenged again after the credentials (`credentials_rejected`) |
 /// | `FAILED` + `Status: 401/407` | REGISTER with credentials, then the response |
-/// | `FAILED` + `Status: 403` | REGISTER with credentials when the gateway has a password (sofia answers challenges silently, only the final 403 is reported), then 403 |
+/// | `FAILED` + `Status: 403` | REGISTER whose credentials are unknown (sofia answers challenges silently, only the final 403 is reported: a 403 before the challenge and one after the credentials look alike), then 403 |
 /// | `FAILED` + local `Status: 503` | transport error `refused`: sofia-sip generates 503 on ICMP port unreachable or a transport error, with no `Register-Network-IP` (or port 0) |
 /// | `FAILED` + local `Status: 408` | REGISTER timeout: sofia-sip's transaction timer, `Register-Network-Port: 0` |
 /// | `FAILED` + other `Status` (404, 423, a 5xx received from the registrar...) | the response |
@@ -202,6 +202,17 @@ fn sent(info: GatewayInfo, with_credentials: bool) -> FactKind {
         expires: info.expires,
         with_credentials,
         transport: info.transport,
+        credentials_unknown: false,
+    })
+}
+
+/// A REGISTER whose credentials the events do not show.
+fn sent_unknown(info: GatewayInfo) -> FactKind {
+    FactKind::RegisterSent(RegisterSent {
+        expires: info.expires,
+        with_credentials: false,
+        transport: info.transport,
+        credentials_unknown: true,
     })
 }
 
@@ -331,7 +342,11 @@ fn failure(ev: &GatewayStateEvent, code: u16, info: GatewayInfo, m: &mut Memory)
             ),
         ],
         401 | 407 => vec![sent(info, true), response(code, phrase, info)],
-        403 => vec![sent(info, info.has_credentials), response(403, phrase, info)],
+        // sofia answers a challenge without an event: whether the REGISTER
+        // that got the 403 carried credentials is not known. A 403 before
+        // any challenge (registration off on the domain) and one after
+        // the credentials (a wrong password at Twilio) look the same here.
+        403 => vec![sent_unknown(info), response(403, phrase, info)],
         408 if local => vec![FactKind::RegisterTimeout {
             transport: info.transport,
         }],

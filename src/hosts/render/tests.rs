@@ -13,6 +13,7 @@ fn engine_with_rejection() -> (Engine, Vec<Output>) {
             expires: Some(3600),
             with_credentials,
             transport: None,
+            credentials_unknown: false,
         })
     };
     e.handle_observation(10, id, sent(true)).unwrap();

@@ -95,6 +95,12 @@ pub(super) const ACCOUNT_FORBIDDEN: Words = Words {
     summary: |f| {
         let t = f.trunk;
         let reg = registrar(f);
+        if ambiguous_403(f) {
+            return format!(
+                "{t}: {reg} answered {}; the host does not say whether the REGISTER carried credentials, so either registration is not allowed for this account or the password was refused.",
+                code_text(f)
+            );
+        }
         format!(
             "{t}: {reg} forbids registration for this account ({}), whatever the password.",
             code_text(f)
@@ -118,9 +124,22 @@ pub(super) const ACCOUNT_FORBIDDEN: Words = Words {
             r.push("Ask the provider whether registration is enabled for this account and whether the PBX's address is allowed.".to_owned());
             d.confidence = Confidence::Medium;
         }
+        if ambiguous_403(f) {
+            r.push("If registration is allowed, the password is the other candidate: re-enter it on the PBX exactly as the provider stores it (case-sensitive).".to_owned());
+            d.confidence = Confidence::Medium;
+        }
         r.push(verify(f));
     },
 };
+
+/// A 403 that may have come before a challenge or after the credentials:
+/// the host's report does not show which (FreeSWITCH's FAILED 403).
+fn ambiguous_403(f: &Facts<'_>) -> bool {
+    f.last_code == Some(403)
+        && f.sent_credentials.is_none()
+        && f.twilio_error.is_none()
+        && !matches!(f.query_answer, Some(401 | 403 | 404 | 407 | 604))
+}
 
 /// `auth_username_mismatch`: the authorization user differs from the AOR user (Twilio).
 pub(super) const AUTH_USERNAME_MISMATCH: Words = Words {

@@ -25,7 +25,23 @@ pub(super) fn evidence(f: &Facts<'_>) -> Vec<String> {
         Some(false) if f.last_code.is_some() => {
             e.push("The REGISTER it answered carried no credentials.".to_owned())
         }
+        None if f.last_code == Some(403) => e.push(
+            "The host does not report whether the REGISTER it answered carried credentials."
+                .to_owned(),
+        ),
         _ => {}
+    }
+    if let Some(q) = f.query_answer.filter(|q| *q != 0) {
+        e.push(format!(
+            "A query REGISTER (no Contact, no credentials: it changes no binding) got {q}: {}",
+            match q {
+                401 | 407 =>
+                    "the account takes registrations, so the 403 came after the credentials.",
+                403 => "registration is refused before any challenge.",
+                404 | 604 => "the registrar does not serve this domain.",
+                _ => "nothing that tells the two 403s apart.",
+            }
+        ));
     }
     if let Some(c) = f.challenge {
         let mut line = format!(

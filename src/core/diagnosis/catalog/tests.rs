@@ -17,6 +17,7 @@ fn base(profile: Profile) -> Facts<'static> {
         now_ms: 100_000,
         refresh_ratio: 0.5,
         refresh_policy: RefreshPolicy::Ratio,
+        query_answer: None,
         ..Facts::default()
     }
 }
