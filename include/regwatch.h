@@ -1008,7 +1008,7 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_setting(struct regwatch_engine
 // Writes the note on the last `regwatch_engine_setting` into `buf`,
 // NUL-terminated, for the host to log as it is: why the value was
 // refused, naming the allowed range ("keepalive-interval = 0: must be
-// seconds between 1 and 3600; not applied"), or, for a name FreeSWITCH's
+// seconds between 1 and 600; not applied"), or, for a name FreeSWITCH's
 // style spells otherwise, the one to write instead
 // ("keepalive_interval_ms (milliseconds) is deprecated: write
 // keepalive-interval = 60 (seconds)"). Empty (`""`) when there is nothing
