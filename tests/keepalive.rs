@@ -678,18 +678,53 @@ fn keepalive_outage_joins_the_registration_verdict() {
     assert_eq!(alerts[0].1, Cause::RegistrarUnreachable);
     assert!(alerts[0].0 < 120_000 + 60_000 + 15_000);
     // While it lasted, the state stayed registered (the binding is still
-    // valid) with the network cause; after, healthy again plus the action.
+    // valid) with the network cause; after, the action, and `registering`
+    // with the outage's cause (its alert standing): an answered OPTIONS is
+    // not a binding.
     let during = sim.events.iter().find_map(|e| match e {
         Event::StateChanged { to, cause, .. } if *cause == Cause::RegistrarUnreachable => Some(*to),
         _ => None,
     });
     assert_eq!(during, Some(RegState::Registered));
+    assert_eq!(sim.actions.len(), 1);
+    assert_eq!(
+        sim.e.trunk_state(id).unwrap(),
+        (RegState::Registering, Cause::RegistrarUnreachable)
+    );
+    assert_eq!(sim.cleared().len(), 0);
+    // The host's REGISTER is answered: healthy, the alert cleared.
+    let now = sim.now;
+    sim.e
+        .handle_observation(
+            now,
+            id,
+            Observation::RegisterSent(RegisterSent {
+                expires: Some(3600),
+                with_credentials: true,
+                transport: Some(Transport::Udp),
+                credentials_unknown: false,
+            }),
+        )
+        .unwrap();
+    sim.e
+        .handle_observation(
+            now + 20,
+            id,
+            Observation::RegisterResponse(RegisterResponse {
+                code: 200,
+                reason: "OK",
+                granted_expires: Some(3600),
+                contact_bound: Some(true),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    sim.drain();
     assert_eq!(
         sim.e.trunk_state(id).unwrap(),
         (RegState::Registered, Cause::Healthy)
     );
     assert_eq!(sim.cleared().len(), 1);
-    assert_eq!(sim.actions.len(), 1);
     // A real registration failure outranks the keep-alive's verdict.
     let mut sim = Sim::new(policy(1, 1));
     let id = sim.add(cfg("office"));

@@ -647,12 +647,18 @@ fn failed_refresh_keeps_binding_until_it_lapses() {
     s.advance_to(t0 + 300 * S);
     s.sent(600, true);
     s.code(403, "Forbidden");
-    // The binding still holds: registered, but the cause is the failure.
-    assert_eq!(
-        s.state(),
-        (RegState::Registered, Cause::CredentialsRejected)
-    );
+    // Rejected at once, as the PBX says; the binding made before still
+    // holds at the registrar until it lapses, which the diagnosis says.
+    assert_eq!(s.state(), (RegState::Rejected, Cause::CredentialsRejected));
     assert_eq!(s.alerts(), vec![Cause::CredentialsRejected]);
+    let d = s.engine.diagnose(s.trunk).unwrap();
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| e.contains("still holds until it lapses in")),
+        "{:?}",
+        d.evidence
+    );
     s.advance_to(t0 + 600 * S);
     assert_eq!(s.state(), (RegState::Rejected, Cause::CredentialsRejected));
     // No second alert for the same cause.

@@ -13,7 +13,7 @@ use crate::core::keepalive::{
     below, mix, KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult, ProbeTarget,
 };
 use crate::core::observation::TransportErrorKind;
-use crate::core::state::Cause;
+use crate::core::state::{Cause, RegState};
 use crate::sip::uri::split_host_port;
 use crate::validate::Transport;
 use std::sync::Arc;
@@ -502,7 +502,7 @@ impl Engine {
             let name = t.config.name.clone();
             self.set_ka_timer(id, Some(regular));
             if recovered {
-                self.ka_set_down(now, id, None, result.code());
+                self.ka_recovered(now, id, result.code(), reregister);
             }
             if recovered && reregister {
                 tracing::info!(trunk = %name, "registrar answers keep-alives again: re-register now");
@@ -609,6 +609,38 @@ impl Engine {
     }
 
     /// Raises, changes or clears the keep-alive's claim on the trunk's cause.
+    /// The keep-alive recovered. When the host is asked to register
+    /// again, an answered OPTIONS is not a binding (the registrar may have
+    /// lost it): a trunk the engine still counts as bound is `registering`
+    /// with the outage's cause until the host's REGISTER is answered, in
+    /// the same step (one event). Without the action, or when the host will not carry it out
+    /// (`reregister_on_recovery` off), the trunk takes its registration's
+    /// own state and cause again.
+    fn ka_recovered(&mut self, now: u64, id: TrunkId, code: Option<u16>, reregister: bool) {
+        let cfg = &self.cfg;
+        let Some(t) = self.slots.get(id) else {
+            return;
+        };
+        if reregister && t.state.is_bound() && t.config.reregisters_on_recovery(cfg) {
+            if let Some(t) = self.slots.get_mut(id) {
+                // The outage's cause stands (and its alert) until the
+                // REGISTER is answered.
+                let cause = t.ka.status.down.take().unwrap_or(t.reg_cause);
+                let mut tr = Transition::new(
+                    now,
+                    HistoryKind::KeepAliveUp,
+                    RegState::Registering,
+                    cause,
+                    code,
+                );
+                tr.entry_code = code.unwrap_or(0);
+                self.transition(id, tr);
+            }
+            return;
+        }
+        self.ka_set_down(now, id, None, code);
+    }
+
     fn ka_set_down(&mut self, now: u64, id: TrunkId, down: Option<Cause>, code: Option<u16>) {
         let Some(t) = self.slots.get_mut(id) else {
             return;

@@ -314,18 +314,17 @@ impl Trunk {
         }
     }
 
-    /// Records a failed attempt: the binding, if still valid, stays; the
-    /// state reflects the failure only once nothing is bound.
-    fn fail(&mut self, mut tr: Transition) -> Step {
+    /// Records a failed attempt. The state says the failure at once, as
+    /// the PBX does (Asterisk: Rejected; FreeSWITCH: FAILED), even while
+    /// a binding made earlier has time left: its expiry timer still runs
+    /// and says when it lapses.
+    fn fail(&mut self, tr: Transition) -> Step {
         self.failure = Some(tr.cause);
         if !reachability_only(tr.cause) {
             self.rejection = Some(tr.cause);
         }
         self.failures_in_row += 1;
         self.attempt.open = false;
-        if self.state.is_bound() {
-            tr.state = self.state;
-        }
         Step::to(tr)
     }
 
@@ -479,7 +478,9 @@ impl Trunk {
         let pending = self.attempt.open
             && self.attempt.refresh
             && self.attempt.sent_at.is_some_and(|s| s <= at);
-        if pending {
+        // Neither is a refresh that already failed: the failure is the
+        // state; the expiry timer will tell when the binding lapses.
+        if pending || self.failure.is_some() {
             return Step::default().timer(expiry);
         }
         let cause = self.failure.unwrap_or(Cause::RefreshLate);

@@ -117,6 +117,16 @@ pub(super) fn evidence(f: &Facts<'_>) -> Vec<String> {
             line.push('.');
             e.push(line);
         }
+    } else if let (Some(r), Some(x)) = (f.registered_at_ms, f.expires_at_ms) {
+        // A refresh failed: the binding made before still holds at the
+        // registrar until it lapses.
+        if x > f.now_ms {
+            e.push(format!(
+                "The binding made {} still holds until it lapses in {} s.",
+                ago(f, r),
+                secs(x - f.now_ms)
+            ));
+        }
     }
     if let Some(l) = f.refresh_late_by_ms {
         let point = f.refresh_policy.point(f.refresh_ratio);
