@@ -117,9 +117,12 @@ chroot "$ROOT" chown -R asterisk:asterisk /run/regwatch-e2e /var/log/regwatch-e2
 start_mono=$(mono)
 chroot "$ROOT" /usr/sbin/asterisk -C $ETC/asterisk.conf -f -n >"$OUT/asterisk-stdout.txt" 2>&1 &
 AST_PID=$!
-wait_for 60 ast "core waitfullybooted" || die "Asterisk did not start (see $OUT/asterisk-stdout.txt)"
+# The AMI listener connects as soon as the manager listens (it retries for
+# 20 s), before the first REGISTERs: their events come about 1 s after the
+# modules load.
 python3 tests/asterisk/ami.py listen "$OUT/ami.jsonl" &
 pids+=($!)
+wait_for 60 ast "core waitfullybooted" || die "Asterisk did not start (see $OUT/asterisk-stdout.txt)"
 ast "module show like regwatch" >"$OUT/module.txt"
 check "res_regwatch loaded" grep -q "res_regwatch.so.*Running" "$OUT/module.txt"
 
