@@ -87,6 +87,7 @@
 #include "asterisk/astobj2.h"
 #include "asterisk/cli.h"
 #include "asterisk/config.h"
+#include "asterisk/astdb.h"
 #include "asterisk/json.h"
 #include "asterisk/logger.h"
 #include "asterisk/manager.h"
@@ -649,6 +650,45 @@ static void seed_states(void)
 	fclose(f);
 }
 
+/* Whether the carry of the engine before an unload is still to be given
+ * to this one (after the first sync: trunks and Asterisk's view first). */
+static int carry_pending;
+
+/* Serializer: the causes the engine before the last unload carried, from
+ * the astdb (family "regwatch", key "carry"), read once. */
+static void carry_in(void)
+{
+	char *text = NULL;
+	size_t taken = 0;
+
+	carry_pending = 0;
+	if (ast_db_get_allocated("regwatch", "carry", &text) || !text) {
+		return;
+	}
+	ast_db_del("regwatch", "carry");
+	if (regwatch_engine_carry_apply(engine, now_ms(), text, &taken) == REGWATCH_STATUS_OK) {
+		ast_debug(1, "regwatch: %zu registrations kept their state across the reload\n", taken);
+	}
+	ast_free(text);
+}
+
+static regwatch_status carry_text(void *arg, char *b, size_t l, size_t *o)
+{
+	(void) arg;
+	return regwatch_engine_carry_text(engine, b, l, o);
+}
+
+/* Unloading, nothing else running: the engine's causes to the astdb. */
+static void carry_out(void)
+{
+	char *text = NULL;
+
+	if (render(carry_text, NULL, &text) == REGWATCH_STATUS_OK && text && *text) {
+		ast_db_put("regwatch", "carry", text);
+	}
+	ast_free(text);
+}
+
 /* Serializer: the whole PJSIP configuration, handed over as object sets. */
 static int sync_task(void *data)
 {
@@ -667,6 +707,9 @@ static int sync_task(void *data)
 		ast_log(LOG_ERROR, "regwatch: could not apply the PJSIP configuration: %s\n", regwatch_status_str(st));
 	}
 	seed_states();
+	if (carry_pending) {
+		carry_in();
+	}
 	drain();
 	return 0;
 }
@@ -1050,6 +1093,7 @@ static int unload_module(void)
 	/* 4. Nothing can reach the engine any more. */
 	ao2_cleanup(probe_endpoint);
 	probe_endpoint = NULL;
+	carry_out();
 	regwatch_engine_free(engine);
 	engine = NULL;
 	if (devnull >= 0) {
@@ -1072,6 +1116,7 @@ static int load_module(void)
 	}
 	__atomic_store_n(&unloading, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&inflight, 0, __ATOMIC_RELEASE);
+	carry_pending = 1;
 	st = regwatch_engine_new(now_ms(), (uint64_t) ast_random() << 32 | (uint64_t) ast_random(), &engine);
 	if (st != REGWATCH_STATUS_OK) {
 		ast_log(LOG_ERROR, "regwatch: no engine: %s\n", regwatch_status_str(st));

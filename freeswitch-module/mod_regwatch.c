@@ -120,6 +120,41 @@ static regwatch_status render(render_fn fn, void *arg, char **out)
 	return st;
 }
 
+static regwatch_status carry_text(void *arg, char *b, size_t l, size_t *o)
+{
+	(void) arg;
+	return regwatch_engine_carry_text(g.engine, b, l, o);
+}
+
+/* Before any thread runs: the causes the engine before the last unload
+ * carried (a core variable, which outlives the module), read once. */
+static void carry_in(void)
+{
+	char *text = switch_core_get_variable_dup("regwatch_carry");
+	size_t taken = 0;
+
+	if (!text) {
+		return;
+	}
+	switch_core_set_variable("regwatch_carry", NULL);
+	if (regwatch_engine_carry_apply(g.engine, now_ms(), text, &taken) == REGWATCH_STATUS_OK) {
+		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_DEBUG, "[regwatch] %lu gateways kept their state across the reload\n",
+			(unsigned long) taken);
+	}
+	free(text);
+}
+
+/* After both threads stopped: the engine's causes for the next load. */
+static void carry_out(void)
+{
+	char *text = NULL;
+
+	if (render(carry_text, NULL, &text) == REGWATCH_STATUS_OK && text && *text) {
+		switch_core_set_variable("regwatch_carry", text);
+	}
+	free(text);
+}
+
 /* The event libregwatch rendered, fired as it is. */
 static void fire(const struct regwatch_event *ev)
 {
@@ -561,6 +596,7 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_regwatch_load)
 	}
 	read_settings();
 	read_gateways();
+	carry_in();
 	if (switch_event_reserve_subclass("regwatch::state") != SWITCH_STATUS_SUCCESS
 			|| switch_event_reserve_subclass("regwatch::alert") != SWITCH_STATUS_SUCCESS) {
 		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_ERROR, "[regwatch] cannot reserve its event subclasses\n");
@@ -637,6 +673,7 @@ SWITCH_MODULE_SHUTDOWN_FUNCTION(mod_regwatch_shutdown)
 	g.tail = NULL;
 	switch_event_free_subclass("regwatch::state");
 	switch_event_free_subclass("regwatch::alert");
+	carry_out();
 	regwatch_engine_free(g.engine);
 	g.engine = NULL;
 	return SWITCH_STATUS_SUCCESS;

@@ -604,6 +604,18 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_log_line(struct regwa
 // applied.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_asterisk_registrations_text(struct regwatch_engine *engine, uint64_t now_ms, const char *text);
 
+// Writes every trunk's known state, cause and binding times as text (one
+// line per trunk; no secret) into `buf`, NUL-terminated; `*out_len` gets
+// the size needed (also on `REGWATCH_STATUS_BUFFER_TOO_SMALL`).
+REGWATCH_MUST_USE regwatch_status regwatch_engine_carry_text(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
+
+// Gives the engine what `regwatch_engine_carry_text` wrote before a
+// module reload: trunks in the carried state (as the PBX's view, fed
+// first, shows them, or still unknown) take the carried cause and
+// binding times; the rest is skipped. `*taken` (may be NULL) gets how
+// many trunks took theirs. At most 16 MiB is read.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_carry_apply(struct regwatch_engine *engine, uint64_t now_ms, const char *text, size_t *taken);
+
 // One OPTIONS to `host`:`port` over `transport`, for `domain` (Request-URI
 // and, over TLS, the name the certificate must carry) as `user`. Blocks
 // until the answer or `timeout_ms` (0: 8 s; connect, TLS handshake,

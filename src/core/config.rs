@@ -264,7 +264,22 @@ impl std::error::Error for ConfigError {}
 
 fn parse_num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
     v.parse()
-        .map_err(|_| ConfigError::invalid(key, "not a number in range"))
+        .map_err(|_| ConfigError::invalid(key, &format!("expected {}", expected(key))))
+}
+
+/// What a numeric key takes, for the message that refuses a value.
+fn expected(key: &str) -> &'static str {
+    match key {
+        "history_len" => "a whole number from 1 to 4096",
+        "refresh_ratio" => "a number between 0 and 1 (exclusive), e.g. 0.5",
+        "drift_ratio" => "a number above 0 and at most 1, e.g. 0.9",
+        "challenges_before_rejection" => "a whole number from 2 to 255",
+        "keepalive_jitter" => "a number from 0 to 0.5",
+        "port" => "a port number from 1 to 65535",
+        "expires" => "a number of seconds from 0 to 4294967295 (3600 is usual)",
+        "refresh_grace_ms" => "milliseconds from 0 to 3600000",
+        _ => "a number",
+    }
 }
 
 fn parse_range<T: std::str::FromStr + PartialOrd + fmt::Display>(
@@ -273,14 +288,13 @@ fn parse_range<T: std::str::FromStr + PartialOrd + fmt::Display>(
     min: T,
     max: T,
 ) -> Result<T, ConfigError> {
-    let n: T = parse_num(key, v)?;
-    if n < min || n > max {
-        return Err(ConfigError::invalid(
+    match v.parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => Err(ConfigError::invalid(
             key,
-            &format!("must be between {min} and {max}"),
-        ));
+            &format!("expected a number from {min} to {max}"),
+        )),
     }
-    Ok(n)
 }
 
 fn parse_policy(key: &str, v: &str) -> Result<RefreshPolicy, ConfigError> {

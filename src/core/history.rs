@@ -35,6 +35,8 @@ pub enum HistoryKind {
     /// The account query after an unexplained 403 was answered (its code
     /// in the entry).
     AccountQuery,
+    /// State and cause taken over from the engine before a module reload.
+    CarriedOver,
 }
 
 impl std::fmt::Display for HistoryKind {
@@ -54,6 +56,7 @@ impl std::fmt::Display for HistoryKind {
             HistoryKind::AccountQuery => {
                 f.write_str("query REGISTER (no Contact, no credentials) answered")
             }
+            HistoryKind::CarriedOver => f.write_str("carried over from before the module reload"),
         }
     }
 }

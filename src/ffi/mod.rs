@@ -34,6 +34,7 @@
 
 pub mod asterisk;
 mod boundary;
+pub mod carry;
 #[cfg(feature = "driver")]
 pub mod check;
 pub mod config;
@@ -57,6 +58,7 @@ pub mod version;
 pub use status::regwatch_status;
 
 pub use asterisk::*;
+pub use carry::*;
 #[cfg(feature = "driver")]
 pub use check::*;
 pub use config::*;

@@ -69,7 +69,11 @@ pub fn summary(engine: &Engine, output: &Output, reregister: Option<&Reregister>
             state.as_str()
         ),
         Output::Event(Event::Finding { finding, .. }) => {
-            format!("{} Fix: {}", finding.message, finding.fix)
+            format!(
+                "{} Fix: {}",
+                sentence(&finding.message),
+                sentence(&finding.fix)
+            )
         }
         Output::Action(Action::ReRegister { .. }) => match reregister {
             Some(Reregister::Declined) => {
@@ -93,6 +97,16 @@ pub fn summary(engine: &Engine, output: &Output, reregister: Option<&Reregister>
     clean(&s)
 }
 
+/// `s` ending in a full stop (or the `.`, `!`, `?` or `:` it has).
+fn sentence(s: &str) -> std::borrow::Cow<'_, str> {
+    let t = s.trim_end();
+    if t.is_empty() || t.ends_with(['.', '!', '?', ':']) {
+        std::borrow::Cow::Borrowed(t)
+    } else {
+        std::borrow::Cow::Owned(format!("{t}."))
+    }
+}
+
 /// The log line a module writes for an output (without its own prefix),
 /// if any: findings, and what became of a "re-register now". State
 /// changes and alerts are logged by the engine itself.
@@ -112,9 +126,11 @@ pub fn log_line(
         _ => format!("registration '{}'", clean(name)),
     };
     match output {
+        // Info findings are for who asks (`show findings`, debug level):
+        // at every load they were lines of noise per registration.
         Output::Event(Event::Finding { finding, .. }) => Some((
             if finding.severity == Severity::Info {
-                LogLevel::Info
+                LogLevel::Debug
             } else {
                 LogLevel::Warn
             },

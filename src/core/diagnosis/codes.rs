@@ -17,7 +17,7 @@ pub struct TwilioCode {
     pub note: Option<&'static str>,
 }
 
-const NOTE_VOICE_SDK: &str = "The seed guide names this code for SIP registration failures, but in Twilio's \
+const NOTE_VOICE_SDK: &str = "Some SIP registration guides cite this code for registration failures, but in Twilio's \
      error dictionary it is a Voice SDK / Twilio Client code; nothing ties it to SIP Domain registration. \
      Look in the Debugger for 32202 (bad credentials), 32210/32212 (registration not enabled / no credential \
      list) and 32106 (auth user differs) instead.";

@@ -505,11 +505,11 @@ impl Engine {
                 self.ka_recovered(now, id, result.code(), reregister);
             }
             if recovered && reregister {
-                tracing::info!(trunk = %name, "registrar answers keep-alives again: re-register now");
+                tracing::debug!(trunk = %name, "registrar answers keep-alives again: re-register now");
             } else if recovered {
                 tracing::info!(trunk = %name, "registrar answers keep-alives again; no re-register: the registration was rejected, not unreachable");
             } else if register_failed {
-                tracing::info!(trunk = %name, "registrar answers keep-alives after a failed REGISTER: re-register now");
+                tracing::debug!(trunk = %name, "registrar answers keep-alives after a failed REGISTER: re-register now");
             }
             if reregister {
                 self.out

@@ -16,6 +16,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 
 mod alert;
+mod carry;
 mod classify;
 mod domains;
 mod id;

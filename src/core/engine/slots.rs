@@ -72,7 +72,6 @@ impl Slots {
     }
 
     /// Every trunk with its slot, in slot order.
-    #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = (u32, &Trunk)> + '_ {
         self.slots
             .iter()
