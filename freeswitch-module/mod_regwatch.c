@@ -302,9 +302,17 @@ static void read_settings(void)
 			const char *name = switch_xml_attr_soft(param, "name");
 			const char *value = switch_xml_attr_soft(param, "value");
 
-			if ((st = regwatch_engine_setting(g.engine, "settings", name, value)) != REGWATCH_STATUS_OK) {
+			char note[512];
+			size_t need = 0;
+
+			st = regwatch_engine_setting(g.engine, "settings", name, value);
+			/* Rust says why a value was refused (with the allowed range) or
+			 * which name replaces an old one; logged as it is. */
+			if (regwatch_engine_setting_note(g.engine, note, sizeof(note), &need) == REGWATCH_STATUS_OK && note[0]) {
+				switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_WARNING, "[regwatch] regwatch.conf: %s\n", note);
+			} else if (st != REGWATCH_STATUS_OK) {
 				switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_WARNING,
-					"[regwatch] regwatch.conf: %s = %s: %s\n", name, value, regwatch_status_str(st));
+					"[regwatch] regwatch.conf: %s: %s\n", name, regwatch_status_str(st));
 			}
 		}
 		switch_xml_free(xml);

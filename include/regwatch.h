@@ -1013,9 +1013,26 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_settings_reset(struct regwatch
 // `keepalive`, `keepalive_interval`), applied over the PBX's own
 // configuration at the next sync.
 //
+// In FreeSWITCH's section (`settings`) names are hyphenated and times
+// in seconds (`keepalive-interval`, `keepalive-timeout`,
+// `keepalive-confirm`, `check-timeout`); a name spelt with `_` or an
+// engine millisecond name (`keepalive_interval_ms`) is still taken, with
+// a deprecation note. See `regwatch_engine_setting_note`.
+//
 // `REGWATCH_STATUS_UNKNOWN_KEY` or `REGWATCH_STATUS_INVALID_ARGUMENT`
 // for what cannot be used (the setting keeps its value).
 REGWATCH_MUST_USE regwatch_status regwatch_engine_setting(struct regwatch_engine *engine, const char *section, const char *key, const char *value);
+
+// Writes the note on the last `regwatch_engine_setting` into `buf`,
+// NUL-terminated, for the host to log as it is: why the value was
+// refused, naming the allowed range ("keepalive-interval = 0: must be
+// seconds between 1 and 600; not applied"), or, for a name FreeSWITCH's
+// style spells otherwise, the one to write instead
+// ("keepalive_interval_ms (milliseconds) is deprecated: write
+// keepalive-interval = 60 (seconds)"). Empty (`""`) when there is nothing
+// to say. `*out_len` gets the size needed (also on
+// `REGWATCH_STATUS_BUFFER_TOO_SMALL`). No secret appears in it.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_setting_note(struct regwatch_engine *engine, char *buf, size_t len, size_t *out_len);
 
 // Applies the settings read since `regwatch_engine_settings_reset`: the
 // engine options, and the log level of the callback installed with

@@ -660,6 +660,46 @@ fn module_settings_through_the_c_abi() {
     unsafe { regwatch_engine_free(e) };
 }
 
+/// FreeSWITCH's spelling (hyphens, seconds) is taken silently; an old
+/// name is taken with a note naming the new one; a refused value's note
+/// names the allowed range; the note of each call replaces the last.
+#[test]
+fn setting_notes_through_the_c_abi() {
+    let e = engine();
+    let set = |k: &str, v: &str| unsafe {
+        regwatch_engine_setting(e, c("settings").as_ptr(), c(k).as_ptr(), c(v).as_ptr())
+    };
+    let note = || text(|b, l, o| unsafe { regwatch_engine_setting_note(e, b, l, o) });
+    assert_eq!(note(), "");
+    assert_eq!(set("keepalive_interval_ms", "3000"), REGWATCH_STATUS_OK);
+    assert_eq!(
+        note(),
+        "keepalive_interval_ms (milliseconds) is deprecated: write keepalive-interval = 3 (seconds)"
+    );
+    assert_eq!(set("keepalive-interval", "3"), REGWATCH_STATUS_OK);
+    assert_eq!(note(), "");
+    assert_eq!(
+        set("keepalive-interval", "3000"),
+        REGWATCH_STATUS_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        note(),
+        "keepalive-interval = 3000: must be seconds between 1 and 600; not applied"
+    );
+    assert_eq!(
+        unsafe { regwatch_engine_settings_reset(e) },
+        REGWATCH_STATUS_OK
+    );
+    assert_eq!(note(), "");
+    assert_eq!(
+        unsafe {
+            regwatch_engine_setting_note(ptr::null_mut(), ptr::null_mut(), 0, ptr::null_mut())
+        },
+        REGWATCH_STATUS_NULL_ARGUMENT
+    );
+    unsafe { regwatch_engine_free(e) };
+}
+
 /// What the modules now only print: the AMI blocks, the FreeSWITCH
 /// headers, the log lines, and the re-register decision (per-trunk
 /// opt-out, the host's command), all made on the Rust side.

@@ -41,6 +41,8 @@ pub struct regwatch_engine {
     log_callback: Option<LogTarget>,
     /// A module's own settings (regwatch.conf), see `settings.rs`.
     pub(crate) settings: HostSettings,
+    /// The note on the last `regwatch_engine_setting` (empty: none).
+    pub(crate) setting_note: String,
     /// What the Asterisk adapter remembers.
     pub(crate) asterisk: AsteriskSession,
     /// What the FreeSWITCH adapter remembers.
@@ -130,6 +132,7 @@ pub unsafe extern "C" fn regwatch_engine_new(
             last_transmit: None,
             log_callback: None,
             settings: HostSettings::new(),
+            setting_note: String::new(),
             asterisk: AsteriskSession::new(),
             freeswitch: FreeswitchSession::new(),
         };

@@ -3,20 +3,28 @@
 //! defaults, in one place.
 //!
 //! A module hands every `key = value` it finds, with the section it was in,
-//! to [`HostSettings::set`]; nothing is interpreted in C. Keys are matched
-//! without regard to case, and `-` equals `_` (FreeSWITCH spells
-//! `check-timeout` what Asterisk spells `check_timeout`).
+//! to [`HostSettings::read`] (or [`HostSettings::set`]); nothing is
+//! interpreted in C. Keys are matched without regard to case, and `-`
+//! equals `_`.
 //!
 //! * The general section (`general` in Asterisk, `settings` in FreeSWITCH,
 //!   or none): `check_timeout` (seconds, for the console's `check`),
 //!   `ca_file`, `log_level` (`error`, `warning`, `info`, `debug`,
 //!   `trace`), `reregister_exclude` (a comma-separated list of trunks that
-//!   are never re-registered on recovery); every other key is an engine
-//!   option ([`EngineConfig::set`]: `reregister_on_recovery`,
-//!   `keepalive_interval_ms`...).
+//!   are never re-registered on recovery), and the engine options (see
+//!   [`PARAMS`]): `keepalive`, `keepalive_interval` (seconds),
+//!   `keepalive_timeout` (seconds), `reregister_on_recovery`... The
+//!   engine's own names (`keepalive_interval_ms`, in milliseconds) are
+//!   still read.
 //! * Any other section names a trunk; its keys are trunk keys
 //!   ([`TrunkConfig::set`]: `reregister_on_recovery`, `keepalive`,
 //!   `keepalive_interval`), applied over what the PBX configuration says.
+//!
+//! FreeSWITCH's style is hyphenated names and seconds (`check-timeout`,
+//! `retry-seconds`, `ping`): in its section (`settings`) a name spelt with
+//! `_`, or one of the engine's millisecond names, is read but gets a
+//! deprecation note naming the new spelling ([`Reading::note`]), which the
+//! module logs. Every refused value's note names the allowed range.
 //!
 //! The modules send the engine's keep-alive probes, so `keepalive` is on
 //! unless the file turns it off.
@@ -105,6 +113,234 @@ fn invalid(key: &str, reason: &str) -> ConfigError {
     }
 }
 
+/// What the value of an engine option is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Unit {
+    /// `on`/`off` (also `yes`/`no`, `true`/`false`, `1`/`0`).
+    Switch,
+    /// Seconds, up to three decimals, from `min_ms` to `max_ms` (the
+    /// engine takes milliseconds).
+    Seconds {
+        /// The least, in milliseconds.
+        min_ms: u64,
+        /// The most, in milliseconds.
+        max_ms: u64,
+    },
+    /// A whole number from `min` to `max`.
+    Count {
+        /// The least.
+        min: u64,
+        /// The most.
+        max: u64,
+    },
+    /// Taken as the engine takes it; `range` says what it accepts.
+    Engine {
+        /// The allowed values, for messages.
+        range: &'static str,
+    },
+}
+
+/// An engine option as a module's configuration names it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Param {
+    /// Its name, FreeSWITCH's spelling (`-` and seconds).
+    pub name: &'static str,
+    /// The engine's key ([`EngineConfig::set`]).
+    pub engine_key: &'static str,
+    /// Its value.
+    pub unit: Unit,
+    /// The engine's millisecond name, still read (FreeSWITCH: with a
+    /// deprecation note).
+    pub old_ms: Option<&'static str>,
+}
+
+const fn p(name: &'static str, engine_key: &'static str, unit: Unit) -> Param {
+    Param {
+        name,
+        engine_key,
+        unit,
+        old_ms: None,
+    }
+}
+
+const fn secs(name: &'static str, engine_key: &'static str, min_ms: u64, max_ms: u64) -> Param {
+    Param {
+        name,
+        engine_key,
+        unit: Unit::Seconds { min_ms, max_ms },
+        old_ms: Some(engine_key),
+    }
+}
+
+/// Every engine option a module's file may set, with its unit and range.
+/// The keep-alive times are narrower here than the engine's (an interval
+/// of at most 10 minutes, a timeout of at most a minute), so that
+/// milliseconds written under a seconds name are refused, not taken as
+/// hours.
+pub const PARAMS: &[Param] = &[
+    p("keepalive", "keepalive", Unit::Switch),
+    secs(
+        "keepalive-interval",
+        "keepalive_interval_ms",
+        1_000,
+        600_000,
+    ),
+    secs("keepalive-timeout", "keepalive_timeout_ms", 100, 60_000),
+    secs("keepalive-confirm", "keepalive_confirm_ms", 100, 600_000),
+    p(
+        "keepalive-failures-to-alert",
+        "keepalive_failures_to_alert",
+        Unit::Count { min: 1, max: 1000 },
+    ),
+    p(
+        "keepalive-successes-to-clear",
+        "keepalive_successes_to_clear",
+        Unit::Count { min: 1, max: 1000 },
+    ),
+    p(
+        "keepalive-jitter",
+        "keepalive_jitter",
+        Unit::Engine {
+            range: "a fraction between 0 and 0.5",
+        },
+    ),
+    p("keepalive-alternates", "keepalive_alternates", Unit::Switch),
+    p(
+        "reregister-on-recovery",
+        "reregister_on_recovery",
+        Unit::Switch,
+    ),
+    p(
+        "profile",
+        "profile",
+        Unit::Engine {
+            range: "twilio, generic or auto",
+        },
+    ),
+    p(
+        "history-len",
+        "history_len",
+        Unit::Count { min: 1, max: 4096 },
+    ),
+    p(
+        "challenges-before-rejection",
+        "challenges_before_rejection",
+        Unit::Count { min: 2, max: 255 },
+    ),
+];
+
+/// The module's own keys, FreeSWITCH's spelling.
+const MODULE_KEYS: &[&str] = &[
+    "check-timeout",
+    "ca-file",
+    "log-level",
+    "reregister-exclude",
+];
+
+/// `key` as matched: lower case, `-` for `_`.
+fn canonical(key: &str) -> String {
+    key.trim().to_ascii_lowercase().replace('_', "-")
+}
+
+/// Milliseconds as seconds: `3`, `1.5`, `0.25`.
+fn ms_as_seconds(ms: u64) -> String {
+    let (s, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        s.to_string()
+    } else {
+        format!("{s}.{frac:03}").trim_end_matches('0').to_owned()
+    }
+}
+
+/// `3`, `1.5`, `0.250` seconds as milliseconds (no sign, no exponent, at
+/// most three decimals).
+fn seconds_as_ms(v: &str) -> Option<u64> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, "0"));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty()
+        || frac.is_empty()
+        || int.len() > 9
+        || frac.len() > 3
+        || !digits(int)
+        || !digits(frac)
+    {
+        return None;
+    }
+    let frac_ms: u64 = format!("{frac:0<3}").parse().ok()?;
+    int.parse::<u64>()
+        .ok()?
+        .checked_mul(1000)?
+        .checked_add(frac_ms)
+}
+
+fn switch_value(key: &str, v: &str) -> Result<&'static str, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" | "1" => Ok("on"),
+        "off" | "no" | "false" | "0" => Ok("off"),
+        _ => Err(invalid(key, "must be on or off (yes/no, true/false)")),
+    }
+}
+
+/// The engine key and value for `value` of `param`, named `key` by the
+/// file; `ms` when `key` is the old millisecond name.
+fn engine_value(param: &Param, key: &str, value: &str, ms: bool) -> Result<String, ConfigError> {
+    match param.unit {
+        Unit::Switch => switch_value(key, value).map(str::to_owned),
+        Unit::Seconds { min_ms, max_ms } if ms => value
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min_ms..=max_ms).contains(n))
+            .map(|n| n.to_string())
+            .ok_or_else(|| {
+                invalid(
+                    key,
+                    &format!("must be milliseconds between {min_ms} and {max_ms}"),
+                )
+            }),
+        Unit::Seconds { min_ms, max_ms } => seconds_as_ms(value)
+            .filter(|n| (min_ms..=max_ms).contains(n))
+            .map(|n| n.to_string())
+            .ok_or_else(|| {
+                invalid(
+                    key,
+                    &format!(
+                        "must be seconds between {} and {}",
+                        ms_as_seconds(min_ms),
+                        ms_as_seconds(max_ms)
+                    ),
+                )
+            }),
+        Unit::Count { min, max } => value
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .map(|n| n.to_string())
+            .ok_or_else(|| {
+                invalid(
+                    key,
+                    &format!("must be a whole number between {min} and {max}"),
+                )
+            }),
+        Unit::Engine { range } => {
+            EngineConfig::default()
+                .set(param.engine_key, value)
+                .map_err(|_| invalid(key, &format!("must be {range}")))?;
+            Ok(value.to_owned())
+        }
+    }
+}
+
+/// What [`HostSettings::read`] made of one `key = value`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    /// Taken, or why not (the setting then keeps its value).
+    pub result: Result<(), ConfigError>,
+    /// One line for the admin, or `None`: why the value was refused (with
+    /// the allowed range), or, for a name FreeSWITCH's style spells
+    /// otherwise, the name to write instead.
+    pub note: Option<String>,
+}
+
 impl HostSettings {
     /// The modules' defaults.
     pub fn new() -> HostSettings {
@@ -119,43 +355,120 @@ impl HostSettings {
         key: &str,
         value: &str,
     ) -> Result<(), ConfigError> {
-        let key = key.trim().to_ascii_lowercase().replace('-', "_");
+        self.read(section, key, value).result
+    }
+
+    /// As [`HostSettings::set`], with the line to log about it.
+    pub fn read(&mut self, section: Option<&str>, key: &str, value: &str) -> Reading {
+        let written = key.trim();
         let value = value.trim();
-        if !is_general(section) {
+        let freeswitch = section.is_some_and(|s| s.trim().eq_ignore_ascii_case("settings"));
+        let mut renamed = None;
+        let result = if is_general(section) {
+            self.set_general(written, value, freeswitch, &mut renamed)
+        } else {
             let trunk = section.unwrap_or_default().trim();
+            let key = written.to_ascii_lowercase().replace('-', "_");
             // Checked now, so that a mistake is reported where it was read.
-            TrunkConfig::new(trunk).set(&key, value)?;
-            self.trunk_options
-                .entry(trunk.to_owned())
-                .or_default()
-                .push((key, value.to_owned()));
+            TrunkConfig::new(trunk).set(&key, value).map(|()| {
+                self.trunk_options
+                    .entry(trunk.to_owned())
+                    .or_default()
+                    .push((key, value.to_owned()));
+            })
+        };
+        let note = match &result {
+            Err(ConfigError::InvalidValue { reason, .. }) => {
+                Some(format!("{written} = {value}: {reason}; not applied"))
+            }
+            Err(ConfigError::UnknownKey(_)) => Some(format!(
+                "{written}: unknown parameter, ignored{}",
+                if freeswitch {
+                    " (see regwatch.conf.xml in mod_regwatch's sources)"
+                } else {
+                    ""
+                }
+            )),
+            Ok(()) => renamed,
+        };
+        Reading { result, note }
+    }
+
+    /// A key of the general section; `renamed` gets the deprecation note
+    /// (FreeSWITCH only).
+    fn set_general(
+        &mut self,
+        written: &str,
+        value: &str,
+        freeswitch: bool,
+        renamed: &mut Option<String>,
+    ) -> Result<(), ConfigError> {
+        let name = canonical(written);
+        let old_style = freeswitch && written.contains('_');
+        if let Some(k) = MODULE_KEYS.iter().find(|k| **k == name) {
+            self.set_module_key(k, written, value)?;
+            if old_style {
+                *renamed = Some(format!("{written} is deprecated: write {k}"));
+            }
             return Ok(());
         }
-        match key.as_str() {
-            "check_timeout" => {
+        let by_name = PARAMS.iter().find(|p| p.name == name);
+        let by_ms = PARAMS
+            .iter()
+            .find(|p| p.old_ms.is_some_and(|o| canonical(o) == name));
+        let Some(param) = by_name.or(by_ms) else {
+            // Not a known name: as the engine takes it (it may know more).
+            let key = written.to_ascii_lowercase().replace('-', "_");
+            EngineConfig::default().set(&key, value)?;
+            self.engine_options.push((key, value.to_owned()));
+            return Ok(());
+        };
+        let ms = by_name.is_none();
+        let v = engine_value(param, written, value, ms)?;
+        if freeswitch && ms {
+            let secs = v.parse().map(ms_as_seconds).unwrap_or_default();
+            *renamed = Some(format!(
+                "{written} (milliseconds) is deprecated: write {} = {secs} (seconds)",
+                param.name
+            ));
+        } else if old_style {
+            *renamed = Some(format!("{written} is deprecated: write {}", param.name));
+        }
+        // The engine has the last word on its own keys.
+        EngineConfig::default().set(param.engine_key, &v)?;
+        self.engine_options.push((param.engine_key.to_owned(), v));
+        Ok(())
+    }
+
+    /// `check-timeout`, `ca-file`, `log-level`, `reregister-exclude`.
+    fn set_module_key(
+        &mut self,
+        name: &str,
+        written: &str,
+        value: &str,
+    ) -> Result<(), ConfigError> {
+        match name {
+            "check-timeout" => {
                 let s: u32 = value
                     .parse()
                     .ok()
                     .filter(|s| (1..=600).contains(s))
-                    .ok_or_else(|| invalid(&key, "seconds between 1 and 600"))?;
+                    .ok_or_else(|| invalid(written, "must be seconds between 1 and 600"))?;
                 self.check_timeout_ms = s * 1000;
             }
-            "ca_file" => self.ca_file = (!value.is_empty()).then(|| value.to_owned()),
-            "log_level" => {
-                self.log_level = LogLevel::parse(value)
-                    .ok_or_else(|| invalid(&key, "error, warning, info, debug or trace"))?
+            "ca-file" => self.ca_file = (!value.is_empty()).then(|| value.to_owned()),
+            "log-level" => {
+                self.log_level = LogLevel::parse(value).ok_or_else(|| {
+                    invalid(written, "must be error, warning, info, debug or trace")
+                })?
             }
-            "reregister_exclude" => {
+            _ => {
                 for trunk in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                     self.trunk_options
                         .entry(trunk.to_owned())
                         .or_default()
                         .push(("reregister_on_recovery".to_owned(), "off".to_owned()));
                 }
-            }
-            _ => {
-                EngineConfig::default().set(&key, value)?;
-                self.engine_options.push((key, value.to_owned()));
             }
         }
         Ok(())
@@ -190,100 +503,4 @@ impl HostSettings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_turn_keepalive_on_and_nothing_else() {
-        let s = HostSettings::new();
-        assert_eq!(s.check_timeout_ms, 8000);
-        assert_eq!(s.ca_file, None);
-        assert_eq!(s.log_level, LogLevel::Info);
-        let cfg = s.engine_config(&EngineConfig::default());
-        assert!(cfg.keepalive.enabled);
-        assert_eq!(
-            EngineConfig {
-                keepalive: EngineConfig::default().keepalive,
-                ..cfg.clone()
-            },
-            EngineConfig::default()
-        );
-    }
-
-    #[test]
-    fn both_spellings_and_sections_are_read() {
-        let mut s = HostSettings::new();
-        s.set(Some("general"), "check_timeout", "3").unwrap();
-        s.set(Some("settings"), "Log-Level", "TRACE").unwrap();
-        s.set(None, "ca-file", "/etc/ca.pem").unwrap();
-        s.set(None, "keepalive", "off").unwrap();
-        s.set(None, "reregister-on-recovery", "no").unwrap();
-        s.set(None, "keepalive-interval-ms", "30000").unwrap();
-        assert_eq!(s.check_timeout_ms, 3000);
-        assert_eq!(s.log_level, LogLevel::Trace);
-        assert_eq!(s.ca_file.as_deref(), Some("/etc/ca.pem"));
-        let cfg = s.engine_config(&EngineConfig::default());
-        assert!(!cfg.keepalive.enabled);
-        assert!(!cfg.reregister_on_recovery);
-        assert_eq!(cfg.keepalive.interval_ms, 30_000);
-    }
-
-    #[test]
-    fn bad_values_and_keys_are_refused_where_read() {
-        let mut s = HostSettings::new();
-        assert!(matches!(
-            s.set(None, "log_level", "loud"),
-            Err(ConfigError::InvalidValue { .. })
-        ));
-        assert!(s.set(None, "check_timeout", "0").is_err());
-        assert!(s.set(None, "check_timeout", "ten").is_err());
-        assert!(matches!(
-            s.set(None, "no_such_key", "1"),
-            Err(ConfigError::UnknownKey(_))
-        ));
-        assert!(matches!(
-            s.set(Some("trunk-a"), "bogus", "1"),
-            Err(ConfigError::UnknownKey(_))
-        ));
-        assert!(s.set(Some("trunk-a"), "keepalive", "maybe").is_err());
-        assert_eq!(s, HostSettings::new());
-    }
-
-    #[test]
-    fn trunk_sections_and_the_exclude_list_reach_the_trunk() {
-        let mut s = HostSettings::new();
-        s.set(Some("office"), "reregister_on_recovery", "no")
-            .unwrap();
-        s.set(Some("office"), "keepalive_interval", "20").unwrap();
-        s.set(None, "reregister-exclude", "gw_a, gw_b,,").unwrap();
-        let office = s.trunk_config(TrunkConfig::new("office"));
-        assert_eq!(office.reregister_on_recovery, Some(false));
-        assert_eq!(office.keepalive_interval, Some(20));
-        for gw in ["gw_a", "gw_b"] {
-            assert_eq!(
-                s.trunk_config(TrunkConfig::new(gw)).reregister_on_recovery,
-                Some(false)
-            );
-        }
-        assert_eq!(
-            s.trunk_config(TrunkConfig::new("other")),
-            TrunkConfig::new("other")
-        );
-    }
-
-    #[test]
-    fn log_levels_parse_the_same_for_both_hosts() {
-        for (t, l) in [
-            ("error", LogLevel::Error),
-            ("WARNING", LogLevel::Warn),
-            ("warn", LogLevel::Warn),
-            ("notice", LogLevel::Info),
-            ("info", LogLevel::Info),
-            ("debug", LogLevel::Debug),
-            ("trace", LogLevel::Trace),
-        ] {
-            assert_eq!(LogLevel::parse(t), Some(l), "{t}");
-        }
-        assert_eq!(LogLevel::parse("verbose"), None);
-    }
-}
+mod tests;
