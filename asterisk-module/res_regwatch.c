@@ -651,7 +651,7 @@ static void seed_states(void)
 }
 
 /* Whether the carry of the engine before an unload is still to be given
- * to this one (after the first sync: trunks and Asterisk's view first). */
+ * to this one (at the first sync, once the trunks exist). */
 static int carry_pending;
 
 /* Serializer: the causes the engine before the last unload carried, from
@@ -706,10 +706,12 @@ static int sync_task(void *data)
 	if (st != REGWATCH_STATUS_OK) {
 		ast_log(LOG_ERROR, "regwatch: could not apply the PJSIP configuration: %s\n", regwatch_status_str(st));
 	}
-	seed_states();
+	/* What the engine before an unload knew first, then Asterisk's own
+	 * view, which wins where they disagree: one event per trunk. */
 	if (carry_pending) {
 		carry_in();
 	}
+	seed_states();
 	drain();
 	return 0;
 }

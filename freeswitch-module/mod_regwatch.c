@@ -614,8 +614,10 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_regwatch_load)
 	}
 	read_settings();
 	read_gateways();
-	seed_states();
+	/* What the engine before an unload knew first, then sofia's own view,
+	 * which wins where they disagree: one event per gateway. */
 	carry_in();
+	seed_states();
 	if (switch_event_reserve_subclass("regwatch::state") != SWITCH_STATUS_SUCCESS
 			|| switch_event_reserve_subclass("regwatch::alert") != SWITCH_STATUS_SUCCESS) {
 		switch_log_printf(SWITCH_CHANNEL_LOG, SWITCH_LOG_ERROR, "[regwatch] cannot reserve its event subclasses\n");

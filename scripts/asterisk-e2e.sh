@@ -127,7 +127,7 @@ ast "module show like regwatch" >"$OUT/module.txt"
 check "res_regwatch loaded" grep -q "res_regwatch.so.*Running" "$OUT/module.txt"
 
 # --- the soak: runs from soakgood's first 200 OK beside everything below -----
-# soakgood asks 600 s and is granted 120; Asterisk refreshes 10 s before
+# soakgood asks 120 s and is granted 120; Asterisk refreshes 10 s before
 # the granted expiry. soakbad has soakgood's AOR and a wrong password
 # (retried every 30 s); regoff's domain has registration turned off. The
 # registrar's log has the time of every binding it saved.
@@ -428,7 +428,7 @@ PY
 check "every field of the Regwatch* AMI events seen is documented" \
     sh -c "grep -q '^checked .*RegwatchState' '$OUT/undocumented-fields.txt' && ! grep -qv '^checked ' '$OUT/undocumented-fields.txt'"
 {
-    printf 'soak: %s refresh cycles of %s s granted (Asterisk asks 600), %s s from soakgood'"'"'s first 200 OK\n' \
+    printf 'soak: %s refresh cycles of %s s granted (Asterisk asks 120), %s s from soakgood'"'"'s first 200 OK\n' \
         "$SOAK_CYCLES" "$SOAK_GRANT" "$(py "int($soak_end - $soak_t0)")"
     grep -v '^FAIL\|^done$' "$OUT/soak-verdict.txt" | sed 's/^/soak: /'
 } | tee -a "$OUT/figures.txt" >&2

@@ -7,7 +7,9 @@ use super::enums::regwatch_transport;
 use super::observe::probe_status;
 use super::regwatch_status;
 use crate::core::ProbeResult;
-use crate::driver::{options, test_register, trunk_check, CheckOptions, Endpoint, TrunkCheck};
+use crate::driver::{
+    account_query, options, test_register, trunk_check, CheckOptions, Endpoint, TrunkCheck,
+};
 use crate::validate::Transport;
 use std::ffi::{c_char, CString};
 use std::time::Duration;
@@ -74,16 +76,21 @@ pub(crate) fn options_check(
     ep: &Endpoint,
     domain: &str,
     user: &str,
+    query: bool,
     opts: &CheckOptions,
 ) -> regwatch_check {
-    let o = options(ep, domain, user, opts);
+    let (o, what) = if query {
+        (account_query(ep, domain, user, opts), "query REGISTER")
+    } else {
+        (options(ep, domain, user, opts), "OPTIONS")
+    };
     let cause = if o.result.class().reachable() {
         "healthy"
     } else {
         o.result.cause().map_or("unknown", |c| c.as_str())
     };
     let json = serde_json::to_string(&o).unwrap_or_else(|_| "{}".to_owned());
-    let text = format!("OPTIONS to {}: {}\n", o.endpoint, o.summary());
+    let text = format!("{what} to {}: {}\n", o.endpoint, o.summary());
     let probe = Some((o.result, o.rtt_ms.map(|ms| (ms * 1000.0) as u64)));
     made(json, text, cause, probe)
 }
@@ -152,7 +159,7 @@ pub unsafe extern "C" fn regwatch_check_options(
             port,
             transport,
         };
-        finish(options_check(&ep, domain, user, &opts), out)
+        finish(options_check(&ep, domain, user, false, &opts), out)
     })
 }
 

@@ -30,6 +30,9 @@ enum Work {
         endpoint: Endpoint,
         domain: String,
         user: String,
+        /// An account query (a REGISTER without Contact or credentials),
+        /// not an OPTIONS.
+        query: bool,
     },
     /// The live check of a trunk.
     Check(Box<TrunkConfig>),
@@ -93,6 +96,7 @@ pub unsafe extern "C" fn regwatch_engine_probe_job(
                 },
                 domain: req.domain,
                 user: req.user,
+                query: p.purpose == crate::core::ProbePurpose::AccountQuery,
             },
             timeout_ms: req.timeout_ms,
             ca_file: h.settings.ca_file.clone(),
@@ -149,8 +153,9 @@ pub unsafe extern "C" fn regwatch_job_run(job: *mut regwatch_job) -> regwatch_st
                 endpoint,
                 domain,
                 user,
+                query,
                 ..
-            } => options_check(endpoint, domain, user, &opts),
+            } => options_check(endpoint, domain, user, *query, &opts),
             Work::Check(cfg) => trunk_check_of(cfg, &opts),
         });
         regwatch_status::REGWATCH_STATUS_OK

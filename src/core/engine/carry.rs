@@ -7,10 +7,12 @@
 //! The text is one line per trunk, tab-separated: name, state, cause,
 //! cause code, failure, rejection, account-query answer, registered at,
 //! expires at (times in the engine clock's milliseconds: valid in the same
-//! process, whose monotonic clock both engines read). It is applied only
-//! where it agrees with the PBX's own view, which the module feeds first
-//! (Asterisk's `pjsip show registrations`): a trunk the PBX shows in
-//! another state than the one carried keeps what the PBX says.
+//! process, whose monotonic clock both engines read). A module applies it
+//! to the new engine's trunks before the PBX's own view (Asterisk's `pjsip
+//! show registrations`), which then wins where it disagrees: one event per
+//! trunk at the load, and no cause `unknown` for a trunk whose cause was
+//! known. (FreeSWITCH's module seeds from `sofia xmlstatus` first: that
+//! feed only fills trunks still unknown, so the carry then agrees or not.)
 use super::alert::{alert_wanted, Transition};
 use super::timer::TimerKind;
 use super::trunk::Binding;
@@ -93,7 +95,14 @@ impl Engine {
             let agrees = t.state == RegState::Unknown
                 || t.state == state
                 || (t.state.is_bound() && state.is_bound());
-            if !agrees || !matches!(t.cause, Cause::Unknown | Cause::Healthy) {
+            // A cause of the new engine's own (from the wire already)
+            // stands; one from the configuration alone yields to what was
+            // seen before the reload.
+            let open = matches!(
+                t.cause,
+                Cause::Unknown | Cause::Healthy | Cause::ConfigInvalid
+            );
+            if !agrees || !open {
                 continue;
             }
             t.failure = Cause::parse(failure);
@@ -114,7 +123,7 @@ impl Engine {
             let code = num(code).and_then(|c| u16::try_from(c).ok());
             // The alert the previous engine raised was never cleared: it
             // stands, and is not raised again.
-            if alert_wanted(state, cause) {
+            if alert_wanted(state, cause) && t.alert.is_none() {
                 t.alert = Some(cause);
             }
             if timer.is_some() {

@@ -13,7 +13,7 @@ mod register;
 mod target;
 mod trunk;
 
-pub use probe::{options, OptionsOutcome};
+pub use probe::{account_query, options, OptionsOutcome};
 pub use register::{test_register, RegisterCheck, RegisterStep};
 pub use target::{dns_failure, locate, CheckOptions};
 pub use trunk::{trunk_check, TrunkCheck};

@@ -48,6 +48,29 @@ impl OptionsOutcome {
 /// Sends one OPTIONS for `domain` (as `user`) to `ep` and waits for the
 /// final answer.
 pub fn options(ep: &Endpoint, domain: &str, user: &str, opts: &CheckOptions) -> OptionsOutcome {
+    probe_with(ep, domain, user, opts, build::options)
+}
+
+/// The account query: a REGISTER for `user@domain` without Contact and
+/// without credentials (RFC 3261 §10.2.3, it changes no binding), sent
+/// and answered like [`options`]: a challenge says the account takes
+/// registrations, a 403 that it may not register.
+pub fn account_query(
+    ep: &Endpoint,
+    domain: &str,
+    user: &str,
+    opts: &CheckOptions,
+) -> OptionsOutcome {
+    probe_with(ep, domain, user, opts, build::register_query)
+}
+
+fn probe_with(
+    ep: &Endpoint,
+    domain: &str,
+    user: &str,
+    opts: &CheckOptions,
+    request: fn(&RequestContext<'_>) -> String,
+) -> OptionsOutcome {
     let mut out = OptionsOutcome {
         endpoint: ep.to_string(),
         result: ProbeResult::Timeout,
@@ -75,7 +98,7 @@ pub fn options(ep: &Endpoint, domain: &str, user: &str, opts: &CheckOptions) -> 
     let id = random_hex();
     let branch = format!("z9hG4bK-rw{id}");
     let build = |local: &str| {
-        build::options(&RequestContext {
+        request(&RequestContext {
             domain,
             user,
             transport: ep.transport,

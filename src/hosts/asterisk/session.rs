@@ -7,10 +7,10 @@ use super::{
     parse_conf, parse_log_line, parse_show_registrations, AsteriskConfig, ObjectSet,
     RegistrationIndex, RegistryEvent,
 };
-use crate::core::{Engine, Error, RegState};
+use crate::core::{Engine, Error, HistoryKind, HostState, RegState};
 use crate::hosts::session::{feed, upsert, Fed};
 use crate::hosts::settings::HostSettings;
-use crate::hosts::{Fact, HostError};
+use crate::hosts::{Fact, FactKind, HostError};
 use std::collections::BTreeSet;
 
 /// What the Asterisk adapter remembers for one engine.
@@ -131,17 +131,38 @@ impl AsteriskSession {
 
     /// `pjsip show registrations`: each registration the engine knows but
     /// has seen nothing of yet (state `unknown`) takes the state Asterisk
-    /// shows; trunks with their own observations keep them.
+    /// shows; so does one whose state was carried over a module reload
+    /// (`regwatch_engine_carry_apply`, given first) when Asterisk now
+    /// shows it otherwise (bound or not). Trunks with their own
+    /// observations keep them.
     pub fn registrations_text(&self, engine: &mut Engine, now_ms: u64, text: &str) -> Fed {
         let facts: Vec<Fact> = parse_show_registrations(text)
             .into_iter()
-            .filter(|r| {
-                engine
-                    .find_trunk(&r.name)
-                    .and_then(|id| engine.trunk_state(id).ok())
-                    .is_some_and(|(s, _)| s == RegState::Unknown)
-            })
             .map(|r| r.fact())
+            .filter(|f| {
+                let Some(id) = engine.find_trunk(&f.trunk) else {
+                    return false;
+                };
+                let Ok((state, _)) = engine.trunk_state(id) else {
+                    return false;
+                };
+                if state == RegState::Unknown {
+                    return true;
+                }
+                let carried = engine.snapshot(id).is_ok_and(|s| {
+                    s.history
+                        .last()
+                        .is_some_and(|h| h.kind == HistoryKind::CarriedOver)
+                });
+                let pbx_bound = matches!(
+                    f.kind,
+                    FactKind::HostState {
+                        state: HostState::Registered,
+                        ..
+                    }
+                );
+                carried && pbx_bound != state.is_bound()
+            })
             .collect();
         feed(engine, now_ms, &facts)
     }

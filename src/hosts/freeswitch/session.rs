@@ -120,26 +120,35 @@ impl FreeswitchSession {
 
     /// `sofia xmlstatus`: each gateway the engine knows but has seen
     /// nothing of yet (state `unknown`) takes the state sofia shows
-    /// (`REGED`: registered; `FAILED`/`FAIL_WAIT`: rejected); gateways with
-    /// their own observations keep them.
+    /// (`REGED`: registered; `FAILED`/`FAIL_WAIT`: rejected); so does one
+    /// whose state was carried over a module reload (given first) when
+    /// sofia now shows it otherwise (bound or not). Gateways with their
+    /// own observations keep them.
     pub fn status_xml(&self, engine: &mut Engine, now_ms: u64, text: &str) -> Fed {
+        use crate::core::{HistoryKind, HostState, RegState};
         let facts: Vec<Fact> = parse_status_xml(text)
             .into_iter()
-            .filter(|g| {
-                engine
-                    .find_trunk(&g.name)
-                    .and_then(|id| engine.trunk_state(id).ok())
-                    .is_some_and(|(s, _)| s == crate::core::RegState::Unknown)
-            })
             .filter_map(|g| {
                 let state = g.host_state()?;
-                Some(Fact::new(
+                let id = engine.find_trunk(&g.name)?;
+                let (now, _) = engine.trunk_state(id).ok()?;
+                let carried = engine.snapshot(id).is_ok_and(|s| {
+                    s.history
+                        .last()
+                        .is_some_and(|h| h.kind == HistoryKind::CarriedOver)
+                });
+                let take = now == RegState::Unknown
+                    || (carried && (state == HostState::Registered) != now.is_bound());
+                take.then_some((g, state))
+            })
+            .map(|(g, state)| {
+                Fact::new(
                     g.name.clone(),
                     FactKind::HostState {
                         state,
                         detail: Some(format!("sofia xmlstatus: {}", g.state)),
                     },
-                ))
+                )
             })
             .collect();
         feed(engine, now_ms, &facts)
