@@ -254,17 +254,15 @@ impl RegisterIndex {
         best.map(|(_, slot)| slot)
     }
 
-    /// The trunks indexed under the same AOR user, domain host and port as
-    /// `config` (itself included when indexed).
-    pub(super) fn same_aor(&self, config: &TrunkConfig, parts: &DomainParts) -> Vec<u32> {
-        let k = Keys::of(config, parts);
-        self.aors
-            .get(k.host)
-            .and_then(|users| users.get(config.username.as_str()))
-            .and_then(|g| g.tied(Some(k.port)))
-            .filter(|(_, port_ok)| *port_ok)
-            .map(|(set, _)| set.to_vec())
-            .unwrap_or_default()
+    /// Whether a REGISTER's To or From AOR is indexed for more than one
+    /// trunk (a few hash probes): only then can two trunks tie.
+    pub(super) fn may_tie(&self, q: &Query<'_>) -> bool {
+        q.aors.iter().flatten().any(|(user, host)| {
+            matches!(
+                self.aors.get(host.as_ref()).and_then(|u| u.get(*user)),
+                Some(Group::Many(_))
+            )
+        })
     }
 
     /// Every trunk as good a match for the REGISTER as

@@ -198,7 +198,6 @@ impl Engine {
             failure: None,
             rejection: None,
             query_wanted: false,
-            twins: false,
             query_answer: None,
             failures_in_row: 0,
             refresh_late_by: None,
@@ -209,9 +208,7 @@ impl Engine {
             retransmissions: 0,
         };
         tracing::debug!(trunk = %trunk.config.name, "trunk added");
-        let config = trunk.config.clone();
         self.slots.insert(trunk);
-        self.mark_twins(&config);
         self.configure(now, id);
         Ok(id)
     }
@@ -243,35 +240,12 @@ impl Engine {
         let old = std::mem::replace(&mut t.config, config);
         let parts = self.domains.parts(&old.domain);
         self.index.remove(&old, parts, id.slot);
-        self.mark_twins(&old);
         if let Some(t) = self.slots.get(id) {
             let parts = self.domains.parts(&t.config.domain);
             self.index.insert(&t.config, parts, id.slot);
-            let config = t.config.clone();
-            self.mark_twins(&config);
         }
         self.configure(now, id);
         Ok(())
-    }
-
-    /// Marks the trunks that register `config`'s AOR to its registrar as
-    /// twins when there are several (see `wire.rs`).
-    fn mark_twins(&mut self, config: &TrunkConfig) {
-        let parts = self.domains.parts(&config.domain);
-        let mut same = self.index.same_aor(config, parts);
-        // The index also lists trunks whose authorization user is this
-        // AOR user; twins share the AOR itself.
-        same.retain(|s| {
-            self.slots
-                .at(*s)
-                .is_some_and(|t| t.config.username == config.username)
-        });
-        let twins = same.len() > 1;
-        for s in same {
-            if let Some(t) = self.slots.at_mut(s) {
-                t.twins = twins;
-            }
-        }
     }
 
     fn configure(&mut self, now: u64, id: TrunkId) {
@@ -358,7 +332,6 @@ impl Engine {
         };
         let parts = self.domains.parts(&t.config.domain);
         self.index.remove(&t.config, parts, id.slot);
-        self.mark_twins(&t.config);
         // The trunk's only Call-ID entry is its last REGISTER's.
         if let Some(w) = &t.wire {
             self.forget_call_id(w.call_id(), id.slot);

@@ -67,7 +67,7 @@ impl Engine {
             _ => 0,
         };
         t.query_answer = Some(code);
-        let Some(cause) = cause_of_answer(code) else {
+        let Some(cause) = cause_of_answer(code).map(|c| t.refine(c)) else {
             return;
         };
         let still_the_403 = t.state == RegState::Rejected

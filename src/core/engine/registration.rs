@@ -99,6 +99,26 @@ impl Trunk {
         Step::to(tr)
     }
 
+    /// Twilio refuses an authorization user that differs from the AOR user.
+    fn twilio_auth_user_differs(&self) -> bool {
+        self.profile == Profile::Twilio
+            && self
+                .config
+                .auth_username
+                .as_deref()
+                .is_some_and(|a| a != self.config.username)
+    }
+
+    /// A credential refusal is the auth user mismatch when Twilio would
+    /// refuse the pair for it (as `classify` says of a REGISTER's answer).
+    pub(super) fn refine(&self, cause: Cause) -> Cause {
+        if cause == Cause::CredentialsRejected && self.twilio_auth_user_differs() {
+            Cause::AuthUsernameMismatch
+        } else {
+            cause
+        }
+    }
+
     /// A response to the last REGISTER (provisional ones change nothing).
     pub(super) fn on_response(
         &mut self,
@@ -116,12 +136,7 @@ impl Trunk {
             sent_credentials: self.attempt.with_credentials,
             challenges: self.attempt.challenges,
             challenges_before_rejection: cfg.challenges_before_rejection,
-            twilio_auth_user_differs: self.profile == Profile::Twilio
-                && self
-                    .config
-                    .auth_username
-                    .as_deref()
-                    .is_some_and(|a| a != self.config.username),
+            twilio_auth_user_differs: self.twilio_auth_user_differs(),
         };
         let code = r.code;
         if code == 401 || code == 407 {
@@ -201,7 +216,7 @@ impl Trunk {
                     match self.query_answer {
                         Some(code) => {
                             if let Some(known) = super::query::cause_of_answer(code) {
-                                cause = known;
+                                cause = self.refine(known);
                             }
                         }
                         None => self.query_wanted = true,

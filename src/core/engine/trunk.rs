@@ -120,9 +120,6 @@ pub(super) struct Trunk {
     /// REGISTER's credentials the host did not report; its answer, kept
     /// until a success or a new configuration.
     pub(super) query_wanted: bool,
-    /// Another trunk registers the same AOR to the same registrar: a new
-    /// dialog is told by its Contact user, or filed under neither.
-    pub(super) twins: bool,
     pub(super) query_answer: Option<u16>,
     pub(super) failures_in_row: u32,
     pub(super) refresh_late_by: Option<u64>,

@@ -17,13 +17,14 @@
 //! leaves nothing behind.
 use super::index::Query;
 use super::{Engine, TrunkId};
+use crate::core::config::TrunkConfig;
 use crate::core::keepalive::ProbeResult;
 use crate::core::observation::{
     Challenge, Observation, RegisterResponse, RegisterSent, TwilioError,
 };
 use crate::sip::uri::{uri_binding, uri_port};
 use crate::sip::{self, Message, ParseError, StartLine};
-use crate::validate::Transport;
+use crate::validate::{DomainParts, Transport};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -208,19 +209,45 @@ impl Engine {
             ruri_port: ruri_port.unwrap_or(5060),
         };
         let slot = self.index.lookup(&q)?;
-        if !self.slots.at(slot).is_some_and(|t| t.twins) {
+        if !self.index.may_tie(&q) {
             return Some(slot);
         }
         // The same AOR registered twice to one registrar (an admin testing
         // a right and a wrong password): only the Contact the host
         // registers can tell a new dialog's owner; when it cannot, the
-        // REGISTER is filed under neither (DESIGN.md, "Field rules").
+        // REGISTER is filed under neither (DESIGN.md, "Field rules"). The
+        // twins are the trunks tied with the winner that share its AOR
+        // user, domain host and port (a trunk whose authorization user
+        // is this AOR user is not one).
+        let key = |c: &TrunkConfig| {
+            let p = DomainParts::parse(&c.domain);
+            let port = p
+                .port
+                .or(c.port)
+                .unwrap_or_else(|| c.transport.unwrap_or(Transport::Udp).default_port());
+            (p.host, port)
+        };
+        let winner = &self.slots.at(slot)?.config;
+        let mine = key(winner);
+        let twins: Vec<u32> = self
+            .index
+            .ties(&q)
+            .into_iter()
+            .filter(|s| {
+                self.slots
+                    .at(*s)
+                    .is_some_and(|t| t.config.username == winner.username && key(&t.config) == mine)
+            })
+            .collect();
+        if twins.len() <= 1 {
+            return Some(slot);
+        }
         let contact_user = msg
             .contacts()
             .first()
             .and_then(|c| c.addr.user())
             .map(str::to_owned);
-        let mut owners = self.index.ties(&q).into_iter().filter(|s| {
+        let mut owners = twins.into_iter().filter(|s| {
             self.slots
                 .at(*s)
                 .is_some_and(|t| contact_user.is_some() && t.config.contact_user == contact_user)
@@ -384,6 +411,7 @@ mod tests {
         };
         let addrs = [msg.to(), msg.from()];
         let mut best: Option<(u32, u32)> = None;
+        let mut scores = Vec::new();
         for (slot, t) in e.slots.iter() {
             let parts = DomainParts::parse(&t.config.domain);
             let mut score = 0;
@@ -412,8 +440,13 @@ mod tests {
             if score >= 2 && best.is_none_or(|(b, _)| score > b) {
                 best = Some((score, slot));
             }
+            scores.push((slot, score));
         }
-        let slot = best.map(|(_, slot)| slot)?;
+        let (score, slot) = best?;
+        if score < 4 {
+            // Matched by the Request-URI alone: no AOR to share.
+            return Some(slot);
+        }
         // A trunk whose AOR another trunk registers to the same registrar
         // and port: a new dialog is filed under neither (the REGISTERs
         // here carry Contact user `x`, which no trunk names).
@@ -425,11 +458,14 @@ mod tests {
                 .unwrap_or_else(|| c.transport.unwrap_or(Transport::Udp).default_port());
             (parts.host, c.username.clone(), port)
         };
+        // The twins are the trunks as good a match as the winner that share
+        // its AOR user, domain host and port.
         let mine = key(&e.slots.at(slot)?.config);
-        let twins = e
-            .slots
+        let twins = scores
             .iter()
-            .filter(|(_, t)| key(&t.config) == mine)
+            .filter(|(s, sc)| {
+                *sc == score && e.slots.at(*s).is_some_and(|t| key(&t.config) == mine)
+            })
             .count();
         (twins == 1).then_some(slot)
     }

@@ -44,6 +44,11 @@ pub(super) fn notes<'a>(regs: impl Iterator<Item = Reg<'a>>) -> HashMap<&'a str,
         fn user<'a>(r: &Reg<'a>) -> &'a str {
             r.contact_user.unwrap_or(DEFAULT_CONTACT_USER)
         }
+        // Linear even for a file with 100k copies of one registration.
+        let mut per_user: HashMap<&str, usize> = HashMap::new();
+        for r in group {
+            *per_user.entry(user(r)).or_default() += 1;
+        }
         for r in group {
             // Bounded: a config with thousands of copies names the first few.
             let others: Vec<String> = group
@@ -54,7 +59,7 @@ pub(super) fn notes<'a>(regs: impl Iterator<Item = Reg<'a>>) -> HashMap<&'a str,
                 .collect();
             let others = others.join(", ");
             let mine = user(r);
-            let same_contact = group.iter().any(|o| o.name != r.name && user(o) == mine);
+            let same_contact = per_user.get(mine).is_some_and(|n| *n > 1);
             let finding = if same_contact {
                 Finding {
                     code: codes::ASTERISK_SHARED_AOR,
