@@ -23,7 +23,10 @@ echo "== cc ... \$(pkg-config --cflags --libs regwatch)"
 $CC -std=c11 -Wall -Wextra -Werror examples/c/host_loop.c $(pkg-config --cflags --libs regwatch) \
     -Wl,-rpath,"$prefix/lib" -o "$out/host_loop"
 "$out/host_loop" > "$out/shared.txt"
-ldd "$out/host_loop" | grep -q "$prefix/lib/$soname" || { echo "not linked to the installed $soname"; ldd "$out/host_loop"; exit 1; }
+# (Captured first: `ldd | grep -q` under pipefail fails when grep stops
+# reading before ldd has written everything.)
+linked=$(ldd "$out/host_loop")
+grep -q "$prefix/lib/$soname" <<<"$linked" || { echo "not linked to the installed $soname"; echo "$linked"; exit 1; }
 echo "== static: cc ... \$(pkg-config --cflags --libs --static regwatch)"
 $CC -std=c11 -Wall -Wextra -Werror examples/c/host_loop.c -I"$prefix/include" \
     "$prefix/lib/libregwatch.a" $(pkg-config --libs-only-l --static regwatch | sed 's/-lregwatch//') -o "$out/host_loop_static"
