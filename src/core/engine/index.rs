@@ -227,22 +227,9 @@ impl RegisterIndex {
             }
         }
         let mut best = None;
-        for (user, host) in q.aors.iter().flatten() {
-            let Some(g) = self
-                .aors
-                .get(host.as_ref())
-                .and_then(|users| users.get(*user))
-            else {
-                continue;
-            };
-            // Every trunk in `g` has `host` as its domain host, so the
-            // Request-URI bonus applies to all of them or to none.
-            if q.ruri_host.as_deref() == Some(host.as_ref()) {
-                if let Some((slot, port_ok)) = g.best(Some(q.ruri_port)) {
-                    consider(&mut best, if port_ok { 7 } else { 6 }, slot);
-                }
-            } else if let Some((slot, _)) = g.best(None) {
-                consider(&mut best, 4, slot);
+        for (score, tied) in self.aor_matches(q) {
+            if let Some(slot) = tied.first() {
+                consider(&mut best, score, *slot);
             }
         }
         if best.is_none() {
@@ -279,23 +266,27 @@ impl RegisterIndex {
             Some((s, _)) if *s > score => {}
             _ => best = Some((score, slots)),
         };
-        for (user, host) in q.aors.iter().flatten() {
-            let Some(g) = self
-                .aors
-                .get(host.as_ref())
-                .and_then(|users| users.get(*user))
-            else {
-                continue;
-            };
-            if q.ruri_host.as_deref() == Some(host.as_ref()) {
-                if let Some((set, port_ok)) = g.tied(Some(q.ruri_port)) {
-                    consider(if port_ok { 7 } else { 6 }, set.to_vec());
-                }
-            } else if let Some((set, _)) = g.tied(None) {
-                consider(4, set.to_vec());
-            }
+        for (score, tied) in self.aor_matches(q) {
+            consider(score, tied.to_vec());
         }
         best.map(|(_, v)| v).unwrap_or_default()
+    }
+
+    /// For the REGISTER's To and From AOR, the trunks indexed under it and
+    /// their score: 4, plus 2 when the Request-URI host is the domain host
+    /// and 1 more for the port. Every trunk of one AOR has that host as
+    /// its domain host, so the Request-URI bonus applies to all of them or
+    /// to none.
+    fn aor_matches<'s>(&'s self, q: &'s Query<'_>) -> impl Iterator<Item = (u8, Tied<'s>)> + 's {
+        q.aors.iter().flatten().filter_map(move |(user, host)| {
+            let g = self.aors.get(host.as_ref())?.get(*user)?;
+            if q.ruri_host.as_deref() == Some(host.as_ref()) {
+                let (tied, port_ok) = g.tied(Some(q.ruri_port))?;
+                Some((if port_ok { 7 } else { 6 }, tied))
+            } else {
+                g.tied(None).map(|(tied, _)| (4, tied))
+            }
+        })
     }
 
     /// How many keys the maps hold.
