@@ -644,9 +644,27 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_probe_check(struct regwatch_en
 // unusable `ca_file`: `REGWATCH_STATUS_IO`, as for
 // `regwatch_check_options`. On OK, `*out` is a new check whose JSON is
 // `{"endpoint","steps":[{"request","code","reason","rtt_ms","note"}],
-// "state","cause","granted_expires","contact_bound","deregistered",
-// "diagnosis":{...}}`; never a password. Thread-safe (`config` is only read).
+// "mode":"register","contact","state","cause","granted_expires",
+// "raised_expires","contact_bound","bindings":[{"uri","expires","ours"}],
+// "bindings_after":[...],"deregistered","diagnosis":{...}}`; never a
+// password. Every request goes out from one socket (or connection) with
+// one Contact and one Call-ID, so `Expires: 0` removes exactly the test
+// binding; `deregistered` is true only when the registrar's 200 to it no
+// longer lists that Contact. Thread-safe (`config` is only read).
 REGWATCH_MUST_USE regwatch_status regwatch_check_register(const struct regwatch_trunk_config *config, const char *host, uint16_t port, regwatch_transport transport, uint32_t timeout_ms, const char *ca_file, bool stay_registered, struct regwatch_check **out);
+
+// The query REGISTER for `config` against `host`:`port` over
+// `transport`: a REGISTER without Contact (RFC 3261 §10.2.3) whose
+// challenge is answered with the trunk's credentials. It proves them and
+// lists the bindings the registrar holds for the AOR, adding, changing
+// and removing none. Blocks as `regwatch_check_register` does. On OK,
+// `*out` is a new check whose JSON is that of `regwatch_check_register`
+// with `"mode":"query"`, no `contact`, and `bindings` the registrar's
+// list; its cause is `healthy` when the credentials were accepted, else
+// the engine's (`credentials_rejected`, `domain_not_found`, ...); a
+// registrar that refuses queries says so in the last step's note. Never
+// a password. Thread-safe.
+REGWATCH_MUST_USE regwatch_status regwatch_check_query(const struct regwatch_trunk_config *config, const char *host, uint16_t port, regwatch_transport transport, uint32_t timeout_ms, const char *ca_file, struct regwatch_check **out);
 
 // The live check of a configured trunk, as a console's `check` command
 // runs it: where its requests go (RFC 3263, or its proxy), one OPTIONS

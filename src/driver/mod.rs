@@ -26,8 +26,8 @@ pub mod exchange;
 pub mod runner;
 
 pub use check::{
-    account_query, dns_failure, options, test_register, trunk_check, CheckOptions, OptionsOutcome,
-    RegisterCheck, RegisterStep, TrunkCheck,
+    account_query, dns_failure, options, query_register, test_register, trunk_check, Binding,
+    CheckOptions, OptionsOutcome, RegisterCheck, RegisterStep, TrunkCheck,
 };
 pub use exchange::{Endpoint, ExchangeError};
 pub use runner::{OutputCallback, Runner, RunnerConfig, RunnerError};

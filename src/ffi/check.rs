@@ -8,7 +8,8 @@ use super::observe::probe_status;
 use super::regwatch_status;
 use crate::core::ProbeResult;
 use crate::driver::{
-    account_query, options, test_register, trunk_check, CheckOptions, Endpoint, TrunkCheck,
+    account_query, options, query_register, test_register, trunk_check, CheckOptions, Endpoint,
+    TrunkCheck,
 };
 use crate::validate::Transport;
 use std::ffi::{c_char, CString};
@@ -206,8 +207,13 @@ pub unsafe extern "C" fn regwatch_engine_probe_check(
 /// unusable `ca_file`: `REGWATCH_STATUS_IO`, as for
 /// `regwatch_check_options`. On OK, `*out` is a new check whose JSON is
 /// `{"endpoint","steps":[{"request","code","reason","rtt_ms","note"}],
-/// "state","cause","granted_expires","contact_bound","deregistered",
-/// "diagnosis":{...}}`; never a password. Thread-safe (`config` is only read).
+/// "mode":"register","contact","state","cause","granted_expires",
+/// "raised_expires","contact_bound","bindings":[{"uri","expires","ours"}],
+/// "bindings_after":[...],"deregistered","diagnosis":{...}}`; never a
+/// password. Every request goes out from one socket (or connection) with
+/// one Contact and one Call-ID, so `Expires: 0` removes exactly the test
+/// binding; `deregistered` is true only when the registrar's 200 to it no
+/// longer lists that Contact. Thread-safe (`config` is only read).
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn regwatch_check_register(
@@ -218,6 +224,37 @@ pub unsafe extern "C" fn regwatch_check_register(
     timeout_ms: u32,
     ca_file: *const c_char,
     stay_registered: bool,
+    out: *mut *mut regwatch_check,
+) -> regwatch_status {
+    // SAFETY: the caller's pointers, per the contract.
+    unsafe {
+        register_flow(
+            config,
+            host,
+            port,
+            transport,
+            timeout_ms,
+            ca_file,
+            Some(stay_registered),
+            out,
+        )
+    }
+}
+
+/// The test REGISTER (`stay`: Some) or the query REGISTER (None), as the
+/// two exports run them.
+///
+/// # Safety
+/// As for those exports.
+#[allow(clippy::too_many_arguments)]
+unsafe fn register_flow(
+    config: *const regwatch_trunk_config,
+    host: *const c_char,
+    port: u16,
+    transport: regwatch_transport,
+    timeout_ms: u32,
+    ca_file: *const c_char,
+    stay: Option<bool>,
     out: *mut *mut regwatch_check,
 ) -> regwatch_status {
     guard(|| {
@@ -231,13 +268,18 @@ pub unsafe extern "C" fn regwatch_check_register(
         let transport = try_ffi!(Transport::try_from(transport));
         // SAFETY: as above.
         let mut opts = try_ffi!(unsafe { check_options(timeout_ms, ca_file) });
-        opts.stay_registered = stay_registered;
         let ep = Endpoint {
             host: host.to_owned(),
             port,
             transport,
         };
-        let c = test_register(cfg, &ep, &opts);
+        let c = match stay {
+            Some(stay) => {
+                opts.stay_registered = stay;
+                test_register(cfg, &ep, &opts)
+            }
+            None => query_register(cfg, &ep, &opts),
+        };
         let json = serde_json::to_string(&c).unwrap_or_else(|_| "{}".to_owned());
         let text = TrunkCheck {
             trunk: cfg.name.to_string(),
@@ -250,6 +292,36 @@ pub unsafe extern "C" fn regwatch_check_register(
         .text();
         finish(made(json, text, c.cause.as_str(), None), out)
     })
+}
+
+/// The query REGISTER for `config` against `host`:`port` over
+/// `transport`: a REGISTER without Contact (RFC 3261 §10.2.3) whose
+/// challenge is answered with the trunk's credentials. It proves them and
+/// lists the bindings the registrar holds for the AOR, adding, changing
+/// and removing none. Blocks as `regwatch_check_register` does. On OK,
+/// `*out` is a new check whose JSON is that of `regwatch_check_register`
+/// with `"mode":"query"`, no `contact`, and `bindings` the registrar's
+/// list; its cause is `healthy` when the credentials were accepted, else
+/// the engine's (`credentials_rejected`, `domain_not_found`, ...); a
+/// registrar that refuses queries says so in the last step's note. Never
+/// a password. Thread-safe.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_check_query(
+    config: *const regwatch_trunk_config,
+    host: *const c_char,
+    port: u16,
+    transport: regwatch_transport,
+    timeout_ms: u32,
+    ca_file: *const c_char,
+    out: *mut *mut regwatch_check,
+) -> regwatch_status {
+    // SAFETY: the caller's pointers, per the contract.
+    unsafe {
+        register_flow(
+            config, host, port, transport, timeout_ms, ca_file, None, out,
+        )
+    }
 }
 
 /// The live check of a configured trunk, as a console's `check` command

@@ -75,8 +75,18 @@ pub fn options(c: &RequestContext<'_>) -> String {
 /// A REGISTER without Contact (RFC 3261 §10.2.3: a query for the AOR's
 /// bindings, which changes none) and without credentials.
 pub fn register_query(c: &RequestContext<'_>) -> String {
-    let mut out = String::with_capacity(384);
+    register_query_with(c, None)
+}
+
+/// A query REGISTER (no Contact, RFC 3261 §10.2.3) that may carry
+/// credentials: `authorization` as for [`register`]. Answered 200, it
+/// lists every binding the registrar holds for the AOR.
+pub fn register_query_with(c: &RequestContext<'_>, authorization: Option<(&str, &str)>) -> String {
+    let mut out = String::with_capacity(512);
     head(&mut out, "REGISTER", c, true);
+    if let Some((name, value)) = authorization {
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
     out.push_str("Content-Length: 0\r\n\r\n");
     out
 }

@@ -156,6 +156,14 @@ pub fn uri_binding(uri: &str) -> (&str, &str) {
     }
 }
 
+/// Whether a Contact URI names the binding `key` (a [`uri_binding`]: user
+/// exact, host and port case-insensitive): how a 2xx to REGISTER is
+/// searched for one binding among those it lists.
+pub fn same_binding(uri: &str, key: (&str, &str)) -> bool {
+    let (u, h) = uri_binding(uri);
+    u == key.0 && h.eq_ignore_ascii_case(key.1)
+}
+
 /// The user part of a SIP URI.
 pub fn uri_user(uri: &str) -> Option<&str> {
     let rest = uri.split_once(':').map(|(_, r)| r)?;

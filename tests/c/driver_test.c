@@ -76,9 +76,45 @@ static void one_shot(uint16_t port, uint16_t tls_port, const char *ca) {
     CHECK(strcmp(regwatch_check_cause(c), "healthy") == 0);
     json = check_json(c);
     CHECK(strstr(json, "\"deregistered\":true") != NULL);
+    CHECK(strstr(json, "\"bindings_after\":[") != NULL); /* the 200 to Expires: 0 was read */
     CHECK(strstr(json, PASSWORD) == NULL);
     free(json);
     regwatch_check_free(c);
+
+    /* Stay registered over UDP, then the query lists that binding (and
+     * adds none); the test REGISTER's Contact is the one listed. */
+    c = NULL;
+    CHECK_STATUS(regwatch_check_register(good, "127.0.0.1", port, REGWATCH_TRANSPORT_UDP, 3000, NULL,
+                                         true, &c),
+                 REGWATCH_STATUS_OK);
+    json = check_json(c);
+    const char *contact = strstr(json, "\"contact\":\"");
+    CHECK(contact != NULL);
+    char uri[128] = "";
+    if (contact != NULL) {
+        contact += strlen("\"contact\":\"");
+        size_t len = strcspn(contact, "\"");
+        if (len < sizeof uri) {
+            memcpy(uri, contact, len);
+            uri[len] = '\0';
+        }
+    }
+    free(json);
+    regwatch_check_free(c);
+    c = NULL;
+    CHECK_STATUS(regwatch_check_query(good, "127.0.0.1", port, REGWATCH_TRANSPORT_TCP, 3000, NULL, &c),
+                 REGWATCH_STATUS_OK);
+    CHECK(strcmp(regwatch_check_cause(c), "healthy") == 0);
+    json = check_json(c);
+    char want[160];
+    snprintf(want, sizeof want, "{\"uri\":\"%s\"", uri);
+    CHECK(uri[0] != '\0' && strstr(json, want) != NULL);
+    CHECK(strstr(json, "\"mode\":\"query\"") != NULL);
+    CHECK(strstr(json, PASSWORD) == NULL);
+    free(json);
+    regwatch_check_free(c);
+    CHECK_STATUS(regwatch_check_query(NULL, "127.0.0.1", port, REGWATCH_TRANSPORT_UDP, 0, NULL, &c),
+                 REGWATCH_STATUS_NULL_ARGUMENT);
 
     regwatch_trunk_config *bad = alice("Wrong-Passw0rd-9");
     c = NULL;

@@ -140,7 +140,17 @@ impl Registrar {
         Registrar::launch(port, generic, false)
     }
 
+    /// Starts a Twilio-like registrar that holds at most `max` bindings
+    /// per AOR (more: 503, as a provider's limit answers).
+    pub fn start_max_contacts(max: u32) -> Registrar {
+        Registrar::launch_with(free_port(), false, false, &[format!("MAX_CONTACTS {max}")])
+    }
+
     fn launch(port: u16, generic: bool, tls: bool) -> Registrar {
+        Registrar::launch_with(port, generic, tls, &[])
+    }
+
+    fn launch_with(port: u16, generic: bool, tls: bool, defines: &[String]) -> Registrar {
         let dir =
             std::env::temp_dir().join(format!("regwatch-kamailio-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -154,6 +164,15 @@ impl Registrar {
         .unwrap();
         if generic {
             writeln!(local, "#!define GENERIC").unwrap();
+        }
+        writeln!(
+            local,
+            "#!define CTL_SOCKET \"unix:{}/ctl.sock\"",
+            dir.display()
+        )
+        .unwrap();
+        for d in defines {
+            writeln!(local, "#!define {d}").unwrap();
         }
         let (mut tls_port, mut wrong_tls_port) = (None, None);
         if tls {
@@ -227,6 +246,31 @@ impl Registrar {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("kamailio did not start; log:\n{}", self.log());
+    }
+
+    /// The Contacts the registrar's location table holds for `user` (read
+    /// with kamcmd over the control socket, not through any SIP client).
+    pub fn bindings(&self, user: &str) -> Vec<String> {
+        let out = Command::new("kamcmd")
+            .arg("-s")
+            .arg(format!("unix:{}/ctl.sock", self.dir.display()))
+            .args(["ul.lookup", "location", user])
+            .output()
+            .expect("kamcmd runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() || text.contains("error") {
+            // No AOR at all: "AOR not found" (kamcmd's error 404).
+            assert!(
+                format!("{text}{err}").contains("not found"),
+                "kamcmd ul.lookup {user}: {text}{err}"
+            );
+            return Vec::new();
+        }
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix("Address:"))
+            .map(|a| a.trim().to_owned())
+            .collect()
     }
 
     pub fn log(&self) -> String {

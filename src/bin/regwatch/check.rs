@@ -3,7 +3,7 @@ use super::term::Style;
 use super::ProfileArg;
 use regwatch::core::terminal_safe;
 use regwatch::driver::check::{
-    dns_failure, locate, options, test_register, CheckOptions, RegisterCheck,
+    dns_failure, locate, options, query_register, test_register, CheckOptions, RegisterCheck,
 };
 use regwatch::driver::Endpoint;
 use regwatch::{Cause, Diagnosis, Severity, Transport, TrunkConfig};
@@ -57,8 +57,13 @@ pub struct Args {
     #[arg(long, default_value_t = 8)]
     timeout: u64,
     /// Stay registered after the test instead of ending with Expires: 0.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "query")]
     stay: bool,
+    /// Instead of the test REGISTER, a query REGISTER (no Contact, RFC 3261
+    /// §10.2.3): proves the credentials and lists the bindings the
+    /// registrar holds for the AOR, adding none.
+    #[arg(long)]
+    query: bool,
     /// Whose rules apply (default: detected from the domain).
     #[arg(long, value_enum)]
     profile: Option<ProfileArg>,
@@ -262,11 +267,16 @@ pub fn run(a: &Args) -> u8 {
     let mut check: Option<RegisterCheck> = None;
     if let Some(ep) = reg_ep {
         if dns_error.is_none() {
-            out.progress(&format!("test REGISTER to {ep}"));
             let mut c = cfg.clone();
             c.transport = Some(ep.transport);
-            let r = test_register(&c, &ep, &opts);
-            let mut text = format!("register {}:", ep.transport.as_str());
+            let (r, step) = if a.query {
+                out.progress(&format!("query REGISTER to {ep}"));
+                (query_register(&c, &ep, &opts), "query")
+            } else {
+                out.progress(&format!("test REGISTER to {ep}"));
+                (test_register(&c, &ep, &opts), "register")
+            };
+            let mut text = format!("{step} {}:", ep.transport.as_str());
             for s in &r.steps {
                 let code = s.code.map_or_else(|| "-".to_owned(), |c| c.to_string());
                 // The reason and the note (a challenge's realm) are the
@@ -278,8 +288,11 @@ pub fn run(a: &Args) -> u8 {
                     out.st.dim(&terminal_safe(&s.note))
                 ));
             }
+            if let Some(o) = r.outcome() {
+                text.push_str(&format!("\n  {}", terminal_safe(&o)));
+            }
             out.done(
-                json!({"step": "register", "transport": ep.transport.as_str(), "result": r}),
+                json!({"step": step, "transport": ep.transport.as_str(), "result": r}),
                 text,
             );
             check = Some(r);

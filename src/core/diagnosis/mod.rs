@@ -107,6 +107,8 @@ pub struct Facts<'a> {
     pub auth_username: Option<&'a str>,
     /// The realm the host is configured with, if pinned.
     pub configured_realm: Option<&'a str>,
+    /// The outbound proxy requests go to instead of the domain's servers.
+    pub proxy: Option<&'a str>,
     /// The configured transport.
     pub transport: Option<Transport>,
     /// The current state.

@@ -141,6 +141,7 @@ impl Trunk {
             username: &self.config.username,
             auth_username: self.config.auth_username.as_deref(),
             configured_realm: self.config.realm.as_deref(),
+            proxy: self.config.proxy.as_deref(),
             transport: self.config.transport,
             state: self.state,
             now_ms,

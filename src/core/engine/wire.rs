@@ -22,7 +22,7 @@ use crate::core::keepalive::ProbeResult;
 use crate::core::observation::{
     Challenge, Observation, RegisterResponse, RegisterSent, TwilioError,
 };
-use crate::sip::uri::{uri_binding, uri_port};
+use crate::sip::uri::{same_binding, uri_binding, uri_port};
 use crate::sip::{self, Message, ParseError, StartLine};
 use crate::validate::{DomainParts, Transport};
 use serde::Serialize;
@@ -83,13 +83,6 @@ fn set(dst: &mut String, src: &str) {
         dst.clear();
         dst.push_str(src);
     }
-}
-
-/// Whether a Contact URI names the binding `key` (user exact, host and
-/// port case-insensitive).
-fn same_binding(uri: &str, key: (&str, &str)) -> bool {
-    let (u, h) = uri_binding(uri);
-    u == key.0 && h.eq_ignore_ascii_case(key.1)
 }
 
 /// A host as the index keys it: lower case, no trailing dot (borrowed when

@@ -14,6 +14,6 @@ mod target;
 mod trunk;
 
 pub use probe::{account_query, options, OptionsOutcome};
-pub use register::{test_register, RegisterCheck, RegisterStep};
+pub use register::{query_register, test_register, Binding, RegisterCheck, RegisterStep};
 pub use target::{dns_failure, locate, CheckOptions};
 pub use trunk::{trunk_check, TrunkCheck};

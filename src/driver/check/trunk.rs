@@ -84,10 +84,17 @@ impl TrunkCheck {
             let _ = writeln!(s, "  OPTIONS: {}", o.summary());
         }
         if let Some(r) = &self.register {
-            s.push_str("  Test REGISTER:\n");
+            s.push_str(if r.mode == "query" {
+                "  Query REGISTER:\n"
+            } else {
+                "  Test REGISTER:\n"
+            });
             for st in &r.steps {
                 let code = st.code.map_or_else(|| "-".to_owned(), |c| c.to_string());
                 let _ = writeln!(s, "    {} -> {code} {} {}", st.request, st.reason, st.note);
+            }
+            if let Some(o) = r.outcome() {
+                let _ = writeln!(s, "    {o}");
             }
         }
         let d = &self.diagnosis;

@@ -148,6 +148,19 @@ fn registrar(f: &Facts<'_>) -> String {
     }
 }
 
+/// Where the requests went, as reachability summaries name it: the
+/// outbound proxy when there is one (it is what did not answer or
+/// refused), else the registrar.
+fn target(f: &Facts<'_>) -> String {
+    match f.proxy.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) if !f.domain.trim().is_empty() => {
+            format!("{p} (the outbound proxy for {})", f.domain.trim())
+        }
+        Some(p) => format!("{p} (the outbound proxy)"),
+        None => registrar(f),
+    }
+}
+
 fn transport_of_error(f: &Facts<'_>) -> Option<Transport> {
     f.transport_error.and_then(|(_, _, t)| t).or(f.transport)
 }

@@ -9,7 +9,7 @@ use super::*;
 pub(super) const REGISTRAR_UNREACHABLE: Words = Words {
     summary: |f| {
         let t = f.trunk;
-        let reg = registrar(f);
+        let reg = target(f);
         format!(
             "{t}: {reg} does not answer{}.",
             match transports(f).0.as_slice() {
@@ -42,7 +42,7 @@ pub(super) const REGISTRAR_UNREACHABLE: Words = Words {
 pub(super) const TRANSPORT_BLOCKED: Words = Words {
     summary: |f| {
         let t = f.trunk;
-        let reg = registrar(f);
+        let reg = target(f);
         let (out, ok) = transports(f);
         format!(
             "{t}: {} to {reg} gets no answer while {} does: something blocks {}.",
@@ -78,7 +78,7 @@ pub(super) const TRANSPORT_BLOCKED: Words = Words {
 pub(super) const CONNECTION_REFUSED: Words = Words {
     summary: |f| {
         let t = f.trunk;
-        let reg = registrar(f);
+        let reg = target(f);
         format!(
             "{t}: nothing listens at {reg}{}: the connection was refused.",
             transport_of_error(f)

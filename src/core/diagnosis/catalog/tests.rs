@@ -206,3 +206,31 @@ fn config_invalid_lists_fixes() {
     assert!(d.summary.contains("1 error "), "{}", d.summary);
     assert!(d.remediation[0].contains("acme.sip.twilio.com"));
 }
+
+#[test]
+fn reachability_names_the_outbound_proxy_that_failed() {
+    let mut f = base(Profile::Twilio);
+    for cause in [
+        Cause::ConnectionRefused,
+        Cause::RegistrarUnreachable,
+        Cause::TransportBlocked,
+    ] {
+        let d = render(cause, &f);
+        assert!(d.summary.contains("acme.sip.twilio.com"), "{}", d.summary);
+        assert!(!d.summary.contains("proxy"), "{}", d.summary);
+    }
+    f.proxy = Some("10.0.0.7:5060");
+    for cause in [
+        Cause::ConnectionRefused,
+        Cause::RegistrarUnreachable,
+        Cause::TransportBlocked,
+    ] {
+        let d = render(cause, &f);
+        assert!(
+            d.summary
+                .contains("10.0.0.7:5060 (the outbound proxy for acme.sip.twilio.com)"),
+            "{cause}: {}",
+            d.summary
+        );
+    }
+}
