@@ -55,11 +55,14 @@ fn peers() -> bool {
 struct Capture {
     child: Child,
     err: PathBuf,
+    file: PathBuf,
+    /// A port the filter takes, for the markers.
+    port: u16,
 }
 
 impl Capture {
     /// `None` (said) when tcpdump may not capture here.
-    fn start(file: &Path, filter: &str) -> Option<Capture> {
+    fn start(file: &Path, filter: &str, port: u16) -> Option<Capture> {
         let err = file.with_extension("tcpdump.log");
         let child = Command::new("tcpdump")
             .args(["-i", "lo", "-U", "-n", "-s", "0", "-w"])
@@ -69,11 +72,17 @@ impl Capture {
             .stderr(std::fs::File::create(&err).unwrap())
             .spawn()
             .expect("tcpdump runs");
-        let mut c = Capture { child, err };
+        let mut c = Capture {
+            child,
+            err,
+            file: file.to_path_buf(),
+            port,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let log = std::fs::read_to_string(&c.err).unwrap_or_default();
             if log.contains("listening on") {
+                c.mark(b"regwatch-capture-start");
                 return Some(c);
             }
             if let Ok(Some(_)) = c.child.try_wait() {
@@ -89,9 +98,28 @@ impl Capture {
         }
     }
 
+    /// Sends a datagram to the capture and waits until tcpdump has written
+    /// it: everything sent before it is in the file (tcpdump -U writes
+    /// each packet as it takes it).
+    fn mark(&self, what: &[u8]) {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            s.send_to(what, ("127.0.0.1", self.port)).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            let got = std::fs::read(&self.file).unwrap_or_default();
+            if got.windows(what.len()).any(|w| w == what) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tcpdump does not write what it sees"
+            );
+        }
+    }
+
     fn stop(mut self) {
-        // Let the last packets through the kernel's buffer first.
-        std::thread::sleep(Duration::from_millis(300));
+        self.mark(b"regwatch-capture-end");
         let _ = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status();
@@ -386,7 +414,7 @@ fn analyze_reports_every_exchange_of_a_live_capture() {
     let dead = silent.local_addr().unwrap().port();
     let pcap = dir.join("capture.pcap");
     let filter = format!("udp and (port {} or port {dead})", reg.port);
-    let Some(cap) = Capture::start(&pcap, &filter) else {
+    let Some(cap) = Capture::start(&pcap, &filter, dead) else {
         return;
     };
     let sipp_log = dir.join("sipp.log");
