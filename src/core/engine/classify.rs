@@ -84,8 +84,6 @@ pub enum Verdict {
 /// that its cause is the engine's and no one else's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExchangeOutcome {
-    /// When, in the engine's milliseconds.
-    pub at_ms: u64,
     /// The final response's code (`None`: a timeout or a transport error).
     pub code: Option<u16>,
     /// The classification.

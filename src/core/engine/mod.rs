@@ -128,11 +128,11 @@ impl Engine {
     /// Replaces the policy. Applies to bindings made from now on.
     pub fn set_config(&mut self, cfg: EngineConfig) {
         let keepalive_changed = cfg.keepalive != self.cfg.keepalive;
-        if cfg.wire_auth_user != self.cfg.wire_auth_user {
+        if !cfg.wire_auth_user && self.cfg.wire_auth_user {
             let ids: Vec<TrunkId> = self.trunk_ids().collect();
             for id in ids {
                 if let Some(t) = self.slots.get_mut(id) {
-                    t.use_wire_auth_user = cfg.wire_auth_user;
+                    t.wire_auth_user = None;
                 }
             }
         }
@@ -216,7 +216,6 @@ impl Engine {
             wire: None,
             retransmissions: 0,
             wire_auth_user: None,
-            use_wire_auth_user: self.cfg.wire_auth_user,
             last_outcome: None,
         };
         tracing::debug!(trunk = %trunk.config.name, "trunk added");

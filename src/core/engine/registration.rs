@@ -110,7 +110,6 @@ impl Trunk {
         let wire = self
             .wire_auth_user
             .as_deref()
-            .filter(|_| self.use_wire_auth_user)
             .map(|a| a.split_once('@').map_or(a, |(u, _)| u));
         self.profile == Profile::Twilio
             && wire
@@ -120,13 +119,12 @@ impl Trunk {
 
     /// Records how the engine classified an outcome (see
     /// `Engine::last_outcome`); `step` is what it did to the trunk.
-    fn record_outcome(&mut self, now: u64, code: Option<u16>, verdict: Verdict, step: &Step) {
+    fn record_outcome(&mut self, code: Option<u16>, verdict: Verdict, step: &Step) {
         let cause = match verdict {
             Verdict::Challenged | Verdict::StaleNonce => None,
             _ => step.transition.map(|t| t.cause),
         };
         self.last_outcome = Some(ExchangeOutcome {
-            at_ms: now,
             code,
             verdict,
             cause,
@@ -175,7 +173,7 @@ impl Trunk {
         }
         let verdict = classify::classify(Outcome::Response(r), &so_far);
         let step = self.on_verdict(now, r, verdict, (so_far, transport), cfg);
-        self.record_outcome(now, Some(code), verdict, &step);
+        self.record_outcome(Some(code), verdict, &step);
         step
     }
 
@@ -450,7 +448,7 @@ impl Trunk {
         let mut tr = Transition::new(now, kind, state, cause, None);
         tr.transport = transport;
         let step = self.fail(tr);
-        self.record_outcome(now, None, Verdict::Failed { cause, state }, &step);
+        self.record_outcome(None, Verdict::Failed { cause, state }, &step);
         step
     }
 

@@ -132,11 +132,9 @@ pub(super) struct Trunk {
     pub(super) retransmissions: u64,
     /// The authorization user of the last REGISTER with credentials seen
     /// on the wire (its Authorization/Proxy-Authorization header): what
-    /// the registrar was given, whatever the configuration says.
+    /// the registrar was given, whatever the configuration says. Kept
+    /// only under `EngineConfig::wire_auth_user`.
     pub(super) wire_auth_user: Option<Box<str>>,
-    /// `EngineConfig::wire_auth_user` (kept here for the decisions made
-    /// without the engine's policy at hand).
-    pub(super) use_wire_auth_user: bool,
     /// The last outcome classified (see `Engine::last_outcome`).
     pub(super) last_outcome: Option<super::classify::ExchangeOutcome>,
 }
@@ -151,7 +149,7 @@ impl Trunk {
             auth_username: self
                 .wire_auth_user
                 .as_deref()
-                .filter(|a| cfg.wire_auth_user && *a != self.config.username)
+                .filter(|a| *a != self.config.username)
                 .or(self.config.auth_username.as_deref()),
             configured_realm: self.config.realm.as_deref(),
             transport: self.config.transport,
