@@ -312,6 +312,16 @@ fn render_registration(
                 out.write_all(b"\n")?;
             }
         }
+        if aor
+            .and_then(AorReport::last)
+            .is_some_and(|e| e.capture_ended_after_ms.is_some())
+        {
+            writeln!(
+                out,
+                "    {}",
+                st.dim("the capture ended before the last REGISTER's answer or Timer F: the state below is as of its end")
+            )?;
+        }
         writeln!(out, "    now: {}", terminal_safe(&d.summary))?;
         if !matches!(d.cause, regwatch::Cause::Healthy) {
             for (i, r) in d.remediation.iter().enumerate() {

@@ -180,6 +180,11 @@ impl AorReport {
         }
     }
 
+    /// The last episode.
+    pub(super) fn last(&self) -> Option<&Episode> {
+        self.tail.back().or(self.head.last())
+    }
+
     /// The episodes listed, with the place of the hidden ones (after
     /// `head`).
     pub(super) fn episodes(&self) -> impl Iterator<Item = &Episode> {
