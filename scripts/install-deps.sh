@@ -16,6 +16,12 @@ command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 # SIPp, a second and independent SIP client.
 [ -x /usr/bin/sipp ] || need+=(sip-tester)
+# sipsak and baresip (headless core), more SIP clients, and tcpdump to
+# capture them on loopback: the capture `regwatch analyze` reads in
+# tests/live_analyze.rs.
+[ -x /usr/bin/sipsak ] || need+=(sipsak)
+[ -x /usr/bin/baresip ] || need+=(baresip-core)
+[ -x /usr/bin/tcpdump ] || need+=(tcpdump)
 # Network namespaces and a firewall inside them, for blocked-UDP tests.
 [ -x /usr/sbin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/iptables ] || need+=(iptables)

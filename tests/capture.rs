@@ -444,3 +444,52 @@ fn tcp_retransmissions_are_dropped_and_streams_framed() {
     assert!(out.iter().all(|p| p.transport == Transport::Tcp));
     assert_eq!(p.flows(), 1);
 }
+
+/// Each message of a text log says the line its entry starts on; a
+/// message whose log dropped the blank line after its headers is read as
+/// ending there, and counted.
+#[test]
+fn text_messages_carry_their_line_and_tolerate_a_missing_blank_line() {
+    let bytes = shipped("asterisk-pjsip-logger.txt");
+    let whole = text_messages(Format::Asterisk, &bytes, bytes.len());
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let marks: Vec<u64> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("<--- "))
+        .map(|(i, _)| i as u64 + 1)
+        .collect();
+    assert_eq!(whole.iter().map(|m| m.line).collect::<Vec<_>>(), marks);
+    let sipp = shipped("sipp-register-ok.log");
+    let seps: Vec<u64> = String::from_utf8(sipp.clone())
+        .unwrap()
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("-----------------------------------------------"))
+        .map(|(i, _)| i as u64 + 1)
+        .collect();
+    for cut in [1, 5, 4096] {
+        let got: Vec<u64> = text_messages(Format::Sipp, &sipp, cut)
+            .iter()
+            .map(|m| m.line)
+            .collect();
+        assert_eq!(got, seps, "cut {cut}");
+    }
+    // Every blank line dropped, as a trimmed copy of the log would.
+    let trimmed: String = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut r = TextReader::new(Format::Asterisk).unwrap();
+    r.push(trimmed.as_bytes());
+    r.finish();
+    let mut n = 0;
+    while let Some(m) = r.next_message() {
+        regwatch::sip::parse(&m.bytes)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&m.bytes)));
+        n += 1;
+    }
+    assert_eq!(n, 4);
+    assert_eq!(r.notes().unended_headers, 4);
+}

@@ -29,6 +29,10 @@ pub struct TextMessage {
     pub stamp: Stamp,
     /// The message as logged.
     pub bytes: Vec<u8>,
+    /// The line of the log where its entry starts (1 for the first): the
+    /// `<--- ...` line (Asterisk), the `send`/`recv` line (FreeSWITCH),
+    /// the separator line (SIPp).
+    pub line: u64,
 }
 
 /// What the reader skipped or cut.
@@ -38,6 +42,10 @@ pub struct TextNotes {
     pub long_lines: u64,
     /// Messages longer than `MAX_MESSAGE`, cut to it.
     pub cut_messages: u64,
+    /// Messages without the blank line that ends the header section (a
+    /// log or a copy that trimmed trailing blank lines): the blank line
+    /// is added, so that a message without a body reads as complete.
+    pub unended_headers: u64,
 }
 
 /// The line as text, invalid UTF-8 replaced (valid text, the usual case,
@@ -93,6 +101,8 @@ enum State {
 
 #[derive(Clone, Copy, Debug)]
 struct Head {
+    /// The line the entry starts on.
+    line: u64,
     sent: bool,
     transport: Option<Transport>,
     stamp: Stamp,
@@ -111,6 +121,12 @@ pub struct TextReader {
     out: VecDeque<TextMessage>,
     notes: TextNotes,
     find: Finders,
+    /// Line feeds read so far.
+    lines: u64,
+    /// The line being read (line modes).
+    line_no: u64,
+    /// SIPp: the line the block being collected starts on.
+    block_line: u64,
 }
 
 /// The fixed strings searched on every line, prepared once.
@@ -155,6 +171,9 @@ impl TextReader {
             out: VecDeque::new(),
             notes: TextNotes::default(),
             find: Finders::new(),
+            lines: 0,
+            line_no: 0,
+            block_line: 1,
         })
     }
 
@@ -211,6 +230,8 @@ impl TextReader {
                 Some(nl) => {
                     let (a, b) = (self.start, self.start + nl + 1);
                     self.start = b;
+                    self.lines += 1;
+                    self.line_no = self.lines;
                     if std::mem::take(&mut self.skipping) {
                         continue;
                     }
@@ -234,6 +255,7 @@ impl TextReader {
                 }
                 None if self.finished => {
                     if !rest.is_empty() && !self.skipping {
+                        self.line_no = self.lines + 1;
                         let pending = std::mem::take(&mut self.pending);
                         self.line(&lossy(&pending[self.start..]));
                     }
@@ -260,7 +282,7 @@ impl TextReader {
     fn end(&mut self) {
         match std::mem::replace(&mut self.state, State::SofiaIdle) {
             State::Sipp(block, cut) => {
-                self.sipp_block(block, cut);
+                self.sipp_block(block, cut, self.block_line);
                 self.state = State::Sipp(Vec::new(), false);
             }
             State::SofiaHead(h) => self.sofia_message(h, Body::default()),
@@ -275,15 +297,29 @@ impl TextReader {
         }
     }
 
-    fn emit(&mut self, h: Head, body: Body) {
+    fn emit(&mut self, h: Head, mut body: Body) {
         if body.cut {
             self.notes.cut_messages += 1;
+        } else if !body.text.trim().is_empty()
+            && !body.text.contains("\r\n\r\n")
+            && !body.text.contains("\n\n")
+        {
+            self.notes.unended_headers += 1;
+            let t = &mut body.text;
+            while t.ends_with([' ', '\t']) {
+                t.pop();
+            }
+            if !t.ends_with('\n') {
+                t.push_str("\r\n");
+            }
+            t.push_str("\r\n");
         }
         self.out.push_back(TextMessage {
             capturer_sent: h.sent,
             transport: h.transport,
             stamp: h.stamp,
             bytes: body.text.into_bytes(),
+            line: h.line,
         });
     }
 
@@ -302,9 +338,11 @@ impl TextReader {
                 let (a, b) = (self.start, self.start + p);
                 self.start = b + SIPP_SEP.len();
                 self.sipp_take(a, b);
+                let next = self.lines + 1;
+                let line = std::mem::replace(&mut self.block_line, next);
                 let fresh = State::Sipp(Vec::with_capacity(1024), false);
                 if let State::Sipp(block, cut) = std::mem::replace(&mut self.state, fresh) {
-                    self.sipp_block(block, cut);
+                    self.sipp_block(block, cut, line);
                 }
                 continue;
             }
@@ -332,6 +370,7 @@ impl TextReader {
     fn sipp_take(&mut self, a: usize, b: usize) {
         // Room for the block's own lines besides the message.
         const LIMIT: usize = MAX_MESSAGE + 1024;
+        self.lines += memchr::memchr_iter(b'\n', &self.pending[a..b]).count() as u64;
         if let State::Sipp(block, cut) = &mut self.state {
             let room = LIMIT.saturating_sub(block.len());
             let take = (b - a).min(room);
@@ -340,7 +379,7 @@ impl TextReader {
         }
     }
 
-    fn sipp_block(&mut self, block: Vec<u8>, cut: bool) {
+    fn sipp_block(&mut self, block: Vec<u8>, cut: bool, line: u64) {
         let text = String::from_utf8(block)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let block = Body { text, cut };
@@ -390,6 +429,7 @@ impl TextReader {
             body.cut = true;
         }
         let head = Head {
+            line,
             sent,
             transport,
             stamp,
@@ -421,6 +461,7 @@ impl TextReader {
                     None => Stamp::Absent,
                 };
                 self.state = State::SofiaHead(Head {
+                    line: self.line_no,
                     sent,
                     transport,
                     stamp,
@@ -492,6 +533,7 @@ impl TextReader {
             .and_then(|(_, t)| t.split(':').next())
             .and_then(Transport::parse);
         let h = Head {
+            line: self.line_no,
             sent,
             transport,
             stamp: Stamp::Absent,

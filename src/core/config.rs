@@ -68,6 +68,12 @@ pub struct EngineConfig {
     /// FreeSWITCH) read from a PBX configuration, which names none
     /// (default None: detected from each domain).
     pub host_profile: Option<Profile>,
+    /// Whether the authorization user of the last REGISTER with
+    /// credentials seen on the wire (`observe_sip`) counts before the
+    /// configured one, for the authorization-user mismatch and in the
+    /// diagnosis (default false: the configuration is the truth;
+    /// `regwatch analyze`, which has only the capture, sets it).
+    pub wire_auth_user: bool,
     /// Whether a host carries out the engine's "re-register now" action
     /// for trunks that do not say otherwise (default true; per trunk:
     /// `reregister_on_recovery`). See [`TrunkConfig::reregisters_on_recovery`].
@@ -132,6 +138,7 @@ impl Default for EngineConfig {
             challenges_before_rejection: 2,
             keepalive: KeepAlivePolicy::default(),
             host_profile: None,
+            wire_auth_user: false,
             reregister_on_recovery: true,
         }
     }

@@ -8,28 +8,43 @@
 //! Ethernet, Linux cooked or raw IP). The reading is `regwatch::capture`'s.
 //!
 //! Every REGISTER and its answers go through an engine's raw-SIP
-//! observation; a trunk is made for each registering user@domain seen.
+//! observation (`replay`); a trunk is made for each registering
+//! user@domain seen. Every exchange (the transaction chain of a Call-ID:
+//! REGISTER, retransmissions, challenge, REGISTER with credentials, final
+//! answer, or none within Timer F) is reported with the engine's
+//! classification of its outcome (`exchanges`), folded per AOR into
+//! episodes with a count per cause (`report`), and listed one by one in
+//! `--json`. Every message is accounted for: part of an exchange, about
+//! something else (counted per method), or left out with its reason and
+//! its line or record number.
 //!
 //! Linear in the capture and bounded in memory: the file is streamed (a
 //! pcap once, or twice when the registering side cannot be learnt as it
-//! goes: see `pcap`), one message at a time goes through the engine, and
-//! the results are rendered a few thousand registrations at a time (text
-//! on two threads: see `render`). What the capture itself holds (one
-//! trunk per user, its history) is what stays.
+//! goes: see `pcap`), one message at a time goes through the engine, an
+//! exchange is held only while open (at most `exchanges::MAX_OPEN`), the
+//! per-AOR summaries keep their first and last 40 episodes (the rest
+//! counted and said), `--json`'s list of every exchange goes through a
+//! temporary file, and the results are rendered a few thousand
+//! registrations at a time (text on two threads: see `render`). What the
+//! capture itself holds (one trunk per user, its history) is what stays.
 use super::term::Style;
 use regwatch::capture::text::{TextNotes, TextReader};
 use regwatch::capture::{self, Clock, Format};
-use regwatch::sip;
-use regwatch::{Direction, Engine, EngineConfig, Transport, TrunkConfig};
+use regwatch::{Direction, Transport};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+mod exchanges;
 mod pcap;
 mod render;
+mod replay;
+mod report;
 
 use pcap::replay_pcap;
 use render::{terminal_safe, write_file};
+use replay::Replay;
+use report::Offset;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -37,7 +52,7 @@ pub struct Args {
     /// message logs, pcap/pcapng.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Print JSON: {"files":[{"path","format","messages","notes","registrations":[{"trunk","state","cause","timeline","diagnosis"}]}]}.
+    /// Print JSON: {"files":[{"path","format","messages","observed","notes","not_understood","unmatched","other_messages","causes","exchange_count","failed_exchanges","exchanges":[{"aor","call_id","cseq","status","cause","code","auth_user","retransmissions",...}],"registrations":[{"trunk","state","cause","timeline","exchanges","diagnosis"}]}]}.
     #[arg(long)]
     json: bool,
 }
@@ -46,88 +61,6 @@ pub struct Args {
 const CHUNK: usize = 1 << 20;
 /// A pcap that cannot be read twice (a pipe) is held in memory, up to this.
 const MAX_HELD: u64 = 1 << 30;
-
-/// Runs the messages through an engine, making a trunk for each
-/// registering user@domain.
-struct Replay {
-    engine: Engine,
-    messages: u64,
-    used: u64,
-    /// The earliest time fed (the timeline starts there).
-    first: Option<u64>,
-    /// The name of the trunk a REGISTER is for (reused).
-    name: String,
-}
-
-impl Replay {
-    fn new() -> Replay {
-        Replay {
-            // Every exchange of the capture stays in the timeline.
-            engine: Engine::new(
-                EngineConfig {
-                    history_fold: false,
-                    ..EngineConfig::default()
-                },
-                0,
-                1,
-            ),
-            messages: 0,
-            used: 0,
-            first: None,
-            name: String::new(),
-        }
-    }
-
-    /// One message at `at_ms`; `direction` as the registering side saw it,
-    /// or `None` to tell from the message (a request is the client's).
-    fn feed(
-        &mut self,
-        at_ms: u64,
-        direction: Option<Direction>,
-        transport: Option<Transport>,
-        bytes: &[u8],
-    ) {
-        self.messages += 1;
-        self.first = Some(self.first.map_or(at_ms, |f| f.min(at_ms)));
-        let Ok(m) = sip::parse(bytes) else {
-            return;
-        };
-        let direction = direction.unwrap_or_else(|| capture::client_view(m.is_request()));
-        let register = m.is_request()
-            && m.method()
-                .is_some_and(|x| x.eq_ignore_ascii_case("REGISTER"));
-        if direction == Direction::Sent && register {
-            let user = m.to().and_then(|t| t.user()).unwrap_or("");
-            let domain = match m.start {
-                sip::StartLine::Request { uri, .. } => sip::uri_host(uri).unwrap_or(""),
-                _ => "",
-            };
-            let name = &mut self.name;
-            name.clear();
-            name.push_str(user);
-            name.push('@');
-            name.push_str(domain);
-            if !user.is_empty() && self.engine.find_trunk(name).is_none() {
-                let mut cfg = TrunkConfig::new(name);
-                let _ = cfg.set("domain", domain);
-                let _ = cfg.set("username", user);
-                // The capture does not hold the password. A stand-in that
-                // passes the password rules keeps findings about a
-                // password nobody typed out of the diagnosis; it is never
-                // used (no digest is computed here).
-                let _ = cfg.set("password", "Capture-Has-No-Password-1");
-                if let Some(a) = m.any_authorization().and_then(|a| a.username) {
-                    let _ = cfg.set("auth_username", a);
-                }
-                let _ = self.engine.add_trunk(at_ms, cfg);
-            }
-        }
-        self.engine.observe_message(at_ms, direction, transport, &m);
-        self.used += 1;
-        // Nobody reads the events here; the trunks keep what matters.
-        while self.engine.poll_output().is_some() {}
-    }
-}
 
 /// Reads a chunk: `None` at the end.
 fn read_chunk(src: &mut dyn Read, buf: &mut [u8]) -> io::Result<Option<usize>> {
@@ -157,6 +90,10 @@ struct Msg {
     direction: Option<Direction>,
     transport: Option<Transport>,
     bytes: Vec<u8>,
+    /// Where it is in the file.
+    offset: Offset,
+    /// Left out: neither end is a registering address (a pcap).
+    outside: bool,
 }
 
 /// Runs `read` on a thread of its own, which hands what it finds over in
@@ -196,9 +133,13 @@ fn pipelined<M: Send, T: Send>(
 }
 
 /// A text log through its reader and the replay.
-fn replay_text(format: Format, src: &mut (dyn Read + Send)) -> io::Result<(Replay, Vec<Note>)> {
+fn replay_text(
+    format: Format,
+    src: &mut (dyn Read + Send),
+    json: bool,
+) -> io::Result<(Replay, Vec<Note>)> {
     let mut reader = TextReader::new(format).ok_or_else(|| io::Error::other("not a text log"))?;
-    let mut replay = Replay::new();
+    let mut replay = Replay::new(json);
     let read = |out: &mut dyn FnMut(Msg)| -> io::Result<Vec<Note>> {
         let mut clock = Clock::default();
         let mut buf = vec![0u8; CHUNK];
@@ -209,6 +150,8 @@ fn replay_text(format: Format, src: &mut (dyn Read + Send)) -> io::Result<(Repla
                     direction: None,
                     transport: m.transport,
                     bytes: m.bytes,
+                    offset: Offset::Line(m.line),
+                    outside: false,
                 });
             }
             match read_chunk(src, &mut buf)? {
@@ -220,8 +163,9 @@ fn replay_text(format: Format, src: &mut (dyn Read + Send)) -> io::Result<(Repla
         Ok(text_notes(reader.notes(), &clock))
     };
     let notes = pipelined(read, |m: Msg| {
-        replay.feed(m.at, m.direction, m.transport, &m.bytes)
+        replay.feed(m.at, m.direction, m.transport, &m.bytes, m.offset)
     })?;
+    replay.finish();
     Ok((replay, notes))
 }
 
@@ -262,6 +206,16 @@ fn text_notes(n: TextNotes, clock: &Clock) -> Vec<Note> {
             ),
         });
     }
+    if n.unended_headers > 0 {
+        out.push(Note {
+            code: "text.unended_headers",
+            count: n.unended_headers,
+            text: format!(
+                "{} no blank line after the headers (trimmed from the log); read as ending there",
+                plural(n.unended_headers, "message has", "messages have")
+            ),
+        });
+    }
     if clock.invalid > 0 {
         out.push(Note {
             code: "time.invalid",
@@ -286,7 +240,7 @@ fn text_notes(n: TextNotes, clock: &Clock) -> Vec<Note> {
 }
 
 /// One file read: its format and the replay, or why it cannot be read.
-fn read_file(path: &Path) -> Result<(Format, Replay, Vec<Note>), String> {
+fn read_file(path: &Path, json: bool) -> Result<(Format, Replay, Vec<Note>), String> {
     let mut f = File::open(path).map_err(|e| e.to_string())?;
     let regular = f.metadata().map(|m| m.is_file()).unwrap_or(false);
     let head = read_head(&mut f, capture::DETECT_BYTES).map_err(|e| e.to_string())?;
@@ -296,8 +250,8 @@ fn read_file(path: &Path) -> Result<(Format, Replay, Vec<Note>), String> {
         );
     };
     let read = match format {
-        Format::Pcap => replay_pcap(path, head, &mut f, regular),
-        _ => replay_text(format, &mut io::Cursor::new(head).chain(&mut f)),
+        Format::Pcap => replay_pcap(path, head, &mut f, regular, json),
+        _ => replay_text(format, &mut io::Cursor::new(head).chain(&mut f), json),
     };
     let (replay, notes) = read.map_err(|e| e.to_string())?;
     Ok((format, replay, notes))
@@ -315,7 +269,7 @@ pub fn run(a: &Args) -> u8 {
             out.write_all(b"{\n  \"files\": [")?;
         }
         for (i, path) in a.files.iter().enumerate() {
-            let (format, replay, notes) = match read_file(path) {
+            let (format, mut replay, notes) = match read_file(path, a.json) {
                 Ok(r) => r,
                 Err(e) => {
                     // Keep the order of what is printed on both streams.
@@ -332,7 +286,7 @@ pub fn run(a: &Args) -> u8 {
             if a.json {
                 out.write_all(if written == 0 { b"\n    " } else { b",\n    " })?;
             }
-            problems |= write_file(out, &st, a.json, path, format, &replay, &notes)?;
+            problems |= write_file(out, &st, a.json, path, format, &mut replay, &notes)?;
             written += 1;
             if i + 1 == a.files.len() {
                 // The process ends here: freeing every trunk of a large

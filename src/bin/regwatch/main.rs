@@ -75,12 +75,13 @@ enum Command {
     Explain(explain::Args),
     /// Diagnose captured traffic offline: Asterisk `pjsip set logger on`
     /// output, FreeSWITCH `sofia global siptrace on` output, SIPp
-    /// `-trace_msg` logs, pcap/pcapng; per registration the timeline and
-    /// the diagnosis.
+    /// `-trace_msg` logs, pcap/pcapng; every REGISTER exchange with the
+    /// engine's cause, per AOR in episodes, and each registration's
+    /// diagnosis.
     #[command(after_help = "Examples:\n  \
         regwatch analyze examples/analyze/register-403.pcap\n  \
         regwatch analyze --json examples/analyze/asterisk-pjsip-logger.txt\n\n\
-        Exit status: 0 every registration healthy, 1 a problem found, 2 unreadable input.")]
+        Exit status: 0 every exchange and registration healthy, 1 a problem found, 2 unreadable input.")]
     Analyze(analyze::Args),
     /// Monitor every trunk of a file with OPTIONS keep-alives; print state
     /// changes and alerts as they happen; run a command on alerts; serve

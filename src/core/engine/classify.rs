@@ -46,15 +46,23 @@ pub(super) struct AttemptSoFar {
     pub(super) twilio_auth_user_differs: bool,
 }
 
-/// What an outcome means for the trunk.
+/// What an outcome means for the trunk: the engine's classification of
+/// one answer (or timeout, or transport error) to a REGISTER, as
+/// [`Engine::last_outcome`](super::Engine::last_outcome) shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Verdict {
+pub enum Verdict {
     /// A 2xx to a deregistration.
     Deregistered,
     /// A 2xx that holds our binding, for `granted` seconds (None: unknown).
-    Bound { granted: Option<u32> },
+    Bound {
+        /// The seconds granted.
+        granted: Option<u32>,
+    },
     /// A 2xx that does not list our Contact, or grants 0 s.
-    NotBound { granted: Option<u32> },
+    NotBound {
+        /// The seconds granted.
+        granted: Option<u32>,
+    },
     /// A 401/407 with `stale=true`: the nonce expired, the credentials
     /// were fine; the attempt goes on.
     StaleNonce,
@@ -62,7 +70,30 @@ pub(super) enum Verdict {
     Challenged,
     /// The attempt failed: the cause, and the state the trunk takes when
     /// nothing is bound.
-    Failed { cause: Cause, state: RegState },
+    Failed {
+        /// Why.
+        cause: Cause,
+        /// The state the trunk takes when nothing is bound.
+        state: RegState,
+    },
+}
+
+/// The last outcome of a trunk's REGISTER exchange, as the engine
+/// classified it (see [`Engine::last_outcome`](super::Engine::last_outcome)):
+/// what a tool reporting every exchange (`regwatch analyze`) shows, so
+/// that its cause is the engine's and no one else's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExchangeOutcome {
+    /// The final response's code (`None`: a timeout or a transport error).
+    pub code: Option<u16>,
+    /// The classification.
+    pub verdict: Verdict,
+    /// The cause the trunk took from it: the failure's for
+    /// [`Verdict::Failed`] (after the engine's refinements), `healthy`,
+    /// `expiry_drift` or `refresh_late` for a binding, `contact_not_bound`,
+    /// `deregistered`; `None` for a challenge or a stale nonce (the
+    /// exchange goes on).
+    pub cause: Option<Cause>,
 }
 
 /// Classifies an attempt's outcome. Pure: the same inputs always give the

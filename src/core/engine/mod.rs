@@ -30,6 +30,7 @@ mod timer;
 mod trunk;
 mod wire;
 use alert::Transition;
+pub use classify::{ExchangeOutcome, Verdict};
 use domains::DomainMemo;
 pub use id::TrunkId;
 use registration::Step;
@@ -127,6 +128,14 @@ impl Engine {
     /// Replaces the policy. Applies to bindings made from now on.
     pub fn set_config(&mut self, cfg: EngineConfig) {
         let keepalive_changed = cfg.keepalive != self.cfg.keepalive;
+        if !cfg.wire_auth_user && self.cfg.wire_auth_user {
+            let ids: Vec<TrunkId> = self.trunk_ids().collect();
+            for id in ids {
+                if let Some(t) = self.slots.get_mut(id) {
+                    t.wire_auth_user = None;
+                }
+            }
+        }
         self.cfg = cfg;
         if keepalive_changed {
             let now = self.now_ms;
@@ -206,6 +215,8 @@ impl Engine {
             registers_sent: 0,
             wire: None,
             retransmissions: 0,
+            wire_auth_user: None,
+            last_outcome: None,
         };
         tracing::debug!(trunk = %trunk.config.name, "trunk added");
         self.slots.insert(trunk);
@@ -493,6 +504,12 @@ impl Engine {
     /// The trunk's current state and cause.
     pub fn trunk_state(&self, id: TrunkId) -> Result<(RegState, Cause), Error> {
         self.trunk_ref(id).map(|t| (t.state, t.cause))
+    }
+
+    /// How the engine classified the last outcome of the trunk's REGISTER
+    /// exchange (a final response, a timeout, a transport error), if any.
+    pub fn last_outcome(&self, id: TrunkId) -> Result<Option<ExchangeOutcome>, Error> {
+        self.trunk_ref(id).map(|t| t.last_outcome)
     }
 
     /// The full diagnosis of the trunk's current condition.

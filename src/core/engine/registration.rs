@@ -6,7 +6,9 @@
 //! are touched in one place. What a final outcome means is decided by
 //! [`classify`](super::classify).
 use super::alert::Transition;
-use super::classify::{self, reachability_only, AttemptSoFar, Outcome, Verdict, ANSWER_FRESH_MS};
+use super::classify::{
+    self, reachability_only, AttemptSoFar, ExchangeOutcome, Outcome, Verdict, ANSWER_FRESH_MS,
+};
 use super::timer::TimerKind;
 use super::trunk::{
     set_opt_string, set_string, Attempt, Binding, LastResponse, StoredChallenge, Trunk,
@@ -100,13 +102,33 @@ impl Trunk {
     }
 
     /// Twilio refuses an authorization user that differs from the AOR user.
+    /// The user the registrar was given (the last Authorization header
+    /// seen on the wire, its user part when it reads `user@domain`, as a
+    /// registrar splits it) counts before the configured one when the
+    /// engine's policy says so (`EngineConfig::wire_auth_user`).
     fn twilio_auth_user_differs(&self) -> bool {
+        let wire = self
+            .wire_auth_user
+            .as_deref()
+            .map(|a| a.split_once('@').map_or(a, |(u, _)| u));
         self.profile == Profile::Twilio
-            && self
-                .config
-                .auth_username
-                .as_deref()
+            && wire
+                .or(self.config.auth_username.as_deref())
                 .is_some_and(|a| a != self.config.username)
+    }
+
+    /// Records how the engine classified an outcome (see
+    /// `Engine::last_outcome`); `step` is what it did to the trunk.
+    fn record_outcome(&mut self, code: Option<u16>, verdict: Verdict, step: &Step) {
+        let cause = match verdict {
+            Verdict::Challenged | Verdict::StaleNonce => None,
+            _ => step.transition.map(|t| t.cause),
+        };
+        self.last_outcome = Some(ExchangeOutcome {
+            code,
+            verdict,
+            cause,
+        });
     }
 
     /// A credential refusal is the auth user mismatch when Twilio would
@@ -150,6 +172,23 @@ impl Trunk {
             });
         }
         let verdict = classify::classify(Outcome::Response(r), &so_far);
+        let step = self.on_verdict(now, r, verdict, (so_far, transport), cfg);
+        self.record_outcome(Some(code), verdict, &step);
+        step
+    }
+
+    /// What a classified final response does to the trunk (`seen`: what
+    /// the attempt had done, the transport the answer came over).
+    fn on_verdict(
+        &mut self,
+        now: u64,
+        r: &RegisterResponse<'_>,
+        verdict: Verdict,
+        seen: (AttemptSoFar, Option<Transport>),
+        cfg: &EngineConfig,
+    ) -> Step {
+        let (so_far, transport) = seen;
+        let code = r.code;
         let here = |state, cause, code| {
             Transition::new(now, HistoryKind::Response, state, cause, code)
                 .response(r.code, transport)
@@ -408,7 +447,9 @@ impl Trunk {
         };
         let mut tr = Transition::new(now, kind, state, cause, None);
         tr.transport = transport;
-        self.fail(tr)
+        let step = self.fail(tr);
+        self.record_outcome(None, Verdict::Failed { cause, state }, &step);
+        step
     }
 
     /// The binding was removed on purpose (`Expires: 0` answered).

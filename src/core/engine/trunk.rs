@@ -130,6 +130,13 @@ pub(super) struct Trunk {
     pub(super) wire: Option<wire::WireTx>,
     /// Retransmitted REGISTERs and responses seen on the wire (counted once).
     pub(super) retransmissions: u64,
+    /// The authorization user of the last REGISTER with credentials seen
+    /// on the wire (its Authorization/Proxy-Authorization header): what
+    /// the registrar was given, whatever the configuration says. Kept
+    /// only under `EngineConfig::wire_auth_user`.
+    pub(super) wire_auth_user: Option<Box<str>>,
+    /// The last outcome classified (see `Engine::last_outcome`).
+    pub(super) last_outcome: Option<super::classify::ExchangeOutcome>,
 }
 
 impl Trunk {
@@ -139,7 +146,11 @@ impl Trunk {
             profile: self.profile,
             domain: &self.config.domain,
             username: &self.config.username,
-            auth_username: self.config.auth_username.as_deref(),
+            auth_username: self
+                .wire_auth_user
+                .as_deref()
+                .filter(|a| *a != self.config.username)
+                .or(self.config.auth_username.as_deref()),
             configured_realm: self.config.realm.as_deref(),
             proxy: self.config.proxy.as_deref(),
             transport: self.config.transport,

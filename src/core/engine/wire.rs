@@ -301,9 +301,23 @@ impl Engine {
         };
         set(&mut w.call_id, call_id);
         w.cseq = cseq;
+
         set(&mut w.branch, branch);
         set(&mut w.contact, contact);
         w.answered = false;
+        // The user the registrar is given, whatever the configuration says
+        // (kept when the policy asks for it).
+        let wire_user = msg
+            .any_authorization()
+            .and_then(|a| a.username)
+            .filter(|_| self.cfg.wire_auth_user);
+        if let Some(user) = wire_user {
+            if let Some(t) = self.slots.at_mut(slot) {
+                if t.wire_auth_user.as_deref() != Some(user) {
+                    t.wire_auth_user = Some(user.into());
+                }
+            }
+        }
         let obs = Observation::RegisterSent(RegisterSent {
             expires,
             with_credentials,

@@ -1,5 +1,5 @@
 //! pcap and pcapng captures through the packet reader and the replay.
-use super::{pipelined, plural, read_chunk, Msg, Note, Replay, CHUNK, MAX_HELD};
+use super::{pipelined, plural, read_chunk, Msg, Note, Offset, Replay, CHUNK, MAX_HELD};
 use regwatch::capture;
 use regwatch::capture::packets::{Packets, Payload};
 use regwatch::capture::pcap::{PcapNotes, PcapReader};
@@ -11,8 +11,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The frames of a pcap through the packet reader; every payload to
-/// `each`, until it says to stop (`false`).
-fn pcap_pass(src: &mut dyn Read, each: &mut dyn FnMut(Payload) -> bool) -> io::Result<PcapNotes> {
+/// `each` with the number of the record that completed it (from 1), until
+/// it says to stop (`false`).
+fn pcap_pass(
+    src: &mut dyn Read,
+    each: &mut dyn FnMut(u64, Payload) -> bool,
+) -> io::Result<PcapNotes> {
     let mut reader = PcapReader::new();
     let mut packets = Packets::new();
     let mut out = Vec::new();
@@ -25,8 +29,9 @@ fn pcap_pass(src: &mut dyn Read, each: &mut dyn FnMut(Payload) -> bool) -> io::R
                 Ok(None) => break,
                 Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
             }
+            let record = reader.notes().frames;
             for p in out.drain(..) {
-                if !each(p) {
+                if !each(record, p) {
                     return Ok(reader.notes().clone());
                 }
             }
@@ -126,6 +131,7 @@ pub(super) fn replay_pcap(
     head: Vec<u8>,
     rest: &mut (dyn Read + Send),
     regular: bool,
+    json: bool,
 ) -> io::Result<(Replay, Vec<Note>)> {
     let source = if regular {
         Twice::File(path.to_path_buf())
@@ -140,20 +146,27 @@ pub(super) fn replay_pcap(
         Twice::Held(held)
     };
     let mut length = 0u64;
-    let mut replay = Replay::new();
-    let feed = |m: Msg| replay.feed(m.at, m.direction, m.transport, &m.bytes);
+    let mut replay = Replay::new(json);
+    let feed = |m: Msg| feed_one(&mut replay, m);
     let once = |src: &mut dyn Read, out: &mut dyn FnMut(Msg)| -> io::Result<(PcapNotes, bool)> {
         let mut sides = Sides::default();
-        let notes = pcap_pass(src, &mut |p| {
-            if let Some((direction, at)) = sides.place(&p) {
-                out(Msg {
+        let notes = pcap_pass(src, &mut |record, p| {
+            let placed = sides.place(&p);
+            if sides.unsure {
+                return false;
+            }
+            out(match placed {
+                Some((direction, at)) => Msg {
                     at,
                     direction: Some(direction),
                     transport: Some(p.transport),
                     bytes: p.bytes,
-                });
-            }
-            !sides.unsure
+                    offset: Offset::Record(record),
+                    outside: false,
+                },
+                None => outside(record),
+            });
+            true
         })?;
         Ok((notes, !sides.unsure))
     };
@@ -168,6 +181,7 @@ pub(super) fn replay_pcap(
         Twice::Held(b) => pipelined(|out| once(&mut &b[..], out), feed)?,
     };
     if sure {
+        replay.finish();
         return Ok((replay, pcap_notes(&notes)));
     }
     drop(replay);
@@ -179,7 +193,7 @@ pub(super) fn replay_pcap(
     };
     let mut clients: HashSet<SocketAddr> = HashSet::new();
     let mut first: Option<u64> = None;
-    let scan = |p: Payload| {
+    let scan = |(_, p): (u64, Payload)| {
         first = Some(first.map_or(p.ts_us, |f| f.min(p.ts_us)));
         if capture::is_register_request(&p.bytes) {
             clients.insert(p.src);
@@ -188,8 +202,8 @@ pub(super) fn replay_pcap(
     let mut src = open()?;
     pipelined(
         |out| {
-            pcap_pass(&mut src, &mut |p| {
-                out(p);
+            pcap_pass(&mut src, &mut |record, p| {
+                out((record, p));
                 true
             })
         },
@@ -197,10 +211,11 @@ pub(super) fn replay_pcap(
     )?;
     let first = first.unwrap_or(0);
     let clients = &clients;
-    let mut replay = Replay::new();
-    let play = |out: &mut dyn FnMut(Msg), p: Payload| {
+    let mut replay = Replay::new(json);
+    let play = |out: &mut dyn FnMut(Msg), record: u64, p: Payload| {
         let sent = clients.contains(&p.src);
         if !sent && !clients.contains(&p.dst) {
+            out(outside(record));
             return;
         }
         let direction = if sent {
@@ -213,21 +228,48 @@ pub(super) fn replay_pcap(
             direction: Some(direction),
             transport: Some(p.transport),
             bytes: p.bytes,
+            offset: Offset::Record(record),
+            outside: false,
         });
     };
-    let feed = |m: Msg| replay.feed(m.at, m.direction, m.transport, &m.bytes);
+    let feed = |m: Msg| feed_one(&mut replay, m);
     let mut src = open()?;
     let notes = pipelined(
         |out| {
-            pcap_pass(&mut src, &mut |p| {
-                play(out, p);
+            pcap_pass(&mut src, &mut |record, p| {
+                play(out, record, p);
                 true
             })
         },
         feed,
     )?;
+    replay.finish();
     Ok((replay, pcap_notes(&notes)))
 }
+
+/// A message neither sent nor received by a registering address (one
+/// that sent a REGISTER in the capture).
+fn outside(record: u64) -> Msg {
+    Msg {
+        at: 0,
+        direction: None,
+        transport: None,
+        bytes: Vec::new(),
+        offset: Offset::Record(record),
+        outside: true,
+    }
+}
+
+fn feed_one(replay: &mut Replay, m: Msg) {
+    if m.outside {
+        replay.outside.add(OUTSIDE, m.offset);
+    } else {
+        replay.feed(m.at, m.direction, m.transport, &m.bytes, m.offset);
+    }
+}
+
+/// Why a message outside registration is left out.
+const OUTSIDE: &str = "neither its sender nor its receiver sent a REGISTER in the capture";
 
 struct CountingReader<'a, R> {
     inner: R,

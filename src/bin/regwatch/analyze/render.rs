@@ -1,5 +1,7 @@
 //! The results: text or JSON, one registration after another.
-use super::{Note, Replay};
+use super::exchanges::Ending;
+use super::report::{AorReport, Episode, Tally, EPISODES_HEAD};
+use super::{plural, Note, Replay};
 use crate::term::Style;
 use regwatch::capture::Format;
 use regwatch::core::terminal_safe as sanitize;
@@ -58,7 +60,7 @@ pub(super) fn write_file(
     json: bool,
     path: &Path,
     format: Format,
-    replay: &Replay,
+    replay: &mut Replay,
     notes: &[Note],
 ) -> io::Result<bool> {
     let shown_path = path.display().to_string();
@@ -78,6 +80,7 @@ pub(super) fn write_file(
                 .collect();
             fields.push(("notes", Value::Array(v)));
         }
+        fields.extend(summary_json(replay));
         fields.sort_by(|a, b| a.0.cmp(b.0));
         out.write_all(b"{\n")?;
         for (k, v) in &fields {
@@ -85,6 +88,14 @@ pub(super) fn write_file(
             write_pretty(out, v, 6)?;
             out.write_all(b",\n")?;
         }
+        // Every exchange, unfolded, from the spill file.
+        out.write_all(b"      \"exchanges\": [")?;
+        if let Some(s) = replay.report.spill.as_mut().filter(|s| s.count > 0) {
+            out.write_all(b"\n        ")?;
+            s.copy_to(out)?;
+            out.write_all(b"\n      ")?;
+        }
+        out.write_all(b"],\n")?;
         out.write_all(b"      \"registrations\": [")?;
     } else {
         writeln!(
@@ -100,8 +111,10 @@ pub(super) fn write_file(
         for n in notes {
             writeln!(out, "  {} {}", st.warn("note:"), n.text)?;
         }
+        write_summary_text(out, st, replay)?;
     }
     let (problems, regs) = write_registrations(out, st, json, replay)?;
+    let problems = problems || replay.report.failed > 0;
     if json {
         if regs > 0 {
             out.write_all(b"\n      ")?;
@@ -237,43 +250,346 @@ fn render_registration(
                 })
             })
             .collect();
-        let reg = json!({
+        let mut reg = json!({
             "trunk": &*snap.name,
             "state": snap.state.as_str(),
             "cause": d.cause.as_str(),
             "timeline": timeline,
             "diagnosis": d,
         });
+        if let Some(o) = reg.as_object_mut() {
+            if snap.history.len() >= engine.config().history_len {
+                o.insert(
+                    "timeline_note".into(),
+                    json!(format!(
+                        "the last {} events of the registration; `exchanges` lists every exchange",
+                        engine.config().history_len
+                    )),
+                );
+            }
+            if let Some(a) = replay.report.aors.get(&*snap.name) {
+                o.insert("exchanges".into(), aor_json(a, offset));
+            }
+        }
         out.write_all(b",\n        ")?;
         write_pretty(out, &reg, 8)?;
     } else {
-        writeln!(
+        let aor = replay.report.aors.get(&*snap.name);
+        write!(
             out,
             "  {} {} ({})",
             st.bold(&terminal_safe(&snap.name)),
             snap.state,
             d.cause.as_str()
         )?;
-        for h in history {
-            let at = Seconds(h.at_ms.saturating_sub(offset));
-            write!(out, "    {at:>9} s  {}", h.kind)?;
-            if h.code != 0 {
-                write!(out, " {}", h.code)?;
-            }
-            if let Some(e) = h.expires {
-                write!(out, " expires={e}")?;
-            }
-            if h.credentials {
-                out.write_all(b" +credentials")?;
-            }
-            out.write_all(b"\n")?;
+        match aor {
+            Some(a) => writeln!(
+                out,
+                ": {}, {} failed, {}–{} s",
+                plural(a.exchanges, "exchange", "exchanges"),
+                a.failed,
+                Seconds(a.first_ms.saturating_sub(offset)),
+                Seconds(a.last_ms.saturating_sub(offset))
+            )?,
+            None => writeln!(out)?,
         }
-        writeln!(out, "    {}", terminal_safe(&d.summary))?;
+        if let Some(a) = aor {
+            write_episodes(out, st, a, offset)?;
+            // The last exchange step by step, as the engine recorded it.
+            writeln!(out, "    the last exchange:")?;
+            for h in history.filter(|h| h.at_ms >= a.last_start_ms) {
+                let at = Seconds(h.at_ms.saturating_sub(offset));
+                write!(out, "    {at:>13} s  {}", h.kind)?;
+                if h.code != 0 {
+                    write!(out, " {}", h.code)?;
+                }
+                if let Some(e) = h.expires {
+                    write!(out, " expires={e}")?;
+                }
+                if h.credentials {
+                    out.write_all(b" +credentials")?;
+                }
+                out.write_all(b"\n")?;
+            }
+        }
+        if aor
+            .and_then(AorReport::last)
+            .is_some_and(|e| e.capture_ended_after_ms.is_some())
+        {
+            writeln!(
+                out,
+                "    {}",
+                st.dim("the capture ended before the last REGISTER's answer or Timer F: the state below is as of its end")
+            )?;
+        }
+        writeln!(out, "    now: {}", terminal_safe(&d.summary))?;
         if !matches!(d.cause, regwatch::Cause::Healthy) {
             for (i, r) in d.remediation.iter().enumerate() {
                 writeln!(out, "      {}. {}", i + 1, terminal_safe(r))?;
             }
         }
+        if let Some(a) = aor {
+            let failed: Vec<String> = a
+                .counts
+                .iter()
+                .filter(|(s, _)| !matches!(*s, "healthy" | "expiry_drift" | "deregistered"))
+                .filter(|(s, _)| *s != d.cause.as_str())
+                .filter(|(s, _)| regwatch::Cause::parse(s).is_some())
+                .map(|(s, _)| format!("`regwatch explain {s}`"))
+                .collect();
+            if !failed.is_empty() {
+                writeln!(out, "    the failures above: {}", failed.join(", "))?;
+            }
+        }
     }
     Ok(Some(problem))
+}
+
+/// The file-wide counts as JSON fields.
+fn summary_json(replay: &Replay) -> Vec<(&'static str, Value)> {
+    let mut v = vec![
+        ("not_understood", replay.skipped.json()),
+        ("unmatched", replay.unmatched.json()),
+        ("exchange_count", json!(replay.report.exchanges)),
+        ("failed_exchanges", json!(replay.report.failed)),
+        ("causes", counts_json(&replay.report.counts)),
+        (
+            "other_messages",
+            Value::Object(
+                replay
+                    .other
+                    .iter()
+                    .map(|(m, n)| (m.clone(), json!(n)))
+                    .collect(),
+            ),
+        ),
+    ];
+    if replay.outside.total > 0 {
+        v.push(("outside_registration", replay.outside.json()));
+    }
+    if let Some(e) = &replay.report.spill_error {
+        v.push((
+            "exchanges_error",
+            json!(format!("the exchanges could not be listed: {e}")),
+        ));
+    }
+    if replay.open_limit_hits() > 0 {
+        v.push((
+            "open_limit",
+            json!(format!(
+                "{} exchanges were closed before their answer or Timer F: more than {} were open at once",
+                replay.open_limit_hits(),
+                super::exchanges::MAX_OPEN
+            )),
+        ));
+    }
+    v
+}
+
+fn counts_json(counts: &[(&'static str, u64)]) -> Value {
+    Value::Object(
+        counts
+            .iter()
+            .map(|(s, n)| ((*s).to_owned(), json!(n)))
+            .collect(),
+    )
+}
+
+fn counts_text(counts: &[(&'static str, u64)]) -> String {
+    let mut c = counts.to_vec();
+    c.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    c.iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One AOR's exchanges, summed up, as JSON.
+fn aor_json(a: &AorReport, offset: u64) -> Value {
+    let episodes: Vec<Value> = a.episodes().map(|e| episode_json(e, offset)).collect();
+    let mut v = json!({
+        "count": a.exchanges,
+        "failed": a.failed,
+        "first_ms": a.first_ms.saturating_sub(offset),
+        "last_ms": a.last_ms.saturating_sub(offset),
+        "causes": counts_json(&a.counts),
+        "episodes": episodes,
+    });
+    if a.hidden_episodes > 0 {
+        v["episodes_not_listed"] = json!({
+            "after": EPISODES_HEAD,
+            "episodes": a.hidden_episodes,
+            "exchanges": a.hidden_exchanges,
+        });
+    }
+    v
+}
+
+fn episode_json(e: &Episode, offset: u64) -> Value {
+    json!({
+        "status": e.status(),
+        "ending": e.ending().as_str(),
+        "count": e.count,
+        "first_ms": e.first_ms.saturating_sub(offset),
+        "last_ms": e.last_ms.saturating_sub(offset),
+        "failed": e.failed,
+        "code": e.code(),
+        "challenge": e.challenge(),
+        "auth_user": e.auth_user(),
+        "expires": e.expires,
+        "granted": e.granted,
+        "retransmissions": e.retransmissions,
+        "capture_ended_after_ms": e.capture_ended_after_ms,
+    })
+}
+
+/// The counts of a file, as text.
+fn write_summary_text(out: &mut dyn Write, st: &Style, replay: &Replay) -> io::Result<()> {
+    write_tally(out, st, "not understood", &replay.skipped)?;
+    write_tally(out, st, "not part of an exchange", &replay.unmatched)?;
+    write_tally(out, st, "left out", &replay.outside)?;
+    if !replay.other.is_empty() {
+        let o: Vec<String> = replay
+            .other
+            .iter()
+            .map(|(m, n)| format!("{} {n}", terminal_safe(m)))
+            .collect();
+        writeln!(
+            out,
+            "  {} {}",
+            st.dim("not about registration:"),
+            o.join(", ")
+        )?;
+    }
+    let r = &replay.report;
+    if r.exchanges > 0 {
+        writeln!(
+            out,
+            "  {}, {} failed: {}",
+            plural(r.exchanges, "REGISTER exchange", "REGISTER exchanges"),
+            r.failed,
+            counts_text(&r.counts)
+        )?;
+    }
+    if replay.open_limit_hits() > 0 {
+        writeln!(
+            out,
+            "  {} {} exchanges closed before their answer or Timer F: more than {} were open at once",
+            st.warn("note:"),
+            replay.open_limit_hits(),
+            super::exchanges::MAX_OPEN
+        )?;
+    }
+    Ok(())
+}
+
+fn write_tally(out: &mut dyn Write, st: &Style, what: &str, t: &Tally) -> io::Result<()> {
+    if t.total == 0 {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  {} {}",
+        st.warn(&format!("{what}:")),
+        plural(t.total, "message", "messages")
+    )?;
+    for (reason, n, offsets) in &t.reasons {
+        let list: Vec<String> = offsets.iter().map(|o| o.number().to_string()).collect();
+        let kind = offsets.first().map_or("", |o| o.kind());
+        let more = if *n > offsets.len() as u64 {
+            format!(" (the first {})", offsets.len())
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "    {n} {}: {kind}s {}{more}",
+            terminal_safe(reason),
+            list.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+/// An AOR's episodes, one line each.
+fn write_episodes(out: &mut dyn Write, st: &Style, a: &AorReport, offset: u64) -> io::Result<()> {
+    for (i, e) in a.episodes().enumerate() {
+        if i == EPISODES_HEAD && a.hidden_episodes > 0 {
+            writeln!(
+                out,
+                "    {}",
+                st.dim(&format!(
+                    "... {} ({}) not listed here; the counts include them and --json lists every exchange",
+                    plural(a.hidden_episodes, "episode", "episodes"),
+                    plural(a.hidden_exchanges, "exchange", "exchanges")
+                ))
+            )?;
+        }
+        let first = Seconds(e.first_ms.saturating_sub(offset));
+        let when = if e.count > 1 {
+            format!("{first}–{} s", Seconds(e.last_ms.saturating_sub(offset)))
+        } else {
+            format!("{first} s")
+        };
+        let times = if e.count > 1 {
+            format!("×{} similar", e.count)
+        } else {
+            String::new()
+        };
+        let status = if e.failed {
+            st.warn(e.status()).to_string()
+        } else {
+            e.status().to_owned()
+        };
+        write!(out, "    {when:>15} {times:>11}  {status}:")?;
+        if let Some(c) = e.challenge() {
+            write!(out, " {c} →")?;
+        }
+        match (e.code(), e.ending()) {
+            (_, Ending::ChallengeUnanswered) => {
+                write!(out, " no REGISTER with credentials followed")?
+            }
+            (Some(c), _) => write!(out, " {c} {}", terminal_safe(&e.reason))?,
+            (None, Ending::Abandoned) => {
+                write!(out, " no answer before the client sent a new REGISTER")?
+            }
+            (None, _) => write!(out, " no answer")?,
+        }
+        if let Some(u) = e.auth_user() {
+            write!(out, ", authorization user `{}`", terminal_safe(u))?;
+        }
+        if let Some(x) = e.expires {
+            write!(out, ", expires {x}")?;
+        }
+        if let Some(g) = e.granted {
+            write!(out, ", granted {g}")?;
+        }
+        if e.retransmissions > 0 {
+            write!(
+                out,
+                ", {}",
+                plural(e.retransmissions, "retransmission", "retransmissions")
+            )?;
+        }
+        if let Some(ms) = e.capture_ended_after_ms {
+            if ms < super::exchanges::TIMER_F_MS {
+                write!(
+                    out,
+                    " (the capture ended {} s after it, before Timer F's 32 s: it may have ended early)",
+                    Seconds(ms)
+                )?;
+            } else {
+                write!(
+                    out,
+                    " (none by the end of the capture, {} s after it)",
+                    Seconds(ms)
+                )?;
+            }
+        }
+        out.write_all(b"\n")?;
+    }
+    if a.counts.len() > 1 {
+        writeln!(out, "    causes: {}", counts_text(&a.counts))?;
+    }
+    Ok(())
 }
