@@ -26,7 +26,8 @@ pub use engine::{Direction, Engine, Error, SipObserved, TrunkId, TrunkSnapshot};
 pub use event::{Action, Event, Output};
 pub use history::{HistoryEntry, HistoryKind};
 pub use keepalive::{
-    KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult, ProbeTarget, RttStats,
+    KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult, ProbeTarget, QueryRequest,
+    RttStats,
 };
 pub use observation::{
     Challenge, HostState, Observation, RegisterResponse, RegisterSent, TransportErrorKind,

@@ -100,7 +100,7 @@ impl Trunk {
     }
 
     /// Twilio refuses an authorization user that differs from the AOR user.
-    fn twilio_auth_user_differs(&self) -> bool {
+    pub(super) fn twilio_auth_user_differs(&self) -> bool {
         self.profile == Profile::Twilio
             && self
                 .config
