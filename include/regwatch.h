@@ -500,6 +500,9 @@ typedef uint32_t regwatch_credential_check;
 // `protocol_error`.
 #define REGWATCH_CAUSE_PROTOCOL_ERROR 21
 
+// `binding_missing`.
+#define REGWATCH_CAUSE_BINDING_MISSING 22
+
 // No severity.
 #define REGWATCH_SEVERITY_NONE 0
 
@@ -527,6 +530,13 @@ typedef uint32_t regwatch_credential_check;
 // A REGISTER without Contact and without credentials (changes no
 // binding), after a 403 the host's report leaves unexplained.
 #define REGWATCH_PURPOSE_ACCOUNT_QUERY 4
+
+// A REGISTER without Contact (changes no binding) at the trunk's
+// `register_interval`, answering a challenge with the trunk's
+// credentials (`credential_query`): sent with the driver
+// (`via_driver`, `regwatch_engine_probe_job`), the whole answer goes
+// back to the engine.
+#define REGWATCH_PURPOSE_CREDENTIAL_QUERY 5
 
 // Errors: something regwatch could not do.
 #define REGWATCH_LOG_ERROR 1

@@ -695,6 +695,72 @@ fn contact_missing_from_200_is_not_bound() {
     assert_eq!(s.state(), (RegState::Rejected, Cause::ContactNotBound));
 }
 
+/// The host believes the trunk registered (its REGISTER got a 200 that
+/// bound its Contact), but the registrar lost the binding: the credential
+/// query's 200 lists another binding only. `binding_missing` while the
+/// state stays what the host's REGISTER made it; cleared when the query
+/// finds the Contact again.
+#[test]
+fn a_query_that_misses_the_registered_contact_is_binding_missing() {
+    let mut ec = EngineConfig::default();
+    ec.set("keepalive", "on").unwrap();
+    ec.set("register_interval", "60").unwrap();
+    let mut cfg = twilio_cfg();
+    cfg.set("contact", "office@192.0.2.10:5061").unwrap();
+    let mut s = Sim::with(ec, cfg);
+    s.register_twilio(3600);
+    assert_eq!(s.state(), (RegState::Registered, Cause::Healthy));
+    for (contact, want) in [
+        ("sip:office@198.51.100.7:5061", Cause::BindingMissing),
+        ("sip:office@192.0.2.10:5061;transport=tls", Cause::Healthy),
+    ] {
+        // Every OPTIONS answered, until the query goes out.
+        let query = loop {
+            let seen = s.outputs.len();
+            // (register_twilio moved the clock past the first probe's time.)
+            s.now = s.engine.poll_timeout().unwrap().max(s.now);
+            s.engine.handle_timeout(s.now);
+            s.drain();
+            let mut q = None;
+            for o in s.outputs[seen..].iter().cloned() {
+                if let Output::Transmit(p) = o {
+                    if p.purpose == regwatch::ProbePurpose::CredentialQuery {
+                        q = Some(p);
+                    } else {
+                        let r = regwatch::ProbeResult::Response { code: 200 };
+                        s.engine
+                            .handle_probe_result(s.now, s.trunk, p.id, r, None)
+                            .unwrap();
+                    }
+                }
+            }
+            s.drain();
+            if let Some(q) = q {
+                break q;
+            }
+        };
+        let req = query.request("192.0.2.10:5061", "test");
+        let m = regwatch::sip::parse(req.as_bytes()).unwrap();
+        assert!(m.contacts().is_empty(), "a query carries no Contact");
+        let answer = format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 192.0.2.10:5061;branch={}\r\nCall-ID: {}\r\nCSeq: 1 REGISTER\r\nContact: <{contact}>;expires=1800\r\nContent-Length: 0\r\n\r\n",
+            m.branch().unwrap(),
+            m.call_id().unwrap()
+        );
+        let a = regwatch::sip::parse(answer.as_bytes()).unwrap();
+        s.now += 30;
+        assert_eq!(
+            s.engine
+                .handle_probe_response(s.now, s.trunk, query.id, &a, None),
+            Ok(true)
+        );
+        s.drain();
+        assert_eq!(s.state(), (RegState::Registered, want));
+    }
+    assert_eq!(s.alerts(), vec![Cause::BindingMissing]);
+    assert_eq!(s.cleared(), 1);
+}
+
 #[test]
 fn invalid_config_is_config_invalid_until_evidence() {
     let mut cfg = TrunkConfig::new("broken");
@@ -863,6 +929,7 @@ fn every_cause_has_a_scenario() {
         Cause::Unknown,
         Cause::ContactNotBound,
         Cause::ProtocolError,
+        Cause::BindingMissing,
     ]
     .into_iter()
     .collect();

@@ -78,6 +78,13 @@ pub struct EngineConfig {
     /// for trunks that do not say otherwise (default true; per trunk:
     /// `reregister_on_recovery`). See [`TrunkConfig::reregisters_on_recovery`].
     pub reregister_on_recovery: bool,
+    /// Seconds between credential queries per trunk (default 0: off;
+    /// `regwatch watch`: 600; per trunk: `register_interval`): a REGISTER
+    /// without Contact (RFC 3261 §10.2.3: it adds and changes no binding)
+    /// answered with the trunk's credentials, whose answer says whether
+    /// the credentials are good and which bindings the registrar holds.
+    /// Needs the keep-alive on (the host sends the engine's transmits).
+    pub register_interval: u32,
 }
 
 /// OPTIONS keep-alive policy (DESIGN.md "Keep-alive scheduling").
@@ -140,6 +147,7 @@ impl Default for EngineConfig {
             host_profile: None,
             wire_auth_user: false,
             reregister_on_recovery: true,
+            register_interval: 0,
         }
     }
 }
@@ -153,7 +161,8 @@ impl EngineConfig {
     /// `keepalive_timeout_ms`, `keepalive_failures_to_alert`,
     /// `keepalive_successes_to_clear`, `keepalive_confirm_ms`,
     /// `keepalive_jitter`, `keepalive_alternates` (`on`/`off`); `profile`
-    /// (`twilio`/`generic`/`auto`) for trunks read from a PBX configuration.
+    /// (`twilio`/`generic`/`auto`) for trunks read from a PBX configuration;
+    /// `register_interval` (seconds between credential queries, 0: off).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let v = value.trim();
         match key {
@@ -219,6 +228,7 @@ impl EngineConfig {
             }
             "keepalive_alternates" => self.keepalive.alternates = parse_switch(key, v)?,
             "reregister_on_recovery" => self.reregister_on_recovery = parse_switch(key, v)?,
+            "register_interval" => self.register_interval = parse_register_interval(key, v)?,
             "profile" => {
                 self.host_profile = match v {
                     "" | "auto" => None,
@@ -304,6 +314,18 @@ fn parse_range<T: std::str::FromStr + PartialOrd + fmt::Display>(
     }
 }
 
+/// 0 (off), or 5 s to a week: a query every few seconds would count
+/// toward a provider's REGISTER rate limit.
+fn parse_register_interval(key: &str, v: &str) -> Result<u32, ConfigError> {
+    match v.parse::<u32>() {
+        Ok(n) if n == 0 || (5..=604_800).contains(&n) => Ok(n),
+        _ => Err(ConfigError::invalid(
+            key,
+            "expected 0 (off) or a number of seconds from 5 to 604800",
+        )),
+    }
+}
+
 fn parse_policy(key: &str, v: &str) -> Result<RefreshPolicy, ConfigError> {
     RefreshPolicy::parse(v)
         .ok_or_else(|| ConfigError::invalid(key, "expected ratio, asterisk or freeswitch"))
@@ -362,6 +384,13 @@ pub struct TrunkConfig {
     /// `contact_user`, default `s`), when known: it tells apart two
     /// trunks that register the same AOR to the same registrar.
     pub contact_user: Option<String>,
+    /// This trunk's credential-query interval in seconds (`None`: the
+    /// engine's `register_interval`; 0: off).
+    pub register_interval: Option<u32>,
+    /// The Contact the PBX registers for this trunk (`sip:user@host:port`
+    /// or `user@host:port`), when known: a credential query's 200 that
+    /// lists the AOR's bindings without it raises `binding_missing`.
+    pub contact: Option<String>,
 }
 
 impl TrunkConfig {
@@ -391,6 +420,8 @@ impl TrunkConfig {
         "reregister_on_recovery",
         "refresh_policy",
         "contact_user",
+        "register_interval",
+        "contact",
     ];
 
     /// Sets one field from text. An empty value clears optional fields.
@@ -468,6 +499,13 @@ impl TrunkConfig {
                 }
             }
             "contact_user" => self.contact_user = opt(value.trim()),
+            "register_interval" => {
+                self.register_interval = match value.trim() {
+                    "" | "default" => None,
+                    v => Some(parse_register_interval(key, v)?),
+                }
+            }
+            "contact" => self.contact = opt(value.trim()),
             "refresh_policy" => {
                 self.refresh_policy = match value.trim() {
                     "" | "default" => None,
@@ -497,6 +535,12 @@ impl TrunkConfig {
     pub fn effective_profile(&self) -> Profile {
         self.profile
             .unwrap_or_else(|| Profile::detect(&self.domain))
+    }
+
+    /// Milliseconds between this trunk's credential queries (0: none):
+    /// its own `register_interval`, else the engine's.
+    pub fn register_interval_ms(&self, engine: &EngineConfig) -> u64 {
+        u64::from(self.register_interval.unwrap_or(engine.register_interval)) * 1000
     }
 
     /// The effective authorization user (`auth_username`, else `username`).

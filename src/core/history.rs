@@ -35,6 +35,9 @@ pub enum HistoryKind {
     /// The account query after an unexplained 403 was answered (its code
     /// in the entry).
     AccountQuery,
+    /// The credential query (a REGISTER without Contact, with the trunk's
+    /// credentials) changed its verdict (its code in the entry).
+    CredentialQuery,
     /// State and cause taken over from the engine before a module reload.
     CarriedOver,
 }
@@ -55,6 +58,9 @@ impl std::fmt::Display for HistoryKind {
             HistoryKind::KeepAliveUp => f.write_str("keep-alive answered again"),
             HistoryKind::AccountQuery => {
                 f.write_str("query REGISTER (no Contact, no credentials) answered")
+            }
+            HistoryKind::CredentialQuery => {
+                f.write_str("query REGISTER (no Contact, with credentials) answered")
             }
             HistoryKind::CarriedOver => f.write_str("carried over from before the module reload"),
         }

@@ -29,16 +29,24 @@ pub enum ProbePurpose {
     /// leaves open: its answer tells a refused password from an account
     /// that may not register (see [`Probe::request`]).
     AccountQuery,
+    /// The credential query: a REGISTER without Contact (it adds and
+    /// changes no binding) at the trunk's `register_interval`, answered
+    /// with the trunk's credentials when challenged (the second request
+    /// carries them, see [`Probe::query`]); its 200 lists the AOR's
+    /// bindings.
+    CredentialQuery,
 }
 
 impl ProbePurpose {
-    /// `keep_alive`, `confirm`, `alternate`, `account_query`.
+    /// `keep_alive`, `confirm`, `alternate`, `account_query`,
+    /// `credential_query`.
     pub fn as_str(self) -> &'static str {
         match self {
             ProbePurpose::KeepAlive => "keep_alive",
             ProbePurpose::Confirm => "confirm",
             ProbePurpose::Alternate => "alternate",
             ProbePurpose::AccountQuery => "account_query",
+            ProbePurpose::CredentialQuery => "credential_query",
         }
     }
 }
@@ -84,6 +92,36 @@ pub struct Probe {
     pub at_ms: u64,
     /// When it times out if the host reports nothing.
     pub deadline_ms: u64,
+    /// A credential query's dialog (Call-ID, CSeq) and, for the request
+    /// that answers a challenge, its Authorization header.
+    #[serde(skip)]
+    pub query: Option<Arc<QueryRequest>>,
+}
+
+/// What a credential query's request carries besides the probe's own
+/// fields: the same Call-ID for the whole exchange, CSeq + 1 for the
+/// request answering the challenge, and its `Authorization` or
+/// `Proxy-Authorization` header (a digest response, never the password).
+#[derive(Clone, PartialEq, Eq)]
+pub struct QueryRequest {
+    /// The Call-ID of the exchange.
+    pub call_id: String,
+    /// The From tag of the exchange.
+    pub from_tag: String,
+    /// This request's CSeq.
+    pub cseq: u32,
+    /// The header name and value answering the challenge, if any.
+    pub authorization: Option<(&'static str, String)>,
+}
+
+impl std::fmt::Debug for QueryRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryRequest")
+            .field("call_id", &self.call_id)
+            .field("cseq", &self.cseq)
+            .field("authorization", &self.authorization.as_ref().map(|a| a.0))
+            .finish()
+    }
 }
 
 /// The Via branch (without the `z9hG4bK` cookie) of the OPTIONS for
@@ -105,22 +143,32 @@ impl Probe {
     /// the probe.
     ///
     /// An [`AccountQuery`](ProbePurpose::AccountQuery) is a REGISTER for
-    /// the trunk's AOR without Contact and without credentials instead.
+    /// the trunk's AOR without Contact and without credentials instead; a
+    /// [`CredentialQuery`](ProbePurpose::CredentialQuery) a REGISTER
+    /// without Contact in the exchange's dialog, with the Authorization
+    /// of [`Probe::query`] when it answers a challenge.
     pub fn request(&self, local: &str, user_agent: &str) -> String {
         let id = format!("{:x}", self.id);
+        let call_id = format!("rwka-{id}");
+        let q = self.query.as_deref();
         let ctx = crate::sip::build::RequestContext {
             domain: &self.target.domain,
             user: &self.target.username,
             transport: self.transport,
             local,
-            call_id: &format!("rwka-{id}"),
-            from_tag: &id,
+            call_id: q.map_or(&call_id, |q| &q.call_id),
+            from_tag: q.map_or(&id, |q| &q.from_tag),
             branch: &probe_branch(self.id),
-            cseq: 1,
+            cseq: q.map_or(1, |q| q.cseq),
             user_agent,
         };
         match self.purpose {
             ProbePurpose::AccountQuery => crate::sip::build::register_query(&ctx),
+            ProbePurpose::CredentialQuery => crate::sip::build::register_query_authorized(
+                &ctx,
+                q.and_then(|q| q.authorization.as_ref())
+                    .map(|(n, v)| (*n, v.as_str())),
+            ),
             _ => crate::sip::build::options(&ctx),
         }
     }
@@ -295,7 +343,7 @@ pub struct KeepAliveStatus {
     /// Whether the keep-alive alert is up, and for what.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub down: Option<Cause>,
-    /// Probes sent (all purposes).
+    /// Probes sent (all purposes but the credential query).
     pub sent: u64,
     /// Probes that failed.
     pub failed: u64,

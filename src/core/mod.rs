@@ -27,7 +27,8 @@ pub use engine::{ExchangeOutcome, Verdict};
 pub use event::{Action, Event, Output};
 pub use history::{HistoryEntry, HistoryKind};
 pub use keepalive::{
-    KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult, ProbeTarget, RttStats,
+    KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult, ProbeTarget, QueryRequest,
+    RttStats,
 };
 pub use observation::{
     Challenge, HostState, Observation, RegisterResponse, RegisterSent, TransportErrorKind,

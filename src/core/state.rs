@@ -141,6 +141,9 @@ causes! {
     /// The registrar's side of a TCP/TLS connection sends what is not SIP
     /// (64 KiB without a complete message, or bytes that do not parse).
     ProtocolError = "protocol_error", Error;
+    /// The registrar holds no binding for the trunk's Contact (a query
+    /// REGISTER's 200 lists the AOR's bindings without it).
+    BindingMissing = "binding_missing", Error;
 }
 
 impl fmt::Display for Cause {

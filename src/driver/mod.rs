@@ -15,6 +15,8 @@
 //! * [`check::options`]: one OPTIONS probe to an endpoint.
 //! * [`check::test_register`]: the test REGISTER with digest auth, 423
 //!   handling and a final Expires: 0.
+//! * [`probe_send::send_probe`]: one engine probe sent as the engine
+//!   built it, its answer returned whole (`regwatch_job`).
 //! * [`runner::Runner`]: a thread that owns an engine with keep-alives on
 //!   and its sockets, and calls the host back with every output.
 //!
@@ -23,6 +25,7 @@
 pub mod check;
 pub mod dns;
 pub mod exchange;
+pub mod probe_send;
 pub mod runner;
 
 pub use check::{
@@ -30,4 +33,5 @@ pub use check::{
     CheckOptions, OptionsOutcome, RegisterCheck, RegisterStep, TrunkCheck,
 };
 pub use exchange::{Endpoint, ExchangeError};
+pub use probe_send::{send_probe, ProbeAnswer};
 pub use runner::{OutputCallback, Runner, RunnerConfig, RunnerError};

@@ -75,6 +75,8 @@ pub const REGWATCH_CAUSE_UNKNOWN: regwatch_cause = 19;
 pub const REGWATCH_CAUSE_CONTACT_NOT_BOUND: regwatch_cause = 20;
 /// `protocol_error`.
 pub const REGWATCH_CAUSE_PROTOCOL_ERROR: regwatch_cause = 21;
+/// `binding_missing`.
+pub const REGWATCH_CAUSE_BINDING_MISSING: regwatch_cause = 22;
 
 /// How serious (`REGWATCH_SEVERITY_*`; 0: none).
 pub type regwatch_severity = u32;
@@ -100,6 +102,12 @@ pub const REGWATCH_PURPOSE_ALTERNATE: regwatch_probe_purpose = 3;
 /// A REGISTER without Contact and without credentials (changes no
 /// binding), after a 403 the host's report leaves unexplained.
 pub const REGWATCH_PURPOSE_ACCOUNT_QUERY: regwatch_probe_purpose = 4;
+/// A REGISTER without Contact (changes no binding) at the trunk's
+/// `register_interval`, answering a challenge with the trunk's
+/// credentials (`credential_query`): sent with the driver
+/// (`via_driver`, `regwatch_engine_probe_job`), the whole answer goes
+/// back to the engine.
+pub const REGWATCH_PURPOSE_CREDENTIAL_QUERY: regwatch_probe_purpose = 5;
 
 /// The C value of a state.
 pub(crate) fn state_code(s: RegState) -> regwatch_state {
@@ -140,6 +148,7 @@ pub(crate) fn cause_code(c: Cause) -> regwatch_cause {
         Cause::Unknown => REGWATCH_CAUSE_UNKNOWN,
         Cause::ContactNotBound => REGWATCH_CAUSE_CONTACT_NOT_BOUND,
         Cause::ProtocolError => REGWATCH_CAUSE_PROTOCOL_ERROR,
+        Cause::BindingMissing => REGWATCH_CAUSE_BINDING_MISSING,
     }
 }
 
@@ -159,6 +168,7 @@ pub(crate) fn purpose_code(p: ProbePurpose) -> regwatch_probe_purpose {
         ProbePurpose::Confirm => REGWATCH_PURPOSE_CONFIRM,
         ProbePurpose::Alternate => REGWATCH_PURPOSE_ALTERNATE,
         ProbePurpose::AccountQuery => REGWATCH_PURPOSE_ACCOUNT_QUERY,
+        ProbePurpose::CredentialQuery => REGWATCH_PURPOSE_CREDENTIAL_QUERY,
     }
 }
 
@@ -258,6 +268,7 @@ mod tests {
         }
         assert_eq!(REGWATCH_CAUSE_HEALTHY, 1);
         assert_eq!(REGWATCH_CAUSE_PROTOCOL_ERROR, 21);
+        assert_eq!(REGWATCH_CAUSE_BINDING_MISSING, 22);
         assert_eq!(REGWATCH_STATE_STOPPED, 9);
         assert_eq!(text(regwatch_state_str(0)), "");
         assert_eq!(text(regwatch_cause_str(999)), "");

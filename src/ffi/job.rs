@@ -4,7 +4,9 @@
 //! `ca_file`), so that the module copies nothing and decides nothing:
 //!
 //! 1. on the engine's thread: `regwatch_engine_probe_job` (right after a
-//!    `REGWATCH_EVENT_TRANSMIT` with `via_driver`) or
+//!    `REGWATCH_EVENT_TRANSMIT` with `via_driver`: an alternate-transport
+//!    OPTIONS, or a credential query, whose request is sent as the engine
+//!    built it and whose whole answer goes back to it) or
 //!    `regwatch_engine_check_job` (a console `check <trunk>`);
 //! 2. on any thread: `regwatch_job_run` (blocks for the exchanges);
 //! 3. a probe back on the engine's thread: `regwatch_engine_job_done`;
@@ -34,6 +36,12 @@ enum Work {
         /// not an OPTIONS.
         query: bool,
     },
+    /// A credential query's request, sent as the engine built it; its
+    /// whole answer goes back to the engine.
+    Query {
+        trunk: String,
+        probe: Box<crate::core::Probe>,
+    },
     /// The live check of a trunk.
     Check(Box<TrunkConfig>),
 }
@@ -54,6 +62,8 @@ pub struct regwatch_job {
     timeout_ms: u32,
     ca_file: Option<String>,
     result: Option<regwatch_check>,
+    /// What became of a credential query's request.
+    answer: Option<crate::driver::ProbeAnswer>,
     poisoned: bool,
 }
 
@@ -85,6 +95,21 @@ pub unsafe extern "C" fn regwatch_engine_probe_job(
             return regwatch_status::REGWATCH_STATUS_NOT_FOUND;
         };
         let req = ProbeRequest::of(p, h.engine.now_ms());
+        if p.purpose == crate::core::ProbePurpose::CredentialQuery {
+            let job = regwatch_job {
+                work: Work::Query {
+                    trunk: p.target.name.to_string(),
+                    probe: Box::new(p.clone()),
+                },
+                timeout_ms: req.timeout_ms,
+                ca_file: h.settings.ca_file.clone(),
+                result: None,
+                answer: None,
+                poisoned: false,
+            };
+            // SAFETY: `out` is valid for one write per the contract.
+            return unsafe { put_box(out, job) };
+        }
         let job = regwatch_job {
             work: Work::Probe {
                 trunk: p.target.name.to_string(),
@@ -101,6 +126,7 @@ pub unsafe extern "C" fn regwatch_engine_probe_job(
             timeout_ms: req.timeout_ms,
             ca_file: h.settings.ca_file.clone(),
             result: None,
+            answer: None,
             poisoned: false,
         };
         // SAFETY: `out` is valid for one write per the contract.
@@ -133,6 +159,7 @@ pub unsafe extern "C" fn regwatch_engine_check_job(
             timeout_ms: h.settings.check_timeout_ms,
             ca_file: h.settings.ca_file.clone(),
             result: None,
+            answer: None,
             poisoned: false,
         };
         // SAFETY: `out` is valid for one write per the contract.
@@ -148,6 +175,10 @@ pub unsafe extern "C" fn regwatch_engine_check_job(
 pub unsafe extern "C" fn regwatch_job_run(job: *mut regwatch_job) -> regwatch_status {
     with_handle(job, |j| {
         let opts = try_ffi!(options_of(j.timeout_ms, j.ca_file.as_deref()));
+        if let Work::Query { probe, .. } = &j.work {
+            j.answer = Some(crate::driver::send_probe(probe, &opts));
+            return regwatch_status::REGWATCH_STATUS_OK;
+        }
         j.result = Some(match &j.work {
             Work::Probe {
                 endpoint,
@@ -157,6 +188,7 @@ pub unsafe extern "C" fn regwatch_job_run(job: *mut regwatch_job) -> regwatch_st
                 ..
             } => options_check(endpoint, domain, user, *query, &opts),
             Work::Check(cfg) => trunk_check_of(cfg, &opts),
+            Work::Query { .. } => return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT,
         });
         regwatch_status::REGWATCH_STATUS_OK
     })
@@ -194,7 +226,11 @@ pub unsafe extern "C" fn regwatch_engine_job_done(
     job: *mut regwatch_job,
 ) -> regwatch_status {
     let mut done = None;
+    let mut answered = None;
     try_ffi!(match with_handle(job, |j| {
+        if let (Work::Query { trunk, probe }, Some(a)) = (&j.work, &j.answer) {
+            answered = Some((trunk.clone(), probe.id, a.clone()));
+        }
         if let (
             Work::Probe {
                 trunk, probe_id, ..
@@ -209,6 +245,22 @@ pub unsafe extern "C" fn regwatch_engine_job_done(
         regwatch_status::REGWATCH_STATUS_OK => Ok(()),
         s => Err(s),
     });
+    if let Some((trunk, probe_id, a)) = answered {
+        return with_engine(engine, |h| {
+            let Some(id) = h.engine.find_trunk(&trunk) else {
+                return regwatch_status::REGWATCH_STATUS_NOT_FOUND;
+            };
+            let parsed = a.response.as_deref().map(crate::sip::parse);
+            probe_status(match parsed {
+                Some(Ok(m)) => h
+                    .engine
+                    .handle_probe_response(now_ms, id, probe_id, &m, a.rtt_us),
+                _ => h
+                    .engine
+                    .handle_probe_result(now_ms, id, probe_id, a.result, a.rtt_us),
+            })
+        });
+    }
     let Some((trunk, probe_id, (result, rtt))) = done else {
         return regwatch_status::REGWATCH_STATUS_INVALID_ARGUMENT;
     };

@@ -419,7 +419,10 @@ impl ProbeRequest {
                 Some(left) if left > 0 => u32::try_from(left).unwrap_or(u32::MAX),
                 _ => LATE_PROBE_TIMEOUT_MS,
             },
-            via_driver: p.purpose == ProbePurpose::Alternate,
+            via_driver: matches!(
+                p.purpose,
+                ProbePurpose::Alternate | ProbePurpose::CredentialQuery
+            ),
         }
     }
 }

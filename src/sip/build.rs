@@ -91,6 +91,22 @@ pub fn register_query_with(c: &RequestContext<'_>, authorization: Option<(&str, 
     out
 }
 
+/// A REGISTER without Contact (a query: it adds and changes no binding)
+/// with an `Authorization` or `Proxy-Authorization` header when given
+/// (the answer to the registrar's challenge).
+pub fn register_query_authorized(
+    c: &RequestContext<'_>,
+    authorization: Option<(&str, &str)>,
+) -> String {
+    let mut out = String::with_capacity(640);
+    head(&mut out, "REGISTER", c, true);
+    if let Some((name, value)) = authorization {
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
 /// The transport parameter our Contact carries (none for UDP).
 fn contact_transport(t: Transport) -> &'static str {
     match t {

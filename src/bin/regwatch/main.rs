@@ -10,7 +10,9 @@ mod files;
 mod lint;
 mod metrics_http;
 mod term;
+mod timestamp;
 mod watch;
+mod watch_metrics;
 
 /// Keeps SIP trunk registrations alive and explains why they fail.
 #[derive(Parser, Debug)]

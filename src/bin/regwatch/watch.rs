@@ -4,9 +4,11 @@
 use super::files;
 use super::metrics_http::{self, Limits, Stats};
 use super::term::Style;
+use super::timestamp::now_rfc3339;
+use super::watch_metrics::{metrics, self_metrics};
 use regwatch::core::{terminal_safe, terminal_safe_block};
 use regwatch::driver::{Runner, RunnerConfig};
-use regwatch::{EngineConfig, Event, Output, RegState, TrunkConfig};
+use regwatch::{EngineConfig, Event, Output, TrunkConfig};
 use serde_json::json;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::collections::BTreeMap;
@@ -42,6 +44,14 @@ pub struct Args {
     /// `keepalive_interval` wins).
     #[arg(long)]
     interval: Option<u64>,
+    /// Seconds between credential queries per trunk: a REGISTER without
+    /// Contact (it adds no binding) answered with the trunk's
+    /// credentials, raising credentials_rejected, account_forbidden,
+    /// domain_not_found, and binding_missing when the trunk's `contact`
+    /// is not among the bindings the registrar lists. 0: off; a trunk's
+    /// own `register_interval` wins.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    register_interval: u32,
     /// PEM CAs to trust for TLS instead of the system's store.
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
@@ -77,103 +87,6 @@ fn load(path: &std::path::Path) -> Result<Vec<TrunkConfig>, String> {
         .into_iter()
         .map(|t| t.config)
         .collect())
-}
-
-/// Prometheus text for the trunks the runner knows.
-fn metrics(runner: &Runner, names: &[String]) -> String {
-    let mut out = String::new();
-    let esc = |s: &str| {
-        s.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n")
-    };
-    out.push_str("# HELP regwatch_trunk_up 1 when the trunk is registered (or not registering) and its registrar answers.\n# TYPE regwatch_trunk_up gauge\n");
-    let mut rows = Vec::new();
-    for n in names {
-        if let Ok(Some((s, d))) = runner.snapshot(n) {
-            rows.push((s, d));
-        }
-    }
-    for (s, d) in &rows {
-        let up = !s.alerting
-            && !matches!(
-                s.state,
-                RegState::Rejected | RegState::Unreachable | RegState::Expired | RegState::Stopped
-            );
-        out.push_str(&format!(
-            "regwatch_trunk_up{{trunk=\"{}\",cause=\"{}\"}} {}\n",
-            esc(&s.name),
-            d.cause.as_str(),
-            u8::from(up)
-        ));
-    }
-    out.push_str("# HELP regwatch_trunk_state The trunk's registration state (1 for the current one).\n# TYPE regwatch_trunk_state gauge\n");
-    for (s, d) in &rows {
-        out.push_str(&format!(
-            "regwatch_trunk_state{{trunk=\"{}\",state=\"{}\",cause=\"{}\"}} 1\n",
-            esc(&s.name),
-            s.state.as_str(),
-            d.cause.as_str()
-        ));
-    }
-    out.push_str("# HELP regwatch_last_status_code The last SIP status code answered to a keep-alive or REGISTER (0: none).\n# TYPE regwatch_last_status_code gauge\n");
-    for (s, _) in &rows {
-        let code = s.keepalive.last_code.or(s.last_code).unwrap_or(0);
-        out.push_str(&format!(
-            "regwatch_last_status_code{{trunk=\"{}\"}} {code}\n",
-            esc(&s.name)
-        ));
-    }
-    out.push_str("# HELP regwatch_keepalive_failures_in_row OPTIONS keep-alives failed in a row.\n# TYPE regwatch_keepalive_failures_in_row gauge\n");
-    for (s, _) in &rows {
-        out.push_str(&format!(
-            "regwatch_keepalive_failures_in_row{{trunk=\"{}\"}} {}\n",
-            esc(&s.name),
-            s.keepalive.failures_in_row
-        ));
-    }
-    out.push_str("# HELP regwatch_keepalive_rtt_seconds Keep-alive round trip (EWMA).\n# TYPE regwatch_keepalive_rtt_seconds gauge\n");
-    for (s, _) in &rows {
-        if s.keepalive.rtt.count > 0 {
-            out.push_str(&format!(
-                "regwatch_keepalive_rtt_seconds{{trunk=\"{}\"}} {:.6}\n",
-                esc(&s.name),
-                s.keepalive.rtt.ewma_us as f64 / 1e6
-            ));
-        }
-    }
-    out.push_str("# HELP regwatch_granted_expires_seconds The expiry the registrar granted last.\n# TYPE regwatch_granted_expires_seconds gauge\n");
-    for (s, _) in &rows {
-        if let Some(g) = s.granted_expires {
-            out.push_str(&format!(
-                "regwatch_granted_expires_seconds{{trunk=\"{}\"}} {g}\n",
-                esc(&s.name)
-            ));
-        }
-    }
-    out
-}
-
-/// Prometheus text about regwatch itself: connections the endpoint
-/// dropped, alert commands dropped.
-fn self_metrics(http: &Stats, alerts: &AlertCounts, peers_dropped: u64) -> String {
-    let mut out = String::from("# HELP regwatch_metrics_connections_dropped_total Connections to this endpoint closed by regwatch: over the connection cap (503), request head too large (431), deadline passed (408).\n# TYPE regwatch_metrics_connections_dropped_total counter\n");
-    for (reason, n) in [
-        ("over_capacity", &http.over_capacity),
-        ("header_too_large", &http.header_too_large),
-        ("deadline", &http.deadline),
-    ] {
-        out.push_str(&format!(
-            "regwatch_metrics_connections_dropped_total{{reason=\"{reason}\"}} {}\n",
-            n.load(Ordering::Relaxed)
-        ));
-    }
-    let dropped = alerts.dropped.load(Ordering::Relaxed);
-    let timed_out = alerts.timed_out.load(Ordering::Relaxed);
-    out.push_str(&format!("# HELP regwatch_alert_commands_dropped_total Alerts not given to the --on-alert command because {ALERT_QUEUE} were already waiting for it.\n# TYPE regwatch_alert_commands_dropped_total counter\nregwatch_alert_commands_dropped_total {dropped}\n"));
-    out.push_str(&format!("# HELP regwatch_alert_commands_timed_out_total --on-alert commands killed for running past --on-alert-timeout.\n# TYPE regwatch_alert_commands_timed_out_total counter\nregwatch_alert_commands_timed_out_total {timed_out}\n"));
-    out.push_str(&format!("# HELP regwatch_peer_connections_dropped_total TCP/TLS connections to registrars that regwatch dropped: 64 KiB without a complete SIP message, bytes that are not SIP, or 64 KiB of requests left unread.\n# TYPE regwatch_peer_connections_dropped_total counter\nregwatch_peer_connections_dropped_total {peers_dropped}\n"));
-    out
 }
 
 /// Makes room for the endpoint's connections in the open-file limit: the
@@ -220,18 +133,18 @@ fn fit_open_file_limit(mut limits: Limits, reserve: usize) -> Limits {
 
 /// Alerts waiting for the `--on-alert` command at most; past this they are
 /// dropped, counted and logged.
-const ALERT_QUEUE: usize = 64;
+pub(super) const ALERT_QUEUE: usize = 64;
 
 /// The `--on-alert` command, run by one worker thread, one alert at a
 /// time and in the order they happened (a clear never overtakes its
 /// raise), from a queue of at most [`ALERT_QUEUE`].
 /// What became of alerts that did not run to the end.
 #[derive(Default)]
-struct AlertCounts {
+pub(super) struct AlertCounts {
     /// Not queued: the queue was full or its worker gone.
-    dropped: AtomicU64,
+    pub(super) dropped: AtomicU64,
     /// Commands killed at the timeout.
-    timed_out: AtomicU64,
+    pub(super) timed_out: AtomicU64,
 }
 
 struct AlertQueue {
@@ -373,13 +286,22 @@ pub fn run(a: &Args) -> u8 {
             return 2;
         }
     }
+    if ec
+        .set("register_interval", &a.register_interval.to_string())
+        .is_err()
+    {
+        eprintln!(
+            "regwatch watch: --register-interval must be 0 (off) or between 5 and 604800 seconds"
+        );
+        return 2;
+    }
     let (tx, rx) = mpsc::channel::<Msg>();
     let alerts_on = a.on_alert.is_some();
     let callback = Box::new(move |engine: &regwatch::Engine, o: &Output| {
         let Output::Event(e) = o else {
             if let Output::Action(regwatch::Action::ReRegister { name, .. }) = o {
                 let _ = tx.send(Msg::Event(
-                    json!({"event": "re_register", "trunk": &**name}),
+                    json!({"time": now_rfc3339(), "event": "re_register", "trunk": &**name}),
                     None,
                 ));
             }
@@ -425,6 +347,8 @@ pub fn run(a: &Args) -> u8 {
                 json!({"event": "finding", "trunk": &**name, "finding": finding}),
             ),
         };
+        let mut line = line;
+        line["time"] = json!(now_rfc3339());
         let alert = (alerts_on && kind.starts_with("alert_")).then(|| Alert {
             env: vec![
                 ("REGWATCH_EVENT", kind.to_owned()),

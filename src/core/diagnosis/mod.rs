@@ -155,6 +155,13 @@ pub struct Facts<'a> {
     /// Contact and without credentials), if one was sent after an
     /// unexplained 403.
     pub query_answer: Option<u16>,
+    /// The Contact the PBX is expected to hold at the registrar (the
+    /// trunk's `contact`), if configured.
+    pub expected_contact: Option<&'a str>,
+    /// The bindings the last credential query's 200 listed for the AOR
+    /// (a REGISTER without Contact, with the trunk's credentials), and
+    /// whether the expected Contact was among them (None: none expected).
+    pub query_bindings: Option<(u32, Option<bool>)>,
     /// Per transport (index = [`Transport::index`]): REGISTERs and OPTIONS
     /// unanswered in a row.
     pub timeouts: [u32; 3],

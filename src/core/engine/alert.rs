@@ -1,8 +1,8 @@
 //! The alert policy: a [`Transition`] (a new state and cause) is recorded
 //! in the trunk's history and comes out as a state change; an alert is
 //! raised when the pair deserves one ([`alert_wanted`]) and cleared when it
-//! no longer does. A keep-alive outage stands in for a quiet
-//! registration's cause.
+//! no longer does. A keep-alive outage, else what the credential query
+//! found, stands in for a quiet registration's cause.
 use super::classify::reachability_only;
 use super::{Engine, TrunkId};
 use crate::core::diagnosis;
@@ -94,16 +94,21 @@ impl Engine {
         t.reg_cause = cause;
         // A keep-alive outage explains a quiet or late registration better
         // than the registration's own cause; any real failure wins.
-        let cause = match (t.ka.down(), cause) {
-            (
-                Some(k),
-                Cause::Healthy
+        // So does what the credential query found (a refused password, a
+        // binding the registrar lost), unless the registrar is unreachable
+        // now.
+        let quiet = matches!(
+            cause,
+            Cause::Healthy
                 | Cause::Unknown
                 | Cause::RefreshLate
                 | Cause::RegistrationExpired
-                | Cause::ExpiryDrift,
-            ) => k,
-            (_, c) => c,
+                | Cause::ExpiryDrift
+        );
+        let cause = match (t.ka.down(), t.cq.cause) {
+            (Some(k), _) if quiet => k,
+            (None, Some(q)) if quiet => q,
+            _ => cause,
         };
         entry.cause = cause;
         t.history.push_folded(cap, entry, fold);
@@ -174,8 +179,19 @@ pub(super) fn alert_wanted(state: RegState, cause: Cause) -> bool {
     match state {
         // Unknown: nothing registered yet, but validation or the keep-alive
         // may already know it cannot work.
+        // The credential query may know what no REGISTER has shown yet.
         RegState::Unknown => {
-            cause == Cause::ConfigInvalid || reachability_only(cause) || cause == Cause::ServerError
+            cause == Cause::ConfigInvalid
+                || reachability_only(cause)
+                || cause == Cause::ServerError
+                || matches!(
+                    cause,
+                    Cause::CredentialsRejected
+                        | Cause::AccountForbidden
+                        | Cause::AuthUsernameMismatch
+                        | Cause::DomainNotFound
+                        | Cause::BindingMissing
+                )
         }
         RegState::Deregistered => false,
         RegState::Expired | RegState::Rejected | RegState::Unreachable | RegState::Stopped => true,

@@ -5,12 +5,13 @@
 use super::alert::Transition;
 use super::classify::reachability_only;
 use super::classify::ANSWER_FRESH_MS;
-use super::timer::TimerKind;
+use super::timer::{first_offset, TimerKind};
 use super::{Engine, TrunkId};
 use crate::core::event::{Action, Output};
 use crate::core::history::HistoryKind;
 use crate::core::keepalive::{
     below, mix, KeepAliveStatus, Probe, ProbeClass, ProbePurpose, ProbeResult, ProbeTarget,
+    QueryRequest,
 };
 use crate::core::observation::TransportErrorKind;
 use crate::core::state::{Cause, RegState};
@@ -42,7 +43,7 @@ pub(super) struct Outstanding {
 /// Where a trunk's probes go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Target {
-    names: Arc<ProbeTarget>,
+    pub(super) names: Arc<ProbeTarget>,
     pub(super) port: u16,
     pub(super) transport: Transport,
 }
@@ -146,11 +147,7 @@ impl Engine {
             // A probe is out: the next one is scheduled from its result.
             return;
         }
-        // Spread first probes over one interval, from the seed and the trunk.
-        let offset = below(
-            mix(seed ^ mix(u64::from(id.slot)) ^ u64::from(id.gen)),
-            interval,
-        );
+        let offset = first_offset(seed, id, interval);
         let Some(t) = self.slots.get_mut(id) else {
             return;
         };
@@ -180,6 +177,7 @@ impl Engine {
     /// become stale and are skipped).
     pub(super) fn ka_stop(&mut self, id: TrunkId) {
         self.set_ka_timer(id, None);
+        self.cq_stop(id);
         if let Some(t) = self.slots.get_mut(id) {
             t.ka.primary = None;
             t.ka.alt = [None, None];
@@ -228,6 +226,7 @@ impl Engine {
         };
         t.ka.primary.is_some_and(|o| o.id == d.probe)
             || t.ka.query.is_some_and(|o| o.id == d.probe)
+            || t.cq.out.is_some_and(|o| o.id == d.probe)
             || t.ka
                 .alt
                 .iter()
@@ -277,6 +276,18 @@ impl Engine {
         port: u16,
         purpose: ProbePurpose,
     ) -> Option<Outstanding> {
+        self.emit_probe_with(at, id, (transport, port), purpose, None)
+    }
+
+    /// [`emit_probe`](Self::emit_probe) with a credential query's dialog.
+    pub(super) fn emit_probe_with(
+        &mut self,
+        at: u64,
+        id: TrunkId,
+        (transport, port): (Transport, u16),
+        purpose: ProbePurpose,
+        query: Option<Arc<QueryRequest>>,
+    ) -> Option<Outstanding> {
         let timeout = self.cfg.keepalive.timeout_ms;
         let pid = self.next_probe_id();
         let t = self.slots.get_mut(id)?;
@@ -286,7 +297,9 @@ impl Engine {
             at,
             deadline: at + timeout,
         };
-        t.ka.status.sent += 1;
+        if purpose != ProbePurpose::CredentialQuery {
+            t.ka.status.sent += 1;
+        }
         let probe = Probe {
             trunk: id,
             id: pid,
@@ -296,6 +309,7 @@ impl Engine {
             purpose,
             at_ms: at,
             deadline_ms: o.deadline,
+            query,
         };
         self.out.push_back(Output::Transmit(probe));
         Some(o)
@@ -394,6 +408,12 @@ impl Engine {
             self.trim_deadlines();
             return true;
         }
+        if t.cq.out.is_some_and(|o| o.id == pid) {
+            t.cq.out = None;
+            self.cq_result(now, id, result, None);
+            self.trim_deadlines();
+            return true;
+        }
         let lane =
             t.ka.alt
                 .iter()
@@ -483,7 +503,9 @@ impl Engine {
             // rules"): a trunk rejected for its credentials, account,
             // domain or configuration gets no REGISTER from regwatch, which
             // would only add failed attempts toward the provider.
-            let may_reregister = t.failure.is_none_or(reachability_only) && t.rejection.is_none();
+            let may_reregister = t.failure.is_none_or(reachability_only)
+                && t.rejection.is_none()
+                && !t.cq.rejected();
             if !down || recovered {
                 t.ka.alt_sent = false;
             }
@@ -494,6 +516,7 @@ impl Engine {
             let register_failed = !down
                 && t.failure.is_some_and(reachability_only)
                 && t.rejection.is_none()
+                && !t.cq.rejected()
                 && t.ka.rereg_for != Some(t.registers_sent);
             let reregister = (recovered && may_reregister) || register_failed;
             if reregister {

@@ -18,6 +18,7 @@ use std::fmt;
 mod alert;
 mod carry;
 mod classify;
+mod credq;
 mod domains;
 mod id;
 mod index;
@@ -127,7 +128,8 @@ impl Engine {
 
     /// Replaces the policy. Applies to bindings made from now on.
     pub fn set_config(&mut self, cfg: EngineConfig) {
-        let keepalive_changed = cfg.keepalive != self.cfg.keepalive;
+        let keepalive_changed = cfg.keepalive != self.cfg.keepalive
+            || cfg.register_interval != self.cfg.register_interval;
         if !cfg.wire_auth_user && self.cfg.wire_auth_user {
             let ids: Vec<TrunkId> = self.trunk_ids().collect();
             for id in ids {
@@ -142,6 +144,7 @@ impl Engine {
             let ids: Vec<TrunkId> = self.trunk_ids().collect();
             for id in ids {
                 self.ka_configure(now, id);
+                self.cq_configure(now, id);
             }
         }
     }
@@ -208,6 +211,7 @@ impl Engine {
             rejection: None,
             query_wanted: false,
             query_answer: None,
+            cq: Default::default(),
             failures_in_row: 0,
             refresh_late_by: None,
             timer: None,
@@ -309,6 +313,7 @@ impl Engine {
             self.transition(id, tr);
         }
         self.ka_configure(now, id);
+        self.cq_configure(now, id);
     }
 
     /// Attaches findings that only the host adapter can know (what Asterisk
@@ -482,6 +487,10 @@ impl Engine {
             TimerKind::Probe => {
                 t.ka.due = None;
                 return self.on_probe_timer(at, id);
+            }
+            TimerKind::Query => {
+                t.cq.due = None;
+                return self.on_query_timer(at, id);
             }
         };
         self.apply(id, step);

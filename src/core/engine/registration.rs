@@ -106,7 +106,7 @@ impl Trunk {
     /// seen on the wire, its user part when it reads `user@domain`, as a
     /// registrar splits it) counts before the configured one when the
     /// engine's policy says so (`EngineConfig::wire_auth_user`).
-    fn twilio_auth_user_differs(&self) -> bool {
+    pub(super) fn twilio_auth_user_differs(&self) -> bool {
         let wire = self
             .wire_auth_user
             .as_deref()

@@ -44,6 +44,14 @@ pub struct TrunkSnapshot {
     pub history: Vec<HistoryEntry>,
     /// OPTIONS keep-alive health.
     pub keepalive: crate::core::keepalive::KeepAliveStatus,
+    /// What the credential query (a REGISTER without Contact, with the
+    /// trunk's credentials) said last: None while it is off or unanswered.
+    pub credentials_ok: Option<bool>,
+    /// Whether the last credential query's 200 listed the trunk's
+    /// `contact` (None: no contact configured, or no 200 yet).
+    pub binding_present: Option<bool>,
+    /// The final code of the last credential query (0: no answer).
+    pub query_code: Option<u16>,
 }
 
 impl Engine {
@@ -72,6 +80,9 @@ impl Engine {
             findings: t.findings.clone(),
             history: t.history.entries().collect(),
             keepalive: t.ka.status.clone(),
+            credentials_ok: t.cq.credentials_ok,
+            binding_present: t.cq.bindings.and_then(|b| b.1),
+            query_code: t.cq.last_code,
         })
     }
 }

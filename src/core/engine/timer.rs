@@ -1,4 +1,7 @@
-//! What a trunk's binding or keep-alive timer is for.
+//! What a trunk's binding, keep-alive or query timer is for, and when a
+//! new trunk's first probe goes out.
+use super::TrunkId;
+use crate::core::keepalive::{below, mix};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum TimerKind {
@@ -9,4 +12,23 @@ pub(super) enum TimerKind {
     /// Keep-alive: the next probe is due. (Probe deadlines are kept in
     /// their own queue, `Engine::deadlines`.)
     Probe,
+    /// The credential query is due (`credq.rs`).
+    Query,
+}
+
+/// The first round of probes goes out at this rate at most (one trunk
+/// every 10 ms by slot), and no slower than the interval needs: a few
+/// trunks are probed at once, 6,000 within the first minute, more wrap
+/// around the interval as their later rounds will.
+const FIRST_ROUND_GAP_MS: u64 = 10;
+
+/// When a trunk's first probe (or query) goes out after it is added:
+/// its slot's place in the first round, plus seeded jitter within one gap.
+pub(super) fn first_offset(seed: u64, id: TrunkId, interval: u64) -> u64 {
+    let place = (u64::from(id.slot) * FIRST_ROUND_GAP_MS) % interval.max(1);
+    let jitter = below(
+        mix(seed ^ mix(u64::from(id.slot)) ^ u64::from(id.gen)),
+        FIRST_ROUND_GAP_MS,
+    );
+    (place + jitter).min(interval.saturating_sub(1))
 }

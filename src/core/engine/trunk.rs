@@ -121,6 +121,8 @@ pub(super) struct Trunk {
     /// until a success or a new configuration.
     pub(super) query_wanted: bool,
     pub(super) query_answer: Option<u16>,
+    /// The credential query at `register_interval` (see `credq.rs`).
+    pub(super) cq: super::credq::CqState,
     pub(super) failures_in_row: u32,
     pub(super) refresh_late_by: Option<u64>,
     pub(super) timer: Option<(u64, TimerKind)>,
@@ -176,6 +178,8 @@ impl Trunk {
             refresh_ratio: cfg.refresh_ratio,
             refresh_policy: self.config.refresh_policy(cfg),
             query_answer: self.query_answer,
+            expected_contact: self.config.contact.as_deref(),
+            query_bindings: self.cq.bindings,
             transport_error: self
                 .transport_error
                 .as_ref()

@@ -18,7 +18,6 @@
 use super::index::Query;
 use super::{Engine, TrunkId};
 use crate::core::config::TrunkConfig;
-use crate::core::keepalive::ProbeResult;
 use crate::core::observation::{
     Challenge, Observation, RegisterResponse, RegisterSent, TwilioError,
 };
@@ -176,7 +175,7 @@ impl Engine {
             // Answered already, timed out, or not ours.
             return SipObserved::NotRegistration;
         };
-        match self.handle_probe_result(now_ms, id, pid, ProbeResult::Response { code }, None) {
+        match self.handle_probe_response(now_ms, id, pid, msg, None) {
             Ok(true) => SipObserved::KeepAlive(id),
             _ => SipObserved::Retransmission(id),
         }
@@ -366,37 +365,72 @@ impl Engine {
             let key = uri_binding(o);
             msg.contacts_iter().find(|c| same_binding(c.addr.uri, key))
         });
-        let granted = mine.and_then(|c| c.expires).or_else(|| msg.expires());
-        let contact_bound =
+        let mut resp = register_response(msg, code, reason, transport);
+        resp.granted_expires = mine.and_then(|c| c.expires).or(resp.granted_expires);
+        resp.contact_bound =
             ((200..300).contains(&code) && ours.is_some()).then_some(mine.is_some());
-        let challenge = match code {
-            401 => msg.www_authenticate(),
-            407 => msg.proxy_authenticate(),
-            _ => None,
-        }
-        .map(|c| Challenge {
-            realm: c.realm.unwrap_or(""),
-            algorithm: c.algorithm,
-            qop: c.qop,
-            stale: c.stale,
-        });
-        let resp = RegisterResponse {
-            code,
-            reason,
-            granted_expires: granted,
-            contact_bound,
-            challenge,
-            min_expires: msg.min_expires(),
-            retry_after: msg.retry_after(),
-            twilio_error: msg
-                .x_twilio_error()
-                .map(|(code, text)| TwilioError { code, text }),
-            server: msg.server(),
-            transport,
-        };
         let _ = self.handle_observation(now, id, Observation::RegisterResponse(resp));
         SipObserved::Response(id)
     }
+}
+
+/// What a final response to a REGISTER says, as the classification reads
+/// it (the host's REGISTERs here, the engine's credential query in
+/// `credq.rs`): its challenge, Min-Expires, Retry-After, X-Twilio-Error,
+/// Server; the granted expiry from `Expires` (the caller finds its own
+/// Contact's) and no binding verdict (the caller's).
+pub(super) fn register_response<'a>(
+    msg: &Message<'a>,
+    code: u16,
+    reason: &'a str,
+    transport: Option<Transport>,
+) -> RegisterResponse<'a> {
+    let challenge = match code {
+        401 => msg.www_authenticate(),
+        407 => msg.proxy_authenticate(),
+        _ => None,
+    }
+    .map(|c| Challenge {
+        realm: c.realm.unwrap_or(""),
+        algorithm: c.algorithm,
+        qop: c.qop,
+        stale: c.stale,
+    });
+    RegisterResponse {
+        code,
+        reason,
+        granted_expires: msg.expires(),
+        contact_bound: None,
+        challenge,
+        min_expires: msg.min_expires(),
+        retry_after: msg.retry_after(),
+        twilio_error: msg
+            .x_twilio_error()
+            .map(|(code, text)| TwilioError { code, text }),
+        server: msg.server(),
+        transport,
+    }
+}
+
+/// Whether the Contacts a 2xx lists hold `contact` (a URI, `<URI>` or
+/// `user@host:port`), matched as our own binding is (user exact, host and
+/// port case-insensitive); and how many bindings it lists.
+pub(super) fn holds_contact(msg: &Message<'_>, contact: &str) -> (u32, bool) {
+    let c = contact.trim().trim_start_matches('<').trim_end_matches('>');
+    let scheme = c.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("sip:"))
+        || c.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("sips:"));
+    let uri = if scheme {
+        Cow::Borrowed(c)
+    } else {
+        Cow::Owned(format!("sip:{c}"))
+    };
+    let key = uri_binding(&uri);
+    let (mut n, mut held) = (0u32, false);
+    for b in msg.contacts_iter().filter(|b| b.addr.uri != "*") {
+        n = n.saturating_add(1);
+        held |= same_binding(b.addr.uri, key);
+    }
+    (n, held)
 }
 
 #[cfg(test)]

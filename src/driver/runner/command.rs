@@ -30,7 +30,7 @@ impl std::error::Error for RunnerError {}
 
 /// A request to the runner thread, with where to send the answer.
 pub(super) enum Command {
-    Add(TrunkConfig, mpsc::Sender<Result<(), RunnerError>>),
+    Add(Box<TrunkConfig>, mpsc::Sender<Result<(), RunnerError>>),
     Remove(String, mpsc::Sender<Result<(), RunnerError>>),
     Snapshot(String, mpsc::Sender<Option<(TrunkSnapshot, Diagnosis)>>),
     Stop,

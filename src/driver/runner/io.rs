@@ -190,7 +190,7 @@ impl Io {
             Command::Add(cfg, reply) => {
                 let r = self
                     .engine
-                    .add_trunk(now, cfg)
+                    .add_trunk(now, *cfg)
                     .map(|_| ())
                     .map_err(|e| RunnerError::Engine(e.to_string()));
                 let _ = reply.send(r);
@@ -303,17 +303,28 @@ impl Io {
         }
     }
 
+    /// A response read from a socket: if it answers a probe in flight,
+    /// the whole message goes to the engine (a credential query's answer
+    /// carries the challenge and the bindings, not only a code).
     pub(super) fn answer(&mut self, bytes: &[u8]) {
-        let Some((id, code)) = probe_of(bytes) else {
+        let Ok(m) = sip::parse(bytes) else {
+            return;
+        };
+        let (Some(code), Some(id)) = (
+            m.status(),
+            m.branch().and_then(crate::core::keepalive::probe_of_branch),
+        ) else {
             return;
         };
         if !(200..=699).contains(&code) {
             return;
         }
         if let Some(f) = self.inflight.remove(&id) {
-            let rtt = f.sent.elapsed();
-            let _ = f.transport;
-            self.result(f.trunk, id, ProbeResult::Response { code }, Some(rtt));
+            let rtt_us = f.sent.elapsed().as_micros() as u64;
+            let now = self.now_ms();
+            let _ = self
+                .engine
+                .handle_probe_response(now, f.trunk, id, &m, Some(rtt_us));
             self.drain();
         }
     }

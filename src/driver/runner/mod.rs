@@ -159,7 +159,7 @@ impl Runner {
 
     /// Adds a trunk to monitor (probes start within one interval).
     pub fn add_trunk(&self, cfg: TrunkConfig) -> Result<(), RunnerError> {
-        self.call(|tx| Command::Add(cfg, tx))?
+        self.call(|tx| Command::Add(Box::new(cfg), tx))?
     }
 
     /// Stops monitoring a trunk.

@@ -1,5 +1,5 @@
-//! The binding itself: in place, removed on purpose, or not held by the
-//! registrar despite a 200.
+//! The binding itself: in place, removed on purpose, not held by the
+//! registrar despite a 200, or missing from the bindings a query lists.
 //!
 //! Each cause's summary and remedy together; the evidence is the
 //! catalog's (it depends on the facts, not on the cause).
@@ -67,5 +67,41 @@ pub(super) const CONTACT_NOT_BOUND: Words = Words {
         r.push("Check no other device registered the same user with a different Contact and replaced the binding.".to_owned());
         refs.push(rfc("RFC 3261 §10.3", "Processing REGISTER Requests"));
         d.confidence = Confidence::Medium;
+    },
+};
+
+/// `binding_missing`: the registrar holds no binding for the trunk's
+/// Contact (seen by a query REGISTER without Contact, RFC 3261 §10.2.3).
+pub(super) const BINDING_MISSING: Words = Words {
+    summary: |f| {
+        let t = f.trunk;
+        let reg = registrar(f);
+        match f.expected_contact {
+            Some(c) => format!(
+                "{t}: {reg} holds no binding for {c}: inbound calls to this trunk cannot reach the PBX until it registers again."
+            ),
+            None => format!(
+                "{t}: {reg} holds no binding for the PBX's Contact: inbound calls cannot reach it until it registers again."
+            ),
+        }
+    },
+    remedy: |f, d| {
+        let t = f.trunk;
+        let r = &mut d.remediation;
+        let refs = &mut d.references;
+        r.push(format!(
+            "Make the PBX register again now: {}.",
+            on_pbx(
+                f,
+                &format!("`pjsip send register {t}`"),
+                &format!("`sofia profile <profile> register {t}`")
+            )
+        ));
+        r.push("If the PBX believes it is registered, the registrar lost the binding (a restart, a failover, a flush): lower the PBX's registration expiry so that it refreshes sooner, and watch for the registrar's restarts.".to_owned());
+        r.push("Check that the trunk's `contact` in regwatch is the Contact the PBX really registers (user, host and port as the registrar lists them).".to_owned());
+        refs.push(rfc("RFC 3261 §10.2.3", "Queries for current bindings"));
+        if f.expected_contact.is_none() {
+            d.confidence = Confidence::Medium;
+        }
     },
 };

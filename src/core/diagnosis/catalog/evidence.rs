@@ -43,6 +43,22 @@ pub(super) fn evidence(f: &Facts<'_>) -> Vec<String> {
             }
         ));
     }
+    if let Some((n, held)) = f.query_bindings {
+        let mut line = format!(
+            "A query REGISTER with the trunk's credentials (no Contact: it changes no binding) got 200 listing {n} binding{} for the AOR",
+            if n == 1 { "" } else { "s" }
+        );
+        match (f.expected_contact, held) {
+            (Some(c), Some(true)) => {
+                let _ = write!(line, "; {c} is among them.");
+            }
+            (Some(c), Some(false)) => {
+                let _ = write!(line, "; {c} is not among them.");
+            }
+            _ => line.push('.'),
+        }
+        e.push(line);
+    }
     if let Some(c) = f.challenge {
         let mut line = format!(
             "Challenge: {} {}, realm \"{}\", algorithm {}",

@@ -3,7 +3,7 @@
 //! Causes are grouped by family, one file each: [`auth`] (credentials,
 //! account, authorization user), [`reachability`] (no answer, blocked
 //! transport, refused, DNS, TLS, not SIP), [`timing`] (expiry asked,
-//! granted, refreshed), [`binding`] (healthy, deregistered, not bound),
+//! granted, refreshed), [`binding`] (healthy, deregistered, not bound, missing),
 //! [`server`] (5xx, throttling, unknown answers) and [`configuration`]
 //! (unknown domain, invalid configuration). Each cause is one [`Words`]
 //! entry holding its summary and its remedy together; the [`evidence`]
@@ -60,6 +60,7 @@ fn words(cause: Cause) -> Words {
         Cause::Unknown => server::UNKNOWN,
         Cause::ContactNotBound => binding::CONTACT_NOT_BOUND,
         Cause::ProtocolError => reachability::PROTOCOL_ERROR,
+        Cause::BindingMissing => binding::BINDING_MISSING,
     }
 }
 

@@ -1,0 +1,449 @@
+//! The credential query: per trunk, every `register_interval` seconds
+//! (`EngineConfig::register_interval`, per trunk `register_interval`; 0:
+//! off), a REGISTER without Contact. RFC 3261 §10.2.3 makes it a query:
+//! the registrar adds, changes and removes no binding and answers with the
+//! bindings it holds for the AOR. A 401/407 is answered once with the
+//! trunk's credentials (digest, same Call-ID, CSeq + 1), so the answer
+//! proves the credentials as a REGISTER would, without a side effect.
+//!
+//! The answer goes through the one classification ([`classify`]):
+//!
+//! | answer | verdict |
+//! |---|---|
+//! | 2xx | credentials good; `binding_missing` when the trunk's `contact` is not among the bindings listed |
+//! | 401/407 again, or 403, after the credentials | `credentials_rejected` (`auth_username_mismatch` where Twilio or X-Twilio-Error says so) |
+//! | 403 before any credentials | `account_forbidden` |
+//! | 404 / 604 | `domain_not_found` |
+//! | anything else, no answer, a transport error | nothing learned: the keep-alive speaks for reachability |
+//!
+//! The verdict stands in for a quiet registration cause (healthy,
+//! unknown, late, expired, drift) as a keep-alive outage does, so that a
+//! wrong password alerts while OPTIONS are answered; an alert is raised
+//! and cleared once per change. A trunk the query found rejected gets no
+//! re-register action (DESIGN.md, "Field rules"), and nothing but this
+//! slow query is ever sent as REGISTER for it.
+//!
+//! Sans-IO: the cnonce is derived from the seed, the trunk, the nonce, the
+//! round and the time; the host sends the requests ([`Probe::request`]
+//! builds them) and hands back the answer with
+//! [`Engine::handle_probe_response`].
+//!
+//! [`Probe::request`]: crate::core::Probe::request
+use super::alert::Transition;
+use super::classify::{classify, AttemptSoFar, Outcome, Verdict};
+use super::keepalive::Outstanding;
+use super::timer::{first_offset, TimerKind};
+use super::wire::{holds_contact, register_response};
+use super::{Engine, Error, TrunkId};
+use crate::core::config::Secret;
+use crate::core::history::HistoryKind;
+use crate::core::keepalive::{mix, ProbePurpose, ProbeResult, QueryRequest};
+use crate::core::observation::RegisterResponse;
+use crate::core::state::Cause;
+use crate::sip::digest::DigestSession;
+use crate::sip::{Message, StartLine};
+use std::sync::Arc;
+
+/// Salt of the query's first offset, so that it does not fall on the
+/// trunk's first OPTIONS exactly.
+const FIRST_SALT: u64 = 0x5eed_c0de_0001;
+
+/// A trunk's credential query.
+#[derive(Clone, Debug, Default)]
+pub(super) struct CqState {
+    /// Milliseconds between queries (0: off).
+    interval_ms: u64,
+    /// When the next query is due.
+    pub(super) due: Option<u64>,
+    /// The request out.
+    pub(super) out: Option<Outstanding>,
+    exchange: Option<Exchange>,
+    /// What the last answered query found wrong (None: nothing, or no
+    /// answer yet).
+    pub(super) cause: Option<Cause>,
+    /// Whether the last query that said something proved the credentials.
+    pub(super) credentials_ok: Option<bool>,
+    /// The last query's 200: bindings listed, and whether the trunk's
+    /// `contact` was among them (None: no contact configured).
+    pub(super) bindings: Option<(u32, Option<bool>)>,
+    /// The final code of the last query (0: no answer).
+    pub(super) last_code: Option<u16>,
+    /// Queries started.
+    pub(super) rounds: u64,
+}
+
+impl CqState {
+    /// Whether the query found the credentials, the account or the domain
+    /// refused: no re-register is asked for such a trunk.
+    pub(super) fn rejected(&self) -> bool {
+        self.cause.is_some_and(|c| c != Cause::BindingMissing)
+    }
+}
+
+/// One query exchange: its dialog and what it has done so far.
+#[derive(Clone, Debug)]
+struct Exchange {
+    started: u64,
+    call_id: String,
+    from_tag: String,
+    cseq: u32,
+    sent_credentials: bool,
+    challenges: u8,
+    digest: Option<DigestSession>,
+}
+
+/// The causes a query's answer may assert.
+fn query_cause(c: Cause) -> bool {
+    matches!(
+        c,
+        Cause::CredentialsRejected
+            | Cause::AccountForbidden
+            | Cause::AuthUsernameMismatch
+            | Cause::DomainNotFound
+    )
+}
+
+/// FNV-1a, to fold the server's nonce into the cnonce.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Engine {
+    /// (Re)reads a trunk's query cadence after its configuration or the
+    /// engine's changed: starts (the first query soon after the trunk's
+    /// first OPTIONS), stops, or keeps the schedule.
+    pub(super) fn cq_configure(&mut self, now: u64, id: TrunkId) {
+        let cfg_interval = self.cfg.register_interval;
+        let seed = self.seed;
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
+        let wanted = u64::from(t.config.register_interval.unwrap_or(cfg_interval)) * 1000;
+        let interval = if t.ka.target.is_some() { wanted } else { 0 };
+        if interval == t.cq.interval_ms {
+            return;
+        }
+        t.cq.interval_ms = interval;
+        if interval == 0 {
+            self.cq_stop(id);
+            self.cq_verdict(now, id, None, 0, false);
+            return;
+        }
+        if t.cq.out.is_some() {
+            // The answer schedules the next one.
+            return;
+        }
+        let offset = first_offset(seed ^ FIRST_SALT, id, interval.min(60_000));
+        self.set_cq_timer(id, Some(now + offset));
+    }
+
+    /// Stops a trunk's queries (removed, keep-alive off, interval 0).
+    pub(super) fn cq_stop(&mut self, id: TrunkId) {
+        self.set_cq_timer(id, None);
+        if let Some(t) = self.slots.get_mut(id) {
+            t.cq.out = None;
+            t.cq.exchange = None;
+        }
+    }
+
+    fn set_cq_timer(&mut self, id: TrunkId, at: Option<u64>) {
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
+        let old = std::mem::replace(&mut t.cq.due, at);
+        if old == at {
+            return;
+        }
+        if let Some(o) = old {
+            self.timers.remove(&(o, id.slot, TimerKind::Query));
+        }
+        if let Some(a) = at {
+            self.timers.insert((a, id.slot, TimerKind::Query));
+        }
+    }
+
+    /// The query is due: a new exchange, its first request without
+    /// credentials.
+    pub(super) fn on_query_timer(&mut self, at: u64, id: TrunkId) {
+        let seed = self.seed;
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
+        t.cq.due = None;
+        if t.cq.out.is_some() || t.cq.interval_ms == 0 {
+            return;
+        }
+        t.cq.rounds += 1;
+        let h = mix(seed ^ mix(u64::from(id.slot) << 32 | u64::from(id.gen)) ^ t.cq.rounds ^ at);
+        t.cq.exchange = Some(Exchange {
+            started: at,
+            call_id: format!("rwcq-{h:016x}"),
+            from_tag: format!("{:08x}", h >> 32),
+            cseq: 1,
+            sent_credentials: false,
+            challenges: 0,
+            digest: None,
+        });
+        self.cq_send(at, id, None);
+    }
+
+    /// Sends the exchange's next request.
+    fn cq_send(&mut self, at: u64, id: TrunkId, authorization: Option<(&'static str, String)>) {
+        let Some(t) = self.slots.get(id) else {
+            return;
+        };
+        let (Some(ex), Some(g)) = (t.cq.exchange.as_ref(), t.ka.target.as_ref()) else {
+            return;
+        };
+        let q = Arc::new(QueryRequest {
+            call_id: ex.call_id.clone(),
+            from_tag: ex.from_tag.clone(),
+            cseq: ex.cseq,
+            authorization,
+        });
+        let lane = (g.transport, g.port);
+        let purpose = ProbePurpose::CredentialQuery;
+        match self.emit_probe_with(at, id, lane, purpose, Some(q)) {
+            Some(o) => {
+                if let Some(t) = self.slots.get_mut(id) {
+                    t.cq.out = Some(o);
+                }
+                self.push_deadline(id, o);
+            }
+            None => self.cq_done(at, id),
+        }
+    }
+
+    /// The exchange is over: the next query one interval after it began.
+    fn cq_done(&mut self, now: u64, id: TrunkId) {
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
+        let started = t.cq.exchange.take().map_or(now, |e| e.started);
+        if t.cq.interval_ms == 0 {
+            return;
+        }
+        let next = (started + t.cq.interval_ms).max(now + 1);
+        self.set_cq_timer(id, Some(next));
+    }
+
+    /// The final answer to one of this engine's probes, as a parsed
+    /// message: for a credential query, what the registrar said (its
+    /// challenge, the bindings it lists); for any other probe, its status
+    /// code as [`Engine::handle_probe_result`] takes it. `Ok(false)` for a
+    /// probe no longer awaited.
+    pub fn handle_probe_response(
+        &mut self,
+        now_ms: u64,
+        trunk: TrunkId,
+        probe: u64,
+        msg: &Message<'_>,
+        rtt_us: Option<u64>,
+    ) -> Result<bool, Error> {
+        let code = msg.status().unwrap_or(0);
+        let t = self.trunk_ref(trunk)?;
+        if t.cq.out.is_none_or(|o| o.id != probe) {
+            return self.handle_probe_result(
+                now_ms,
+                trunk,
+                probe,
+                ProbeResult::Response { code },
+                rtt_us,
+            );
+        }
+        let now = self.tick(now_ms);
+        if let Some(t) = self.slots.get_mut(trunk) {
+            t.cq.out = None;
+        }
+        self.cq_result(now, trunk, ProbeResult::Response { code }, Some(msg));
+        self.trim_deadlines();
+        Ok(true)
+    }
+
+    /// What became of a query request: the challenge answered, or the
+    /// exchange's verdict.
+    pub(super) fn cq_result(
+        &mut self,
+        now: u64,
+        id: TrunkId,
+        result: ProbeResult,
+        msg: Option<&Message<'_>>,
+    ) {
+        let ProbeResult::Response { code } = result else {
+            // No answer: nothing learned (the keep-alive reports the network).
+            if let Some(t) = self.slots.get_mut(id) {
+                t.cq.last_code = Some(0);
+            }
+            return self.cq_done(now, id);
+        };
+        if code < 200 {
+            return;
+        }
+        if matches!(code, 401 | 407) && self.cq_answer_challenge(now, id, code, msg) {
+            return;
+        }
+        let cfg_challenges = self.cfg.challenges_before_rejection;
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
+        let Some(ex) = t.cq.exchange.as_ref() else {
+            return;
+        };
+        let sent = ex.sent_credentials;
+        let a = AttemptSoFar {
+            dereg: false,
+            requested: None,
+            sent_credentials: Some(sent),
+            challenges: ex.challenges,
+            challenges_before_rejection: cfg_challenges,
+            twilio_auth_user_differs: t.twilio_auth_user_differs(),
+        };
+        let reason = match msg.map(|m| m.start) {
+            Some(StartLine::Response { reason, .. }) => reason,
+            _ => "",
+        };
+        let resp = match msg {
+            Some(m) => register_response(m, code, reason, None),
+            None => RegisterResponse {
+                code,
+                ..RegisterResponse::default()
+            },
+        };
+        t.cq.last_code = Some(code);
+        let verdict = classify(Outcome::Response(&resp), &a);
+        let found = match verdict {
+            Verdict::Bound { .. } | Verdict::NotBound { .. } | Verdict::Deregistered => {
+                let held = match (msg, t.config.contact.as_deref()) {
+                    (Some(m), Some(c)) if !c.trim().is_empty() => {
+                        let (n, held) = holds_contact(m, c);
+                        t.cq.bindings = Some((n, Some(held)));
+                        Some(held)
+                    }
+                    (Some(m), _) => {
+                        t.cq.bindings = Some((holds_contact(m, "").0, None));
+                        None
+                    }
+                    (None, _) => {
+                        t.cq.bindings = None;
+                        None
+                    }
+                };
+                t.cq.credentials_ok = Some(true);
+                Some((held == Some(false)).then_some(Cause::BindingMissing))
+            }
+            Verdict::Failed { cause, .. } if query_cause(cause) => {
+                t.cq.bindings = None;
+                t.cq.credentials_ok = Some(false);
+                Some(Some(cause))
+            }
+            // Challenged without credentials to answer it, a stale nonce
+            // again, 5xx, 423, 429...: nothing learned about the account.
+            _ => None,
+        };
+        if let Some(cause) = found {
+            self.cq_verdict(now, id, cause, code, sent);
+        }
+        self.cq_done(now, id);
+    }
+
+    /// Answers a 401/407 with the trunk's credentials, once (again for a
+    /// `stale=true` nonce). False when it cannot or should not: no
+    /// password, credentials refused already, a challenge not understood.
+    fn cq_answer_challenge(
+        &mut self,
+        now: u64,
+        id: TrunkId,
+        code: u16,
+        msg: Option<&Message<'_>>,
+    ) -> bool {
+        let seed = self.seed;
+        let Some(t) = self.slots.get_mut(id) else {
+            return false;
+        };
+        let challenge = msg.and_then(|m| {
+            if code == 401 {
+                m.www_authenticate()
+            } else {
+                m.proxy_authenticate()
+            }
+        });
+        let (Some(c), Some(pw)) = (challenge, t.config.password.as_ref().map(Secret::expose))
+        else {
+            return false;
+        };
+        let domain = match t.ka.target.as_ref() {
+            Some(g) if !g.names.domain.is_empty() => g.names.domain.clone(),
+            Some(g) => g.names.host.clone(),
+            None => return false,
+        };
+        let user = t.config.auth_user().to_owned();
+        let rounds = t.cq.rounds;
+        let Some(ex) = t.cq.exchange.as_mut() else {
+            return false;
+        };
+        if (ex.sent_credentials && !c.stale) || ex.challenges >= 3 {
+            return false;
+        }
+        let ok = match ex.digest.as_mut() {
+            Some(d) => d.update(&c).is_ok(),
+            None => match DigestSession::new(&user, pw, &c) {
+                Ok(d) => {
+                    ex.digest = Some(d);
+                    true
+                }
+                Err(_) => false,
+            },
+        };
+        let Some(d) = ex.digest.as_mut().filter(|_| ok) else {
+            return false;
+        };
+        let cnonce = format!(
+            "{:016x}",
+            mix(seed
+                ^ mix(u64::from(id.slot) << 32 | u64::from(id.gen))
+                ^ fnv(c.nonce.unwrap_or(""))
+                ^ mix(rounds ^ u64::from(d.next_nc()))
+                ^ now)
+        );
+        let value = d.authorize("REGISTER", &format!("sip:{domain}"), &cnonce);
+        ex.cseq += 1;
+        ex.sent_credentials = true;
+        ex.challenges = ex.challenges.saturating_add(1);
+        let name = if code == 407 {
+            "Proxy-Authorization"
+        } else {
+            "Authorization"
+        };
+        self.cq_send(now, id, Some((name, value)));
+        true
+    }
+
+    /// Records what the query found; a change re-states the trunk's
+    /// registration (state and cause) so that the query's cause stands in
+    /// for a quiet one, with one event and one alert per change.
+    fn cq_verdict(&mut self, now: u64, id: TrunkId, cause: Option<Cause>, code: u16, sent: bool) {
+        let Some(t) = self.slots.get_mut(id) else {
+            return;
+        };
+        if t.cq.cause == cause {
+            return;
+        }
+        t.cq.cause = cause;
+        let (state, reg_cause) = (t.state, t.reg_cause);
+        let mut tr = Transition::new(
+            now,
+            HistoryKind::CredentialQuery,
+            state,
+            reg_cause,
+            (code != 0).then_some(code),
+        );
+        tr.entry_code = code;
+        tr.credentials = sent;
+        self.transition(id, tr);
+    }
+}
+
+#[cfg(test)]
+mod tests;
