@@ -130,6 +130,7 @@ fn rfc3339_ms(s: &str) -> bool {
 fn check_events(seen: &[serde_json::Value], secrets: &[&str]) {
     assert!(!seen.is_empty());
     for v in seen {
+        println!("{v}");
         let t = v["time"].as_str().unwrap_or("");
         assert!(rfc3339_ms(t), "no RFC 3339 time: {v}");
         let text = v.to_string();

@@ -226,7 +226,7 @@ impl Engine {
         };
         t.ka.primary.is_some_and(|o| o.id == d.probe)
             || t.ka.query.is_some_and(|o| o.id == d.probe)
-            || t.cq.out.is_some_and(|o| o.id == d.probe)
+            || t.cq.awaits(d.probe)
             || t.ka
                 .alt
                 .iter()
@@ -408,8 +408,7 @@ impl Engine {
             self.trim_deadlines();
             return true;
         }
-        if t.cq.out.is_some_and(|o| o.id == pid) {
-            t.cq.out = None;
+        if t.cq.take_out(pid) {
             self.cq_result(now, id, result, None);
             self.trim_deadlines();
             return true;
