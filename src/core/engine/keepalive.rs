@@ -83,7 +83,8 @@ impl KaState {
 
 impl Engine {
     /// (Re)reads a trunk's keep-alive settings after its configuration
-    /// changed: starts probing (spread over one interval), stops, or
+    /// changed: starts probing (the first probe at the trunk's place in
+    /// the first round, `timer::first_offset`), stops, or
     /// retargets.
     pub(super) fn ka_configure(&mut self, now: u64, id: TrunkId) {
         let policy = self.cfg.keepalive.clone();
