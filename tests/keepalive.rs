@@ -211,8 +211,13 @@ fn outbound_proxy_and_tls_targets() {
 #[test]
 fn a_small_fleet_is_probed_at_once() {
     let mut sim = Sim::new(policy(2, 1));
+    let mut ids = Vec::new();
     for n in ["a", "b", "c"] {
-        sim.add(cfg(n));
+        let mut c = cfg(n);
+        if n == "c" {
+            c.set("proxy", "192.0.2.7:5070").unwrap();
+        }
+        ids.push(sim.add(c));
     }
     let refused = Some(ProbeResult::TransportError {
         kind: regwatch::TransportErrorKind::Refused,
@@ -234,6 +239,18 @@ fn a_small_fleet_is_probed_at_once() {
     assert!(
         alerts.iter().all(|(at, _)| *at <= 5_100),
         "alerts at {alerts:?}"
+    );
+    // The summary names the address that refused: the domain's with its
+    // port, or the outbound proxy's.
+    let a = sim.e.diagnose(ids[0]).unwrap().summary;
+    assert!(
+        a.contains("nothing listens at acme.sip.twilio.com:5060 over UDP"),
+        "{a}"
+    );
+    let c = sim.e.diagnose(ids[2]).unwrap().summary;
+    assert!(
+        c.contains("nothing listens at 192.0.2.7:5070 (the address used for acme.sip.twilio.com)"),
+        "{c}"
     );
 }
 
