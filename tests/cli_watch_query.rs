@@ -209,6 +209,12 @@ fn a_wrong_password_alerts_within_ten_seconds_while_options_answer() {
         "{m}"
     );
     assert!(!m.contains(WRONG));
+    for l in m
+        .lines()
+        .filter(|l| l.starts_with("regwatch_") && l.contains("wrongpw"))
+    {
+        println!("{l}");
+    }
     // The next query (5 s later) gets the same answer: no second alert.
     std::thread::sleep(Duration::from_secs(6));
     let seen = w.stop();
