@@ -167,8 +167,11 @@ fn fnv(s: &str) -> u64 {
 
 impl Engine {
     /// (Re)reads a trunk's query cadence after its configuration or the
-    /// engine's changed: starts (the first query soon after the trunk's
-    /// first OPTIONS), stops, or keeps the schedule.
+    /// engine's changed: starts, stops, or keeps the schedule. The first
+    /// query goes out at the trunk's place in the first round
+    /// ([`first_offset`]: a few trunks at once, a large fleet one trunk
+    /// per 10 ms over at most one query interval, so that a provider never
+    /// sees a burst of REGISTERs from a restart of `watch`).
     pub(super) fn cq_configure(&mut self, now: u64, id: TrunkId) {
         let cfg_interval = self.cfg.register_interval;
         let seed = self.seed;
@@ -195,7 +198,7 @@ impl Engine {
             // The answer schedules the next one.
             return;
         }
-        let offset = first_offset(seed ^ FIRST_SALT, id, interval.min(60_000));
+        let offset = first_offset(seed ^ FIRST_SALT, id, interval);
         self.set_cq_timer(id, Some(now + offset));
     }
 
@@ -223,7 +226,7 @@ impl Engine {
         if same || q.interval_ms == 0 || q.out.is_some() {
             return;
         }
-        let soon = now + first_offset(seed ^ FIRST_SALT, id, q.interval_ms.min(60_000));
+        let soon = now + first_offset(seed ^ FIRST_SALT, id, q.interval_ms);
         if q.due.is_none_or(|d| d > soon) {
             self.set_cq_timer(id, Some(soon));
         }
