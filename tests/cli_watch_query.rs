@@ -130,6 +130,7 @@ fn rfc3339_ms(s: &str) -> bool {
 fn check_events(seen: &[serde_json::Value], secrets: &[&str]) {
     assert!(!seen.is_empty());
     for v in seen {
+        println!("{v}");
         let t = v["time"].as_str().unwrap_or("");
         assert!(rfc3339_ms(t), "no RFC 3339 time: {v}");
         let text = v.to_string();
@@ -208,6 +209,12 @@ fn a_wrong_password_alerts_within_ten_seconds_while_options_answer() {
         "{m}"
     );
     assert!(!m.contains(WRONG));
+    for l in m
+        .lines()
+        .filter(|l| l.starts_with("regwatch_") && l.contains("wrongpw"))
+    {
+        println!("{l}");
+    }
     // The next query (5 s later) gets the same answer: no second alert.
     std::thread::sleep(Duration::from_secs(6));
     let seen = w.stop();

@@ -204,6 +204,56 @@ fn outbound_proxy_and_tls_targets() {
     );
 }
 
+/// A small fleet is probed at once: three trunks added together at the
+/// default 60 s interval send their first OPTIONS within 30 ms (one per
+/// 10 ms), and a refused one alerts after the confirmation probe (5 s),
+/// not up to an interval later.
+#[test]
+fn a_small_fleet_is_probed_at_once() {
+    let mut sim = Sim::new(policy(2, 1));
+    let mut ids = Vec::new();
+    for n in ["a", "b", "c"] {
+        let mut c = cfg(n);
+        if n == "c" {
+            c.set("proxy", "192.0.2.7:5070").unwrap();
+        }
+        ids.push(sim.add(c));
+    }
+    let refused = Some(ProbeResult::TransportError {
+        kind: regwatch::TransportErrorKind::Refused,
+    });
+    sim.run(20_000, 20, |_| refused);
+    let firsts: Vec<u64> = ["a", "b", "c"]
+        .iter()
+        .map(|n| {
+            sim.probes
+                .iter()
+                .find(|p| &*p.target.name == *n)
+                .map(|p| p.at_ms)
+                .unwrap()
+        })
+        .collect();
+    assert!(firsts.iter().all(|&t| t < 30), "first probes at {firsts:?}");
+    let alerts = sim.alerts();
+    assert_eq!(alerts.len(), 3, "{alerts:?}");
+    assert!(
+        alerts.iter().all(|(at, _)| *at <= 5_100),
+        "alerts at {alerts:?}"
+    );
+    // The summary names the address that refused: the domain's with its
+    // port, or the outbound proxy's.
+    let a = sim.e.diagnose(ids[0]).unwrap().summary;
+    assert!(
+        a.contains("nothing listens at acme.sip.twilio.com:5060 over UDP"),
+        "{a}"
+    );
+    let c = sim.e.diagnose(ids[2]).unwrap().summary;
+    assert!(
+        c.contains("nothing listens at 192.0.2.7:5070 (the address used for acme.sip.twilio.com)"),
+        "{c}"
+    );
+}
+
 /// 100k trunks added at the same instant: first probes spread evenly over
 /// one interval, and after rounds of answers the cadence keeps them spread
 /// (the jitter never lets them clump).

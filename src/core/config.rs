@@ -110,7 +110,8 @@ pub struct KeepAlivePolicy {
     /// of waiting a whole interval (default 5 s).
     pub confirm_ms: u64,
     /// Each interval varies by up to ± this fraction, from the engine's
-    /// seed (default 0.1); first probes are spread over one interval.
+    /// seed (default 0.1); first probes go out one trunk per 10 ms
+    /// (wrapping around the interval for fleets larger than it holds).
     pub jitter: f64,
     /// After a UDP probe fails, probe TCP 5060 and TLS 5061 (once, then
     /// again every 10 failures in a row), to tell `transport_blocked` from

@@ -1,8 +1,9 @@
 //! OPTIONS keep-alives: what the engine asks the host to send, what the
 //! host reports back, and how a result is classified.
 //!
-//! The engine schedules one probe per trunk and interval (spread over the
-//! first interval, each later interval jittered from the seed), emits it as
+//! The engine schedules one probe per trunk and interval (the first round
+//! one trunk per 10 ms, wrapping around the interval for large fleets;
+//! each later interval jittered from the seed), emits it as
 //! [`Output::Transmit`](super::Output::Transmit), and waits `timeout_ms`
 //! for [`Engine::handle_probe_result`](super::Engine::handle_probe_result).
 //! After `failures_to_alert` failures in a row the trunk's cause becomes the

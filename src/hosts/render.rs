@@ -87,7 +87,11 @@ pub fn summary(engine: &Engine, output: &Output, reregister: Option<&Reregister>
             _ => "The registrar answers again: re-register now.".to_owned(),
         },
         Output::Transmit(p) => format!(
-            "OPTIONS {} probe to {}:{} over {}",
+            "{} {} probe to {}:{} over {}",
+            match p.purpose {
+                ProbePurpose::AccountQuery | ProbePurpose::CredentialQuery => "REGISTER",
+                _ => "OPTIONS",
+            },
             p.purpose.as_str(),
             p.target.host,
             p.port,

@@ -13,12 +13,15 @@
 //!   `trace`), `reregister_exclude` (a comma-separated list of trunks that
 //!   are never re-registered on recovery), and the engine options (see
 //!   [`PARAMS`]): `keepalive`, `keepalive_interval` (seconds),
-//!   `keepalive_timeout` (seconds), `reregister_on_recovery`... The
+//!   `keepalive_timeout` (seconds), `reregister_on_recovery`,
+//!   `register_interval` (seconds between credential queries, off by
+//!   default)... The
 //!   engine's own names (`keepalive_interval_ms`, in milliseconds) are
 //!   still read.
 //! * Any other section names a trunk; its keys are trunk keys
 //!   ([`TrunkConfig::set`]: `reregister_on_recovery`, `keepalive`,
-//!   `keepalive_interval`), applied over what the PBX configuration says.
+//!   `keepalive_interval`, `register_interval`, `contact`), applied over
+//!   what the PBX configuration says.
 //!
 //! FreeSWITCH's style is hyphenated names and seconds (`check-timeout`,
 //! `retry-seconds`, `ping`): in its section (`settings`) a name spelt with
@@ -215,6 +218,13 @@ pub const PARAMS: &[Param] = &[
         "profile",
         Unit::Engine {
             range: "twilio, generic or auto",
+        },
+    ),
+    p(
+        "register-interval",
+        "register_interval",
+        Unit::Engine {
+            range: "0 (off) or seconds from 5 to 604800",
         },
     ),
     p(

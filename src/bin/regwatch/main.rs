@@ -85,12 +85,15 @@ enum Command {
         regwatch analyze --json examples/analyze/asterisk-pjsip-logger.txt\n\n\
         Exit status: 0 every exchange and registration healthy, 1 a problem found, 2 unreadable input.")]
     Analyze(analyze::Args),
-    /// Monitor every trunk of a file with OPTIONS keep-alives; print state
-    /// changes and alerts as they happen; run a command on alerts; serve
-    /// Prometheus metrics. SIGHUP reloads the file; SIGINT/SIGTERM stop.
+    /// Monitor every trunk of a file with OPTIONS keep-alives and a
+    /// credential query (a REGISTER without Contact, which adds no
+    /// binding); print state changes and alerts as they happen; run a
+    /// command on alerts; serve Prometheus metrics. SIGHUP reloads the
+    /// file; SIGINT/SIGTERM stop.
     #[command(after_help = "Examples:\n  \
         regwatch watch --config examples/sample/trunks.toml\n  \
-        regwatch watch --config /etc/asterisk/pjsip.conf --metrics 127.0.0.1:9464 --on-alert 'mail -s regwatch ops@example.com'\n\n\
+        regwatch watch --config /etc/asterisk/pjsip.conf --metrics 127.0.0.1:9464 --on-alert 'mail -s regwatch ops@example.com'\n  \
+        regwatch watch --config trunks.toml --json --register-interval 300\n\n\
         Exit status: 0 stopped by a signal, 2 unreadable configuration or usage.")]
     Watch(watch::Args),
     /// Print the manual page (roff): `regwatch man > regwatch.1`.

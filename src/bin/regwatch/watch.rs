@@ -1,6 +1,9 @@
 //! `regwatch watch --config FILE`: keep-alive monitoring of every trunk in
-//! a file, with state changes printed as they happen, an alert command, a
-//! Prometheus endpoint, SIGHUP reload and clean SIGINT/SIGTERM.
+//! a file, plus a credential query per trunk every `--register-interval`
+//! seconds (a REGISTER without Contact, see `core/engine/credq.rs`), with
+//! state changes printed as they happen (JSON events stamped with an RFC
+//! 3339 `time`), an alert command, a Prometheus endpoint
+//! (`watch_metrics.rs`), SIGHUP reload and clean SIGINT/SIGTERM.
 use super::files;
 use super::metrics_http::{self, Limits, Stats};
 use super::term::Style;

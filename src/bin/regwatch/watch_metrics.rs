@@ -15,7 +15,7 @@ pub(super) fn metrics(runner: &Runner, names: &[String]) -> String {
             .replace('"', "\\\"")
             .replace('\n', "\\n")
     };
-    out.push_str("# HELP regwatch_trunk_up 1 when the trunk is registered (or not registering) and its registrar answers.\n# TYPE regwatch_trunk_up gauge\n");
+    out.push_str("# HELP regwatch_trunk_up 1 when the trunk is registered (or not registering), its registrar answers and no alert is raised (a refused credential query raises one).\n# TYPE regwatch_trunk_up gauge\n");
     let mut rows = Vec::new();
     for n in names {
         if let Ok(Some((s, d))) = runner.snapshot(n) {

@@ -162,6 +162,9 @@ pub struct Facts<'a> {
     /// (a REGISTER without Contact, with the trunk's credentials), and
     /// whether the expected Contact was among them (None: none expected).
     pub query_bindings: Option<(u32, Option<bool>)>,
+    /// The last response (`last_code`...) is the answer to regwatch's
+    /// credential query, not to a REGISTER of the host's.
+    pub from_credential_query: bool,
     /// Per transport (index = [`Transport::index`]): REGISTERs and OPTIONS
     /// unanswered in a row.
     pub timeouts: [u32; 3],

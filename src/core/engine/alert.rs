@@ -105,7 +105,7 @@ impl Engine {
                 | Cause::RegistrationExpired
                 | Cause::ExpiryDrift
         );
-        let cause = match (t.ka.down(), t.cq.cause) {
+        let cause = match (t.ka.down(), t.cq.cause()) {
             (Some(k), _) if quiet => k,
             (None, Some(q)) if quiet => q,
             _ => cause,

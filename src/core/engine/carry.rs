@@ -47,11 +47,18 @@ impl Engine {
             let (reg, exp) = t
                 .binding
                 .map_or((None, None), |b| (Some(b.registered_at), b.expires_at));
+            // What the credential query found is found again by the next
+            // engine's query; carried, it would outlive a good answer.
+            let cause = if t.cq.cause() == Some(t.cause) {
+                t.reg_cause
+            } else {
+                t.cause
+            };
             let _ = writeln!(
                 out,
                 "{name}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 t.state.as_str(),
-                t.cause.as_str(),
+                cause.as_str(),
                 t.cause_code.map(|c| c.to_string()).unwrap_or_default(),
                 opt(t.failure),
                 opt(t.rejection),

@@ -35,7 +35,7 @@ use super::keepalive::Outstanding;
 use super::timer::{first_offset, TimerKind};
 use super::wire::{holds_contact, register_response};
 use super::{Engine, Error, TrunkId};
-use crate::core::config::Secret;
+use crate::core::config::{Secret, TrunkConfig};
 use crate::core::history::HistoryKind;
 use crate::core::keepalive::{mix, ProbePurpose, ProbeResult, QueryRequest};
 use crate::core::observation::RegisterResponse;
@@ -48,7 +48,56 @@ use std::sync::Arc;
 /// trunk's first OPTIONS exactly.
 const FIRST_SALT: u64 = 0x5eed_c0de_0001;
 
-/// A trunk's credential query.
+/// A trunk's credential query: nothing (8 bytes) on a trunk that has
+/// none, so that trunks without it stay small (README, "Memory").
+#[derive(Clone, Debug, Default)]
+pub(super) struct Cq(Option<Box<CqState>>);
+
+impl Cq {
+    /// The state, if the trunk ever had a query.
+    pub(super) fn state(&self) -> Option<&CqState> {
+        self.0.as_deref()
+    }
+
+    fn st(&mut self) -> &mut CqState {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    /// What the last answered query found wrong.
+    pub(super) fn cause(&self) -> Option<Cause> {
+        self.state().and_then(|q| q.cause)
+    }
+
+    /// Whether the query found the credentials, the account or the domain
+    /// refused: no re-register is asked for such a trunk.
+    pub(super) fn rejected(&self) -> bool {
+        self.cause().is_some_and(|c| c != Cause::BindingMissing)
+    }
+
+    /// Whether probe `pid` is the query's request out.
+    pub(super) fn awaits(&self, pid: u64) -> bool {
+        self.state()
+            .is_some_and(|q| q.out.is_some_and(|o| o.id == pid))
+    }
+
+    /// Takes probe `pid` as answered (or timed out), if it is the query's.
+    pub(super) fn take_out(&mut self, pid: u64) -> bool {
+        let ours = self.awaits(pid);
+        if ours {
+            self.st().out = None;
+        }
+        ours
+    }
+
+    /// The query's timer fired.
+    pub(super) fn timer_fired(&mut self) {
+        if let Some(q) = self.0.as_mut() {
+            q.due = None;
+        }
+    }
+}
+
+/// What a trunk's query knows.
 #[derive(Clone, Debug, Default)]
 pub(super) struct CqState {
     /// Milliseconds between queries (0: off).
@@ -57,7 +106,7 @@ pub(super) struct CqState {
     pub(super) due: Option<u64>,
     /// The request out.
     pub(super) out: Option<Outstanding>,
-    exchange: Option<Exchange>,
+    exchange: Option<Box<Exchange>>,
     /// What the last answered query found wrong (None: nothing, or no
     /// answer yet).
     pub(super) cause: Option<Cause>,
@@ -68,16 +117,22 @@ pub(super) struct CqState {
     pub(super) bindings: Option<(u32, Option<bool>)>,
     /// The final code of the last query (0: no answer).
     pub(super) last_code: Option<u16>,
+    /// The last answer that refused the query, for the diagnosis.
+    pub(super) refusal: Option<Box<Refusal>>,
     /// Queries started.
     pub(super) rounds: u64,
 }
 
-impl CqState {
-    /// Whether the query found the credentials, the account or the domain
-    /// refused: no re-register is asked for such a trunk.
-    pub(super) fn rejected(&self) -> bool {
-        self.cause.is_some_and(|c| c != Cause::BindingMissing)
-    }
+/// A refusing answer to the query, as the diagnosis shows it.
+#[derive(Clone, Debug)]
+pub(super) struct Refusal {
+    pub(super) code: u16,
+    pub(super) reason: String,
+    pub(super) at: u64,
+    pub(super) server: Option<String>,
+    pub(super) twilio_error: Option<(u32, String)>,
+    pub(super) sent_credentials: bool,
+    pub(super) challenges: u8,
 }
 
 /// One query exchange: its dialog and what it has done so far.
@@ -112,8 +167,11 @@ fn fnv(s: &str) -> u64 {
 
 impl Engine {
     /// (Re)reads a trunk's query cadence after its configuration or the
-    /// engine's changed: starts (the first query soon after the trunk's
-    /// first OPTIONS), stops, or keeps the schedule.
+    /// engine's changed: starts, stops, or keeps the schedule. The first
+    /// query goes out at the trunk's place in the first round
+    /// ([`first_offset`]: a few trunks at once, a large fleet one trunk
+    /// per 10 ms over at most one query interval, so that a provider never
+    /// sees a burst of REGISTERs from a restart of `watch`).
     pub(super) fn cq_configure(&mut self, now: u64, id: TrunkId) {
         let cfg_interval = self.cfg.register_interval;
         let seed = self.seed;
@@ -122,29 +180,64 @@ impl Engine {
         };
         let wanted = u64::from(t.config.register_interval.unwrap_or(cfg_interval)) * 1000;
         let interval = if t.ka.target.is_some() { wanted } else { 0 };
-        if interval == t.cq.interval_ms {
+        if interval == t.cq.state().map_or(0, |q| q.interval_ms) {
             return;
         }
-        t.cq.interval_ms = interval;
         if interval == 0 {
             self.cq_stop(id);
             self.cq_verdict(now, id, None, 0, false);
+            if let Some(t) = self.slots.get_mut(id) {
+                // Nothing kept for a trunk without queries.
+                t.cq = Cq::default();
+            }
             return;
         }
-        if t.cq.out.is_some() {
+        let q = t.cq.st();
+        q.interval_ms = interval;
+        if q.out.is_some() {
             // The answer schedules the next one.
             return;
         }
-        let offset = first_offset(seed ^ FIRST_SALT, id, interval.min(60_000));
+        let offset = first_offset(seed ^ FIRST_SALT, id, interval);
         self.set_cq_timer(id, Some(now + offset));
+    }
+
+    /// A new configuration that changes what the query proves (the
+    /// account, its credentials, where it goes, the expected Contact):
+    /// the next query goes out soon rather than an interval later, so a
+    /// fixed password clears its alert at once.
+    pub(super) fn cq_config_changed(&mut self, now: u64, id: TrunkId, old: &TrunkConfig) {
+        let seed = self.seed;
+        let Some(t) = self.slots.get(id) else {
+            return;
+        };
+        let Some(q) = t.cq.state() else {
+            return;
+        };
+        let c = &t.config;
+        let same = c.domain == old.domain
+            && c.username == old.username
+            && c.auth_username == old.auth_username
+            && c.password == old.password
+            && c.proxy == old.proxy
+            && c.port == old.port
+            && c.transport == old.transport
+            && c.contact == old.contact;
+        if same || q.interval_ms == 0 || q.out.is_some() {
+            return;
+        }
+        let soon = now + first_offset(seed ^ FIRST_SALT, id, q.interval_ms);
+        if q.due.is_none_or(|d| d > soon) {
+            self.set_cq_timer(id, Some(soon));
+        }
     }
 
     /// Stops a trunk's queries (removed, keep-alive off, interval 0).
     pub(super) fn cq_stop(&mut self, id: TrunkId) {
         self.set_cq_timer(id, None);
-        if let Some(t) = self.slots.get_mut(id) {
-            t.cq.out = None;
-            t.cq.exchange = None;
+        if let Some(q) = self.slots.get_mut(id).and_then(|t| t.cq.0.as_mut()) {
+            q.out = None;
+            q.exchange = None;
         }
     }
 
@@ -152,7 +245,11 @@ impl Engine {
         let Some(t) = self.slots.get_mut(id) else {
             return;
         };
-        let old = std::mem::replace(&mut t.cq.due, at);
+        let old = match (t.cq.0.as_mut(), at) {
+            (Some(q), _) => std::mem::replace(&mut q.due, at),
+            (None, None) => return,
+            (None, Some(_)) => std::mem::replace(&mut t.cq.st().due, at),
+        };
         if old == at {
             return;
         }
@@ -168,16 +265,16 @@ impl Engine {
     /// credentials.
     pub(super) fn on_query_timer(&mut self, at: u64, id: TrunkId) {
         let seed = self.seed;
-        let Some(t) = self.slots.get_mut(id) else {
+        let Some(q) = self.slots.get_mut(id).and_then(|t| t.cq.0.as_mut()) else {
             return;
         };
-        t.cq.due = None;
-        if t.cq.out.is_some() || t.cq.interval_ms == 0 {
+        q.due = None;
+        if q.out.is_some() || q.interval_ms == 0 {
             return;
         }
-        t.cq.rounds += 1;
-        let h = mix(seed ^ mix(u64::from(id.slot) << 32 | u64::from(id.gen)) ^ t.cq.rounds ^ at);
-        t.cq.exchange = Some(Exchange {
+        q.rounds += 1;
+        let h = mix(seed ^ mix(u64::from(id.slot) << 32 | u64::from(id.gen)) ^ q.rounds ^ at);
+        q.exchange = Some(Box::new(Exchange {
             started: at,
             call_id: format!("rwcq-{h:016x}"),
             from_tag: format!("{:08x}", h >> 32),
@@ -185,7 +282,7 @@ impl Engine {
             sent_credentials: false,
             challenges: 0,
             digest: None,
-        });
+        }));
         self.cq_send(at, id, None);
     }
 
@@ -194,7 +291,8 @@ impl Engine {
         let Some(t) = self.slots.get(id) else {
             return;
         };
-        let (Some(ex), Some(g)) = (t.cq.exchange.as_ref(), t.ka.target.as_ref()) else {
+        let ex = t.cq.state().and_then(|q| q.exchange.as_deref());
+        let (Some(ex), Some(g)) = (ex, t.ka.target.as_ref()) else {
             return;
         };
         let q = Arc::new(QueryRequest {
@@ -208,7 +306,7 @@ impl Engine {
         match self.emit_probe_with(at, id, lane, purpose, Some(q)) {
             Some(o) => {
                 if let Some(t) = self.slots.get_mut(id) {
-                    t.cq.out = Some(o);
+                    t.cq.st().out = Some(o);
                 }
                 self.push_deadline(id, o);
             }
@@ -218,14 +316,14 @@ impl Engine {
 
     /// The exchange is over: the next query one interval after it began.
     fn cq_done(&mut self, now: u64, id: TrunkId) {
-        let Some(t) = self.slots.get_mut(id) else {
+        let Some(q) = self.slots.get_mut(id).and_then(|t| t.cq.0.as_mut()) else {
             return;
         };
-        let started = t.cq.exchange.take().map_or(now, |e| e.started);
-        if t.cq.interval_ms == 0 {
+        let started = q.exchange.take().map_or(now, |e| e.started);
+        if q.interval_ms == 0 {
             return;
         }
-        let next = (started + t.cq.interval_ms).max(now + 1);
+        let next = (started + q.interval_ms).max(now + 1);
         self.set_cq_timer(id, Some(next));
     }
 
@@ -244,7 +342,7 @@ impl Engine {
     ) -> Result<bool, Error> {
         let code = msg.status().unwrap_or(0);
         let t = self.trunk_ref(trunk)?;
-        if t.cq.out.is_none_or(|o| o.id != probe) {
+        if !t.cq.awaits(probe) {
             return self.handle_probe_result(
                 now_ms,
                 trunk,
@@ -255,7 +353,7 @@ impl Engine {
         }
         let now = self.tick(now_ms);
         if let Some(t) = self.slots.get_mut(trunk) {
-            t.cq.out = None;
+            t.cq.take_out(probe);
         }
         self.cq_result(now, trunk, ProbeResult::Response { code }, Some(msg));
         self.trim_deadlines();
@@ -273,8 +371,8 @@ impl Engine {
     ) {
         let ProbeResult::Response { code } = result else {
             // No answer: nothing learned (the keep-alive reports the network).
-            if let Some(t) = self.slots.get_mut(id) {
-                t.cq.last_code = Some(0);
+            if let Some(q) = self.slots.get_mut(id).and_then(|t| t.cq.0.as_mut()) {
+                q.last_code = Some(0);
             }
             return self.cq_done(now, id);
         };
@@ -288,7 +386,12 @@ impl Engine {
         let Some(t) = self.slots.get_mut(id) else {
             return;
         };
-        let Some(ex) = t.cq.exchange.as_ref() else {
+        let differs = t.twilio_auth_user_differs();
+        let contact = t.config.contact.as_deref();
+        let Some(q) = t.cq.0.as_mut() else {
+            return;
+        };
+        let Some(ex) = q.exchange.as_ref() else {
             return;
         };
         let sent = ex.sent_credentials;
@@ -298,7 +401,7 @@ impl Engine {
             sent_credentials: Some(sent),
             challenges: ex.challenges,
             challenges_before_rejection: cfg_challenges,
-            twilio_auth_user_differs: t.twilio_auth_user_differs(),
+            twilio_auth_user_differs: differs,
         };
         let reason = match msg.map(|m| m.start) {
             Some(StartLine::Response { reason, .. }) => reason,
@@ -311,31 +414,40 @@ impl Engine {
                 ..RegisterResponse::default()
             },
         };
-        t.cq.last_code = Some(code);
+        q.last_code = Some(code);
         let verdict = classify(Outcome::Response(&resp), &a);
         let found = match verdict {
             Verdict::Bound { .. } | Verdict::NotBound { .. } | Verdict::Deregistered => {
-                let held = match (msg, t.config.contact.as_deref()) {
+                let held = match (msg, contact) {
                     (Some(m), Some(c)) if !c.trim().is_empty() => {
                         let (n, held) = holds_contact(m, c);
-                        t.cq.bindings = Some((n, Some(held)));
+                        q.bindings = Some((n, Some(held)));
                         Some(held)
                     }
                     (Some(m), _) => {
-                        t.cq.bindings = Some((holds_contact(m, "").0, None));
+                        q.bindings = Some((holds_contact(m, "").0, None));
                         None
                     }
                     (None, _) => {
-                        t.cq.bindings = None;
+                        q.bindings = None;
                         None
                     }
                 };
-                t.cq.credentials_ok = Some(true);
+                q.credentials_ok = Some(true);
                 Some((held == Some(false)).then_some(Cause::BindingMissing))
             }
             Verdict::Failed { cause, .. } if query_cause(cause) => {
-                t.cq.bindings = None;
-                t.cq.credentials_ok = Some(false);
+                q.bindings = None;
+                q.credentials_ok = Some(false);
+                q.refusal = Some(Box::new(Refusal {
+                    code,
+                    reason: reason.to_owned(),
+                    at: now,
+                    server: resp.server.map(str::to_owned),
+                    twilio_error: resp.twilio_error.map(|e| (e.code, e.text.to_owned())),
+                    sent_credentials: sent,
+                    challenges: a.challenges,
+                }));
                 Some(Some(cause))
             }
             // Challenged without credentials to answer it, a stale nonce
@@ -379,8 +491,11 @@ impl Engine {
             None => return false,
         };
         let user = t.config.auth_user().to_owned();
-        let rounds = t.cq.rounds;
-        let Some(ex) = t.cq.exchange.as_mut() else {
+        let Some(q) = t.cq.0.as_mut() else {
+            return false;
+        };
+        let rounds = q.rounds;
+        let Some(ex) = q.exchange.as_mut() else {
             return false;
         };
         if (ex.sent_credentials && !c.stale) || ex.challenges >= 3 {
@@ -427,10 +542,10 @@ impl Engine {
         let Some(t) = self.slots.get_mut(id) else {
             return;
         };
-        if t.cq.cause == cause {
+        if t.cq.cause() == cause {
             return;
         }
-        t.cq.cause = cause;
+        t.cq.st().cause = cause;
         let (state, reg_cause) = (t.state, t.reg_cause);
         let mut tr = Transition::new(
             now,

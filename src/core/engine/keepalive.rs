@@ -83,7 +83,8 @@ impl KaState {
 
 impl Engine {
     /// (Re)reads a trunk's keep-alive settings after its configuration
-    /// changed: starts probing (spread over one interval), stops, or
+    /// changed: starts probing (the first probe at the trunk's place in
+    /// the first round, `timer::first_offset`), stops, or
     /// retargets.
     pub(super) fn ka_configure(&mut self, now: u64, id: TrunkId) {
         let policy = self.cfg.keepalive.clone();
@@ -226,7 +227,7 @@ impl Engine {
         };
         t.ka.primary.is_some_and(|o| o.id == d.probe)
             || t.ka.query.is_some_and(|o| o.id == d.probe)
-            || t.cq.out.is_some_and(|o| o.id == d.probe)
+            || t.cq.awaits(d.probe)
             || t.ka
                 .alt
                 .iter()
@@ -408,8 +409,7 @@ impl Engine {
             self.trim_deadlines();
             return true;
         }
-        if t.cq.out.is_some_and(|o| o.id == pid) {
-            t.cq.out = None;
+        if t.cq.take_out(pid) {
             self.cq_result(now, id, result, None);
             self.trim_deadlines();
             return true;

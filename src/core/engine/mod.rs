@@ -260,6 +260,7 @@ impl Engine {
             self.index.insert(&t.config, parts, id.slot);
         }
         self.configure(now, id);
+        self.cq_config_changed(now, id, &old);
         Ok(())
     }
 
@@ -489,7 +490,7 @@ impl Engine {
                 return self.on_probe_timer(at, id);
             }
             TimerKind::Query => {
-                t.cq.due = None;
+                t.cq.timer_fired();
                 return self.on_query_timer(at, id);
             }
         };

@@ -80,9 +80,9 @@ impl Engine {
             findings: t.findings.clone(),
             history: t.history.entries().collect(),
             keepalive: t.ka.status.clone(),
-            credentials_ok: t.cq.credentials_ok,
-            binding_present: t.cq.bindings.and_then(|b| b.1),
-            query_code: t.cq.last_code,
+            credentials_ok: t.cq.state().and_then(|q| q.credentials_ok),
+            binding_present: t.cq.state().and_then(|q| q.bindings?.1),
+            query_code: t.cq.state().and_then(|q| q.last_code),
         })
     }
 }

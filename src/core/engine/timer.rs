@@ -32,3 +32,26 @@ pub(super) fn first_offset(seed: u64, id: TrunkId, interval: u64) -> u64 {
     );
     (place + jitter).min(interval.saturating_sub(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_few_trunks_at_once_a_fleet_one_per_10_ms() {
+        let id = |slot| TrunkId { slot, gen: 1 };
+        for slot in 0..3 {
+            assert!(first_offset(7, id(slot), 60_000) < 30);
+        }
+        // 100,000 trunks over a 600 s query interval: every 10 ms holds
+        // the trunks of one or two slots, never a burst.
+        let mut per_10ms = vec![0u32; 60_000];
+        for slot in 0..100_000 {
+            let at = first_offset(7, id(slot), 600_000);
+            assert!(at < 600_000);
+            per_10ms[(at / 10) as usize] += 1;
+        }
+        assert!(per_10ms.iter().all(|&n| n <= 3), "a burst");
+        assert_eq!(per_10ms.iter().map(|&n| u64::from(n)).sum::<u64>(), 100_000);
+    }
+}

@@ -122,7 +122,7 @@ pub(super) struct Trunk {
     pub(super) query_wanted: bool,
     pub(super) query_answer: Option<u16>,
     /// The credential query at `register_interval` (see `credq.rs`).
-    pub(super) cq: super::credq::CqState,
+    pub(super) cq: super::credq::Cq,
     pub(super) failures_in_row: u32,
     pub(super) refresh_late_by: Option<u64>,
     pub(super) timer: Option<(u64, TimerKind)>,
@@ -179,7 +179,7 @@ impl Trunk {
             refresh_policy: self.config.refresh_policy(cfg),
             query_answer: self.query_answer,
             expected_contact: self.config.contact.as_deref(),
-            query_bindings: self.cq.bindings,
+            query_bindings: self.cq.state().and_then(|q| q.bindings),
             transport_error: self
                 .transport_error
                 .as_ref()
@@ -196,6 +196,23 @@ impl Trunk {
             f.last_response_at_ms = Some(l.at);
             f.server = l.server.as_deref();
             f.twilio_error = l.twilio_error.as_ref().map(|(c, t)| (*c, t.as_str()));
+        }
+        // The cause shown is the credential query's refusal: its answer
+        // is the evidence, not the host's last REGISTER.
+        if let Some(r) = self
+            .cq
+            .state()
+            .and_then(|q| q.refusal.as_deref())
+            .filter(|_| self.cq.rejected() && self.cq.cause() == Some(self.cause))
+        {
+            f.last_code = Some(r.code);
+            f.last_reason = Some(&r.reason);
+            f.last_response_at_ms = Some(r.at);
+            f.server = r.server.as_deref();
+            f.twilio_error = r.twilio_error.as_ref().map(|(c, t)| (*c, t.as_str()));
+            f.sent_credentials = Some(r.sent_credentials);
+            f.challenges_in_attempt = r.challenges;
+            f.from_credential_query = true;
         }
         if let Some(b) = self.binding {
             f.registered_at_ms = Some(b.registered_at);

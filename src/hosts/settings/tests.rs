@@ -164,6 +164,13 @@ fn every_engine_option_has_a_freeswitch_name_and_its_old_name_still_works() {
         ("profile", "generic", "profile", "generic", |c| {
             format!("{:?}", c.host_profile)
         }),
+        (
+            "register-interval",
+            "300",
+            "register_interval",
+            "300",
+            |c| c.register_interval.to_string(),
+        ),
         ("history-len", "64", "history_len", "64", |c| {
             c.history_len.to_string()
         }),

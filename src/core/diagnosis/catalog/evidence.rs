@@ -18,6 +18,9 @@ pub(super) fn evidence(f: &Facts<'_>) -> Vec<String> {
             e.push(format!("{code} to REGISTER: {}", s.for_register));
         }
     }
+    if f.from_credential_query {
+        e.push("That answer is to regwatch's credential query: a REGISTER without Contact (it changes no binding), its challenge answered with the trunk's credentials.".to_owned());
+    }
     match f.sent_credentials {
         Some(true) => {
             e.push("The REGISTER it answered carried credentials (Authorization).".to_owned())

@@ -78,10 +78,30 @@ pub(super) const TRANSPORT_BLOCKED: Words = Words {
 pub(super) const CONNECTION_REFUSED: Words = Words {
     summary: |f| {
         let t = f.trunk;
-        let reg = target(f);
+        let reg = registrar(f);
+        let transport = transport_of_error(f);
+        // The address that refused, when the keep-alive probed it: an
+        // outbound proxy's, or the domain's with its port; else the
+        // outbound proxy or the domain as configured.
+        let at = match f
+            .keepalive
+            .and_then(|k| Some((k.target.as_deref()?, k.transport)))
+        {
+            Some((a, kt)) if transport.is_none() || transport == kt => {
+                let host = crate::sip::uri::split_host_port(a).0;
+                if f.proxy.is_some_and(|p| !p.trim().is_empty()) {
+                    format!("{a} (the outbound proxy for {reg})")
+                } else if host.eq_ignore_ascii_case(crate::sip::uri::split_host_port(&reg).0) {
+                    a.to_owned()
+                } else {
+                    format!("{a} (the address used for {reg})")
+                }
+            }
+            _ => target(f),
+        };
         format!(
-            "{t}: nothing listens at {reg}{}: the connection was refused.",
-            transport_of_error(f)
+            "{t}: nothing listens at {at}{}: the connection was refused.",
+            transport
                 .map(|t| format!(" over {}", t.as_str().to_uppercase()))
                 .unwrap_or_default()
         )

@@ -245,6 +245,23 @@ fn a_403_after_the_credentials_is_credentials_rejected_while_options_answer() {
     let p2 = challenge(&mut s, &p, WRONG);
     s.answer(&p2, "403 Forbidden", "");
     assert_eq!(s.raised(), vec![Cause::CredentialsRejected]);
+    // The diagnosis shows the query's answer as its evidence.
+    let d = s.e.diagnose(s.id).unwrap();
+    assert!(
+        d.summary.contains("rejected the password") && d.summary.contains("403"),
+        "{}",
+        d.summary
+    );
+    assert!(
+        d.evidence.iter().any(|e| e.contains("credential query")),
+        "{:?}",
+        d.evidence
+    );
+    assert!(
+        d.evidence.iter().any(|e| e.contains("carried credentials")),
+        "{:?}",
+        d.evidence
+    );
     let (state, cause) = s.e.trunk_state(s.id).unwrap();
     assert_eq!(
         (state, cause),
@@ -364,4 +381,26 @@ fn off_by_default_and_with_zero() {
         }
     }
     assert!(seen, "the trunk's register_interval turns the query on");
+}
+
+#[test]
+fn a_fixed_password_is_queried_again_soon() {
+    let mut s = Sim::new(WRONG);
+    let p = s.next_query();
+    let p2 = challenge(&mut s, &p, WRONG);
+    s.answer(&p2, "403 Forbidden", "");
+    assert_eq!(s.raised(), vec![Cause::CredentialsRejected]);
+    // The same configuration again: nothing sooner.
+    s.e.update_trunk(s.now, s.id, trunk(WRONG)).unwrap();
+    s.drain();
+    assert!(s.run_to(s.now + 30_000).is_empty());
+    // The password fixed: the next query within a second.
+    let fixed_at = s.now;
+    s.e.update_trunk(s.now, s.id, trunk(RIGHT)).unwrap();
+    s.drain();
+    let p = s.next_query();
+    assert!(p.at_ms < fixed_at + 1_000, "{} vs {fixed_at}", p.at_ms);
+    let p2 = challenge(&mut s, &p, RIGHT);
+    s.answer(&p2, "200 OK", &ok_with(&[CONTACT]));
+    assert_eq!(s.cleared(), vec![Cause::CredentialsRejected]);
 }
