@@ -249,7 +249,9 @@ fn a_small_fleet_is_probed_at_once() {
     );
     let c = sim.e.diagnose(ids[2]).unwrap().summary;
     assert!(
-        c.contains("nothing listens at 192.0.2.7:5070 (the address used for acme.sip.twilio.com)"),
+        c.contains(
+            "nothing listens at 192.0.2.7:5070 (the outbound proxy for acme.sip.twilio.com)"
+        ),
         "{c}"
     );
 }
