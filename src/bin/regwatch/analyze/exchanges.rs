@@ -338,7 +338,9 @@ impl Tracker {
         let observed = |s: &mut Tracker, engine: &mut Engine| {
             let r = engine.observe_message(at, Direction::Sent, transport, m);
             while engine.poll_output().is_some() {}
-            if matches!(r, SipObserved::Register(_) | SipObserved::Retransmission(_)) {
+            if matches!(r, SipObserved::Register(_) | SipObserved::Retransmission(_))
+                && s.current.get(&trunk).map(|c| &**c) != Some(call_id)
+            {
                 s.current.insert(trunk, call_id.into());
             }
             r

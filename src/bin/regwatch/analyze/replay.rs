@@ -177,7 +177,7 @@ impl Replay {
         let m = match sip::parse(bytes) {
             Ok(m) => m,
             Err(e) => {
-                self.skipped.add(&format!("not a SIP message: {e}"), offset);
+                self.skipped.add(parse_reason(&e), offset);
                 return;
             }
         };
@@ -245,5 +245,22 @@ impl Replay {
         if let Err(stray) = r {
             self.unmatched.add(stray.reason(), offset);
         }
+    }
+}
+
+/// Why a message is not SIP, grouped by kind (the byte offset inside the
+/// message left out, so that the reasons stay few).
+fn parse_reason(e: &sip::ParseError) -> &'static str {
+    use sip::ParseError as E;
+    match e {
+        E::Empty => "not a SIP message: empty",
+        E::TooLarge => "not a SIP message: larger than 64 KiB",
+        E::Truncated { .. } => {
+            "not a SIP message: truncated (no end of the headers, or a body shorter than its Content-Length)"
+        }
+        E::BadStartLine { .. } => "not a SIP message: malformed start line",
+        E::BadHeader { .. } => "not a SIP message: malformed header line",
+        E::BadContentLength { .. } => "not a SIP message: malformed Content-Length",
+        E::NotUtf8 { .. } => "not a SIP message: invalid UTF-8 in the headers",
     }
 }
