@@ -10,7 +10,6 @@ use super::report::{Offset, Report, Tally};
 use regwatch::capture;
 use regwatch::sip::{self, StartLine};
 use regwatch::{Direction, Engine, EngineConfig, Transport, TrunkConfig, TrunkId};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Methods counted by name among the messages about something else;
@@ -38,7 +37,6 @@ pub(crate) struct Replay {
     pub(super) last: u64,
     /// The name of the trunk a REGISTER is for (reused).
     name: String,
-    names: HashMap<TrunkId, Arc<str>>,
     tracker: Tracker,
     pub(super) report: Report,
 }
@@ -67,7 +65,6 @@ impl Replay {
             first: None,
             last: 0,
             name: String::new(),
-            names: HashMap::new(),
             tracker: Tracker::default(),
             report: Report::new(json),
         }
@@ -130,11 +127,7 @@ impl Replay {
                 id
             }
         };
-        let aor = self
-            .names
-            .entry(id)
-            .or_insert_with(|| Arc::from(self.name.as_str()))
-            .clone();
+        let aor = self.engine.trunk_config(id)?.name.clone();
         Some((id, aor))
     }
 
