@@ -175,9 +175,9 @@ pub(super) struct Tracker {
     /// from one without a request; as bounded as `open`.
     closed: HashMap<Box<str>, u32>,
     closed_order: std::collections::VecDeque<Box<str>>,
-    /// The Call-ID each trunk's engine state is about (the last REGISTER
-    /// shown to it).
-    current: HashMap<TrunkId, Box<str>>,
+    /// The Call-ID (as `dialog` numbers it) each trunk's engine state is
+    /// about (the last REGISTER shown to it).
+    current: HashMap<TrunkId, u64>,
     /// Exchanges closed for the open limit.
     pub(super) open_limit_hits: u64,
     /// (start, id) of the open exchanges.
@@ -239,14 +239,14 @@ impl Tracker {
     /// Shows the engine the exchange's REGISTER again when its state is
     /// about another dialog of the trunk.
     fn make_current(&mut self, engine: &mut Engine, ex: &Exchange, at: u64) {
-        if self.current.get(&ex.trunk).map(|c| &**c) == Some(&*ex.call_id) {
+        if self.current.get(&ex.trunk) == Some(&dialog(&ex.call_id)) {
             return;
         }
         if let Ok(m) = sip::parse(&ex.request) {
             engine.observe_message(at, Direction::Sent, ex.transport, &m);
             while engine.poll_output().is_some() {}
         }
-        self.current.insert(ex.trunk, ex.call_id.clone());
+        self.current.insert(ex.trunk, dialog(&ex.call_id));
     }
 
     fn close(
@@ -339,7 +339,7 @@ impl Tracker {
             let r = engine.observe_message(at, Direction::Sent, transport, m);
             while engine.poll_output().is_some() {}
             if matches!(r, SipObserved::Register(_) | SipObserved::Retransmission(_)) {
-                s.current.insert(trunk, call_id.into());
+                s.current.insert(trunk, dialog(call_id));
             }
             r
         };
@@ -529,6 +529,17 @@ fn classify_apart(engine: &Engine, ex: &Exchange, at: u64) -> Option<ExchangeOut
         .ok()
         .flatten()
         .filter(|o| o.code.is_none())
+}
+
+/// A Call-ID as a number (64-bit SipHash, fixed keys): which dialog the
+/// engine's state of a trunk is about. A collision only spares showing
+/// the engine a REGISTER again.
+fn dialog(call_id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    call_id.hash(&mut h);
+    h.finish()
 }
 
 /// The expiry a REGISTER asks for: Expires, else its first Contact's

@@ -1,6 +1,6 @@
 //! The results: text or JSON, one registration after another.
 use super::exchanges::Ending;
-use super::report::{AorReport, Episode, Tally, EPISODES_HEAD};
+use super::report::{AorReport, Tally, EPISODES_HEAD};
 use super::{plural, Note, Replay};
 use crate::term::Style;
 use regwatch::capture::Format;
@@ -267,14 +267,14 @@ fn render_registration(
                     )),
                 );
             }
-            if let Some(a) = replay.report.aors.get(&*snap.name) {
+            if let Some(a) = replay.report.aors.get(&id) {
                 o.insert("exchanges".into(), aor_json(a, offset));
             }
         }
         out.write_all(b",\n        ")?;
         write_pretty(out, &reg, 8)?;
     } else {
-        let aor = replay.report.aors.get(&*snap.name);
+        let aor = replay.report.aors.get(&id);
         write!(
             out,
             "  {} {} ({})",
@@ -404,42 +404,15 @@ fn counts_text(counts: &[(&'static str, u64)]) -> String {
         .join(", ")
 }
 
-/// One AOR's exchanges, summed up, as JSON.
+/// One AOR's exchanges, summed up, as JSON (the exchanges themselves are
+/// in the file's `exchanges`).
 fn aor_json(a: &AorReport, offset: u64) -> Value {
-    let episodes: Vec<Value> = a.episodes().map(|e| episode_json(e, offset)).collect();
-    let mut v = json!({
+    json!({
         "count": a.exchanges,
         "failed": a.failed,
         "first_ms": a.first_ms.saturating_sub(offset),
         "last_ms": a.last_ms.saturating_sub(offset),
         "causes": counts_json(&a.counts),
-        "episodes": episodes,
-    });
-    if a.hidden_episodes > 0 {
-        v["episodes_not_listed"] = json!({
-            "after": EPISODES_HEAD,
-            "episodes": a.hidden_episodes,
-            "exchanges": a.hidden_exchanges,
-        });
-    }
-    v
-}
-
-fn episode_json(e: &Episode, offset: u64) -> Value {
-    json!({
-        "status": e.status(),
-        "ending": e.ending().as_str(),
-        "count": e.count,
-        "first_ms": e.first_ms.saturating_sub(offset),
-        "last_ms": e.last_ms.saturating_sub(offset),
-        "failed": e.failed,
-        "code": e.code(),
-        "challenge": e.challenge(),
-        "auth_user": e.auth_user(),
-        "expires": e.expires,
-        "granted": e.granted,
-        "retransmissions": e.retransmissions,
-        "capture_ended_after_ms": e.capture_ended_after_ms,
     })
 }
 

@@ -10,7 +10,6 @@ use super::report::{Offset, Report, Tally};
 use regwatch::capture;
 use regwatch::sip::{self, StartLine};
 use regwatch::{Direction, Engine, EngineConfig, Transport, TrunkConfig, TrunkId};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Methods counted by name among the messages about something else;
@@ -38,7 +37,6 @@ pub(crate) struct Replay {
     pub(super) last: u64,
     /// The name of the trunk a REGISTER is for (reused).
     name: String,
-    names: HashMap<TrunkId, Arc<str>>,
     tracker: Tracker,
     pub(super) report: Report,
 }
@@ -67,7 +65,6 @@ impl Replay {
             first: None,
             last: 0,
             name: String::new(),
-            names: HashMap::new(),
             tracker: Tracker::default(),
             report: Report::new(json),
         }
@@ -130,11 +127,7 @@ impl Replay {
                 id
             }
         };
-        let aor = self
-            .names
-            .entry(id)
-            .or_insert_with(|| Arc::from(self.name.as_str()))
-            .clone();
+        let aor = self.engine.trunk_config(id)?.name.clone();
         Some((id, aor))
     }
 
@@ -177,7 +170,7 @@ impl Replay {
         let m = match sip::parse(bytes) {
             Ok(m) => m,
             Err(e) => {
-                self.skipped.add(&format!("not a SIP message: {e}"), offset);
+                self.skipped.add(parse_reason(&e), offset);
                 return;
             }
         };
@@ -245,5 +238,22 @@ impl Replay {
         if let Err(stray) = r {
             self.unmatched.add(stray.reason(), offset);
         }
+    }
+}
+
+/// Why a message is not SIP, grouped by kind (the byte offset inside the
+/// message left out, so that the reasons stay few).
+fn parse_reason(e: &sip::ParseError) -> &'static str {
+    use sip::ParseError as E;
+    match e {
+        E::Empty => "not a SIP message: empty",
+        E::TooLarge => "not a SIP message: larger than 64 KiB",
+        E::Truncated { .. } => {
+            "not a SIP message: truncated (no end of the headers, or a body shorter than its Content-Length)"
+        }
+        E::BadStartLine { .. } => "not a SIP message: malformed start line",
+        E::BadHeader { .. } => "not a SIP message: malformed header line",
+        E::BadContentLength { .. } => "not a SIP message: malformed Content-Length",
+        E::NotUtf8 { .. } => "not a SIP message: invalid UTF-8 in the headers",
     }
 }

@@ -8,11 +8,11 @@
 //! [`OFFSETS_KEPT`] messages.
 use super::exchanges::{Ending, Exchange};
 use regwatch::core::Verdict;
+use regwatch::TrunkId;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
-use std::sync::Arc;
 
 /// Episodes listed from the start of an AOR's exchanges.
 pub(super) const EPISODES_HEAD: usize = 40;
@@ -134,7 +134,7 @@ impl AorReport {
         let st = status(ex);
         match self.counts.iter_mut().find(|(s, _)| *s == st) {
             Some((_, n)) => *n += 1,
-            None => self.counts.push((st, 1)),
+            None => push_exact(&mut self.counts, (st, 1)),
         }
         let key = Key {
             status: st,
@@ -168,7 +168,7 @@ impl AorReport {
             capture_ended_after_ms: ex.capture_ended_after_ms,
         };
         if self.head.len() < EPISODES_HEAD {
-            self.head.push(e);
+            push_exact(&mut self.head, e);
             return;
         }
         self.tail.push_back(e);
@@ -305,8 +305,44 @@ impl Drop for Spill {
     }
 }
 
-/// One exchange as JSON (times from the capture's first message).
-pub(super) fn exchange_json(ex: &Exchange, offset_ms: u64) -> Value {
+/// One exchange as JSON (times from the capture's first message), keys
+/// in alphabetical order; serialised straight from borrowed fields.
+#[derive(serde::Serialize)]
+struct ExchangeJson<'a> {
+    aor: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_user: Option<&'a str>,
+    call_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capture_ended_after_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'static str>,
+    challenges: &'a [u16],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+    cseq: [u32; 2],
+    end_ms: u64,
+    ending: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires: Option<u32>,
+    failed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    granted: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provisional: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    requests: u32,
+    retransmissions: u32,
+    start_ms: u64,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<&'static str>,
+}
+
+fn exchange_json<'a>(ex: &'a Exchange, offset_ms: u64) -> ExchangeJson<'a> {
     let verdict = ex.outcome.map(|o| match o.verdict {
         Verdict::Deregistered => "deregistered",
         Verdict::Bound { .. } => "bound",
@@ -315,49 +351,35 @@ pub(super) fn exchange_json(ex: &Exchange, offset_ms: u64) -> Value {
         Verdict::Challenged => "challenged",
         Verdict::Failed { .. } => "failed",
     });
-    let mut v = json!({
-        "aor": &*ex.aor,
-        "call_id": &*ex.call_id,
-        "cseq": [ex.first_cseq, ex.cseq],
-        "start_ms": ex.start_ms.saturating_sub(offset_ms),
-        "end_ms": ex.end_ms.saturating_sub(offset_ms),
-        "requests": ex.requests,
-        "retransmissions": ex.retransmissions,
-        "challenges": ex.challenges,
-        "ending": ex.ending.as_str(),
-        "status": status(ex),
-        "failed": ex.failed(),
-    });
-    let o = v.as_object_mut().expect("an object");
-    let mut opt = |k: &str, x: Value| {
-        if !x.is_null() {
-            o.insert(k.to_owned(), x);
-        }
-    };
-    opt(
-        "provisional",
-        json!(Some(ex.provisional).filter(|n| *n > 0)),
-    );
-    opt("auth_user", json!(ex.auth_user.as_deref()));
-    opt("expires", json!(ex.expires));
-    opt("transport", json!(ex.transport.map(|t| t.as_str())));
-    opt("code", json!(ex.code));
-    opt(
-        "reason",
-        json!(Some(&*ex.reason).filter(|r| !r.is_empty() && ex.code.is_some())),
-    );
-    opt("granted", json!(ex.granted()));
-    opt("verdict", json!(verdict));
-    opt("cause", json!(ex.cause().map(|c| c.as_str())));
-    opt("capture_ended_after_ms", json!(ex.capture_ended_after_ms));
-    v
+    ExchangeJson {
+        aor: &ex.aor,
+        auth_user: ex.auth_user.as_deref(),
+        call_id: &ex.call_id,
+        capture_ended_after_ms: ex.capture_ended_after_ms,
+        cause: ex.cause().map(|c| c.as_str()),
+        challenges: &ex.challenges,
+        code: ex.code,
+        cseq: [ex.first_cseq, ex.cseq],
+        end_ms: ex.end_ms.saturating_sub(offset_ms),
+        ending: ex.ending.as_str(),
+        expires: ex.expires,
+        failed: ex.failed(),
+        granted: ex.granted(),
+        provisional: Some(ex.provisional).filter(|n| *n > 0),
+        reason: Some(&*ex.reason).filter(|r| !r.is_empty() && ex.code.is_some()),
+        requests: ex.requests,
+        retransmissions: ex.retransmissions,
+        start_ms: ex.start_ms.saturating_sub(offset_ms),
+        status: status(ex),
+        transport: ex.transport.map(|t| t.as_str()),
+        verdict,
+    }
 }
 
 /// A file's exchanges summed up, per AOR, and spilled for JSON.
 pub(super) struct Report {
-    pub(super) aors: HashMap<Arc<str>, AorReport>,
-    /// AORs in the order first seen.
-    pub(super) order: Vec<Arc<str>>,
+    /// Per AOR (the engine's trunk).
+    pub(super) aors: HashMap<TrunkId, AorReport>,
     /// (status, count) for the whole file.
     pub(super) counts: Vec<(&'static str, u64)>,
     pub(super) exchanges: u64,
@@ -378,7 +400,6 @@ impl Report {
         };
         Report {
             aors: HashMap::new(),
-            order: Vec::new(),
             counts: Vec::new(),
             exchanges: 0,
             failed: 0,
@@ -396,14 +417,7 @@ impl Report {
             Some((_, n)) => *n += 1,
             None => self.counts.push((st, 1)),
         }
-        let aor = match self.aors.get_mut(&ex.aor) {
-            Some(a) => a,
-            None => {
-                self.order.push(ex.aor.clone());
-                self.aors.entry(ex.aor.clone()).or_default()
-            }
-        };
-        aor.add(ex);
+        self.aors.entry(ex.trunk).or_default().add(ex);
         if let Some(s) = &mut self.spill {
             if let Err(e) = s.put(ex, offset_ms) {
                 self.spill_error = Some(e.to_string());
@@ -411,4 +425,14 @@ impl Report {
             }
         }
     }
+}
+
+/// Pushes, growing the allocation from one element and doubling (most
+/// AORs of a large capture have one or two episodes: the default growth
+/// would hold room for four).
+fn push_exact<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.len().max(1));
+    }
+    v.push(x);
 }
