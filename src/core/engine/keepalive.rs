@@ -447,7 +447,7 @@ impl Engine {
             seen.answered_at = None;
             if let ProbeResult::TransportError { kind } = result {
                 let detail = t.ka.error_detail.take();
-                t.transport_error = Some((kind, detail, Some(transport)));
+                t.transport_error = Some(Box::new((kind, detail, Some(transport))));
             } else {
                 seen.timeouts_in_row += 1;
             }

@@ -424,7 +424,7 @@ impl Trunk {
         if let Some(tr) = tr {
             self.transports[tr.index()].answered_at = None;
         }
-        self.transport_error = Some((kind, detail.map(str::to_owned), tr));
+        self.transport_error = Some(Box::new((kind, detail.map(str::to_owned), tr)));
         self.failed(
             now,
             HistoryKind::TransportError(kind),

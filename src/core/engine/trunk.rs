@@ -108,7 +108,10 @@ pub(super) struct Trunk {
     pub(super) min_expires: Option<u32>,
     pub(super) retry_after: Option<u32>,
     pub(super) transports: [TransportSeen; 3],
-    pub(super) transport_error: Option<(TransportErrorKind, Option<String>, Option<Transport>)>,
+    /// The last transport error (boxed: most trunks never have one).
+    #[allow(clippy::type_complexity)]
+    pub(super) transport_error:
+        Option<Box<(TransportErrorKind, Option<String>, Option<Transport>)>>,
     pub(super) host_state: Option<HostState>,
     /// The cause of the last failed attempt, until a success.
     pub(super) failure: Option<Cause>,
@@ -129,7 +132,7 @@ pub(super) struct Trunk {
     pub(super) history: History,
     pub(super) registers_sent: u64,
     /// The last REGISTER seen on the wire, for matching its responses.
-    pub(super) wire: Option<wire::WireTx>,
+    pub(super) wire: Option<Box<wire::WireTx>>,
     /// Retransmitted REGISTERs and responses seen on the wire (counted once).
     pub(super) retransmissions: u64,
     /// The authorization user of the last REGISTER with credentials seen
@@ -182,7 +185,7 @@ impl Trunk {
             query_bindings: self.cq.state().and_then(|q| q.bindings),
             transport_error: self
                 .transport_error
-                .as_ref()
+                .as_deref()
                 .map(|(k, d, t)| (*k, d.as_deref(), *t)),
             host_state: self.host_state,
             failures_in_row: self.failures_in_row,

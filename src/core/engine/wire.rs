@@ -287,7 +287,7 @@ impl Engine {
                 return SipObserved::Retransmission(id);
             }
         }
-        let w = t.wire.get_or_insert_with(WireTx::default);
+        let w = t.wire.get_or_insert_with(Box::default);
         if w.call_id != call_id || self.by_call_id.get(call_id) != Some(&slot) {
             // The trunk's dialog changed: its old Call-ID goes, so the map
             // never holds more than one entry per trunk.
