@@ -89,6 +89,7 @@ fn under_4_kib_per_trunk_with_full_history() {
             .len(),
         32
     );
+    eprintln!("{per_trunk} bytes per trunk");
     assert!(per_trunk <= 4096, "{per_trunk} bytes per trunk");
 }
 

@@ -253,12 +253,13 @@ impl Engine {
         if old == at {
             return;
         }
-        if let Some(o) = old {
-            self.timers.remove(&(o, id.slot, TimerKind::Query));
+        if old.is_some() {
+            self.timers.disarm();
         }
         if let Some(a) = at {
-            self.timers.insert((a, id.slot, TimerKind::Query));
+            self.timers.arm(a, id.slot, TimerKind::Query);
         }
+        self.settle_timers();
     }
 
     /// The query is due: a new exchange, its first request without

@@ -165,12 +165,13 @@ impl Engine {
         if old == at {
             return;
         }
-        if let Some(o) = old {
-            self.timers.remove(&(o, id.slot, TimerKind::Probe));
+        if old.is_some() {
+            self.timers.disarm();
         }
         if let Some(a) = at {
-            self.timers.insert((a, id.slot, TimerKind::Probe));
+            self.timers.arm(a, id.slot, TimerKind::Probe);
         }
+        self.settle_timers();
     }
 
     /// Stops probing a trunk (removed, or keep-alive turned off): its

@@ -12,7 +12,7 @@ use super::observation::Observation;
 use super::refresh::RefreshPolicy;
 use super::state::{Cause, RegState};
 use crate::validate::{Finding, Severity};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 mod alert;
@@ -37,7 +37,7 @@ pub use id::TrunkId;
 use registration::Step;
 use slots::Slots;
 pub use snapshot::TrunkSnapshot;
-use timer::TimerKind;
+use timer::{TimerKind, Timers};
 use trunk::{Attempt, Trunk};
 pub use wire::{Direction, SipObserved};
 
@@ -73,7 +73,7 @@ pub struct Engine {
     seed: u64,
     now_ms: u64,
     slots: Slots,
-    timers: BTreeSet<(u64, u32, TimerKind)>,
+    timers: Timers,
     out: VecDeque<Output>,
     /// Call-ID of each trunk's registration dialog → slot: the Call-ID of
     /// the last REGISTER seen on the wire for each trunk, and nothing
@@ -111,7 +111,7 @@ impl Engine {
             seed,
             now_ms,
             slots: Slots::default(),
-            timers: BTreeSet::new(),
+            timers: Timers::default(),
             out: VecDeque::new(),
             next_probe: 0,
             deadlines: VecDeque::new(),
@@ -344,9 +344,11 @@ impl Engine {
         self.trunk_ref(id)?;
         self.set_timer(id, None);
         self.ka_stop(id);
+        self.cq_stop(id);
         let Some(t) = self.slots.remove(id) else {
             return Err(Error::UnknownTrunk);
         };
+        self.settle_timers();
         let parts = self.domains.parts(&t.config.domain);
         self.index.remove(&t.config, parts, id.slot);
         // The trunk's only Call-ID entry is its last REGISTER's.
@@ -397,12 +399,25 @@ impl Engine {
         if old == timer {
             return;
         }
-        if let Some((at, kind)) = old {
-            self.timers.remove(&(at, id.slot, kind));
+        if old.is_some() {
+            self.timers.disarm();
         }
         if let Some((at, kind)) = timer {
-            self.timers.insert((at, id.slot, kind));
+            self.timers.arm(at, id.slot, kind);
         }
+        self.settle_timers();
+    }
+
+    /// Keeps the timer queue's top a timer that stands (see [`Timers`]).
+    pub(super) fn settle_timers(&mut self) {
+        let slots = &self.slots;
+        self.timers.settle(|&(at, slot, kind)| {
+            slots.at(slot).is_some_and(|t| match kind {
+                TimerKind::RefreshCheck | TimerKind::Expiry => t.timer == Some((at, kind)),
+                TimerKind::Probe => t.ka.due == Some(at),
+                TimerKind::Query => t.cq.state().and_then(|q| q.due) == Some(at),
+            })
+        });
     }
 
     /// Feeds one observation about a trunk.
@@ -447,10 +462,11 @@ impl Engine {
         let now = self.tick(now_ms);
         loop {
             self.trim_deadlines();
+            self.settle_timers();
             let timer = self
                 .timers
                 .first()
-                .map(|&(at, _, _)| at)
+                .map(|(at, _, _)| at)
                 .filter(|&at| at <= now);
             let deadline = self.deadlines.front().map(|d| d.at).filter(|&at| at <= now);
             match (timer, deadline) {
@@ -469,7 +485,7 @@ impl Engine {
     }
 
     fn fire_timer(&mut self) {
-        let Some((at, slot, kind)) = self.timers.pop_first() else {
+        let Some((at, slot, kind)) = self.timers.pop() else {
             return;
         };
         let Some(t) = self.slots.at_mut(slot) else {
@@ -504,7 +520,7 @@ impl Engine {
 
     /// The next deadline (absolute, on the caller's monotonic clock), if any.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let timer = self.timers.first().map(|&(at, _, _)| at);
+        let timer = self.timers.first().map(|(at, _, _)| at);
         match (timer, self.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
