@@ -192,5 +192,11 @@ pub fn uri_port(uri: &str) -> Option<u16> {
     port.parse().ok()
 }
 
+/// The port a Request-URI means: the one it names, else its scheme's
+/// default (5060 for `sip:`, 5061 for `sips:`, RFC 3261 §19.1.2).
+pub fn uri_port_or_default(uri: &str) -> u16 {
+    uri_port(uri).unwrap_or_else(|| strip_scheme(uri).0.unwrap_or(Scheme::Sip).default_port())
+}
+
 #[cfg(test)]
 mod tests;

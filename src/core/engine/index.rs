@@ -171,7 +171,8 @@ pub(super) struct Query<'a> {
     pub aors: [Option<(&'a str, Cow<'a, str>)>; 2],
     /// The Request-URI host.
     pub ruri_host: Option<Cow<'a, str>>,
-    /// The Request-URI port (5060 when it has none).
+    /// The Request-URI port (when it names none, its scheme's default:
+    /// 5060, or 5061 for `sips:`).
     pub ruri_port: u16,
 }
 

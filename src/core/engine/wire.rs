@@ -21,7 +21,7 @@ use crate::core::config::TrunkConfig;
 use crate::core::observation::{
     Challenge, Observation, RegisterResponse, RegisterSent, TwilioError,
 };
-use crate::sip::uri::{same_binding, uri_binding, uri_port};
+use crate::sip::uri::{same_binding, uri_binding, uri_port_or_default};
 use crate::sip::{self, Message, ParseError, StartLine};
 use crate::validate::{DomainParts, Transport};
 use serde::Serialize;
@@ -188,7 +188,10 @@ impl Engine {
             return Some(slot);
         }
         let (ruri_host, ruri_port) = match msg.start {
-            StartLine::Request { uri, .. } => (sip::uri_host(uri).map(host_key), uri_port(uri)),
+            StartLine::Request { uri, .. } => (
+                sip::uri_host(uri).map(host_key),
+                Some(uri_port_or_default(uri)),
+            ),
             _ => (None, None),
         };
         fn aor(a: Option<sip::NameAddr<'_>>) -> Option<(&str, Cow<'_, str>)> {
@@ -198,7 +201,8 @@ impl Engine {
         let q = Query {
             aors: [aor(msg.to()), aor(msg.from())],
             ruri_host,
-            ruri_port: ruri_port.unwrap_or(5060),
+            // A REGISTER that is no request has no Request-URI to match.
+            ruri_port: ruri_port.unwrap_or(crate::sip::uri::SIP_PORT),
         };
         let slot = self.index.lookup(&q)?;
         if !self.index.may_tie(&q) {
@@ -447,7 +451,10 @@ mod tests {
         }
         let lower = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
         let (ruri_host, ruri_port) = match msg.start {
-            StartLine::Request { uri, .. } => (sip::uri_host(uri).map(lower), uri_port(uri)),
+            StartLine::Request { uri, .. } => (
+                sip::uri_host(uri).map(lower),
+                Some(uri_port_or_default(uri)),
+            ),
             _ => (None, None),
         };
         let addrs = [msg.to(), msg.from()];
@@ -474,7 +481,7 @@ mod tests {
                     .port
                     .or(t.config.port)
                     .unwrap_or_else(|| t.config.transport.unwrap_or(Transport::Udp).default_port());
-                if ruri_port.unwrap_or(5060) == port {
+                if ruri_port.unwrap_or(crate::sip::uri::SIP_PORT) == port {
                     score += 1;
                 }
             }
@@ -574,7 +581,7 @@ mod tests {
             }
         };
         let (to, from) = (uri(r), uri(r));
-        let ruri = format!("sip:{}", r.pick(&HOSTS));
+        let ruri = format!("{}:{}", r.pick(&["sip", "sips"]), r.pick(&HOSTS));
         format!(
             "REGISTER {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK{call_id}\r\n\
              From: <{from}>;tag=1\r\nTo: <{to}>\r\nCall-ID: {call_id}\r\nCSeq: 1 REGISTER\r\n\
@@ -637,6 +644,30 @@ mod tests {
              Content-Length: 0\r\n\r\n"
         )
         .into_bytes()
+    }
+
+    /// A REGISTER to `sips:host` without a port is to port 5061 (RFC 3261
+    /// §19.1.2): of two trunks on one domain whose AORs it does not name,
+    /// the one on TLS (5061) is the better match, not the one on UDP.
+    #[test]
+    fn a_sips_request_uri_without_a_port_means_5061() {
+        let mut e = Engine::new(EngineConfig::default(), 0, 1);
+        let mut ids = Vec::new();
+        for (name, user, transport) in [("udp", "bob", "udp"), ("tls", "alice", "tls")] {
+            let mut c = TrunkConfig::new(name);
+            c.set("domain", "acme.sip.twilio.com").unwrap();
+            c.set("username", user).unwrap();
+            c.set("transport", transport).unwrap();
+            ids.push(e.add_trunk(0, c).unwrap());
+        }
+        let text = String::from_utf8(register("carol", "acme.sip.twilio.com", "s1"))
+            .unwrap()
+            .replacen("REGISTER sip:", "REGISTER sips:", 1);
+        let r = e.observe_sip(1, Direction::Sent, None, text.as_bytes());
+        assert_eq!(r, Ok(SipObserved::Register(ids[1])));
+        let plain = register("carol", "acme.sip.twilio.com", "s2");
+        let r = e.observe_sip(2, Direction::Sent, None, &plain);
+        assert_eq!(r, Ok(SipObserved::Register(ids[0])));
     }
 
     /// A peer inventing a Call-ID for every REGISTER, for a known AOR, an

@@ -176,6 +176,21 @@ fn wire_uri_table() {
 }
 
 #[test]
+fn a_request_uri_without_a_port_means_its_schemes_default() {
+    for (uri, port) in [
+        ("sip:acme.sip.twilio.com", 5060),
+        ("sips:acme.sip.twilio.com", 5061),
+        ("SIPS:acme.sip.twilio.com", 5061),
+        ("sips:acme.sip.twilio.com:5081", 5081),
+        ("sip:acme.sip.twilio.com:5061", 5061),
+        ("sips:[2001:db8::1]", 5061),
+        ("acme.sip.twilio.com", 5060),
+    ] {
+        assert_eq!(uri_port_or_default(uri), port, "{uri}");
+    }
+}
+
+#[test]
 fn never_panics_on_odd_text() {
     for s in [
         "[",
