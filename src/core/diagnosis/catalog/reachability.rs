@@ -44,19 +44,35 @@ pub(super) const TRANSPORT_BLOCKED: Words = Words {
         let t = f.trunk;
         let reg = target(f);
         let (out, ok) = transports(f);
-        format!(
-            "{t}: {} to {reg} gets no answer while {} does: something blocks {}.",
-            list(&out),
-            list(&ok),
-            list(&out)
-        )
+        match (out.as_slice(), ok.as_slice()) {
+            // The keep-alive recovered (the cause stays until the host's
+            // REGISTER is answered): nothing times out any more.
+            ([], []) => format!(
+                "{t}: one transport to {reg} was blocked while another answered."
+            ),
+            ([], _) => format!(
+                "{t}: {reg} answers again over {} (one transport was blocked while another answered).",
+                list(&ok)
+            ),
+            _ => format!(
+                "{t}: {} to {reg} gets no answer while {} {}: something blocks {}.",
+                list(&out),
+                list(&ok),
+                if ok.len() > 1 { "do" } else { "does" },
+                list(&out)
+            ),
+        }
     },
     remedy: |f, d| {
         let r = &mut d.remediation;
         let (out, ok) = transports(f);
         r.push(format!(
             "Switch the trunk to {} ({}).",
-            list(&ok),
+            if ok.is_empty() {
+                "a transport that answers".to_owned()
+            } else {
+                list(&ok)
+            },
             on_pbx(
                 f,
                 "a `transport=` of that type on the registration",
@@ -65,7 +81,11 @@ pub(super) const TRANSPORT_BLOCKED: Words = Words {
         ));
         r.push(format!(
             "Or open outbound {} to the registrar in the firewall (and the replies: SIP over UDP needs the firewall to keep the return path).",
-            list(&out)
+            if out.is_empty() {
+                "the transport that was blocked".to_owned()
+            } else {
+                list(&out)
+            }
         ));
         if ok.contains(&Transport::Tls) {
             r.push("TLS also protects the digest exchange; use port 5061.".to_owned());

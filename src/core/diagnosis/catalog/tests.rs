@@ -178,6 +178,34 @@ fn transport_blocked_names_the_transports() {
     assert!(d.remediation[0].contains("TLS"));
 }
 
+/// After the keep-alive recovered nothing times out any more: the words
+/// say what was and is true, never "none to ... gets no answer".
+#[test]
+fn transport_blocked_after_recovery_says_it_answers_again() {
+    let mut f = base(Profile::Twilio);
+    f.timeouts = [0, 0, 0];
+    f.answered = [true, true, false];
+    let d = render(Cause::TransportBlocked, &f);
+    assert!(!d.summary.contains("none"), "{}", d.summary);
+    assert!(
+        d.summary.contains("answers again over UDP and TCP"),
+        "{}",
+        d.summary
+    );
+    f.answered = [false; 3];
+    let d = render(Cause::TransportBlocked, &f);
+    assert!(!d.summary.contains("none"), "{}", d.summary);
+    assert!(
+        d.remediation.iter().all(|r| !r.contains("none")),
+        "{:?}",
+        d.remediation
+    );
+    f.timeouts = [2, 0, 0];
+    f.answered = [false, true, true];
+    let d = render(Cause::TransportBlocked, &f);
+    assert!(d.summary.contains("while TCP and TLS do:"), "{}", d.summary);
+}
+
 #[test]
 fn host_state_only_is_honest() {
     let mut f = base(Profile::Twilio);
