@@ -847,7 +847,10 @@ const char *regwatch_severity_str(regwatch_severity severity);
 // Makes the job for the probe of the last `REGWATCH_EVENT_TRANSMIT`
 // polled from this engine, `probe_id` (its `transmit.probe_id`):
 // `REGWATCH_STATUS_NOT_FOUND` when the last polled event was not that
-// probe. On OK, `*out` owns the job.
+// probe. On OK, `*out` owns the job. The job may wait in the host's
+// queue: it gets the probe's whole timeout from when `regwatch_job_run`
+// sends, and the engine awaits its `regwatch_engine_job_done` for that
+// timeout plus 30 s from now before it counts the probe as lost.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_probe_job(struct regwatch_engine *engine, uint64_t probe_id, struct regwatch_job **out);
 
 // Makes the job for the live check of trunk `trunk` (as a console's

@@ -32,6 +32,9 @@ fn policy(n: u32, m: u32) -> EngineConfig {
 struct Sim {
     e: Engine,
     now: u64,
+    /// Every probe is run later by the host (a job in its queue): its
+    /// deadline is deferred by this grace as the C ABI's probe job does.
+    job_grace: Option<u64>,
     probes: Vec<Probe>,
     events: Vec<Event>,
     actions: Vec<Action>,
@@ -42,6 +45,7 @@ impl Sim {
         Sim {
             e: Engine::new(ec, 0, 42),
             now: 0,
+            job_grace: None,
             probes: Vec::new(),
             events: Vec::new(),
             actions: Vec::new(),
@@ -58,7 +62,13 @@ impl Sim {
         let mut fresh = Vec::new();
         while let Some(o) = self.e.poll_output() {
             match o {
-                Output::Transmit(p) => fresh.push(p),
+                Output::Transmit(p) => {
+                    if let Some(g) = self.job_grace {
+                        let until = self.now + (p.deadline_ms - p.at_ms) + g;
+                        assert_eq!(self.e.defer_probe_deadline(p.trunk, p.id, until), Ok(true));
+                    }
+                    fresh.push(p)
+                }
                 Output::Event(e) => self.events.push(e),
                 Output::Action(a) => self.actions.push(a),
             }
@@ -405,6 +415,47 @@ fn hysteresis_n2_m1_with_exact_confirmation_timing() {
         (RegState::Unknown, Cause::Unknown)
     );
     assert!(first < 60_000);
+}
+
+/// A PBX that runs probes as jobs on one prober thread may start one
+/// long after the engine emitted it (a burst at start, unreachable
+/// targets ahead in the queue). Answered 12 s after emission, beyond the
+/// 5 s timeout: with the deadline deferred as the C ABI's probe job does,
+/// no false alarm in ten minutes; without, the same answers raise one.
+/// A job the host loses still ends as a timeout, at the deferred deadline.
+#[test]
+fn a_probe_run_later_as_a_job_is_awaited() {
+    let grace = regwatch::core::JOB_QUEUE_GRACE_MS;
+    let mut queued = Sim::new(policy(2, 1));
+    queued.job_grace = Some(grace);
+    queued.add(cfg("office"));
+    queued.run(600_000, 12_000, |_| OK);
+    assert!(queued.probes.len() >= 9, "{} probes", queued.probes.len());
+    assert_eq!(queued.alerts(), vec![]);
+
+    let mut undeferred = Sim::new(policy(2, 1));
+    undeferred.add(cfg("office"));
+    undeferred.run(600_000, 12_000, |_| OK);
+    assert!(
+        !undeferred.alerts().is_empty(),
+        "the late answers alone raise an alert"
+    );
+
+    let mut lost = Sim::new(policy(2, 1));
+    lost.job_grace = Some(grace);
+    lost.add(cfg("office"));
+    lost.run(600_000, 0, |_| None);
+    let first = lost.probes[0].at_ms;
+    // Lost at first + 5 s + grace, the confirmation 5 s later is lost too.
+    let alerts = lost.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0],
+        (
+            first + 2 * (5_000 + grace) + 5_000,
+            Cause::RegistrarUnreachable
+        )
+    );
 }
 
 #[test]

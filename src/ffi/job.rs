@@ -79,7 +79,10 @@ impl Handle for regwatch_job {
 /// Makes the job for the probe of the last `REGWATCH_EVENT_TRANSMIT`
 /// polled from this engine, `probe_id` (its `transmit.probe_id`):
 /// `REGWATCH_STATUS_NOT_FOUND` when the last polled event was not that
-/// probe. On OK, `*out` owns the job.
+/// probe. On OK, `*out` owns the job. The job may wait in the host's
+/// queue: it gets the probe's whole timeout from when `regwatch_job_run`
+/// sends, and the engine awaits its `regwatch_engine_job_done` for that
+/// timeout plus 30 s from now before it counts the probe as lost.
 #[no_mangle]
 #[must_use]
 pub unsafe extern "C" fn regwatch_engine_probe_job(
@@ -94,7 +97,23 @@ pub unsafe extern "C" fn regwatch_engine_probe_job(
         let Some(p) = h.last_transmit.as_ref().filter(|p| p.id == probe_id) else {
             return regwatch_status::REGWATCH_STATUS_NOT_FOUND;
         };
-        let req = ProbeRequest::of(p, h.engine.now_ms());
+        let now = h.engine.now_ms();
+        let mut req = ProbeRequest::of(p, now);
+        // The job may wait in the host's queue: it gets the probe's whole
+        // timeout from when it sends, and the engine waits for its result
+        // (crate::core::JOB_QUEUE_GRACE_MS), so a busy prober thread is
+        // not taken for a registrar that does not answer.
+        let timeout = p.deadline_ms.saturating_sub(p.at_ms).max(1);
+        req.timeout_ms = u32::try_from(timeout).unwrap_or(u32::MAX);
+        let until = now
+            .saturating_add(timeout)
+            .saturating_add(crate::core::JOB_QUEUE_GRACE_MS);
+        let (trunk_id, pid) = (p.trunk, p.id);
+        // Ok(false): answered already; the job's result will be ignored.
+        let _ = h.engine.defer_probe_deadline(trunk_id, pid, until);
+        let Some(p) = h.last_transmit.as_ref() else {
+            return regwatch_status::REGWATCH_STATUS_NOT_FOUND;
+        };
         if p.purpose == crate::core::ProbePurpose::CredentialQuery {
             let job = regwatch_job {
                 work: Work::Query {

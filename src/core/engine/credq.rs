@@ -80,6 +80,11 @@ impl Cq {
             .is_some_and(|q| q.out.is_some_and(|o| o.id == pid))
     }
 
+    /// The query's request out, if it is probe `pid`.
+    pub(super) fn out_mut(&mut self, pid: u64) -> Option<&mut Outstanding> {
+        self.0.as_mut()?.out.as_mut().filter(|o| o.id == pid)
+    }
+
     /// Takes probe `pid` as answered (or timed out), if it is the query's.
     pub(super) fn take_out(&mut self, pid: u64) -> bool {
         let ours = self.awaits(pid);

@@ -75,6 +75,19 @@ pub(super) struct KaState {
 }
 
 impl KaState {
+    /// Probe `pid`, if this trunk's keep-alive awaits it.
+    pub(super) fn outstanding_mut(&mut self, pid: u64) -> Option<&mut Outstanding> {
+        let alt = self
+            .alt
+            .iter_mut()
+            .filter_map(|a| a.as_mut().map(|(_, o)| o));
+        [self.primary.as_mut(), self.query.as_mut()]
+            .into_iter()
+            .flatten()
+            .chain(alt)
+            .find(|o| o.id == pid)
+    }
+
     /// The network cause the keep-alive currently asserts, if down.
     pub(super) fn down(&self) -> Option<Cause> {
         self.status.down
@@ -226,13 +239,13 @@ impl Engine {
         }) else {
             return false;
         };
-        t.ka.primary.is_some_and(|o| o.id == d.probe)
-            || t.ka.query.is_some_and(|o| o.id == d.probe)
-            || t.cq.awaits(d.probe)
-            || t.ka
-                .alt
-                .iter()
-                .any(|a| a.is_some_and(|(_, o)| o.id == d.probe))
+        // A deadline moved later (`defer_probe_deadline`) leaves its old
+        // entry behind: only the entry at the probe's deadline stands.
+        let at = |o: &Outstanding| o.id == d.probe && o.deadline == d.at;
+        t.ka.primary.as_ref().is_some_and(at)
+            || t.ka.query.as_ref().is_some_and(at)
+            || t.cq.state().and_then(|q| q.out.as_ref()).is_some_and(at)
+            || t.ka.alt.iter().flatten().any(|(_, o)| at(o))
     }
 
     /// Drops answered probes' deadlines from the front of the queue.
