@@ -13,7 +13,9 @@
 //!         target/release/examples/engine_workload
 //!
 //! and read `I refs`. It prints what it saw (outputs by kind), so two
-//! builds can also be compared for the same behaviour.
+//! builds can also be compared for the same behaviour. With
+//! `ENGINE_WORKLOAD_FOLD=off` the history keeps every entry (the engine's
+//! `history_fold` off), which shows what folding costs.
 use regwatch::{
     Engine, EngineConfig, Observation, Output, ProbeResult, RegisterResponse, RegisterSent,
     TrunkConfig, TrunkId,
@@ -31,7 +33,11 @@ struct Seen {
 }
 
 fn main() {
-    let mut engine = Engine::new(EngineConfig::default(), 0, 7);
+    let mut config = EngineConfig::default();
+    if std::env::var("ENGINE_WORKLOAD_FOLD").is_ok_and(|v| v == "off") {
+        config.set("history_fold", "off").expect("history_fold");
+    }
+    let mut engine = Engine::new(config, 0, 7);
     let mut ids: Vec<TrunkId> = Vec::with_capacity(TRUNKS);
     for i in 0..TRUNKS {
         let mut cfg = TrunkConfig::new(&format!("trunk-{i:04}"));

@@ -431,19 +431,25 @@ impl Engine {
     ) -> Result<(), Error> {
         let now = self.tick(now_ms);
         let t = self.slots.get_mut(id).ok_or(Error::UnknownTrunk)?;
-        let step = match obs {
-            Observation::RegisterSent(s) => t.on_register_sent(now, s),
-            Observation::RegisterResponse(r) => t.on_response(now, &r, &self.cfg),
-            Observation::RegisterTimeout { transport } => t.on_timeout(now, transport),
+        // Matched by reference: a response is not copied on the way.
+        let step = match &obs {
+            Observation::RegisterSent(s) => t.on_register_sent(now, *s),
+            Observation::RegisterResponse(r) => t.on_response(now, r, &self.cfg),
+            Observation::RegisterTimeout { transport } => t.on_timeout(now, *transport),
             Observation::TransportError {
                 transport,
                 kind,
                 detail,
-            } => t.on_transport_error(now, transport, kind, detail),
+            } => t.on_transport_error(now, *transport, *kind, *detail),
             Observation::Deregistered => t.on_deregistered(now, HistoryKind::Deregistered),
-            Observation::HostState { state, .. } => t.on_host_state(now, state),
+            Observation::HostState { state, .. } => t.on_host_state(now, *state),
         };
+        // Only a response asks for an account query (an unexplained 403).
+        let query = t.query_wanted;
         self.apply(id, step);
+        if query {
+            self.maybe_query(now, id);
+        }
         Ok(())
     }
 
@@ -456,7 +462,6 @@ impl Engine {
         if let Some(tr) = step.transition {
             self.transition(id, tr);
         }
-        self.maybe_query(self.now_ms, id);
     }
 
     /// Fires every timer due at or before `now_ms`.
