@@ -25,6 +25,10 @@ command -v openssl >/dev/null || need+=(openssl)
 # Network namespaces and a firewall inside them, for blocked-UDP tests.
 [ -x /usr/sbin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/iptables ] || need+=(iptables)
+# promtool and amtool: the shipped Prometheus rules, their unit tests, the
+# Alertmanager example, the dashboard's queries and real metrics output.
+command -v promtool >/dev/null || need+=(prometheus)
+command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps: need ${need[*]} (run as root, or install them)" >&2
