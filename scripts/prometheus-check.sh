@@ -6,8 +6,11 @@
 #    pages and tickets where it says;
 #  - every PromQL query of the Grafana dashboard parses (each expr, with
 #    Grafana's $variables replaced, checked as a recording rule);
-#  - with a regwatch binary as $1: real `regwatch watch --metrics` output
-#    passes `promtool check metrics`.
+#  - the renderer's exact text for a fed engine (a 2xx after a challenge,
+#    refused credentials: the histogram and the failure counters filled;
+#    src/hosts/metrics/tests.rs keeps it current) and, with a regwatch
+#    binary as $1, real `regwatch watch --metrics` output pass `promtool
+#    check metrics`.
 # Fails loudly when promtool or amtool is missing (Debian: prometheus,
 # prometheus-alertmanager; scripts/install-deps.sh installs them).
 set -euo pipefail
@@ -80,6 +83,9 @@ print(f"prometheus-check: {len(exprs)} dashboard queries")
 PY
 promtool check rules "$tmp/dashboard.rules.yml"
 
+promtool check metrics <src/hosts/metrics/fed_engine.prom
+echo "prometheus-check: src/hosts/metrics/fed_engine.prom: promtool clean"
+
 if [ $# -ge 1 ]; then
     bin=$1
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -103,11 +109,22 @@ TOML
     "$bin" watch --config "$tmp/trunks.toml" --interval 1 --metrics "127.0.0.1:$port" \
         --metrics-host check >"$tmp/watch.log" 2>&1 &
     pid=$!
-    sleep 3
-    python3 - "$port" "$tmp/metrics.prom" <<'PY'
-import sys, urllib.request
-body = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read()
-open(sys.argv[2], "wb").write(body)
+    # Up to 10 s for the endpoint; then 3 s more so that keep-alives have
+    # failed and the counters moved.
+    python3 - "$port" "$tmp/metrics.prom" <<'PY' || { cat "$tmp/watch.log" >&2; exit 1; }
+import sys, time, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/metrics"
+end = time.monotonic() + 10
+while True:
+    try:
+        urllib.request.urlopen(url, timeout=5).read()
+        break
+    except OSError as e:
+        if time.monotonic() > end:
+            sys.exit(f"prometheus-check: {url}: {e}")
+        time.sleep(0.1)
+time.sleep(3)
+open(sys.argv[2], "wb").write(urllib.request.urlopen(url, timeout=5).read())
 PY
     promtool check metrics <"$tmp/metrics.prom"
     if grep -q 'Pr0metheus-Check-Secret' "$tmp/metrics.prom"; then
