@@ -37,7 +37,18 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "install-deps: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # Installed daemons (prometheus, alertmanager, kamailio) are not
+    # started: the tests run their own. Docker images already say so in
+    # policy-rc.d; elsewhere one is put in place for the install.
+    policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get install -y -qq --no-install-recommends "${need[@]}"
+    if [ -n "$policy" ]; then rm -f "$policy"; fi
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 echo "install-deps: ok"
