@@ -2,8 +2,10 @@
 # Checks what deploy/ ships for Prometheus, Alertmanager and Grafana:
 #  - the rules parse (promtool check rules) and pass their unit tests
 #    (promtool test rules: series in, alerts out, for: durations);
-#  - the Alertmanager example is valid (amtool check-config) and routes
-#    pages and tickets where it says;
+#  - the Alertmanager example is valid (amtool check-config), routes pages
+#    and tickets where it says, and in a real Alertmanager (on a loopback
+#    port, clustering off) a host-down alert suppresses the keep-alive
+#    alert of its own host only, and alerts group by host and cause;
 #  - every PromQL query of the Grafana dashboard parses (each expr, with
 #    Grafana's $variables replaced, checked as a recording rule);
 #  - the renderer's exact text for a fed engine (a 2xx after a challenge,
@@ -11,7 +13,7 @@
 #    src/hosts/metrics/tests.rs keeps it current) and, with a regwatch
 #    binary as $1, real `regwatch watch --metrics` output pass `promtool
 #    check metrics`.
-# Fails loudly when promtool or amtool is missing (Debian: prometheus,
+# Fails loudly when promtool, amtool or alertmanager is missing (Debian: prometheus,
 # prometheus-alertmanager; scripts/install-deps.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +45,62 @@ route() {
 route on-call alertname=RegwatchTrunkDown severity=page host=pbx1 cause=registrar_unreachable
 route tickets alertname=RegwatchKeepaliveFailing severity=ticket host=pbx1
 route tickets alertname=Other
+
+# The inhibition and the routing, in a real Alertmanager: a host down
+# suppresses the keep-alive alert of its host, not another host's.
+am=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+if [ -z "$am" ]; then
+    echo "prometheus-check: alertmanager is missing (Debian: prometheus-alertmanager)" >&2
+    exit 1
+fi
+amport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$am" --config.file=deploy/alertmanager/alertmanager.yml --storage.path="$tmp/am" \
+    --web.listen-address="127.0.0.1:$amport" --cluster.listen-address= >"$tmp/am.log" 2>&1 &
+ampid=$!
+python3 - "$amport" <<'PY' || { kill "$ampid"; cat "$tmp/am.log" >&2; exit 1; }
+import json, sys, time, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}/api/v2"
+def call(path, body=None):
+    req = urllib.request.Request(base + path, data=body and json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(req, timeout=5).read() or "null")
+end = time.monotonic() + 15
+while True:
+    try:
+        call("/status")
+        break
+    except OSError:
+        if time.monotonic() > end:
+            sys.exit("prometheus-check: alertmanager did not start")
+        time.sleep(0.1)
+alerts = [
+    {"alertname": "RegwatchHostDown", "severity": "page", "host": "pbx1"},
+    {"alertname": "RegwatchKeepaliveFailing", "severity": "ticket", "host": "pbx1", "trunk": "t1"},
+    {"alertname": "RegwatchKeepaliveFailing", "severity": "ticket", "host": "pbx2", "trunk": "t2"},
+    {"alertname": "RegwatchTrunkDown", "severity": "page", "host": "pbx2", "trunk": "t2",
+     "cause": "registrar_unreachable"},
+]
+call("/alerts", [{"labels": l} for l in alerts])
+want = {("RegwatchHostDown", "pbx1"): "active", ("RegwatchKeepaliveFailing", "pbx1"): "suppressed",
+        ("RegwatchKeepaliveFailing", "pbx2"): "active", ("RegwatchTrunkDown", "pbx2"): "active"}
+while True:
+    got = {(a["labels"]["alertname"], a["labels"]["host"]): a["status"]["state"]
+           for a in call("/alerts")}
+    if got == want:
+        break
+    if time.monotonic() > end:
+        sys.exit(f"prometheus-check: alertmanager states {got}, want {want}")
+    time.sleep(0.2)
+groups = {(g["receiver"]["name"], tuple(sorted(g["labels"].items()))) for g in call("/alerts/groups")}
+want_groups = {("on-call", (("host", "pbx1"),)), ("tickets", (("host", "pbx1"),)),
+               ("tickets", (("host", "pbx2"),)),
+               ("on-call", (("cause", "registrar_unreachable"), ("host", "pbx2")))}
+if groups != want_groups:
+    sys.exit(f"prometheus-check: alertmanager groups {sorted(groups)}, want {sorted(want_groups)}")
+print("prometheus-check: alertmanager: the host-down alert suppresses its host's keep-alive alert only; groups by host and cause, pages and tickets apart")
+PY
+kill "$ampid"
+wait "$ampid" 2>/dev/null || true
 
 # Every expr of the dashboard (and the metric of each label_values()
 # variable), as recording rules for promtool to parse.
