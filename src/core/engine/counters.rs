@@ -29,9 +29,11 @@ pub struct TrunkCounters {
     /// The sum of those delays, in milliseconds.
     pub delay_sum_ms: u64,
     /// When a 2xx last made a binding, plus one (0: never).
+    #[serde(skip)]
     last_ok: u64,
     /// When the attempt under way sent its first REGISTER, plus one (0:
     /// none under way): the delay runs from it.
+    #[serde(skip)]
     started: u64,
 }
 
