@@ -988,6 +988,14 @@ REGWATCH_MUST_USE regwatch_status regwatch_engine_trunk_state(struct regwatch_en
 // `regwatch_engine_trunk_json`.
 REGWATCH_MUST_USE regwatch_status regwatch_engine_ami_trunks(struct regwatch_engine *engine, const char *action_id, char *buf, size_t len, size_t *out_len, size_t *out_count);
 
+// Writes the Prometheus text exposition (format 0.0.4) of every trunk:
+// the same names and labels as `regwatch watch --metrics` (see the
+// README's "Prometheus and Alertmanager"), for a module to serve on its
+// host's metrics endpoint. `host` (may be NULL or empty: no `host` label)
+// names the PBX in the `host` label. Output as for
+// `regwatch_engine_trunk_json`; no secret appears in it.
+REGWATCH_MUST_USE regwatch_status regwatch_engine_metrics_text(struct regwatch_engine *engine, const char *host, char *buf, size_t len, size_t *out_len);
+
 // Starts a keep-alive runner: a thread that owns an engine with
 // keep-alives on and its sockets (UDP, TCP, TLS), probes every trunk added
 // with `regwatch_runner_add_trunk`, and calls `on_event` (on that thread)

@@ -25,6 +25,10 @@ command -v openssl >/dev/null || need+=(openssl)
 # Network namespaces and a firewall inside them, for blocked-UDP tests.
 [ -x /usr/sbin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/iptables ] || need+=(iptables)
+# promtool and amtool: the shipped Prometheus rules, their unit tests, the
+# Alertmanager example, the dashboard's queries and real metrics output.
+command -v promtool >/dev/null || need+=(prometheus)
+command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps: need ${need[*]} (run as root, or install them)" >&2
@@ -33,7 +37,18 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "install-deps: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # Installed daemons (prometheus, alertmanager, kamailio) are not
+    # started: the tests run their own. Docker images already say so in
+    # policy-rc.d; elsewhere one is put in place for the install.
+    policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get install -y -qq --no-install-recommends "${need[@]}"
+    if [ -n "$policy" ]; then rm -f "$policy"; fi
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 echo "install-deps: ok"

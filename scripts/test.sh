@@ -32,6 +32,11 @@ step "hostile peers against regwatch check, regwatch watch and regwatch_runner f
 scripts/hostile-peers.sh
 programs=$((programs + 1))
 
+step "Prometheus rules, Alertmanager example, Grafana queries, real metrics (promtool check rules/test rules/check metrics, amtool check-config)"
+cargo build --quiet --bin regwatch
+scripts/prometheus-check.sh "${CARGO_TARGET_DIR:-target}/debug/regwatch"
+programs=$((programs + 1))
+
 step "Asterisk module end to end (res_regwatch in Asterisk 22 from Debian sid, in a chroot, against Kamailio)"
 # Fails loudly (never skips) when the machine cannot build the chroot.
 scripts/asterisk-e2e.sh

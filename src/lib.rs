@@ -110,7 +110,7 @@ pub use crate::core::{
     HistoryEntry, HistoryKind, HostState, KeepAlivePolicy, KeepAliveStatus, Observation, Output,
     Probe, ProbeClass, ProbePurpose, ProbeResult, ProbeTarget, Reference, RegState,
     RegisterResponse, RegisterSent, RttStats, Secret, Severity, SipObserved, TransportErrorKind,
-    TrunkConfig, TrunkId, TrunkSnapshot, TwilioError,
+    TrunkConfig, TrunkCounters, TrunkId, TrunkSnapshot, TwilioError, DELAY_BUCKETS_MS,
 };
 pub use crate::validate::{Finding, Profile, Transport};
 

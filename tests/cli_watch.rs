@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::prom;
 use support::registrar::{self, Registrar, DOMAIN};
 
 const BIN: &str = env!("CARGO_BIN_EXE_regwatch");
@@ -102,7 +103,7 @@ fn watch_with_metrics_alerts_reload_and_stop() {
         wait_for(
             || {
                 m = get_metrics(metrics_port);
-                m.contains("regwatch_keepalive_rtt_seconds{trunk=\"good\"}")
+                prom::sample(&m, "regwatch_keepalive_rtt_seconds", &[("trunk", "good")]).is_some()
             },
             10
         ),
@@ -110,16 +111,24 @@ fn watch_with_metrics_alerts_reload_and_stop() {
     );
     assert!(m.starts_with("HTTP/1.1 200 OK"), "{m}");
     assert!(m.contains("regwatch_trunk_up{trunk=\"good\""), "{m}");
-    assert!(
-        m.contains("regwatch_trunk_up{trunk=\"dead\",cause=\"connection_refused\"} 0"),
+    let up = [("trunk", "dead"), ("cause", "connection_refused")];
+    assert_eq!(
+        prom::sample(&m, "regwatch_trunk_up", &up).as_deref(),
+        Some("0"),
+        "{m}"
+    );
+    assert_eq!(
+        prom::sample(&m, "regwatch_last_status_code", &[("trunk", "good")]).as_deref(),
+        Some("200"),
         "{m}"
     );
     assert!(
-        m.contains("regwatch_last_status_code{trunk=\"good\"} 200"),
-        "{m}"
-    );
-    assert!(
-        m.contains("regwatch_keepalive_failures_in_row{trunk=\"dead\"}"),
+        prom::sample(
+            &m,
+            "regwatch_keepalive_failures_in_row",
+            &[("trunk", "dead")]
+        )
+        .is_some(),
         "{m}"
     );
     assert!(!m.contains(PASSWORD));

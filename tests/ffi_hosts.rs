@@ -428,7 +428,36 @@ fn asterisk_module_surface() {
     let list = text(|b, l, o| unsafe { regwatch_engine_findings_text(e, b, l, o) });
     assert!(list.contains("acme (acme.sip.twilio.com):"), "{list}");
     assert!(list.contains("Fix: "), "{list}");
-    for s in [&table, &list, &json] {
+    let metrics = text(|b, l, o| unsafe {
+        regwatch_engine_metrics_text(e, c("pbx \"a\"").as_ptr(), b, l, o)
+    });
+    assert!(
+        metrics.contains(
+            "regwatch_trunk_state{trunk=\"acme\",host=\"pbx \\\"a\\\"\",domain=\"acme.sip.twilio.com\",transport=\"\",state=\"registered\",cause=\"healthy\"} 1\n"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.ends_with("regwatch_alerts_active{host=\"pbx \\\"a\\\"\"} 1\n"),
+        "{metrics}"
+    );
+    let bare = text(|b, l, o| unsafe { regwatch_engine_metrics_text(e, ptr::null(), b, l, o) });
+    assert!(!bare.contains("host="), "{bare}");
+    assert_eq!(bare.lines().count(), metrics.lines().count());
+    let mut need = 0usize;
+    assert_eq!(
+        unsafe {
+            regwatch_engine_metrics_text(
+                ptr::null_mut(),
+                ptr::null(),
+                ptr::null_mut(),
+                0,
+                &mut need,
+            )
+        },
+        REGWATCH_STATUS_NULL_ARGUMENT
+    );
+    for s in [&table, &list, &json, &metrics] {
         assert!(!s.contains("Str0ngPassw0rdX"));
     }
     let trunks = text(|b, l, o| unsafe { regwatch_engine_trunks_json(e, b, l, o) });

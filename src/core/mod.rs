@@ -22,7 +22,9 @@ mod text;
 pub use crate::validate::Severity;
 pub use config::{ConfigError, EngineConfig, KeepAlivePolicy, Secret, TrunkConfig};
 pub use diagnosis::{Confidence, Diagnosis, Reference};
-pub use engine::{Direction, Engine, Error, SipObserved, TrunkId, TrunkSnapshot};
+pub use engine::{
+    Direction, Engine, Error, SipObserved, TrunkCounters, TrunkId, TrunkSnapshot, DELAY_BUCKETS_MS,
+};
 pub use engine::{ExchangeOutcome, Verdict, JOB_QUEUE_GRACE_MS};
 pub use event::{Action, Event, Output};
 pub use history::{HistoryEntry, HistoryKind};

@@ -200,3 +200,27 @@ pub unsafe extern "C" fn regwatch_engine_ami_trunks(
         unsafe { write_out(&text, buf, len, out_len) }
     })
 }
+
+/// Writes the Prometheus text exposition (format 0.0.4) of every trunk:
+/// the same names and labels as `regwatch watch --metrics` (see the
+/// README's "Prometheus and Alertmanager"), for a module to serve on its
+/// host's metrics endpoint. `host` (may be NULL or empty: no `host` label)
+/// names the PBX in the `host` label. Output as for
+/// `regwatch_engine_trunk_json`; no secret appears in it.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn regwatch_engine_metrics_text(
+    engine: *mut regwatch_engine,
+    host: *const c_char,
+    buf: *mut c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> regwatch_status {
+    with_engine(engine, |h| {
+        // SAFETY: NULL or a C string per the contract.
+        let host = try_ffi!(unsafe { opt_str(host) }).unwrap_or("");
+        let s = crate::hosts::metrics::render_engine(&h.engine, host);
+        // SAFETY: buffer per the contract.
+        unsafe { write_out(&s, buf, len, out_len) }
+    })
+}

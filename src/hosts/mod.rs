@@ -25,6 +25,7 @@
 pub mod asterisk;
 pub mod codes;
 pub mod freeswitch;
+pub mod metrics;
 pub mod render;
 pub mod session;
 pub mod settings;

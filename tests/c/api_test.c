@@ -419,6 +419,23 @@ static void test_engine_run(void) {
     drain(e, &d);
     CHECK(d.cleared == 1);
 
+    /* The Prometheus text: two attempts (the challenge's answer belongs to
+     * the first), one refused, one registered 50 ms after its REGISTER. */
+    CHECK_STATUS(regwatch_engine_metrics_text(NULL, "pbx-c", NULL, 0, &n), REGWATCH_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(regwatch_engine_metrics_text(e, "pbx-c", NULL, 0, &n), REGWATCH_STATUS_BUFFER_TOO_SMALL);
+    big = malloc(n);
+    CHECK_STATUS(regwatch_engine_metrics_text(e, "pbx-c", big, n, NULL), REGWATCH_STATUS_OK);
+#define LABELS "trunk=\"office\",host=\"pbx-c\",domain=\"acme.sip.twilio.com\",transport=\"tls\""
+    CHECK(strstr(big, "\nregwatch_trunk_up{" LABELS ",cause=\"healthy\"} 1\n") != NULL);
+    CHECK(strstr(big, "\nregwatch_register_attempts_total{" LABELS "} 2\n") != NULL);
+    CHECK(strstr(big, "\nregwatch_register_failures_total{" LABELS ",cause=\"credentials_rejected\"} 1\n") != NULL);
+    CHECK(strstr(big, "\nregwatch_registration_request_delay_seconds_bucket{" LABELS ",le=\"0.1\"} 1\n") != NULL);
+    CHECK(strstr(big, "\nregwatch_registration_request_delay_seconds_sum{" LABELS "} 0.05\n") != NULL);
+    CHECK(strstr(big, "\nregwatch_alerts_active{host=\"pbx-c\"} 0\n") != NULL);
+#undef LABELS
+    CHECK(strstr(big, SECRET) == NULL);
+    free(big);
+
     /* The host loop: sleep until the deadline, fire, drain. Nothing else
      * happens, so the refresh is missed and then the binding lapses. */
     uint64_t registered_at = now;

@@ -1,2 +1,3 @@
 pub mod dns;
+pub mod prom;
 pub mod registrar;

@@ -8,7 +8,7 @@ use super::files;
 use super::metrics_http::{self, Limits, Stats};
 use super::term::Style;
 use super::timestamp::now_rfc3339;
-use super::watch_metrics::{metrics, self_metrics};
+use super::watch_metrics::{default_host, metrics, self_metrics};
 use regwatch::core::{terminal_safe, terminal_safe_block};
 use regwatch::driver::{Runner, RunnerConfig};
 use regwatch::{EngineConfig, Event, Output, TrunkConfig};
@@ -32,6 +32,10 @@ pub struct Args {
     /// Serve Prometheus metrics at http://HOST:PORT/metrics.
     #[arg(long, value_name = "HOST:PORT")]
     metrics: Option<SocketAddr>,
+    /// The `host` label of every trunk's metrics: the PBX or machine these
+    /// trunks belong to (default: this machine's host name; "" for none).
+    #[arg(long, value_name = "NAME")]
+    metrics_host: Option<String>,
     /// Run this command (through `sh -c`) on every alert raised or
     /// cleared: the alert as JSON on its standard input, and
     /// REGWATCH_EVENT, REGWATCH_TRUNK, REGWATCH_CAUSE, REGWATCH_STATE,
@@ -437,9 +441,10 @@ pub fn run(a: &Args) -> u8 {
         Some(addr) => {
             let (r, n) = (runner.clone(), names.clone());
             let (hs, ac) = (http_stats.clone(), alert_counts.clone());
+            let host = a.metrics_host.clone().unwrap_or_else(default_host);
             let render = Box::new(move || {
                 let list = n.lock().map(|n| n.clone()).unwrap_or_default();
-                let mut body = metrics(&r, &list);
+                let mut body = metrics(&r, &list, &host);
                 body.push_str(&self_metrics(&hs, &ac, r.connections_dropped()));
                 body
             });

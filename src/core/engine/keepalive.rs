@@ -531,10 +531,10 @@ impl Engine {
                 && t.failure.is_some_and(reachability_only)
                 && t.rejection.is_none()
                 && !t.cq.rejected()
-                && t.ka.rereg_for != Some(t.registers_sent);
+                && t.ka.rereg_for != Some(t.registers_sent());
             let reregister = (recovered && may_reregister) || register_failed;
             if reregister {
-                t.ka.rereg_for = Some(t.registers_sent);
+                t.ka.rereg_for = Some(t.registers_sent());
             }
             let name = t.config.name.clone();
             self.set_ka_timer(id, Some(regular));

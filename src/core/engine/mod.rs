@@ -18,6 +18,7 @@ use std::fmt;
 mod alert;
 mod carry;
 mod classify;
+mod counters;
 mod credq;
 mod deferred;
 mod domains;
@@ -33,6 +34,7 @@ mod trunk;
 mod wire;
 use alert::Transition;
 pub use classify::{ExchangeOutcome, Verdict};
+pub use counters::{TrunkCounters, DELAY_BUCKETS_MS};
 pub use deferred::JOB_QUEUE_GRACE_MS;
 use domains::DomainMemo;
 pub use id::TrunkId;
@@ -218,11 +220,10 @@ impl Engine {
             refresh_late_by: None,
             timer: None,
             history: History::default(),
-            registers_sent: 0,
             wire: None,
-            retransmissions: 0,
             wire_auth_user: None,
             last_outcome: None,
+            counters: Default::default(),
         };
         tracing::debug!(trunk = %trunk.config.name, "trunk added");
         self.slots.insert(trunk);

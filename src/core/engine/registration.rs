@@ -47,7 +47,6 @@ impl Step {
 impl Trunk {
     /// A REGISTER was sent.
     pub(super) fn on_register_sent(&mut self, now: u64, s: RegisterSent) -> Step {
-        self.registers_sent += 1;
         let bound = self.state.is_bound();
         // A REGISTER with credentials right after a challenge continues the
         // attempt; anything else starts a new one.
@@ -75,6 +74,7 @@ impl Trunk {
                 _ => None,
             };
         }
+        self.counters_mut().count_sent(now, continues);
         self.attempt = Attempt {
             open: true,
             sent_at: Some(now),
@@ -207,11 +207,14 @@ impl Trunk {
                 self.binding = None;
                 self.failure = Some(Cause::ContactNotBound);
                 self.failures_in_row += 1;
+                self.counters_mut().count_failure(Cause::ContactNotBound);
                 let mut tr = here(RegState::Rejected, Cause::ContactNotBound, Some(code));
                 tr.expires = granted;
                 Step::to(tr).timer(None)
             }
             Verdict::Bound { granted } => {
+                let answered = self.attempt.open;
+                self.counters_mut().count_registered(now, answered);
                 self.attempt = Attempt::default();
                 self.challenge = None;
                 let cause = self.bind(now, so_far.requested, granted, cfg);
@@ -378,6 +381,7 @@ impl Trunk {
             self.rejection = Some(tr.cause);
         }
         self.failures_in_row += 1;
+        self.counters_mut().count_failure(tr.cause);
         self.attempt.open = false;
         Step::to(tr)
     }
@@ -485,6 +489,7 @@ impl Trunk {
                         registered_at: now,
                         ..Binding::default()
                     });
+                    self.counters_mut().count_registered(now, false);
                     self.failure = None;
                     self.rejection = None;
                     self.failures_in_row = 0;

@@ -1,9 +1,10 @@
 //! [`TrunkSnapshot`]: the read-only summary of one trunk that hosts render
 //! their own views from.
+use super::counters::TrunkCounters;
 use super::{Engine, Error, TrunkId};
 use crate::core::history::HistoryEntry;
 use crate::core::state::{Cause, RegState};
-use crate::validate::{Finding, Profile};
+use crate::validate::{Finding, Profile, Transport};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -52,6 +53,14 @@ pub struct TrunkSnapshot {
     pub binding_present: Option<bool>,
     /// The final code of the last credential query (0: no answer).
     pub query_code: Option<u16>,
+    /// The transport configured (or, when none is, the keep-alive's, or
+    /// the one the REGISTER under way goes over).
+    pub transport: Option<Transport>,
+    /// What the trunk counted for metrics.
+    pub counters: TrunkCounters,
+    /// Milliseconds since a binding was last made (a 2xx, or the host
+    /// said registered); None: never seen.
+    pub registered_ago_ms: Option<u64>,
 }
 
 impl Engine {
@@ -75,7 +84,7 @@ impl Engine {
             refresh_in_ms: b
                 .and_then(|b| b.refresh_due_at)
                 .map(|e| e.saturating_sub(now)),
-            registers_sent: t.registers_sent,
+            registers_sent: t.registers_sent(),
             failures_in_row: t.failures_in_row,
             findings: t.findings.clone(),
             history: t.history.entries().collect(),
@@ -83,6 +92,17 @@ impl Engine {
             credentials_ok: t.cq.state().and_then(|q| q.credentials_ok),
             binding_present: t.cq.state().and_then(|q| q.bindings?.1),
             query_code: t.cq.state().and_then(|q| q.last_code),
+            transport: t
+                .config
+                .transport
+                .or(t.ka.status.transport)
+                .or(t.attempt.transport),
+            counters: t.counters.as_deref().cloned().unwrap_or_default(),
+            registered_ago_ms: t
+                .counters
+                .as_deref()
+                .and_then(|c| c.last_registered_at())
+                .map(|at| now.saturating_sub(at)),
         })
     }
 }

@@ -130,11 +130,8 @@ pub(super) struct Trunk {
     pub(super) refresh_late_by: Option<u64>,
     pub(super) timer: Option<(u64, TimerKind)>,
     pub(super) history: History,
-    pub(super) registers_sent: u64,
     /// The last REGISTER seen on the wire, for matching its responses.
     pub(super) wire: Option<Box<wire::WireTx>>,
-    /// Retransmitted REGISTERs and responses seen on the wire (counted once).
-    pub(super) retransmissions: u64,
     /// The authorization user of the last REGISTER with credentials seen
     /// on the wire (its Authorization/Proxy-Authorization header): what
     /// the registrar was given, whatever the configuration says. Kept
@@ -142,9 +139,23 @@ pub(super) struct Trunk {
     pub(super) wire_auth_user: Option<Box<str>>,
     /// The last outcome classified (see `Engine::last_outcome`).
     pub(super) last_outcome: Option<super::classify::ExchangeOutcome>,
+    /// What the trunk counts for metrics (boxed: made at the first
+    /// REGISTER; heap bytes count once, a trunk's own bytes more than
+    /// once in the slot vector's spare capacity).
+    pub(super) counters: Option<Box<super::counters::TrunkCounters>>,
 }
 
 impl Trunk {
+    /// REGISTERs seen sent.
+    pub(super) fn registers_sent(&self) -> u64 {
+        self.counters.as_ref().map_or(0, |c| c.registers)
+    }
+
+    /// The trunk's counters, made on first use.
+    pub(super) fn counters_mut(&mut self) -> &mut super::counters::TrunkCounters {
+        self.counters.get_or_insert_with(Box::default)
+    }
+
     pub(super) fn facts(&self, now_ms: u64, cfg: &EngineConfig) -> Facts<'_> {
         let mut f = Facts {
             trunk: &self.config.name,

@@ -69,6 +69,8 @@ pub(super) struct WireTx {
     contact: String,
     /// Whether a final response was recorded for it.
     answered: bool,
+    /// Retransmitted REGISTERs and answers seen (each counted once).
+    retransmissions: u32,
 }
 
 impl WireTx {
@@ -285,9 +287,9 @@ impl Engine {
             return SipObserved::Unmatched;
         };
         let id = t.id;
-        if let Some(w) = &t.wire {
+        if let Some(w) = &mut t.wire {
             if w.call_id == call_id && w.cseq == cseq && w.branch == branch {
-                t.retransmissions += 1;
+                w.retransmissions = w.retransmissions.saturating_add(1);
                 return SipObserved::Retransmission(id);
             }
         }
@@ -360,7 +362,7 @@ impl Engine {
             return SipObserved::Provisional(id);
         }
         if w.answered {
-            t.retransmissions += 1;
+            w.retransmissions = w.retransmissions.saturating_add(1);
             return SipObserved::Retransmission(id);
         }
         w.answered = true;
