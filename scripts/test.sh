@@ -37,6 +37,10 @@ cargo build --quiet --bin regwatch
 scripts/prometheus-check.sh "${CARGO_TARGET_DIR:-target}/debug/regwatch"
 programs=$((programs + 1))
 
+step "Prometheus and Alertmanager end to end (regwatch watch against Kamailio, the shipped rules with for: 5s, a webhook: alert and resolve times)"
+scripts/prometheus-e2e.sh "${CARGO_TARGET_DIR:-target}/debug/regwatch"
+programs=$((programs + 1))
+
 step "Asterisk module end to end (res_regwatch in Asterisk 22 from Debian sid, in a chroot, against Kamailio)"
 # Fails loudly (never skips) when the machine cannot build the chroot.
 scripts/asterisk-e2e.sh
