@@ -17,6 +17,10 @@ export REGWATCH_REQUIRE_PEERS=1
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+# The fuzz targets (their own workspace, run by scripts/fuzz.sh) must keep
+# building against the library's API: checked here on the stable
+# toolchain, without libFuzzer's nightly flags.
+cargo check --manifest-path fuzz/Cargo.toml --bins
 
 step "Rust tests (unit, scenarios, validation, FFI, header drift, doc tests)"
 cargo test --all-targets 2>&1 | tee -a "$log"

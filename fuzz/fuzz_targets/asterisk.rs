@@ -12,7 +12,7 @@ mod common;
 
 use common::{checked, cstring, ok, text, with_host, Host};
 use libfuzzer_sys::fuzz_target;
-use regwatch::ffi::hosts::*;
+use regwatch::ffi::*;
 use regwatch::ffi::regwatch_status::{self, REGWATCH_STATUS_OK};
 use regwatch::hosts::asterisk::{
     ami_messages, AmiMessage, AsteriskConfig, ContactStatusEvent, RegistrationIndex, RegistryEvent,

@@ -11,7 +11,7 @@ mod common;
 
 use common::{checked, cstring, ok, text, with_host, Host};
 use libfuzzer_sys::fuzz_target;
-use regwatch::ffi::hosts::*;
+use regwatch::ffi::*;
 use regwatch::ffi::regwatch_status::{
     REGWATCH_STATUS_DONE, REGWATCH_STATUS_INVALID_ARGUMENT, REGWATCH_STATUS_NOT_FOUND,
 };

@@ -12,7 +12,7 @@ mod common;
 use common::{cstring, ok, text, Host};
 use libfuzzer_sys::fuzz_target;
 use regwatch::core::{render_trunk_json, render_trunk_text};
-use regwatch::ffi::hosts::*;
+use regwatch::ffi::*;
 use regwatch::hosts::freeswitch::{parse_gateways, GatewayTracker, SofiaGateway};
 use regwatch::{Engine, EngineConfig};
 use std::ffi::{c_char, CString};

@@ -4,7 +4,7 @@
 //! checked here: `REGWATCH_STATUS_PANIC` or `_POISONED` is a crash.
 #![allow(dead_code)]
 
-use regwatch::ffi::engine::*;
+use regwatch::ffi::*;
 use regwatch::ffi::regwatch_status::{self, *};
 use std::ffi::{c_char, c_void, CString};
 use std::mem::MaybeUninit;
