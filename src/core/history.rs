@@ -67,7 +67,7 @@ impl std::fmt::Display for HistoryKind {
     }
 }
 
-/// One entry of a trunk's history (what a snapshot shows; stored in 24 bytes).
+/// One entry of a trunk's history (what a snapshot shows; stored in 20 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct HistoryEntry {
     /// When, in the engine's monotonic milliseconds.
@@ -107,18 +107,23 @@ fn is_zero_u32(n: &u32) -> bool {
 /// or six with the PBX's own state reports.
 const FOLD_PERIOD: usize = 6;
 
-/// An entry as the ring keeps it: 24 bytes, so that a full history of 32
-/// stays within the per-trunk memory budget (README, "Memory").
+/// An entry as the ring keeps it: 20 bytes (no field wider than 32
+/// bits, so no padding to 8), so that a full history of 32 stays well
+/// within the per-trunk memory budget (README, "Memory").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Stored {
-    at_ms: u64,
+    /// The time's low 32 bits; `at_hi` holds the next 16 (a time past
+    /// 2^48 ms, some 8,900 years, is kept as 2^48 - 1).
+    at_lo: u32,
+    at_hi: u16,
     /// `u32::MAX`: none.
     expires: u32,
     repeats: u16,
     kind: HistoryKind,
     code: u16,
-    transport: Option<Transport>,
-    credentials: bool,
+    /// The transport (0: none, else its place in `Transport::ALL` plus
+    /// one) and, in the high bit, whether the REGISTER had credentials.
+    transport_creds: u8,
     state: RegState,
     cause: Cause,
     /// A byte that sums up the fields [`Stored::same_as`] compares but the
@@ -139,14 +144,15 @@ impl Stored {
             ^ u32::from(e.credentials) << 21
             ^ e.transport.map_or(0, |t| t as u32 + 1) << 29;
         let sig = (h ^ h >> 8 ^ h >> 16 ^ h >> 24) as u8;
+        let (at_lo, at_hi) = split_time(e.at_ms);
         Stored {
-            at_ms: e.at_ms,
+            at_lo,
+            at_hi,
             expires,
             repeats: u16::try_from(e.repeats).unwrap_or(u16::MAX),
             kind: e.kind,
             code: e.code,
-            transport: e.transport,
-            credentials: e.credentials,
+            transport_creds: e.transport.map_or(0, |t| t as u8 + 1) | u8::from(e.credentials) << 7,
             state: e.state,
             cause: e.cause,
             sig: sig.max(1),
@@ -155,12 +161,15 @@ impl Stored {
 
     fn entry(&self) -> HistoryEntry {
         HistoryEntry {
-            at_ms: self.at_ms,
+            at_ms: u64::from(self.at_hi) << 32 | u64::from(self.at_lo),
             kind: self.kind,
             expires: (self.expires != NO_EXPIRES).then_some(self.expires),
             code: self.code,
-            transport: self.transport,
-            credentials: self.credentials,
+            transport: match self.transport_creds & 0x7f {
+                0 => None,
+                n => Transport::ALL.get(usize::from(n) - 1).copied(),
+            },
+            credentials: self.transport_creds & 0x80 != 0,
             state: self.state,
             cause: self.cause,
             repeats: u32::from(self.repeats),
@@ -170,29 +179,34 @@ impl Stored {
     /// The same event but for its time and count.
     #[inline]
     fn same_as(&self, o: &Stored) -> bool {
-        // Every field but `at_ms` and `repeats` (destructured, so that a
+        // Every field but the time and `repeats` (destructured, so that a
         // field added later cannot be forgotten here).
         let Stored {
-            at_ms: _,
+            at_lo: _,
+            at_hi: _,
             repeats: _,
             sig,
             expires,
             kind,
             code,
-            transport,
-            credentials,
+            transport_creds,
             state,
             cause,
         } = *self;
         sig == o.sig
             && code == o.code
-            && credentials == o.credentials
+            && transport_creds == o.transport_creds
             && expires == o.expires
             && state == o.state
             && cause == o.cause
-            && transport == o.transport
             && kind == o.kind
     }
+}
+
+/// A time in milliseconds as its low 32 bits and the next 16 (saturated).
+fn split_time(at_ms: u64) -> (u32, u16) {
+    let at = at_ms.min((1 << 48) - 1);
+    (at as u32, (at >> 32) as u16)
 }
 
 fn is_zero(c: &u16) -> bool {
@@ -254,15 +268,18 @@ impl History {
         self.ring.truncate(n + 1 - p);
         if let Some(last) = self.ring.back_mut() {
             last.repeats = last.repeats.saturating_add(1);
-            last.at_ms = e.at_ms;
+            (last.at_lo, last.at_hi) = (e.at_lo, e.at_hi);
         }
-        self.recent = self
-            .ring
-            .iter()
-            .rev()
-            .take(8)
-            .rev()
-            .fold(0, |acc, s| acc << 8 | u64::from(s.sig));
+        // A cycle of one entry leaves the ring's signatures as they were.
+        if p > 1 {
+            let (a, b) = self.ring.as_slices();
+            let tail_a = &a[a.len() - 8usize.saturating_sub(b.len()).min(a.len())..];
+            let tail_b = &b[b.len().saturating_sub(8)..];
+            self.recent = tail_a
+                .iter()
+                .chain(tail_b)
+                .fold(0, |acc, s| acc << 8 | u64::from(s.sig));
+        }
         true
     }
 
@@ -391,8 +408,8 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_is_stored_in_24_bytes() {
-        assert_eq!(std::mem::size_of::<Stored>(), 24);
+    fn an_entry_is_stored_in_20_bytes() {
+        assert_eq!(std::mem::size_of::<Stored>(), 20);
         let mut x = e(
             7,
             HistoryKind::Response,
@@ -404,6 +421,25 @@ mod tests {
             x.expires = expires;
             assert_eq!(Stored::of(&x).entry(), x);
         }
+        // Every transport with and without credentials, and times past 32
+        // bits (an epoch in milliseconds) up to the 48 bits kept.
+        let transports = [None].into_iter().chain(Transport::ALL.map(Some));
+        for (transport, credentials) in transports.flat_map(|t| [(t, false), (t, true)]) {
+            for at_ms in [0, u64::from(u32::MAX), 1_764_900_000_000, (1 << 48) - 1] {
+                let y = HistoryEntry {
+                    at_ms,
+                    transport,
+                    credentials,
+                    ..x
+                };
+                assert_eq!(Stored::of(&y).entry(), y);
+            }
+        }
+        let far = HistoryEntry {
+            at_ms: u64::MAX,
+            ..x
+        };
+        assert_eq!(Stored::of(&far).entry().at_ms, (1 << 48) - 1);
     }
 
     #[test]
@@ -441,7 +477,7 @@ mod tests {
                 ring.truncate(new_start);
                 if let Some(last) = ring.back_mut() {
                     last.repeats = last.repeats.saturating_add(1);
-                    last.at_ms = e.at_ms;
+                    (last.at_lo, last.at_hi) = (e.at_lo, e.at_hi);
                 }
                 return;
             }

@@ -100,8 +100,8 @@ impl RefreshPolicy {
         match self {
             RefreshPolicy::Ratio => {
                 format!(
-                    "the refresh point ({:.0} % of the granted expiry)",
-                    ratio * 100.0
+                    "the refresh point ({} % of the granted expiry)",
+                    Percent(ratio)
                 )
             }
             RefreshPolicy::Asterisk => {
@@ -163,5 +163,38 @@ mod tests {
         }
         assert_eq!(RefreshPolicy::parse(" FreeSWITCH "), Some(Freeswitch));
         assert_eq!(RefreshPolicy::parse("50%"), None);
+    }
+}
+
+/// A ratio as a whole percentage, as `{:.0}` of `ratio * 100` writes it
+/// (ties to even), without the float formatter's exact-precision path,
+/// which a fired refresh check's summary would pay on every alert.
+pub(crate) struct Percent(pub(crate) f64);
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = (self.0 * 100.0).round_ties_even();
+        if p.is_finite() && p.abs() < 1e15 {
+            // Exact: an integer-valued float below 2^53.
+            write!(f, "{}", p as i64)
+        } else {
+            write!(f, "{:.0}", self.0 * 100.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod percent_tests {
+    use super::Percent;
+
+    #[test]
+    fn percent_writes_as_the_float_formatter_does() {
+        for r in [
+            0.0, 0.5, 0.625, 0.635, 0.125, 0.8, 0.9999, 1.0, 0.005, 0.015, -0.5, 12.345,
+        ] {
+            assert_eq!(Percent(r).to_string(), format!("{:.0}", r * 100.0), "{r}");
+        }
+        assert_eq!(Percent(f64::NAN).to_string(), "NaN");
+        assert_eq!(Percent(f64::INFINITY).to_string(), "inf");
     }
 }

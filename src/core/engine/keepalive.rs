@@ -40,6 +40,7 @@ pub(super) struct Outstanding {
     pub(super) deadline: u64,
 }
 
+type Alternates = [Option<(Transport, Outstanding)>; 2];
 /// Where a trunk's probes go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Target {
@@ -49,39 +50,39 @@ pub(super) struct Target {
 }
 
 /// A trunk's keep-alive state.
+/// `repr(C)`, `status` first: its `down` is read by every state change.
 #[derive(Clone, Debug, Default)]
+#[repr(C)]
 pub(super) struct KaState {
+    pub(super) status: KeepAliveStatus,
     pub(super) target: Option<Target>,
     interval_ms: u64,
     /// When the next probe is due (None while one is outstanding: its
     /// deadline is in the engine's deadline queue).
     pub(super) due: Option<u64>,
-    next_purpose: Option<ProbePurpose>,
     primary: Option<Outstanding>,
-    /// Alternate probes (TCP, TLS) after a UDP failure.
-    alt: [Option<(Transport, Outstanding)>; 2],
-    /// Alternates already sent in this run of failures.
-    alt_sent: bool,
-    /// The account query out (see `query.rs`).
-    pub(super) query: Option<Outstanding>,
+    /// Alternate probes (TCP, TLS) after a UDP failure (boxed: rare).
+    alt: Option<Box<Alternates>>,
+    /// The account query out (see `query.rs`; boxed: rare).
+    pub(super) query: Option<Box<Outstanding>>,
     /// The REGISTER (by count) whose network failure a re-register was
     /// already asked for.
     rereg_for: Option<u64>,
     rounds: u64,
-    pub(super) status: KeepAliveStatus,
     /// Detail for the next transport error recorded (the name that did
     /// not resolve...), from `handle_probe_error`.
     error_detail: Option<String>,
+    next_purpose: Option<ProbePurpose>,
+    /// Alternates already sent in this run of failures.
+    alt_sent: bool,
 }
 
 impl KaState {
     /// Probe `pid`, if this trunk's keep-alive awaits it.
     pub(super) fn outstanding_mut(&mut self, pid: u64) -> Option<&mut Outstanding> {
-        let alt = self
-            .alt
-            .iter_mut()
+        let alt = (self.alt.as_deref_mut().into_iter().flatten())
             .filter_map(|a| a.as_mut().map(|(_, o)| o));
-        [self.primary.as_mut(), self.query.as_mut()]
+        [self.primary.as_mut(), self.query.as_deref_mut()]
             .into_iter()
             .flatten()
             .chain(alt)
@@ -195,7 +196,7 @@ impl Engine {
         self.cq_stop(id);
         if let Some(t) = self.slots.get_mut(id) {
             t.ka.primary = None;
-            t.ka.alt = [None, None];
+            t.ka.alt = None;
             t.ka.query = None;
             t.ka.next_purpose = None;
         }
@@ -243,9 +244,9 @@ impl Engine {
         // entry behind: only the entry at the probe's deadline stands.
         let at = |o: &Outstanding| o.id == d.probe && o.deadline == d.at;
         t.ka.primary.as_ref().is_some_and(at)
-            || t.ka.query.as_ref().is_some_and(at)
+            || t.ka.query.as_deref().is_some_and(at)
             || t.cq.state().and_then(|q| q.out.as_ref()).is_some_and(at)
-            || t.ka.alt.iter().flatten().any(|(_, o)| at(o))
+            || (t.ka.alt.iter().flat_map(|a| a.iter().flatten())).any(|(_, o)| at(o))
     }
 
     /// Drops answered probes' deadlines from the front of the queue.
@@ -417,7 +418,7 @@ impl Engine {
             self.trim_deadlines();
             return true;
         }
-        if t.ka.query.is_some_and(|o| o.id == pid) {
+        if t.ka.query.as_deref().is_some_and(|o| o.id == pid) {
             t.ka.query = None;
             self.query_result(now, id, result);
             self.trim_deadlines();
@@ -428,12 +429,10 @@ impl Engine {
             self.trim_deadlines();
             return true;
         }
-        let lane =
-            t.ka.alt
-                .iter()
-                .position(|a| a.is_some_and(|(_, o)| o.id == pid));
+        let lane = (t.ka.alt.as_deref())
+            .and_then(|a| a.iter().position(|a| a.is_some_and(|(_, o)| o.id == pid)));
         if let Some(lane) = lane {
-            let Some((transport, _)) = t.ka.alt[lane].take() else {
+            let Some((transport, _)) = t.ka.alt.as_deref_mut().and_then(|a| a[lane].take()) else {
                 return false;
             };
             self.ka_alt_result(now, id, transport, result);
@@ -596,7 +595,7 @@ impl Engine {
                     let Some(t) = self.slots.get_mut(id) else {
                         return;
                     };
-                    t.ka.alt[lane] = Some((tr, ao));
+                    t.ka.alt.get_or_insert_with(Box::default)[lane] = Some((tr, ao));
                     self.push_deadline(id, ao);
                 }
             }

@@ -50,7 +50,7 @@ impl Engine {
         let (transport, port) = (g.transport, g.port);
         if let Some(o) = self.emit_probe(now, id, transport, port, ProbePurpose::AccountQuery) {
             if let Some(t) = self.slots.get_mut(id) {
-                t.ka.query = Some(o);
+                t.ka.query = Some(Box::new(o));
             }
             self.push_deadline(id, o);
         }

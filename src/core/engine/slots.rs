@@ -6,6 +6,21 @@ use super::trunk::Trunk;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The names are the host's own (its configuration), never a peer's, so
+/// the map hashes them with foldhash rather than SipHash: the lookup is
+/// most of what an observation by name costs.
+type NameHasher = foldhash::fast::RandomState;
+
+/// Slots per chunk. A trunk is large (over a kilobyte), so the slots live
+/// in chunks of this many rather than in one vector: a vector doubles, and
+/// its spare capacity (up to half of it) would count a kilobyte per
+/// trunk not there; a chunk wastes at most `CHUNK - 1` slots, and growing
+/// never moves a trunk.
+const CHUNK: usize = 64;
+
+/// `repr(C)`: the generation checked first, beside the trunk's first
+/// (hottest) fields.
+#[repr(C)]
 struct Slot {
     gen: u32,
     trunk: Option<Trunk>,
@@ -14,9 +29,11 @@ struct Slot {
 /// Trunks by slot, with the free slots and the name → slot map.
 #[derive(Default)]
 pub(super) struct Slots {
-    slots: Vec<Slot>,
+    chunks: Vec<Box<[Slot]>>,
+    /// Slots handed out so far (the rest of the last chunk is unused).
+    used: usize,
     free: Vec<u32>,
-    by_name: HashMap<Arc<str>, u32>,
+    by_name: HashMap<Arc<str>, u32, NameHasher>,
 }
 
 impl Slots {
@@ -27,30 +44,43 @@ impl Slots {
 
     /// The trunk with this id (None for a stale or unknown id).
     pub(super) fn get(&self, id: TrunkId) -> Option<&Trunk> {
-        self.slots
-            .get(id.slot as usize)
+        self.slot(id.slot)
             .filter(|s| s.gen == id.gen)
             .and_then(|s| s.trunk.as_ref())
     }
 
     /// The trunk with this id, to change it.
     pub(super) fn get_mut(&mut self, id: TrunkId) -> Option<&mut Trunk> {
-        self.slots
-            .get_mut(id.slot as usize)
+        self.slot_mut(id.slot)
             .filter(|s| s.gen == id.gen)
             .and_then(|s| s.trunk.as_mut())
     }
 
     /// The trunk in a slot (for the maps and queues keyed by slot).
     pub(super) fn at(&self, slot: u32) -> Option<&Trunk> {
-        self.slots.get(slot as usize).and_then(|s| s.trunk.as_ref())
+        self.slot(slot).and_then(|s| s.trunk.as_ref())
     }
 
     /// The trunk in a slot, to change it.
     pub(super) fn at_mut(&mut self, slot: u32) -> Option<&mut Trunk> {
-        self.slots
-            .get_mut(slot as usize)
-            .and_then(|s| s.trunk.as_mut())
+        self.slot_mut(slot).and_then(|s| s.trunk.as_mut())
+    }
+
+    fn slot(&self, slot: u32) -> Option<&Slot> {
+        let i = slot as usize;
+        self.chunks.get(i / CHUNK).and_then(|c| c.get(i % CHUNK))
+    }
+
+    fn slot_mut(&mut self, slot: u32) -> Option<&mut Slot> {
+        let i = slot as usize;
+        self.chunks
+            .get_mut(i / CHUNK)
+            .and_then(|c| c.get_mut(i % CHUNK))
+    }
+
+    /// Every slot handed out, in order.
+    fn all(&self) -> impl Iterator<Item = &Slot> + '_ {
+        self.chunks.iter().flat_map(|c| c.iter()).take(self.used)
     }
 
     /// Whether a trunk has this name.
@@ -66,15 +96,12 @@ impl Slots {
 
     /// Every trunk's id, in slot order.
     pub(super) fn ids(&self) -> impl Iterator<Item = TrunkId> + '_ {
-        self.slots
-            .iter()
-            .filter_map(|s| s.trunk.as_ref().map(|t| t.id))
+        self.all().filter_map(|s| s.trunk.as_ref().map(|t| t.id))
     }
 
     /// Every trunk with its slot, in slot order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (u32, &Trunk)> + '_ {
-        self.slots
-            .iter()
+        self.all()
             .enumerate()
             .filter_map(|(i, s)| s.trunk.as_ref().map(|t| (i as u32, t)))
     }
@@ -85,16 +112,23 @@ impl Slots {
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
-                self.slots.push(Slot {
-                    gen: 0,
-                    trunk: None,
-                });
-                (self.slots.len() - 1) as u32
+                if self.used == self.chunks.len() * CHUNK {
+                    self.chunks.push(
+                        (0..CHUNK)
+                            .map(|_| Slot {
+                                gen: 0,
+                                trunk: None,
+                            })
+                            .collect(),
+                    );
+                }
+                self.used += 1;
+                (self.used - 1) as u32
             }
         };
         TrunkId {
             slot,
-            gen: self.slots[slot as usize].gen,
+            gen: self.slot(slot).map_or(0, |s| s.gen),
         }
     }
 
@@ -102,8 +136,10 @@ impl Slots {
     pub(super) fn insert(&mut self, trunk: Trunk) {
         let slot = trunk.id.slot;
         let name = trunk.config.name.clone();
-        self.slots[slot as usize].trunk = Some(trunk);
-        self.by_name.insert(name, slot);
+        if let Some(s) = self.slot_mut(slot) {
+            s.trunk = Some(trunk);
+            self.by_name.insert(name, slot);
+        }
     }
 
     /// Moves a trunk's name entry after a rename.
@@ -116,7 +152,7 @@ impl Slots {
     /// free for the next trunk.
     pub(super) fn remove(&mut self, id: TrunkId) -> Option<Trunk> {
         self.get(id)?;
-        let slot = &mut self.slots[id.slot as usize];
+        let slot = self.slot_mut(id.slot)?;
         let t = slot.trunk.take()?;
         slot.gen = slot.gen.wrapping_add(1);
         self.free.push(id.slot);

@@ -97,12 +97,8 @@ impl Engine {
                 .transport
                 .or(t.ka.status.transport)
                 .or(t.attempt.transport),
-            counters: t.counters.as_deref().cloned().unwrap_or_default(),
-            registered_ago_ms: t
-                .counters
-                .as_deref()
-                .and_then(|c| c.last_registered_at())
-                .map(|at| now.saturating_sub(at)),
+            counters: t.counters.clone(),
+            registered_ago_ms: (t.counters.last_registered_at()).map(|at| now.saturating_sub(at)),
         })
     }
 }

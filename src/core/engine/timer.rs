@@ -33,7 +33,7 @@ pub(super) type TimerKey = (u64, u32, TimerKind);
 /// removal and an insertion.
 #[derive(Debug, Default)]
 pub(super) struct Timers {
-    heap: BinaryHeap<Reverse<TimerKey>>,
+    heap: BinaryHeap<Reverse<u128>>,
     /// Timers armed and not yet fired or moved (an upper bound: a trunk
     /// removed with a timer armed is counted until the next compaction).
     armed: usize,
@@ -43,7 +43,7 @@ impl Timers {
     /// A trunk's timer was armed (its owner now holds `at`).
     pub(super) fn arm(&mut self, at: u64, slot: u32, kind: TimerKind) {
         self.armed += 1;
-        self.heap.push(Reverse((at, slot, kind)));
+        self.heap.push(Reverse(pack((at, slot, kind))));
     }
 
     /// A trunk's timer was cleared or moved away from where it was armed
@@ -54,7 +54,7 @@ impl Timers {
 
     /// The earliest timer.
     pub(super) fn first(&self) -> Option<TimerKey> {
-        self.heap.peek().map(|r| r.0)
+        self.heap.peek().map(|r| unpack(r.0))
     }
 
     /// Takes the earliest timer. Its owner clears it as it fires, so a
@@ -63,21 +63,21 @@ impl Timers {
     pub(super) fn pop(&mut self) -> Option<TimerKey> {
         let Reverse(k) = self.heap.pop()?;
         self.armed = self.armed.saturating_sub(1);
-        Some(k)
+        Some(unpack(k))
     }
 
     /// Drops entries that no longer stand from the top, and compacts the
     /// heap when most of it is such entries (so it holds at most about
     /// twice the armed timers).
     pub(super) fn settle(&mut self, stands: impl Fn(&TimerKey) -> bool) {
-        while let Some(Reverse(k)) = self.heap.peek() {
-            if stands(k) {
+        while let Some(&Reverse(k)) = self.heap.peek() {
+            if stands(&unpack(k)) {
                 break;
             }
             self.heap.pop();
         }
         if self.heap.len() > 2 * self.armed + 64 {
-            self.heap.retain(|Reverse(k)| stands(k));
+            self.heap.retain(|&Reverse(k)| stands(&unpack(k)));
             self.armed = self.heap.len();
         }
     }
@@ -86,6 +86,22 @@ impl Timers {
     pub(super) fn len(&self) -> usize {
         self.heap.len()
     }
+}
+
+/// A key as the heap keeps it: one `u128` in the key's order (time,
+/// slot, kind), so that a comparison is two machine words and no branch.
+fn pack((at, slot, kind): TimerKey) -> u128 {
+    u128::from(at) << 64 | u128::from(slot) << 8 | kind as u128
+}
+
+fn unpack(k: u128) -> TimerKey {
+    const KINDS: [TimerKind; 4] = [
+        TimerKind::RefreshCheck,
+        TimerKind::Expiry,
+        TimerKind::Probe,
+        TimerKind::Query,
+    ];
+    ((k >> 64) as u64, (k >> 8) as u32, KINDS[(k & 3) as usize])
 }
 
 /// The first round of probes goes out at this rate at most (one trunk

@@ -83,36 +83,21 @@ pub(super) fn set_opt_string(dst: &mut Option<String>, src: Option<&str>) {
     }
 }
 
+/// A trunk. `repr(C)` for its layout: the fields every REGISTER, response
+/// and fired timer reads or writes come first and share a few cache lines
+/// (a trunk is over a kilobyte, and with thousands of trunks each one is
+/// cold when its turn comes: each line touched is a cache miss); the rest
+/// follow, widest alignment first, so that no padding is added.
+#[repr(C)]
 pub(super) struct Trunk {
     pub(super) id: TrunkId,
-    pub(super) config: TrunkConfig,
-    pub(super) profile: Profile,
-    pub(super) findings: Vec<Finding>,
-    /// Findings from the host adapter (e.g. `asterisk.*` notes).
-    pub(super) host_notes: Vec<Finding>,
     pub(super) state: RegState,
     /// The cause reported: `reg_cause`, unless the keep-alive is down and
     /// the registration has nothing worse to say.
     pub(super) cause: Cause,
     /// The cause from registration evidence alone.
     pub(super) reg_cause: Cause,
-    /// OPTIONS keep-alive state.
-    pub(super) ka: keepalive::KaState,
-    /// The code behind the current cause, if any.
-    pub(super) cause_code: Option<u16>,
     pub(super) alert: Option<Cause>,
-    pub(super) attempt: Attempt,
-    pub(super) binding: Option<Binding>,
-    pub(super) last: Option<LastResponse>,
-    pub(super) challenge: Option<StoredChallenge>,
-    pub(super) min_expires: Option<u32>,
-    pub(super) retry_after: Option<u32>,
-    pub(super) transports: [TransportSeen; 3],
-    /// The last transport error (boxed: most trunks never have one).
-    #[allow(clippy::type_complexity)]
-    pub(super) transport_error:
-        Option<Box<(TransportErrorKind, Option<String>, Option<Transport>)>>,
-    pub(super) host_state: Option<HostState>,
     /// The cause of the last failed attempt, until a success.
     pub(super) failure: Option<Cause>,
     /// The last rejection the registrar answered (not a reachability
@@ -123,13 +108,31 @@ pub(super) struct Trunk {
     /// REGISTER's credentials the host did not report; its answer, kept
     /// until a success or a new configuration.
     pub(super) query_wanted: bool,
-    pub(super) query_answer: Option<u16>,
-    /// The credential query at `register_interval` (see `credq.rs`).
-    pub(super) cq: super::credq::Cq,
-    pub(super) failures_in_row: u32,
+    pub(super) profile: Profile,
+    pub(super) attempt: Attempt,
     pub(super) refresh_late_by: Option<u64>,
     pub(super) timer: Option<(u64, TimerKind)>,
     pub(super) history: History,
+    /// The credential query at `register_interval` (see `credq.rs`).
+    pub(super) cq: super::credq::Cq,
+    /// What the trunk counts for metrics (in the trunk: every trunk that
+    /// registers has them, and the slots waste no spare capacity).
+    pub(super) counters: super::counters::TrunkCounters,
+    pub(super) binding: Option<Binding>,
+    // What follows is read less often.
+    /// OPTIONS keep-alive state.
+    pub(super) ka: keepalive::KaState,
+    pub(super) config: TrunkConfig,
+    pub(super) findings: Vec<Finding>,
+    /// Findings from the host adapter (e.g. `asterisk.*` notes).
+    pub(super) host_notes: Vec<Finding>,
+    pub(super) last: Option<LastResponse>,
+    pub(super) challenge: Option<StoredChallenge>,
+    pub(super) transports: [TransportSeen; 3],
+    /// The last transport error (boxed: most trunks never have one).
+    #[allow(clippy::type_complexity)]
+    pub(super) transport_error:
+        Option<Box<(TransportErrorKind, Option<String>, Option<Transport>)>>,
     /// The last REGISTER seen on the wire, for matching its responses.
     pub(super) wire: Option<Box<wire::WireTx>>,
     /// The authorization user of the last REGISTER with credentials seen
@@ -137,23 +140,26 @@ pub(super) struct Trunk {
     /// the registrar was given, whatever the configuration says. Kept
     /// only under `EngineConfig::wire_auth_user`.
     pub(super) wire_auth_user: Option<Box<str>>,
+    pub(super) host_state: Option<HostState>,
+    /// The code behind the current cause, if any.
+    pub(super) cause_code: Option<u16>,
+    pub(super) query_answer: Option<u16>,
+    pub(super) min_expires: Option<u32>,
+    pub(super) retry_after: Option<u32>,
+    pub(super) failures_in_row: u32,
     /// The last outcome classified (see `Engine::last_outcome`).
     pub(super) last_outcome: Option<super::classify::ExchangeOutcome>,
-    /// What the trunk counts for metrics (boxed: made at the first
-    /// REGISTER; heap bytes count once, a trunk's own bytes more than
-    /// once in the slot vector's spare capacity).
-    pub(super) counters: Option<Box<super::counters::TrunkCounters>>,
 }
 
 impl Trunk {
     /// REGISTERs seen sent.
     pub(super) fn registers_sent(&self) -> u64 {
-        self.counters.as_ref().map_or(0, |c| c.registers)
+        self.counters.registers
     }
 
-    /// The trunk's counters, made on first use.
+    /// The trunk's counters.
     pub(super) fn counters_mut(&mut self) -> &mut super::counters::TrunkCounters {
-        self.counters.get_or_insert_with(Box::default)
+        &mut self.counters
     }
 
     pub(super) fn facts(&self, now_ms: u64, cfg: &EngineConfig) -> Facts<'_> {

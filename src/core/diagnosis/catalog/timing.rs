@@ -82,8 +82,8 @@ pub(super) const REFRESH_LATE: Words = Words {
         match f.refresh_policy {
             RefreshPolicy::Ratio => {
                 r.push(format!(
-                    "Refresh earlier: at {:.0} % of the granted expiry, or set regwatch's `refresh_policy` (or `refresh_ratio`) to the host's own schedule.",
-                    f.refresh_ratio * 100.0
+                    "Refresh earlier: at {} % of the granted expiry, or set regwatch's `refresh_policy` (or `refresh_ratio`) to the host's own schedule.",
+                    crate::core::refresh::Percent(f.refresh_ratio)
                 ));
                 r.push("Lower the expiry (e.g. 600–1800 s) so that a lost refresh is retried before the binding lapses.".to_owned());
             }
