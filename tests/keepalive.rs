@@ -999,8 +999,11 @@ fn an_unexplained_403_is_settled_by_one_account_query() {
         assert!(req.starts_with("REGISTER sip:"), "{req}");
         assert!(!req.contains("\r\nContact:"), "{req}");
         assert!(!req.contains("Authorization:"), "{req}");
-        // Until it is answered, both candidates.
+        // Until it is answered, both candidates; the failure is counted
+        // once the answer says under which cause (a counter never takes a
+        // count back).
         assert_eq!(sim.e.trunk_state(id).unwrap().1, Cause::AccountForbidden);
+        assert!(sim.e.snapshot(id).unwrap().counters.failures().is_empty());
         let d = sim.e.diagnose(id).unwrap();
         assert!(
             d.summary.contains("or the password was refused"),
@@ -1049,5 +1052,9 @@ fn an_unexplained_403_is_settled_by_one_account_query() {
             .count();
         assert_eq!(again, 0, "{answer}");
         assert_eq!(sim.e.trunk_state(id).unwrap().1, cause, "{answer}");
+        // Six failed attempts, every one under the cause the query named.
+        let counters = sim.e.snapshot(id).unwrap().counters;
+        assert_eq!(counters.failures(), &[(cause, 6)], "{answer}");
+        assert_eq!(counters.attempts, 6, "{answer}");
     }
 }

@@ -35,6 +35,14 @@ pub struct TrunkCounters {
     /// none under way): the delay runs from it.
     #[serde(skip)]
     started: u64,
+    /// A failure whose cause the account query is about to tell (a 403
+    /// the host reported without saying whether it answered a challenge):
+    /// counted under the cause the answer names when it comes, else under
+    /// this one at the trunk's next counted event, so that no failure is
+    /// counted under a cause it must be taken back from (a counter only
+    /// grows).
+    #[serde(skip)]
+    pending: Option<Cause>,
 }
 
 impl TrunkCounters {
@@ -76,9 +84,26 @@ impl TrunkCounters {
         }
     }
 
+    /// The attempt under way ended without a binding, its cause to be
+    /// told by the account query (see [`TrunkCounters::settle_failure`]).
+    pub(super) fn defer_failure(&mut self, cause: Cause) {
+        self.settle_failure(None);
+        self.started = 0;
+        self.pending = Some(cause);
+    }
+
+    /// Counts the deferred failure, if any: under `cause` when the account
+    /// query named one, else under the cause it was deferred with.
+    pub(super) fn settle_failure(&mut self, cause: Option<Cause>) {
+        if let Some(p) = self.pending.take() {
+            self.count_failure_only(cause.unwrap_or(p));
+        }
+    }
+
     /// A REGISTER was sent; `continues`: it answers a challenge of the
     /// attempt under way.
     pub(super) fn count_sent(&mut self, now: u64, continues: bool) {
+        self.settle_failure(None);
         self.registers = self.registers.saturating_add(1);
         if !continues || self.started == 0 {
             self.started = now.saturating_add(1);
@@ -90,6 +115,7 @@ impl TrunkCounters {
 
     /// The attempt under way ended without a binding.
     pub(super) fn count_failure(&mut self, cause: Cause) {
+        self.settle_failure(None);
         self.started = 0;
         self.count_failure_only(cause);
     }
@@ -97,6 +123,7 @@ impl TrunkCounters {
     /// A binding was made at `now`: by a 2xx to the attempt under way
     /// (`answered`), or the host said so (no delay then).
     pub(super) fn count_registered(&mut self, now: u64, answered: bool) {
+        self.settle_failure(None);
         self.last_ok = now.saturating_add(1);
         let started = std::mem::take(&mut self.started).checked_sub(1);
         if let Some(start) = started.filter(|_| answered) {
@@ -136,6 +163,26 @@ mod tests {
         assert_eq!(c.last_registered_at(), Some(33_000));
         assert_eq!(c.attempts, 4);
         assert_eq!(c.registers, 5);
+    }
+
+    #[test]
+    fn a_deferred_failure_counts_once_under_the_cause_it_is_given() {
+        let mut c = TrunkCounters::default();
+        c.count_sent(0, false);
+        c.defer_failure(Cause::AccountForbidden);
+        assert!(c.failures().is_empty());
+        c.settle_failure(Some(Cause::CredentialsRejected));
+        c.settle_failure(Some(Cause::DomainNotFound)); // nothing left
+        assert_eq!(c.failures(), &[(Cause::CredentialsRejected, 1)]);
+        // Not settled by an answer: the next REGISTER counts it as it was.
+        c.defer_failure(Cause::AccountForbidden);
+        c.count_sent(10, false);
+        let mut want = vec![
+            (Cause::CredentialsRejected, 1),
+            (Cause::AccountForbidden, 1),
+        ];
+        want.sort();
+        assert_eq!(c.failures(), want.as_slice());
     }
 
     #[test]

@@ -258,13 +258,10 @@ impl Engine {
         if old == at {
             return;
         }
-        if old.is_some() {
-            self.timers.disarm();
+        match at {
+            Some(a) => self.timers.arm(a, id.slot, TimerKind::Query),
+            None => self.timers.disarm(id.slot, TimerKind::Query),
         }
-        if let Some(a) = at {
-            self.timers.arm(a, id.slot, TimerKind::Query);
-        }
-        self.settle_timers();
     }
 
     /// The query is due: a new exchange, its first request without

@@ -179,13 +179,10 @@ impl Engine {
         if old == at {
             return;
         }
-        if old.is_some() {
-            self.timers.disarm();
+        match at {
+            Some(a) => self.timers.arm(a, id.slot, TimerKind::Probe),
+            None => self.timers.disarm(id.slot, TimerKind::Probe),
         }
-        if let Some(a) = at {
-            self.timers.arm(a, id.slot, TimerKind::Probe);
-        }
-        self.settle_timers();
     }
 
     /// Stops probing a trunk (removed, or keep-alive turned off): its
@@ -198,6 +195,7 @@ impl Engine {
             t.ka.primary = None;
             t.ka.alt = None;
             t.ka.query = None;
+            t.counters.settle_failure(None);
             t.ka.next_purpose = None;
         }
     }

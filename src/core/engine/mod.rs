@@ -351,7 +351,6 @@ impl Engine {
         let Some(t) = self.slots.remove(id) else {
             return Err(Error::UnknownTrunk);
         };
-        self.settle_timers();
         let parts = self.domains.parts(&t.config.domain);
         self.index.remove(&t.config, parts, id.slot);
         // The trunk's only Call-ID entry is its last REGISTER's.
@@ -402,25 +401,11 @@ impl Engine {
         if old == timer {
             return;
         }
-        if old.is_some() {
-            self.timers.disarm();
+        match (timer, old) {
+            (Some((at, kind)), _) => self.timers.arm(at, id.slot, kind),
+            (None, Some((_, kind))) => self.timers.disarm(id.slot, kind),
+            (None, None) => {}
         }
-        if let Some((at, kind)) = timer {
-            self.timers.arm(at, id.slot, kind);
-        }
-        self.settle_timers();
-    }
-
-    /// Keeps the timer queue's top a timer that stands (see [`Timers`]).
-    pub(super) fn settle_timers(&mut self) {
-        let slots = &self.slots;
-        self.timers.settle(|&(at, slot, kind)| {
-            slots.at(slot).is_some_and(|t| match kind {
-                TimerKind::RefreshCheck | TimerKind::Expiry => t.timer == Some((at, kind)),
-                TimerKind::Probe => t.ka.due == Some(at),
-                TimerKind::Query => t.cq.state().and_then(|q| q.due) == Some(at),
-            })
-        });
     }
 
     /// Feeds one observation about a trunk.
@@ -470,7 +455,6 @@ impl Engine {
         let now = self.tick(now_ms);
         loop {
             self.trim_deadlines();
-            self.settle_timers();
             let timer = self
                 .timers
                 .first()

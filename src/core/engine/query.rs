@@ -41,18 +41,22 @@ impl Engine {
         let Some(t) = self.slots.get_mut(id) else {
             return;
         };
-        if !std::mem::take(&mut t.query_wanted) || t.ka.query.is_some() {
+        if !std::mem::take(&mut t.query_wanted) {
             return;
         }
-        let Some(g) = t.ka.target.as_ref() else {
+        let target = t.ka.target.as_ref().filter(|_| t.ka.query.is_none());
+        let Some((transport, port)) = target.map(|g| (g.transport, g.port)) else {
+            // No query goes out: the failure counts as it was classified.
+            t.counters.settle_failure(None);
             return;
         };
-        let (transport, port) = (g.transport, g.port);
         if let Some(o) = self.emit_probe(now, id, transport, port, ProbePurpose::AccountQuery) {
             if let Some(t) = self.slots.get_mut(id) {
                 t.ka.query = Some(Box::new(o));
             }
             self.push_deadline(id, o);
+        } else if let Some(t) = self.slots.get_mut(id) {
+            t.counters.settle_failure(None);
         }
     }
 
@@ -68,14 +72,17 @@ impl Engine {
         };
         t.query_answer = Some(code);
         let Some(cause) = cause_of_answer(code).map(|c| t.refine(c)) else {
+            t.counters.settle_failure(None);
             return;
         };
         let still_the_403 = t.state == RegState::Rejected
             && t.attempt.with_credentials.is_none()
             && t.last.as_ref().is_some_and(|l| l.code == 403);
         if !still_the_403 {
+            t.counters.settle_failure(None);
             return;
         }
+        t.counters.settle_failure(Some(cause));
         t.failure = Some(cause);
         t.rejection = Some(cause);
         let tr = Transition::new(

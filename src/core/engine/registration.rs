@@ -381,7 +381,13 @@ impl Trunk {
             self.rejection = Some(tr.cause);
         }
         self.failures_in_row += 1;
-        self.counters_mut().count_failure(tr.cause);
+        // An unexplained 403 is counted once the account query says what
+        // it was (query.rs), not under a cause it would then contradict.
+        if self.query_wanted {
+            self.counters_mut().defer_failure(tr.cause);
+        } else {
+            self.counters_mut().count_failure(tr.cause);
+        }
         self.attempt.open = false;
         Step::to(tr)
     }

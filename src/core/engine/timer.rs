@@ -25,31 +25,71 @@ pub(super) type TimerKey = (u64, u32, TimerKind);
 ///
 /// A min-heap with lazy removal: moving a timer pushes its new time and
 /// leaves the old entry, which is dropped when it reaches the top or at a
-/// compaction. Whether an entry still stands is the trunk's to say (its
-/// binding timer, keep-alive or query due time), so the queue keeps no
-/// second copy of it. The engine keeps the top standing after every change
-/// ([`Timers::settle`]), so [`Timers::first`] is always a real timer.
-/// Arming costs one push (O(log n), no removal), where a sorted set paid a
-/// removal and an insertion.
+/// compaction. Each trunk has at most one timer per group (its binding
+/// timer, its keep-alive probe, its credential query); the queue keeps, per
+/// slot and group, the generation of the timer armed, and each entry
+/// carries the generation it was armed with, so whether an entry still
+/// stands is read from a dense table here (12 bytes per slot), not from
+/// the trunk's record (a cache miss on a cold trunk). The top is kept
+/// standing after every change, so [`Timers::first`] is always a real
+/// timer. Arming costs one push (O(log n), no removal), where a sorted set
+/// paid a removal and an insertion.
 #[derive(Debug, Default)]
 pub(super) struct Timers {
     heap: BinaryHeap<Reverse<u128>>,
-    /// Timers armed and not yet fired or moved (an upper bound: a trunk
-    /// removed with a timer armed is counted until the next compaction).
+    /// Per slot, per group ([`group`]): the generation of the last timer
+    /// armed (its low 24 bits) and, in [`ARMED`], whether it still is.
+    gens: Vec<[u32; 3]>,
+    /// Timers armed and not yet fired or cleared.
     armed: usize,
 }
 
+/// The bit of a [`Timers::gens`] entry that says its timer is armed.
+const ARMED: u32 = 1 << 31;
+/// The generation's bits, in the table and in a key.
+const GEN_MASK: u32 = (1 << 24) - 1;
+
+/// The group a kind belongs to: a trunk has one timer per group.
+fn group(kind: TimerKind) -> usize {
+    match kind {
+        TimerKind::RefreshCheck | TimerKind::Expiry => 0,
+        TimerKind::Probe => 1,
+        TimerKind::Query => 2,
+    }
+}
+
 impl Timers {
-    /// A trunk's timer was armed (its owner now holds `at`).
+    /// Arms a trunk's timer of `kind`'s group at `at`, replacing the one
+    /// of that group armed before, if any.
     pub(super) fn arm(&mut self, at: u64, slot: u32, kind: TimerKind) {
-        self.armed += 1;
-        self.heap.push(Reverse(pack((at, slot, kind))));
+        let i = slot as usize;
+        if self.gens.len() <= i {
+            self.gens.resize(i + 1, [0; 3]);
+        }
+        let g = &mut self.gens[i][group(kind)];
+        if *g & ARMED == 0 {
+            self.armed += 1;
+        }
+        *g = (*g).wrapping_add(1) & GEN_MASK | ARMED;
+        self.heap
+            .push(Reverse(pack((at, slot, kind), *g & GEN_MASK)));
+        self.settle();
     }
 
-    /// A trunk's timer was cleared or moved away from where it was armed
-    /// (its entry stays until [`Timers::settle`] drops it).
-    pub(super) fn disarm(&mut self) {
-        self.armed = self.armed.saturating_sub(1);
+    /// Clears a trunk's timer of `kind`'s group (its entry stays in the
+    /// heap until it reaches the top or a compaction drops it).
+    pub(super) fn disarm(&mut self, slot: u32, kind: TimerKind) {
+        if let Some(g) = self
+            .gens
+            .get_mut(slot as usize)
+            .map(|g| &mut g[group(kind)])
+        {
+            if *g & ARMED != 0 {
+                *g &= !ARMED;
+                self.armed = self.armed.saturating_sub(1);
+            }
+        }
+        self.settle();
     }
 
     /// The earliest timer.
@@ -57,27 +97,44 @@ impl Timers {
         self.heap.peek().map(|r| unpack(r.0))
     }
 
-    /// Takes the earliest timer. Its owner clears it as it fires, so a
-    /// copy left by a timer moved away and back no longer stands and goes
-    /// at the next [`Timers::settle`].
+    /// Takes the earliest timer: it has fired, so it is no longer armed.
     pub(super) fn pop(&mut self) -> Option<TimerKey> {
         let Reverse(k) = self.heap.pop()?;
+        let key = unpack(k);
+        if let Some(g) = self
+            .gens
+            .get_mut(key.1 as usize)
+            .map(|g| &mut g[group(key.2)])
+        {
+            *g &= !ARMED;
+        }
         self.armed = self.armed.saturating_sub(1);
-        Some(unpack(k))
+        self.settle();
+        Some(key)
+    }
+
+    /// Whether a heap entry is the timer armed for its slot and group.
+    fn stands(&self, k: u128) -> bool {
+        let (_, slot, kind) = unpack(k);
+        self.gens
+            .get(slot as usize)
+            .is_some_and(|g| g[group(kind)] == (k as u32 & GEN_MASK) | ARMED)
     }
 
     /// Drops entries that no longer stand from the top, and compacts the
     /// heap when most of it is such entries (so it holds at most about
     /// twice the armed timers).
-    pub(super) fn settle(&mut self, stands: impl Fn(&TimerKey) -> bool) {
+    fn settle(&mut self) {
         while let Some(&Reverse(k)) = self.heap.peek() {
-            if stands(&unpack(k)) {
+            if self.stands(k) {
                 break;
             }
             self.heap.pop();
         }
         if self.heap.len() > 2 * self.armed + 64 {
-            self.heap.retain(|&Reverse(k)| stands(&unpack(k)));
+            let mut heap = std::mem::take(&mut self.heap).into_vec();
+            heap.retain(|&Reverse(k)| self.stands(k));
+            self.heap = BinaryHeap::from(heap);
             self.armed = self.heap.len();
         }
     }
@@ -89,9 +146,13 @@ impl Timers {
 }
 
 /// A key as the heap keeps it: one `u128` in the key's order (time,
-/// slot, kind), so that a comparison is two machine words and no branch.
-fn pack((at, slot, kind): TimerKey) -> u128 {
-    u128::from(at) << 64 | u128::from(slot) << 8 | kind as u128
+/// slot, kind), then the generation it was armed with, so that a
+/// comparison is two machine words and no branch.
+fn pack((at, slot, kind): TimerKey, gen: u32) -> u128 {
+    u128::from(at) << 64
+        | u128::from(slot) << 32
+        | (kind as u128) << 24
+        | u128::from(gen & GEN_MASK)
 }
 
 fn unpack(k: u128) -> TimerKey {
@@ -101,7 +162,11 @@ fn unpack(k: u128) -> TimerKey {
         TimerKind::Probe,
         TimerKind::Query,
     ];
-    ((k >> 64) as u64, (k >> 8) as u32, KINDS[(k & 3) as usize])
+    (
+        (k >> 64) as u64,
+        (k >> 32) as u32,
+        KINDS[(k >> 24) as usize & 3],
+    )
 }
 
 /// The first round of probes goes out at this rate at most (one trunk
@@ -151,44 +216,40 @@ mod tests {
         /// kinds each) to a new time, clears it, or fires the earliest.
         #[test]
         fn the_queue_fires_what_a_sorted_set_would(
-            ops in proptest::collection::vec((0u32..8, 0u8..2, 0u8..4, 0u64..50), 1..300),
+            ops in proptest::collection::vec((0u32..8, 0u8..3, 0u8..4, 0u64..50), 1..300),
         ) {
             use std::collections::{BTreeSet, HashMap};
-            let kinds = [TimerKind::RefreshCheck, TimerKind::Probe];
-            // Who holds what: the trunks' side of the liveness check.
-            let mut holds: HashMap<(u32, TimerKind), u64> = HashMap::new();
+            // RefreshCheck and Expiry share a group: arming one replaces
+            // the other.
+            let kinds = [TimerKind::RefreshCheck, TimerKind::Expiry, TimerKind::Probe];
+            // What each trunk holds, per group.
+            let mut holds: HashMap<(u32, usize), (u64, TimerKind)> = HashMap::new();
             let mut q = Timers::default();
             let mut model: BTreeSet<TimerKey> = BTreeSet::new();
             for (slot, kind, op, at) in ops {
                 let kind = kinds[kind as usize];
                 match op {
                     0 | 1 => {
-                        let old = holds.insert((slot, kind), at);
-                        if old == Some(at) {
-                            continue;
-                        }
-                        if let Some(o) = old {
-                            q.disarm();
-                            model.remove(&(o, slot, kind));
+                        if let Some((o, k)) = holds.insert((slot, group(kind)), (at, kind)) {
+                            model.remove(&(o, slot, k));
                         }
                         q.arm(at, slot, kind);
                         model.insert((at, slot, kind));
                     }
                     2 => {
-                        if let Some(o) = holds.remove(&(slot, kind)) {
-                            q.disarm();
-                            model.remove(&(o, slot, kind));
+                        if let Some((o, k)) = holds.remove(&(slot, group(kind))) {
+                            model.remove(&(o, slot, k));
                         }
+                        q.disarm(slot, kind);
                     }
                     _ => {
                         let got = q.pop();
                         proptest::prop_assert_eq!(got, model.pop_first());
                         if let Some((_, s, k)) = got {
-                            holds.remove(&(s, k));
+                            holds.remove(&(s, group(k)));
                         }
                     }
                 }
-                q.settle(|&(at, s, k)| holds.get(&(s, k)) == Some(&at));
                 proptest::prop_assert_eq!(q.first(), model.first().copied());
                 proptest::prop_assert!(q.len() <= 2 * model.len() + 65);
             }
