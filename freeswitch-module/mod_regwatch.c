@@ -32,7 +32,7 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_regwatch_load);
 SWITCH_MODULE_SHUTDOWN_FUNCTION(mod_regwatch_shutdown);
 SWITCH_MODULE_DEFINITION(mod_regwatch, mod_regwatch_load, mod_regwatch_shutdown, NULL);
 
-#define SYNTAX "status | show <gateway> | check <gateway> | findings"
+#define SYNTAX "status | show <gateway> | check <gateway> | findings | metrics"
 
 /* Bound to each with its own marker (the bind's user data). */
 enum input { INPUT_EVENT = 1, INPUT_ADD, INPUT_RELOAD, INPUT_JOB };
@@ -517,6 +517,13 @@ static regwatch_status findings_text(void *a, char *b, size_t l, size_t *o)
 	return regwatch_engine_findings_text(g.engine, b, l, o);
 }
 
+/* The Prometheus exposition, the switch's name in the host label. */
+static regwatch_status metrics_text(void *a, char *b, size_t l, size_t *o)
+{
+	(void) a;
+	return regwatch_engine_metrics_text(g.engine, switch_core_get_switchname(), b, l, o);
+}
+
 static regwatch_status job_text(void *a, char *b, size_t l, size_t *o)
 {
 	return regwatch_job_text(a, b, l, o);
@@ -546,6 +553,20 @@ static void print(switch_stream_handle_t *stream, regwatch_status st, char *text
 	free(text);
 }
 
+/* `regwatch metrics` under a name that takes no argument, for Prometheus
+ * through mod_xml_rpc: GET /txtapi/regwatch_metrics. */
+SWITCH_STANDARD_API(regwatch_metrics_api)
+{
+	char *text = NULL;
+	regwatch_status st;
+
+	(void) session;
+	(void) cmd;
+	st = locked(metrics_text, NULL, &text);
+	print(stream, st, text, NULL);
+	return SWITCH_STATUS_SUCCESS;
+}
+
 SWITCH_STANDARD_API(regwatch_api)
 {
 	char *buf = NULL, *argv[3] = { 0 };
@@ -563,6 +584,9 @@ SWITCH_STANDARD_API(regwatch_api)
 		print(stream, st, text, NULL);
 	} else if (!strcasecmp(argv[0], "findings") && argc == 1) {
 		st = locked(findings_text, NULL, &text);
+		print(stream, st, text, NULL);
+	} else if (!strcasecmp(argv[0], "metrics") && argc == 1) {
+		st = locked(metrics_text, NULL, &text);
 		print(stream, st, text, NULL);
 	} else if (!strcasecmp(argv[0], "show") && argc == 2) {
 		st = locked(trunk_text, argv[1], &text);
@@ -647,10 +671,12 @@ SWITCH_MODULE_LOAD_FUNCTION(mod_regwatch_load)
 	}
 	*module_interface = switch_loadable_module_create_module_interface(pool, modname);
 	SWITCH_ADD_API(api, "regwatch", "SIP gateway registration health", regwatch_api, SYNTAX);
+	SWITCH_ADD_API(api, "regwatch_metrics", "regwatch metrics (Prometheus text)", regwatch_metrics_api, "");
 	switch_console_set_complete("add regwatch status");
 	switch_console_set_complete("add regwatch findings");
 	switch_console_set_complete("add regwatch show");
 	switch_console_set_complete("add regwatch check");
+	switch_console_set_complete("add regwatch metrics");
 	/* Wake the worker for the findings and first timers of read_gateways(). */
 	switch_mutex_lock(g.queue_lock);
 	switch_thread_cond_signal(g.queue_cond);

@@ -192,6 +192,24 @@ ev_has() { grep -q "$1" "$OUT/events.jsonl"; }
 check "event regwatch::alert credentials_rejected" ev_has '"Event-Subclass": "regwatch::alert".*"Gateway": "wrongpw".*"Cause": "credentials_rejected"'
 check "event regwatch::state for good" ev_has '"Event-Subclass": "regwatch::state".*"Gateway": "good".*"State": "registered"'
 check "log lines through switch_log_printf" grep -q "\[regwatch\]" "$FS/log/freeswitch.log"
+
+# --- metrics: what a Prometheus scrapes through mod_xml_rpc ------------------------
+# The same exposition as `regwatch watch --metrics`, the switch's name in
+# the host label, for the gateways registered and rejected above.
+scrape() { curl -sf --max-time 5 -u prometheus:scrape-e2e "http://127.0.0.1:8080/txtapi/regwatch_metrics"; }
+scrape >"$OUT/metrics.prom" || true
+fsx "regwatch metrics" >"$OUT/metrics-console.prom"
+metric() { grep -E "^$1\{[^}]*trunk=\"$2\"[^}]*\} $3\$" "$OUT/metrics.prom"; }
+check "metrics over HTTP: good up, healthy" metric regwatch_trunk_up good 1
+check "metrics over HTTP: wrongpw down, credentials_rejected" sh -c "$(declare -f metric); metric regwatch_trunk_up wrongpw 0 | grep -q 'cause=\"credentials_rejected\"'"
+check "metrics over HTTP: wrongpw's failures counted by cause" grep -Eq '^regwatch_register_failures_total\{trunk="wrongpw".*cause="credentials_rejected"\} [1-9]' "$OUT/metrics.prom"
+check "metrics over HTTP: the host label is the switch's name" grep -Eq '^regwatch_trunk_up\{trunk="good",host="[^"]+"' "$OUT/metrics.prom"
+check "metrics over HTTP: promtool check metrics clean" sh -c "promtool check metrics <'$OUT/metrics.prom' >'$OUT/promtool-metrics.txt' 2>&1"
+check "metrics on the console: the same series" \
+    test "$(grep -c '^regwatch_' "$OUT/metrics-console.prom")" -eq "$(grep -c '^regwatch_' "$OUT/metrics.prom")"
+check "metrics over HTTP: refused without the password" sh -c "! curl -sf --max-time 5 http://127.0.0.1:8080/txtapi/regwatch_metrics >/dev/null"
+printf 'metrics scrape: %s bytes, %s series\n' "$(wc -c <"$OUT/metrics.prom")" \
+    "$(grep -c '^regwatch_' "$OUT/metrics.prom")" | tee -a "$OUT/figures.txt" >&2
 grep '\[regwatch\]' "$FS/log/freeswitch.log" >"$OUT/regwatch-log-lines.log" || true
 no_password_in "'$OUT'/*.txt '$OUT'/events.jsonl '$OUT'/regwatch-log-lines.log"
 
