@@ -635,6 +635,23 @@ fn man_page_and_completions() {
     ] {
         assert!(man.contains(sub), "{sub} missing from the manual");
     }
+    // One page per command, as the package installs them.
+    let dir = std::env::temp_dir().join(format!("regwatch-man-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = run(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for cmd in ["", "-lint", "-check", "-watch", "-analyze", "-explain"] {
+        let page = std::fs::read_to_string(dir.join(format!("regwatch{cmd}.1"))).unwrap();
+        assert!(
+            page.contains(&format!(".TH regwatch{cmd} 1 ")) && page.contains("\"regwatch 0."),
+            "{cmd}: {page}"
+        );
+    }
+    let watch = std::fs::read_to_string(dir.join("regwatch-watch.1")).unwrap();
+    assert!(watch.contains(r"\fBregwatch watch\fR"), "{watch}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = run(&["man", "--dir", "/nonexistent/regwatch-man"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     for shell in ["bash", "zsh", "fish"] {
         let o = run(&["completions", shell]);
         assert_eq!(o.status.code(), Some(0), "{shell}");
