@@ -29,6 +29,15 @@ command -v openssl >/dev/null || need+=(openssl)
 # Alertmanager example, the dashboard's queries and real metrics output.
 command -v promtool >/dev/null || need+=(prometheus)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+# The Debian packages (scripts/package.sh, scripts/package-test.sh):
+# dpkg-shlibdeps and dpkg-gensymbols; systemd for systemd-analyze verify
+# and systemd-sysusers (PID 1 or not); man to render the installed pages;
+# bash-completion to load the installed completion; curl for /metrics.
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v man >/dev/null || need+=(man-db)
+[ -e /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-deps: need ${need[*]} (run as root, or install them)" >&2

@@ -66,6 +66,11 @@ step "install and link with pkg-config"
 scripts/install-test.sh
 programs=$((programs + 1))
 
+step "Debian packages (scripts/package.sh; dpkg -i, systemd-analyze verify, man, completions, pkg-config, regwatch watch as its unit runs it, dpkg --purge)"
+# Needs root: it installs the packages on this machine and purges them.
+scripts/package-test.sh
+programs=$((programs + 1))
+
 step "the shipped examples (main job: regwatch lint; the triage replay)"
 # The broken example must be reported with errors (exit status 1).
 status=0

@@ -260,6 +260,31 @@ fn lint_unreadable_and_unknown_input() {
 }
 
 #[test]
+fn trunk_file_syntax_error_names_the_place_not_the_line() {
+    // The line that does not parse holds a password whose closing quote
+    // is missing: the error (on a terminal, in the service's journal)
+    // says where, never what.
+    let f = std::env::temp_dir().join(format!("regwatch-syntax-{}.toml", std::process::id()));
+    std::fs::write(
+        &f,
+        "[[trunk]]\nname = \"hq\"\npassword = \"Tr1cky-Horse-Battery\ndomain = \"acme.sip.twilio.com\"\n",
+    )
+    .unwrap();
+    let path = f.to_str().unwrap();
+    for args in [&["lint", path][..], &["watch", "--config", path]] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("TOML syntax error at line 3, column 33"),
+            "{args:?}: {}",
+            text(&o)
+        );
+        no_password(&o);
+    }
+    let _ = std::fs::remove_file(f);
+}
+
+#[test]
 fn explain_codes_and_causes() {
     let o = run(&["explain", "403"]);
     assert_eq!(o.status.code(), Some(0));
@@ -610,6 +635,23 @@ fn man_page_and_completions() {
     ] {
         assert!(man.contains(sub), "{sub} missing from the manual");
     }
+    // One page per command, as the package installs them.
+    let dir = std::env::temp_dir().join(format!("regwatch-man-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = run(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for cmd in ["", "-lint", "-check", "-watch", "-analyze", "-explain"] {
+        let page = std::fs::read_to_string(dir.join(format!("regwatch{cmd}.1"))).unwrap();
+        assert!(
+            page.contains(&format!(".TH regwatch{cmd} 1 ")) && page.contains("\"regwatch 0."),
+            "{cmd}: {page}"
+        );
+    }
+    let watch = std::fs::read_to_string(dir.join("regwatch-watch.1")).unwrap();
+    assert!(watch.contains(r"\fBregwatch watch\fR"), "{watch}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = run(&["man", "--dir", "/nonexistent/regwatch-man"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     for shell in ["bash", "zsh", "fish"] {
         let o = run(&["completions", shell]);
         assert_eq!(o.status.code(), Some(0), "{shell}");

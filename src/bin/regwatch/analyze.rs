@@ -52,7 +52,7 @@ pub struct Args {
     /// message logs, pcap/pcapng.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Print JSON: {"files":[{"path","format","messages","observed","notes","not_understood","unmatched","other_messages","causes","exchange_count","failed_exchanges","exchanges":[{"aor","call_id","cseq","status","cause","code","auth_user","retransmissions",...}],"registrations":[{"trunk","state","cause","timeline","exchanges","diagnosis"}]}]}.
+    /// Print JSON: {"files": [{"path", "format", "messages", "observed", "notes", "not_understood", "unmatched", "other_messages", "causes", "exchange_count", "failed_exchanges", "exchanges": [{"aor", "call_id", "cseq", "status", "cause", "code", "auth_user", "retransmissions", ...}], "registrations": [{"trunk", "state", "cause", "timeline", "exchanges", "diagnosis"}]}]}.
     #[arg(long)]
     json: bool,
 }

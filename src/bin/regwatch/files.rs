@@ -320,10 +320,39 @@ pub fn for_each_trunk(
     Ok(())
 }
 
+/// A TOML syntax error as its line, column and message, without the
+/// line itself: that line may hold a password (`password = "...` with its
+/// closing quote missing), and this text goes to the terminal or the
+/// service's journal.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match e.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            let start = before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
+            let column = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+            format!("TOML syntax error at line {line}, column {column}: {message}")
+        }
+        None => format!("TOML syntax error: {message}"),
+    }
+}
+
 /// The `[[trunk]]` tables of a regwatch trunk file. Keys are those of
 /// `TrunkConfig::set`; other tables (`[[observe]]`) are ignored.
 pub fn read_toml(text: &str) -> Result<Vec<TrunkConfig>, String> {
-    let v: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    let v: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| toml_error(text, &e))?;
     let Some(list) = v.get("trunk").and_then(|t| t.as_array()) else {
         return Ok(Vec::new());
     };

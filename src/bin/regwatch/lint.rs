@@ -20,7 +20,7 @@ pub struct Args {
     /// Whose rules apply (default: detected from each domain).
     #[arg(long, value_enum)]
     profile: Option<ProfileArg>,
-    /// Print JSON: {"files":[{"path","kind","notes":[...],"trunks":[{"name","findings":[...]}]}]}
+    /// Print JSON: {"files": [{"path", "kind", "notes": [...], "trunks": [{"name", "findings": [...]}]}]}
     /// (notes: what #include expansion skipped).
     #[arg(long)]
     json: bool,

@@ -96,13 +96,36 @@ enum Command {
         regwatch watch --config trunks.toml --json --register-interval 300\n\n\
         Exit status: 0 stopped by a signal, 2 unreadable configuration or usage.")]
     Watch(watch::Args),
-    /// Print the manual page (roff): `regwatch man > regwatch.1`.
-    Man,
+    /// Print the manual page (roff): `regwatch man > regwatch.1`; with
+    /// --dir, write one page per command there instead (regwatch.1,
+    /// regwatch-watch.1, ...), as a package installs them.
+    Man {
+        /// The directory to write the pages into (it must exist).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Print shell completions: `regwatch completions bash > /etc/bash_completion.d/regwatch`.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// One page per command in `dir`: `regwatch.1`, then `regwatch-watch.1`
+/// and the others, each with the synopsis `regwatch watch ...` and the
+/// version in its title line.
+fn man_pages(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let source = format!("regwatch {}", env!("CARGO_PKG_VERSION"));
+    let subs: Vec<clap::Command> = cmd.get_subcommands().cloned().collect();
+    clap_mangen::Man::new(cmd).generate_to(dir)?;
+    for sub in subs {
+        clap_mangen::Man::new(sub)
+            .source(source.clone())
+            .generate_to(dir)?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -120,7 +143,14 @@ fn main() -> ExitCode {
         Command::Explain(a) => explain::run(&a),
         Command::Analyze(a) => analyze::run(&a),
         Command::Watch(a) => watch::run(&a),
-        Command::Man => {
+        Command::Man { dir: Some(dir) } => match man_pages(&dir) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("regwatch man: {}: {e}", dir.display());
+                2
+            }
+        },
+        Command::Man { dir: None } => {
             let mut out = Vec::new();
             let cmd = Cli::command();
             if clap_mangen::Man::new(cmd.clone()).render(&mut out).is_err() {
