@@ -438,3 +438,29 @@ fn debug_output_never_shows_a_password() {
         assert!(!d.contains("s3cret") && !d.contains("wrong &"), "{d}");
     }
 }
+
+/// A retry-seconds as large as a u32 holds is read, and its note says the
+/// back-off without an overflow (found by the sofia_xml fuzz target: a
+/// debug build panicked multiplying it).
+#[test]
+fn the_largest_retry_seconds_is_described_without_overflow() {
+    let xml = r#"<gateway name="gw">
+      <param name="username" value="alice"/>
+      <param name="password" value="secret"/>
+      <param name="proxy" value="acme.sip.twilio.com"/>
+      <param name="retry-seconds" value="4294967295"/>
+    </gateway>"#;
+    let gws = parse_gateways(xml);
+    assert_eq!(gws.len(), 1);
+    let t = gws[0].trunk();
+    let note = t
+        .notes
+        .iter()
+        .find(|n| n.code == "freeswitch.retry_backoff")
+        .expect("the retry back-off note");
+    assert!(
+        note.message.contains("4294967295 s, 8589934590 s, 12884901885 s"),
+        "{}",
+        note.message
+    );
+}

@@ -307,7 +307,9 @@ impl SofiaGateway {
                 .or_else(|| self.param("retry_seconds"))
                 .and_then(|v| v.parse::<u32>().ok())
                 .filter(|&n| n >= 5)
-                .unwrap_or(30);
+                .map_or(30, u64::from);
+            // (u64: retry-seconds is any u32 the file says; its multiples
+            // must not overflow.)
             notes.push(note(
                 codes::FREESWITCH_RETRY_BACKOFF,
                 Severity::Info,
