@@ -459,7 +459,8 @@ fn the_largest_retry_seconds_is_described_without_overflow() {
         .find(|n| n.code == "freeswitch.retry_backoff")
         .expect("the retry back-off note");
     assert!(
-        note.message.contains("4294967295 s, 8589934590 s, 12884901885 s"),
+        note.message
+            .contains("4294967295 s, 8589934590 s, 12884901885 s"),
         "{}",
         note.message
     );
