@@ -19,12 +19,20 @@
  * registration's own transport go through PJSIP; probes the engine marks
  * `via_driver`, and `regwatch check`, run as libregwatch jobs on a
  * dedicated taskprocessor (they block).
+ *
+ * Metrics. When res_prometheus runs as res_regwatch loads (the loader
+ * starts it first: .optional_modules), the text libregwatch renders for
+ * `regwatch watch --metrics` is added to Asterisk's own /metrics. The two
+ * res_prometheus functions are looked up in the loaded module, never
+ * linked: without res_prometheus nothing is undefined and nothing calls
+ * into it.
  */
 
 /*** MODULEINFO
 	<depend>pjproject</depend>
 	<depend>res_pjsip</depend>
 	<use type="module">res_pjsip_outbound_registration</use>
+	<use type="module">res_prometheus</use>
 	<support_level>extended</support_level>
  ***/
 
@@ -77,7 +85,9 @@
 #include <pjsip.h>
 #include <pjlib.h>
 
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +102,9 @@
 #include "asterisk/logger.h"
 #include "asterisk/manager.h"
 #include "asterisk/module.h"
+#include "asterisk/paths.h"
 #include "asterisk/res_pjsip.h"
+#include "asterisk/res_prometheus.h"
 #include "asterisk/sched.h"
 #include "asterisk/sorcery.h"
 #include "asterisk/stasis.h"
@@ -116,6 +128,9 @@ static int devnull = -1;
 static int unloading;                         /* atomic */
 static int cli_registered, service_registered, observers_added;
 static int inflight;                          /* atomic: OPTIONS awaiting PJSIP */
+static char metrics_host[256];                /* the metrics' host label */
+static void *prometheus_lib;                  /* res_prometheus, while registered */
+static void (*prometheus_unregister)(struct prometheus_callback *);
 
 static uint64_t now_ms(void)
 {
@@ -846,6 +861,12 @@ static regwatch_status findings_text(void *arg, char *b, size_t l, size_t *o)
 	return regwatch_engine_findings_text(engine, b, l, o);
 }
 
+static regwatch_status metrics_text(void *arg, char *b, size_t l, size_t *o)
+{
+	(void) arg;
+	return regwatch_engine_metrics_text(engine, metrics_host, b, l, o);
+}
+
 static regwatch_status job_text(void *arg, char *b, size_t l, size_t *o)
 {
 	return regwatch_job_text(arg, b, l, o);
@@ -939,6 +960,11 @@ static const struct {
 		"       was seen, what to do, configuration findings and history.\n", trunk_text, 3 },
 	{ "regwatch show findings", "Usage: regwatch show findings\n"
 		"       Configuration problems of every outbound registration, with the fix.\n", findings_text, 0 },
+	{ "regwatch show metrics", "Usage: regwatch show metrics\n"
+		"       The Prometheus text regwatch adds to Asterisk's /metrics when res_prometheus\n"
+		"       is loaded before it (prometheus.conf, http.conf): the names and labels of\n"
+		"       `regwatch watch --metrics`, host = Asterisk's systemname or the host name.\n",
+		metrics_text, 0 },
 };
 
 static struct ast_cli_entry cli_entries[];
@@ -1010,6 +1036,7 @@ static struct ast_cli_entry cli_entries[] = {
 	AST_CLI_DEFINE(cli_show, "List watched registrations with state and cause"),
 	AST_CLI_DEFINE(cli_show, "Explain one registration: cause, fix, evidence, history"),
 	AST_CLI_DEFINE(cli_show, "Show configuration findings of every registration"),
+	AST_CLI_DEFINE(cli_show, "Show the Prometheus metrics of every registration"),
 	AST_CLI_DEFINE(cli_check, "Run a live OPTIONS and test REGISTER for a registration"),
 };
 
@@ -1028,6 +1055,49 @@ static int ami_show_trunks(struct mansession *s, const struct message *m)
 	astman_send_list_complete_start(s, m, "RegwatchTrunkListComplete", (int) r.count);
 	astman_send_list_complete_end(s);
 	return 0;
+}
+
+/* --- metrics on Asterisk's /metrics (res_prometheus) ---------------------- */
+
+/* An HTTP thread, res_prometheus's scrape lock held: the text is rendered
+ * on the serializer, as for the CLI; none while unloading. */
+static void prometheus_metrics(struct ast_str **output)
+{
+	char *text;
+
+	if (ask_engine(metrics_text, NULL, &text) == REGWATCH_STATUS_OK) {
+		ast_str_append(output, 0, "%s", text);
+		ast_free(text);
+	}
+}
+
+static struct prometheus_callback prometheus_cb = {
+	.name = "res_regwatch",
+	.callback_fn = prometheus_metrics,
+};
+
+/* Load (module list locked): when res_prometheus runs, the loader holds it
+ * for us (.optional_modules) and our handle keeps its code mapped. */
+static void prometheus_start(void)
+{
+	char path[PATH_MAX];
+	int (*reg)(struct prometheus_callback *);
+
+	snprintf(path, sizeof(path), "%s/res_prometheus.so", ast_config_AST_MODULE_DIR);
+	if (!ast_module_check("res_prometheus.so") || !(prometheus_lib = dlopen(path, RTLD_LAZY | RTLD_NOLOAD))) {
+		ast_verb(3, "regwatch: res_prometheus is not loaded: no metrics on Asterisk's /metrics\n");
+		return;
+	}
+	reg = (int (*)(struct prometheus_callback *)) dlsym(prometheus_lib, "prometheus_callback_register");
+	prometheus_unregister = (void (*)(struct prometheus_callback *)) dlsym(prometheus_lib,
+		"prometheus_callback_unregister");
+	if (!reg || !prometheus_unregister || reg(&prometheus_cb)) {
+		ast_log(LOG_WARNING, "regwatch: could not add its metrics to res_prometheus\n");
+		dlclose(prometheus_lib);
+		prometheus_lib = NULL;
+		return;
+	}
+	ast_log(LOG_NOTICE, "regwatch: metrics added to res_prometheus (Asterisk's /metrics)\n");
 }
 
 /* --- module life ----------------------------------------------------------- */
@@ -1050,6 +1120,12 @@ static int unload_module(void)
 		ast_cli_unregister_multiple(cli_entries, ARRAY_LEN(cli_entries));
 		ast_manager_unregister("RegwatchShowTrunks");
 		cli_registered = 0;
+	}
+	if (prometheus_lib) {
+		/* Waits for a scrape in progress, which the serializer answers. */
+		prometheus_unregister(&prometheus_cb);
+		dlclose(prometheus_lib);
+		prometheus_lib = NULL;
 	}
 	if (registry_sub) {
 		registry_sub = stasis_unsubscribe_and_join(registry_sub);
@@ -1163,6 +1239,13 @@ static int load_module(void)
 		}
 	}
 	observers_added = 1;
+	/* The metrics' host label: asterisk.conf's systemname, else the host
+	 * name (`regwatch watch --metrics`'s default). */
+	if (!ast_strlen_zero(ast_config_AST_SYSTEM_NAME)) {
+		ast_copy_string(metrics_host, ast_config_AST_SYSTEM_NAME, sizeof(metrics_host));
+	} else if (gethostname(metrics_host, sizeof(metrics_host) - 1)) {
+		metrics_host[0] = '\0';
+	}
 	ast_cli_register_multiple(cli_entries, ARRAY_LEN(cli_entries));
 	/* Synopsis and description given here: an externally built module's
 	 * XML documentation is not in Asterisk's documentation database. */
@@ -1171,6 +1254,7 @@ static int load_module(void)
 		"Sends one RegwatchTrunk event per outbound registration (Trunk, State, Cause, Code,\n"
 		"Alerting, ExpiresIn, Findings, Summary), then RegwatchTrunkListComplete.\n");
 	cli_registered = 1;
+	prometheus_start();
 	queue_sync();
 	ast_log(LOG_NOTICE, "regwatch %s watching PJSIP outbound registrations\n", regwatch_version());
 	return AST_MODULE_LOAD_SUCCESS;
@@ -1195,5 +1279,5 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "regwatch: SIP trunk r
 	.reload = reload_module,
 	.load_pri = AST_MODPRI_APP_DEPEND,
 	.requires = "res_pjsip",
-	.optional_modules = "res_pjsip_outbound_registration",
+	.optional_modules = "res_pjsip_outbound_registration,res_prometheus",
 );
