@@ -20,12 +20,11 @@
  * `via_driver`, and `regwatch check`, run as libregwatch jobs on a
  * dedicated taskprocessor (they block).
  *
- * Metrics. When res_prometheus runs as res_regwatch loads (the loader
- * starts it first: .optional_modules), the text libregwatch renders for
- * `regwatch watch --metrics` is added to Asterisk's own /metrics. The two
- * res_prometheus functions are looked up in the loaded module, never
- * linked: without res_prometheus nothing is undefined and nothing calls
- * into it.
+ * Metrics. When res_prometheus runs as res_regwatch loads (it loads
+ * first: load_pri), the text libregwatch renders for `regwatch watch
+ * --metrics` is added to Asterisk's own /metrics. res_prometheus's two
+ * functions are looked up in the loaded module, never linked: without it
+ * nothing is undefined and nothing calls into it.
  */
 
 /*** MODULEINFO
@@ -129,8 +128,7 @@ static int unloading;                         /* atomic */
 static int cli_registered, service_registered, observers_added;
 static int inflight;                          /* atomic: OPTIONS awaiting PJSIP */
 static char metrics_host[256];                /* the metrics' host label */
-static void *prometheus_lib;                  /* res_prometheus, while registered */
-static void (*prometheus_unregister)(struct prometheus_callback *);
+static int prometheus_registered;             /* load and unload only */
 
 static uint64_t now_ms(void)
 {
@@ -1059,8 +1057,8 @@ static int ami_show_trunks(struct mansession *s, const struct message *m)
 
 /* --- metrics on Asterisk's /metrics (res_prometheus) ---------------------- */
 
-/* An HTTP thread, res_prometheus's scrape lock held: the text is rendered
- * on the serializer, as for the CLI; none while unloading. */
+/* A scrape (HTTP or CLI thread, res_prometheus's scrape lock held): the
+ * text is rendered on the serializer, as for the CLI; none while unloading. */
 static void prometheus_metrics(struct ast_str **output)
 {
 	char *text;
@@ -1076,28 +1074,65 @@ static struct prometheus_callback prometheus_cb = {
 	.callback_fn = prometheus_metrics,
 };
 
-/* Load (module list locked): when res_prometheus runs, the loader holds it
- * for us (.optional_modules) and our handle keeps its code mapped. */
-static void prometheus_start(void)
+/* ast_update_module_list_condition's callback: 1 for res_prometheus running. */
+static int prometheus_runs(const char *module, const char *description, int usecnt, const char *status,
+	const char *like, enum ast_module_support_level level, void *data, const char *condition)
+{
+	(void) description, (void) usecnt, (void) like, (void) level, (void) data, (void) condition;
+	return !strcmp(module, "res_prometheus.so") && !strcmp(status, "Running");
+}
+
+/* res_prometheus's function `name`, looked up in the loaded module, or
+ * NULL; *lib keeps it mapped until dlclose. Load and unload only: the
+ * module list is locked, res_prometheus neither loads nor unloads. */
+static void *prometheus_fn(const char *name, void **lib)
 {
 	char path[PATH_MAX];
-	int (*reg)(struct prometheus_callback *);
+	void *fn = NULL;
 
 	snprintf(path, sizeof(path), "%s/res_prometheus.so", ast_config_AST_MODULE_DIR);
-	if (!ast_module_check("res_prometheus.so") || !(prometheus_lib = dlopen(path, RTLD_LAZY | RTLD_NOLOAD))) {
-		ast_verb(3, "regwatch: res_prometheus is not loaded: no metrics on Asterisk's /metrics\n");
+	if ((*lib = dlopen(path, RTLD_LAZY | RTLD_NOLOAD)) && !(fn = dlsym(*lib, name))) {
+		dlclose(*lib);
+	}
+	return fn;
+}
+
+static void prometheus_start(void)
+{
+	int (*reg)(struct prometheus_callback *) = NULL;
+	void *lib;
+
+	if (ast_update_module_list_condition(prometheus_runs, NULL, NULL, NULL)) {
+		reg = (int (*)(struct prometheus_callback *)) prometheus_fn("prometheus_callback_register", &lib);
+	}
+	if (!reg) {
+		ast_verb(3, "regwatch: res_prometheus is not running: no metrics on Asterisk's /metrics\n");
 		return;
 	}
-	reg = (int (*)(struct prometheus_callback *)) dlsym(prometheus_lib, "prometheus_callback_register");
-	prometheus_unregister = (void (*)(struct prometheus_callback *)) dlsym(prometheus_lib,
-		"prometheus_callback_unregister");
-	if (!reg || !prometheus_unregister || reg(&prometheus_cb)) {
-		ast_log(LOG_WARNING, "regwatch: could not add its metrics to res_prometheus\n");
-		dlclose(prometheus_lib);
-		prometheus_lib = NULL;
-		return;
+	prometheus_registered = !reg(&prometheus_cb);
+	dlclose(lib);
+	if (prometheus_registered) {
+		ast_log(LOG_NOTICE, "regwatch: metrics added to res_prometheus (Asterisk's /metrics)\n");
+	} else {
+		ast_log(LOG_WARNING, "regwatch: res_prometheus refused its metrics\n");
 	}
-	ast_log(LOG_NOTICE, "regwatch: metrics added to res_prometheus (Asterisk's /metrics)\n");
+}
+
+/* A res_prometheus unloaded since dropped the callback with its list. */
+static void prometheus_stop(void)
+{
+	void (*unreg)(struct prometheus_callback *) = NULL;
+	void *lib;
+
+	if (prometheus_registered) {
+		unreg = (void (*)(struct prometheus_callback *)) prometheus_fn("prometheus_callback_unregister", &lib);
+	}
+	if (unreg) {
+		/* Waits for a scrape in progress, which the serializer answers. */
+		unreg(&prometheus_cb);
+		dlclose(lib);
+	}
+	prometheus_registered = 0;
 }
 
 /* --- module life ----------------------------------------------------------- */
@@ -1121,12 +1156,7 @@ static int unload_module(void)
 		ast_manager_unregister("RegwatchShowTrunks");
 		cli_registered = 0;
 	}
-	if (prometheus_lib) {
-		/* Waits for a scrape in progress, which the serializer answers. */
-		prometheus_unregister(&prometheus_cb);
-		dlclose(prometheus_lib);
-		prometheus_lib = NULL;
-	}
+	prometheus_stop();
 	if (registry_sub) {
 		registry_sub = stasis_unsubscribe_and_join(registry_sub);
 	}
@@ -1277,7 +1307,11 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "regwatch: SIP trunk r
 	.load = load_module,
 	.unload = unload_module,
 	.reload = reload_module,
-	.load_pri = AST_MODPRI_APP_DEPEND,
+	/* After res_prometheus (AST_MODPRI_DEFAULT). Not an optional module:
+	 * the loader would decline this one with a res_prometheus that fails
+	 * to load (no prometheus.conf), and refuse to unload res_prometheus
+	 * until Asterisk stops (this module never unloads completely). */
+	.load_pri = AST_MODPRI_DEFAULT + 1,
 	.requires = "res_pjsip",
-	.optional_modules = "res_pjsip_outbound_registration,res_prometheus",
+	.optional_modules = "res_pjsip_outbound_registration",
 );

@@ -20,14 +20,14 @@
 # server) must carry regwatch's series for every trunk as the CLI shows
 # them, promtool-clean; a Prometheus scrapes it with the shipped rules
 # (every for: set to PROMETHEUS_E2E_FOR, default 5s; "shipped" keeps
-# them) and must fire them for the failing trunks only; res_prometheus's
-# unload is refused while res_regwatch holds it, its reload and
-# res_regwatch's unload/load keep /metrics right. Then 50
-# unload/load/reload cycles of the module under SIP load while /metrics
-# is scraped, and Asterisk once more without res_prometheus (the module
-# runs; its series come with a res_prometheus loaded and a module
-# refresh). Transcripts of the CLI, the AMI events, the scraped pages and
-# the figures go to OUTDIR. Exits non-zero on any failed assertion; fails loudly when the
+# them) and must fire them for the failing trunks only; res_prometheus
+# unloaded leaves the module working, loaded again and the module
+# refreshed brings the series back, its reload and the module's
+# unload/load keep /metrics right. Then 50 unload/load/reload cycles of
+# the module under SIP load while /metrics is scraped, and Asterisk once
+# more with a res_prometheus that fails to load (no prometheus.conf): the
+# module runs. Transcripts of the CLI, the AMI events, the scraped pages
+# and the figures go to OUTDIR. Exits non-zero on any failed assertion; fails loudly when the
 # machine cannot run it (no root, no debootstrap, no mirror).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -135,7 +135,9 @@ python3 tests/asterisk/ami.py listen "$OUT/ami.jsonl" &
 pids+=($!)
 wait_for 60 ast "core waitfullybooted" || die "Asterisk did not start (see $OUT/asterisk-stdout.txt)"
 ast "module show like regwatch" >"$OUT/module.txt"
-check "res_regwatch loaded" grep -q "res_regwatch.so.*Running" "$OUT/module.txt"
+# running MODULE FILE: `module show` in FILE has MODULE Running (not "Not Running").
+running() { grep -Eq "^$1 .* [0-9]+ +Running " "$2"; }
+check "res_regwatch loaded" running res_regwatch.so "$OUT/module.txt"
 
 # --- the soak: runs from soakgood's first 200 OK beside everything below -----
 # soakgood asks 120 s and is granted 120; Asterisk refreshes 10 s before
@@ -213,13 +215,14 @@ check "make samples leaves an existing regwatch.conf as it is" grep -qx "; the a
 rm -rf "$samples_dir"
 
 # --- Asterisk's /metrics: res_prometheus with regwatch's series ------------------
-# res_prometheus starts before res_regwatch (its .optional_modules), which
-# looks its two functions up at load: nothing of it is linked.
+# res_prometheus starts before res_regwatch (load_pri), which looks its
+# two functions up at load: nothing of it is linked, and no reference to
+# it is held.
 METRICS_URL=http://127.0.0.1:8088/metrics
 HOST_LABEL=$(cat /proc/sys/kernel/hostname)
 check "res_regwatch.so refers to no res_prometheus symbol" sh -c "! nm -D asterisk-module/res_regwatch.so | grep -q prometheus"
-check "res_prometheus held by res_regwatch (use count 1)" \
-    sh -c "chroot '$ROOT' /usr/sbin/asterisk -C $ETC/asterisk.conf -rx 'module show like res_prometheus' | grep -Eq 'res_prometheus.so .* 1 +Running'"
+check "res_prometheus running, not held by res_regwatch (use count 0)" \
+    sh -c "chroot '$ROOT' /usr/sbin/asterisk -C $ETC/asterisk.conf -rx 'module show like res_prometheus' | grep -Eq 'res_prometheus.so .* 0 +Running'"
 # The trunks' "trunk state cause alert", the same before and after the
 # scrape and `regwatch show metrics`, or the comparison is taken again.
 alert_table() { ast "regwatch show trunks" | awk 'NR == 1 || (NF >= 4 && $1 !~ /^[0-9]+$/) {print $1, $2, $3, $NF}'; }
@@ -527,9 +530,25 @@ has_trunks() {
     python3 tests/asterisk/metrics.py fetch "$METRICS_URL" "$OUT/metrics-now.prom" >/dev/null &&
         [ "$(python3 tests/asterisk/metrics.py count "$OUT/metrics-now.prom")" -eq "$1" ]
 }
+# res_prometheus unloaded under res_regwatch: completely (nothing pins
+# it), /metrics gone, regwatch working; loaded again, its series come
+# with a refresh of res_regwatch.
 ast "module unload res_prometheus.so" >"$OUT/metrics-modules.txt"
-check "module unload res_prometheus.so: refused while res_regwatch holds it" grep -q "Unable to unload resource res_prometheus.so" "$OUT/metrics-modules.txt"
-check "  ... and /metrics still has regwatch's $ntrunks trunks" has_trunks "$ntrunks"
+ast "module show like res_prometheus" >>"$OUT/metrics-modules.txt"
+check "module unload res_prometheus.so under res_regwatch: unloaded completely" \
+    sh -c "grep -q 'Unloaded res_prometheus.so' '$OUT/metrics-modules.txt' && grep -q '^0 modules loaded' '$OUT/metrics-modules.txt'"
+python3 tests/asterisk/metrics.py fetch "$METRICS_URL" "$OUT/metrics-unloaded.prom" >"$OUT/metrics-unloaded-fetch.txt" || true
+check "  ... /metrics is Asterisk's 404" grep -q '^404 ' "$OUT/metrics-unloaded-fetch.txt"
+regwatch_works() { cause_is good healthy && cause_is wrongpw credentials_rejected; }
+check "  ... good healthy, wrongpw credentials_rejected" regwatch_works
+ast "regwatch show metrics" >"$OUT/show-metrics-unloaded.txt"
+check "  ... regwatch show metrics has the $ntrunks trunks" \
+    test "$(python3 tests/asterisk/metrics.py count "$OUT/show-metrics-unloaded.txt")" -eq "$ntrunks"
+ast "module load res_prometheus.so" >>"$OUT/metrics-modules.txt"
+check "res_prometheus loaded again: /metrics answers, without regwatch's series until res_regwatch is refreshed" has_trunks 0
+ast "module refresh res_regwatch.so" >>"$OUT/metrics-modules.txt"
+wait_for 10 has_trunks "$ntrunks" || true
+check "module refresh res_regwatch.so: its $ntrunks trunks back on /metrics" has_trunks "$ntrunks"
 ast "module reload res_prometheus.so" >>"$OUT/metrics-modules.txt"
 check "module reload res_prometheus.so: regwatch's $ntrunks trunks still on /metrics" has_trunks "$ntrunks"
 ast "module unload res_regwatch.so" >>"$OUT/metrics-modules.txt"
@@ -589,7 +608,8 @@ sipp_total=$(tail -n 1 "$OUT/sipp-load.csv" 2>/dev/null | cut -d';' -f13 || true
 sipp_ok=$(tail -n 1 "$OUT/sipp-load.csv" 2>/dev/null | cut -d';' -f16 || true)
 [ -n "$sipp_pid" ] && kill "$sipp_pid" 2>/dev/null || true
 check "Asterisk alive after $CYCLES cycles" kill -0 "$AST_PID"
-check "res_regwatch running after the cycles" sh -c "chroot '$ROOT' /usr/sbin/asterisk -C $ETC/asterisk.conf -rx 'module show like regwatch' | grep -q Running"
+ast "module show like regwatch" >"$OUT/module-after-cycles.txt"
+check "res_regwatch running after the cycles" running res_regwatch.so "$OUT/module-after-cycles.txt"
 check "good healthy again after the cycles" cause_is good healthy
 check "no thread left behind by the cycles" test "$thr1" -le "$thr0"
 check "no file descriptor left behind by the cycles" test "$fd1" -le "$fd0"
@@ -612,32 +632,25 @@ AST_PID_DONE=$AST_PID
 unset AST_PID
 check "Asterisk stopped cleanly" sh -c "! kill -0 $AST_PID_DONE 2>/dev/null"
 
-# --- Asterisk again, without res_prometheus ------------------------------------
-say "Asterisk again, res_prometheus not loaded"
-sed -i '/^load = res_prometheus.so/d' "$ROOT$ETC/modules.conf"
+# --- Asterisk again, res_prometheus failing to load ------------------------------
+# Without a prometheus.conf res_prometheus declines; res_regwatch must not
+# go with it (what Asterisk's loader does to a module that lists the
+# declined one among its optional modules).
+say "Asterisk again, without prometheus.conf: res_prometheus declines"
+rm "$ROOT$ETC/prometheus.conf"
 chroot "$ROOT" /usr/sbin/asterisk -C $ETC/asterisk.conf -f -n >"$OUT/asterisk-stdout-noprom.txt" 2>&1 &
 AST_PID=$!
 wait_for 60 ast "core waitfullybooted" || die "Asterisk did not start again (see $OUT/asterisk-stdout-noprom.txt)"
 ast "module show like re" >"$OUT/module-noprom.txt"
-check "without res_prometheus: res_regwatch running" grep -q "res_regwatch.so.*Running" "$OUT/module-noprom.txt"
-check "without res_prometheus: res_prometheus not loaded" sh -c "! grep -q res_prometheus '$OUT/module-noprom.txt'"
+check "res_prometheus declined (no prometheus.conf)" grep -q "res_prometheus.so .*Not Running" "$OUT/module-noprom.txt"
+check "  ... res_regwatch running" running res_regwatch.so "$OUT/module-noprom.txt"
 wait_for 20 cause_is good healthy || true
-check "without res_prometheus: good healthy" cause_is good healthy
-check "without res_prometheus: wrongpw credentials_rejected" cause_is wrongpw credentials_rejected
-python3 tests/asterisk/metrics.py fetch "$METRICS_URL" "$OUT/metrics-noprom.prom" >"$OUT/metrics-noprom-fetch.txt" || true
-check "without res_prometheus: /metrics is Asterisk's 404 (no such route)" grep -q '^404 ' "$OUT/metrics-noprom-fetch.txt"
-ast "regwatch show metrics" >"$OUT/show-metrics-noprom.txt"
-check "without res_prometheus: regwatch show metrics has the $ntrunks trunks" \
-    test "$(python3 tests/asterisk/metrics.py count "$OUT/show-metrics-noprom.txt")" -eq "$ntrunks"
-ast "module load res_prometheus.so" >>"$OUT/module-noprom.txt"
-check "res_prometheus loaded after res_regwatch: /metrics answers, without regwatch's series (load it first)" has_trunks 0
-ast "module refresh res_regwatch.so" >>"$OUT/module-noprom.txt"
-wait_for 10 has_trunks "$ntrunks" || true
-check "module refresh res_regwatch.so: its $ntrunks trunks on /metrics" has_trunks "$ntrunks"
+check "  ... good healthy" cause_is good healthy
+check "  ... wrongpw credentials_rejected" cause_is wrongpw credentials_rejected
 ast "core stop now" >/dev/null || true
 for _ in $(seq 100); do kill -0 "$AST_PID" 2>/dev/null || break; sleep 0.1; done
 AST_PID_DONE=$AST_PID
 unset AST_PID
-check "Asterisk (started without res_prometheus) stopped cleanly" sh -c "! kill -0 $AST_PID_DONE 2>/dev/null"
+check "Asterisk (res_prometheus declined) stopped cleanly" sh -c "! kill -0 $AST_PID_DONE 2>/dev/null"
 cp "$ROOT/var/log/regwatch-e2e/messages.log" "$OUT/messages.log" 2>/dev/null || true
 [ "$failures" -eq 0 ] || die "$failures check(s) failed"
