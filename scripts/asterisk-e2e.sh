@@ -47,6 +47,9 @@ if [ "${1:-}" != "--inside" ]; then
     [ "$(id -u)" -eq 0 ] || die "needs root (chroot, network namespace, iptables)"
     t0=$(date +%s)
     scripts/install-deps.sh >&2 || die "cannot install Kamailio, SIPp, iptables"
+    for tool in prometheus promtool; do
+        command -v "$tool" >/dev/null || die "$tool is missing (Debian: prometheus; scripts/install-deps.sh)"
+    done
     cached=no
     [ -f "${ASTERISK_BASE:-$TOP/target/asterisk}/.ready" ] && cached=yes
     ROOT=$(scripts/asterisk-chroot.sh) || die "no Asterisk chroot"
