@@ -19,12 +19,19 @@
  * registration's own transport go through PJSIP; probes the engine marks
  * `via_driver`, and `regwatch check`, run as libregwatch jobs on a
  * dedicated taskprocessor (they block).
+ *
+ * Metrics. When res_prometheus runs as res_regwatch loads (it loads
+ * first: load_pri), the text libregwatch renders for `regwatch watch
+ * --metrics` is added to Asterisk's own /metrics. res_prometheus's two
+ * functions are looked up in the loaded module, never linked: without it
+ * nothing is undefined and nothing calls into it.
  */
 
 /*** MODULEINFO
 	<depend>pjproject</depend>
 	<depend>res_pjsip</depend>
 	<use type="module">res_pjsip_outbound_registration</use>
+	<use type="module">res_prometheus</use>
 	<support_level>extended</support_level>
  ***/
 
@@ -77,7 +84,9 @@
 #include <pjsip.h>
 #include <pjlib.h>
 
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +101,9 @@
 #include "asterisk/logger.h"
 #include "asterisk/manager.h"
 #include "asterisk/module.h"
+#include "asterisk/paths.h"
 #include "asterisk/res_pjsip.h"
+#include "asterisk/res_prometheus.h"
 #include "asterisk/sched.h"
 #include "asterisk/sorcery.h"
 #include "asterisk/stasis.h"
@@ -116,6 +127,8 @@ static int devnull = -1;
 static int unloading;                         /* atomic */
 static int cli_registered, service_registered, observers_added;
 static int inflight;                          /* atomic: OPTIONS awaiting PJSIP */
+static char metrics_host[256];                /* the metrics' host label */
+static int prometheus_registered;             /* load and unload only */
 
 static uint64_t now_ms(void)
 {
@@ -846,6 +859,12 @@ static regwatch_status findings_text(void *arg, char *b, size_t l, size_t *o)
 	return regwatch_engine_findings_text(engine, b, l, o);
 }
 
+static regwatch_status metrics_text(void *arg, char *b, size_t l, size_t *o)
+{
+	(void) arg;
+	return regwatch_engine_metrics_text(engine, metrics_host, b, l, o);
+}
+
 static regwatch_status job_text(void *arg, char *b, size_t l, size_t *o)
 {
 	return regwatch_job_text(arg, b, l, o);
@@ -939,6 +958,11 @@ static const struct {
 		"       was seen, what to do, configuration findings and history.\n", trunk_text, 3 },
 	{ "regwatch show findings", "Usage: regwatch show findings\n"
 		"       Configuration problems of every outbound registration, with the fix.\n", findings_text, 0 },
+	{ "regwatch show metrics", "Usage: regwatch show metrics\n"
+		"       The Prometheus text regwatch adds to Asterisk's /metrics when res_prometheus\n"
+		"       is loaded before it (prometheus.conf, http.conf): the names and labels of\n"
+		"       `regwatch watch --metrics`, host = Asterisk's systemname or the host name.\n",
+		metrics_text, 0 },
 };
 
 static struct ast_cli_entry cli_entries[];
@@ -1010,6 +1034,7 @@ static struct ast_cli_entry cli_entries[] = {
 	AST_CLI_DEFINE(cli_show, "List watched registrations with state and cause"),
 	AST_CLI_DEFINE(cli_show, "Explain one registration: cause, fix, evidence, history"),
 	AST_CLI_DEFINE(cli_show, "Show configuration findings of every registration"),
+	AST_CLI_DEFINE(cli_show, "Show the Prometheus metrics of every registration"),
 	AST_CLI_DEFINE(cli_check, "Run a live OPTIONS and test REGISTER for a registration"),
 };
 
@@ -1028,6 +1053,86 @@ static int ami_show_trunks(struct mansession *s, const struct message *m)
 	astman_send_list_complete_start(s, m, "RegwatchTrunkListComplete", (int) r.count);
 	astman_send_list_complete_end(s);
 	return 0;
+}
+
+/* --- metrics on Asterisk's /metrics (res_prometheus) ---------------------- */
+
+/* A scrape (HTTP or CLI thread, res_prometheus's scrape lock held): the
+ * text is rendered on the serializer, as for the CLI; none while unloading. */
+static void prometheus_metrics(struct ast_str **output)
+{
+	char *text;
+
+	if (ask_engine(metrics_text, NULL, &text) == REGWATCH_STATUS_OK) {
+		ast_str_append(output, 0, "%s", text);
+		ast_free(text);
+	}
+}
+
+static struct prometheus_callback prometheus_cb = {
+	.name = "res_regwatch",
+	.callback_fn = prometheus_metrics,
+};
+
+/* ast_update_module_list_condition's callback: 1 for res_prometheus running. */
+static int prometheus_runs(const char *module, const char *description, int usecnt, const char *status,
+	const char *like, enum ast_module_support_level level, void *data, const char *condition)
+{
+	(void) description, (void) usecnt, (void) like, (void) level, (void) data, (void) condition;
+	return !strcmp(module, "res_prometheus.so") && !strcmp(status, "Running");
+}
+
+/* res_prometheus's function `name`, looked up in the loaded module, or
+ * NULL; *lib keeps it mapped until dlclose. Load and unload only: the
+ * module list is locked, res_prometheus neither loads nor unloads. */
+static void *prometheus_fn(const char *name, void **lib)
+{
+	char path[PATH_MAX];
+	void *fn = NULL;
+
+	snprintf(path, sizeof(path), "%s/res_prometheus.so", ast_config_AST_MODULE_DIR);
+	if ((*lib = dlopen(path, RTLD_LAZY | RTLD_NOLOAD)) && !(fn = dlsym(*lib, name))) {
+		dlclose(*lib);
+	}
+	return fn;
+}
+
+static void prometheus_start(void)
+{
+	int (*reg)(struct prometheus_callback *) = NULL;
+	void *lib;
+
+	if (ast_update_module_list_condition(prometheus_runs, NULL, NULL, NULL)) {
+		reg = (int (*)(struct prometheus_callback *)) prometheus_fn("prometheus_callback_register", &lib);
+	}
+	if (!reg) {
+		ast_verb(3, "regwatch: res_prometheus is not running: no metrics on Asterisk's /metrics\n");
+		return;
+	}
+	prometheus_registered = !reg(&prometheus_cb);
+	dlclose(lib);
+	if (prometheus_registered) {
+		ast_log(LOG_NOTICE, "regwatch: metrics added to res_prometheus (Asterisk's /metrics)\n");
+	} else {
+		ast_log(LOG_WARNING, "regwatch: res_prometheus refused its metrics\n");
+	}
+}
+
+/* A res_prometheus unloaded since dropped the callback with its list. */
+static void prometheus_stop(void)
+{
+	void (*unreg)(struct prometheus_callback *) = NULL;
+	void *lib;
+
+	if (prometheus_registered) {
+		unreg = (void (*)(struct prometheus_callback *)) prometheus_fn("prometheus_callback_unregister", &lib);
+	}
+	if (unreg) {
+		/* Waits for a scrape in progress, which the serializer answers. */
+		unreg(&prometheus_cb);
+		dlclose(lib);
+	}
+	prometheus_registered = 0;
 }
 
 /* --- module life ----------------------------------------------------------- */
@@ -1051,6 +1156,7 @@ static int unload_module(void)
 		ast_manager_unregister("RegwatchShowTrunks");
 		cli_registered = 0;
 	}
+	prometheus_stop();
 	if (registry_sub) {
 		registry_sub = stasis_unsubscribe_and_join(registry_sub);
 	}
@@ -1163,6 +1269,13 @@ static int load_module(void)
 		}
 	}
 	observers_added = 1;
+	/* The metrics' host label: asterisk.conf's systemname, else the host
+	 * name (`regwatch watch --metrics`'s default). */
+	if (!ast_strlen_zero(ast_config_AST_SYSTEM_NAME)) {
+		ast_copy_string(metrics_host, ast_config_AST_SYSTEM_NAME, sizeof(metrics_host));
+	} else if (gethostname(metrics_host, sizeof(metrics_host) - 1)) {
+		metrics_host[0] = '\0';
+	}
 	ast_cli_register_multiple(cli_entries, ARRAY_LEN(cli_entries));
 	/* Synopsis and description given here: an externally built module's
 	 * XML documentation is not in Asterisk's documentation database. */
@@ -1171,6 +1284,7 @@ static int load_module(void)
 		"Sends one RegwatchTrunk event per outbound registration (Trunk, State, Cause, Code,\n"
 		"Alerting, ExpiresIn, Findings, Summary), then RegwatchTrunkListComplete.\n");
 	cli_registered = 1;
+	prometheus_start();
 	queue_sync();
 	ast_log(LOG_NOTICE, "regwatch %s watching PJSIP outbound registrations\n", regwatch_version());
 	return AST_MODULE_LOAD_SUCCESS;
@@ -1193,7 +1307,11 @@ AST_MODULE_INFO(ASTERISK_GPL_KEY, AST_MODFLAG_LOAD_ORDER, "regwatch: SIP trunk r
 	.load = load_module,
 	.unload = unload_module,
 	.reload = reload_module,
-	.load_pri = AST_MODPRI_APP_DEPEND,
+	/* After res_prometheus (AST_MODPRI_DEFAULT). Not an optional module:
+	 * the loader would decline this one with a res_prometheus that fails
+	 * to load (no prometheus.conf), and refuse to unload res_prometheus
+	 * until Asterisk stops (this module never unloads completely). */
+	.load_pri = AST_MODPRI_DEFAULT + 1,
 	.requires = "res_pjsip",
 	.optional_modules = "res_pjsip_outbound_registration",
 );

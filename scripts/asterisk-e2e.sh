@@ -16,15 +16,25 @@
 # (default 4) of Asterisk's refresh cycles: a healthy registration, one
 # with the same AOR and a wrong password, one to a domain with
 # registration turned off, sampled every 10 s, through a module reload
-# and an unload/load. Then 50 unload/load/reload cycles of the module under
-# SIP load. Transcripts of the CLI, the AMI events and the figures go to
-# OUTDIR. Exits non-zero on any failed assertion; fails loudly when the
+# and an unload/load. Asterisk's /metrics (res_prometheus, on its HTTP
+# server) must carry regwatch's series for every trunk as the CLI shows
+# them, promtool-clean; a Prometheus scrapes it with the shipped rules
+# (every for: set to PROMETHEUS_E2E_FOR, default 5s; "shipped" keeps
+# them) and must fire them for the failing trunks only; res_prometheus
+# unloaded leaves the module working, loaded again and the module
+# refreshed brings the series back, its reload and the module's
+# unload/load keep /metrics right. Then 50 unload/load/reload cycles of
+# the module under SIP load while /metrics is scraped, and Asterisk once
+# more with a res_prometheus that fails to load (no prometheus.conf): the
+# module runs. Transcripts of the CLI, the AMI events, the scraped pages
+# and the figures go to OUTDIR. Exits non-zero on any failed assertion; fails loudly when the
 # machine cannot run it (no root, no debootstrap, no mirror).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
 if [ "${1:-}" != "--inside" ]; then OUT=${1:-$TOP/target/asterisk/e2e}; fi
 CYCLES=${REGWATCH_E2E_CYCLES:-50}
+PROM_FOR=${PROMETHEUS_E2E_FOR:-5s}
 SOAK_CYCLES=${REGWATCH_E2E_SOAK_CYCLES:-4}
 ETC=/etc/regwatch-e2e
 # shellcheck source=scripts/e2e-lib.sh
@@ -37,6 +47,9 @@ if [ "${1:-}" != "--inside" ]; then
     [ "$(id -u)" -eq 0 ] || die "needs root (chroot, network namespace, iptables)"
     t0=$(date +%s)
     scripts/install-deps.sh >&2 || die "cannot install Kamailio, SIPp, iptables"
+    for tool in prometheus promtool; do
+        command -v "$tool" >/dev/null || die "$tool is missing (Debian: prometheus; scripts/install-deps.sh)"
+    done
     cached=no
     [ -f "${ASTERISK_BASE:-$TOP/target/asterisk}/.ready" ] && cached=yes
     ROOT=$(scripts/asterisk-chroot.sh) || die "no Asterisk chroot"
@@ -87,6 +100,7 @@ cleanup_inside() {
         kill -9 "$AST_PID" 2>/dev/null || true
     fi
     stop_registrars
+    [ -z "${prom_dir:-}" ] || rm -rf "$prom_dir"
 }
 trap cleanup_inside EXIT
 
@@ -108,7 +122,7 @@ start_registrars
 say "Asterisk $(chroot "$ROOT" dpkg-query -W -f '${Version}' asterisk)"
 rm -rf "$ROOT$ETC" "$ROOT/run/regwatch-e2e" "$ROOT/var/log/regwatch-e2e" "$ROOT/var/lib/regwatch-e2e" "$ROOT/var/spool/regwatch-e2e"
 mkdir -p "$ROOT$ETC" "$ROOT/run/regwatch-e2e" "$ROOT/var/log/regwatch-e2e" "$ROOT/var/lib/regwatch-e2e" "$ROOT/var/spool/regwatch-e2e"
-cp tests/asterisk/{asterisk,modules,manager,logger,regwatch}.conf "$ROOT$ETC/"
+cp tests/asterisk/{asterisk,modules,manager,logger,regwatch,http,prometheus}.conf "$ROOT$ETC/"
 sed -e "s/@MAIN@/$MAIN/g" -e "s/@BLOCKED@/$BLOCKED/g" -e "s/@OUTAGE@/$OUTAGE/g" -e "s/@SOAK@/$SOAK/g" \
     -e "s/@REGOFF@/$SOAK_REGOFF_DOMAIN/g" tests/asterisk/pjsip.conf.in >"$ROOT$ETC/pjsip.conf"
 chmod 0644 "$ROOT$ETC"/*.conf
@@ -124,7 +138,9 @@ python3 tests/asterisk/ami.py listen "$OUT/ami.jsonl" &
 pids+=($!)
 wait_for 60 ast "core waitfullybooted" || die "Asterisk did not start (see $OUT/asterisk-stdout.txt)"
 ast "module show like regwatch" >"$OUT/module.txt"
-check "res_regwatch loaded" grep -q "res_regwatch.so.*Running" "$OUT/module.txt"
+# running MODULE FILE: `module show` in FILE has MODULE Running (not "Not Running").
+running() { grep -Eq "^$1 .* [0-9]+ +Running " "$2"; }
+check "res_regwatch loaded" running res_regwatch.so "$OUT/module.txt"
 
 # --- the soak: runs from soakgood's first 200 OK beside everything below -----
 # soakgood asks 120 s and is granted 120; Asterisk refreshes 10 s before
@@ -200,7 +216,77 @@ echo "; the admin's own" >"$samples_dir/etc/asterisk/regwatch.conf"
 make -s -C asterisk-module samples DESTDIR="$samples_dir" >/dev/null
 check "make samples leaves an existing regwatch.conf as it is" grep -qx "; the admin's own" "$samples_dir/etc/asterisk/regwatch.conf"
 rm -rf "$samples_dir"
-no_password_in "'$OUT'/*.txt '$OUT'/*.jsonl '$ROOT/var/log/regwatch-e2e/messages.log'"
+
+# --- Asterisk's /metrics: res_prometheus with regwatch's series ------------------
+# res_prometheus starts before res_regwatch (load_pri), which looks its
+# two functions up at load: nothing of it is linked, and no reference to
+# it is held.
+METRICS_URL=http://127.0.0.1:8088/metrics
+HOST_LABEL=$(cat /proc/sys/kernel/hostname)
+check "res_regwatch.so refers to no res_prometheus symbol" sh -c "! nm -D asterisk-module/res_regwatch.so | grep -q prometheus"
+check "res_prometheus running, not held by res_regwatch (use count 0)" \
+    sh -c "chroot '$ROOT' /usr/sbin/asterisk -C $ETC/asterisk.conf -rx 'module show like res_prometheus' | grep -Eq 'res_prometheus.so .* 0 +Running'"
+# The trunks' "trunk state cause alert", the same before and after the
+# scrape and `regwatch show metrics`, or the comparison is taken again.
+alert_table() { ast "regwatch show trunks" | awk 'NR == 1 || (NF >= 4 && $1 !~ /^[0-9]+$/) {print $1, $2, $3, $NF}'; }
+metrics_scrape() {
+    local a
+    a=$(alert_table)
+    ast "regwatch show metrics" >"$OUT/show-metrics.txt"
+    python3 tests/asterisk/metrics.py fetch "$METRICS_URL" "$OUT/metrics-asterisk.prom" >"$OUT/metrics-fetch.txt" || return 1
+    [ "$(alert_table)" = "$a" ] || return 1
+    printf '%s\n' "$a" >"$OUT/metrics-trunks.txt"
+    python3 tests/asterisk/metrics.py check "$OUT/metrics-asterisk.prom" "$OUT/metrics-trunks.txt" "$HOST_LABEL" \
+        "$OUT/show-metrics.txt" >"$OUT/metrics-check.txt"
+}
+metrics_ok=no
+wait_for 20 metrics_scrape && metrics_ok=yes
+cat "$OUT/metrics-check.txt" >&2
+check "Asterisk's /metrics: regwatch's series for every trunk (host=\"$HOST_LABEL\") as regwatch show trunks and regwatch show metrics have them" \
+    test "$metrics_ok" = yes
+ntrunks=$(trunks_table | wc -l)
+python3 tests/asterisk/metrics.py part "$OUT/metrics-asterisk.prom" >"$OUT/metrics-regwatch.prom"
+check "promtool check metrics: regwatch's part of Asterisk's /metrics is clean" sh -c "promtool check metrics <'$OUT/metrics-regwatch.prom'"
+# The whole page: res_prometheus's own asterisk_* names draw promtool's
+# lint notes (counters without _total, gauges named _count, _ms); a
+# format error (exit 1) or a note on any other name fails.
+prc=0
+promtool check metrics <"$OUT/metrics-asterisk.prom" >"$OUT/promtool-asterisk-metrics.txt" 2>&1 || prc=$?
+check "promtool check metrics on the whole page: parses; lint notes only on Asterisk's own asterisk_* names (exit $prc)" \
+    sh -c "[ $prc -eq 0 ] || { [ $prc -eq 3 ] && ! grep -qv '^asterisk_' '$OUT/promtool-asterisk-metrics.txt'; }"
+{
+    printf 'metrics: Asterisk'"'"'s /metrics %s\n' "$(head -n 1 "$OUT/metrics-check.txt")"
+    printf 'metrics: promtool check metrics: regwatch'"'"'s part clean; the whole page exit %s, %s lint notes, on %s\n' "$prc" \
+        "$(grep -c . "$OUT/promtool-asterisk-metrics.txt")" "$(cut -d' ' -f1 "$OUT/promtool-asterisk-metrics.txt" | sort -u | tr '\n' ' ')"
+} | tee -a "$OUT/figures.txt" >&2
+
+# A Prometheus scrapes Asterisk every second and evaluates the shipped
+# rules (for: shortened unless PROMETHEUS_E2E_FOR=shipped); its alerts are
+# checked after the soak.
+prom_dir=$(mktemp -d)
+if [ "$PROM_FOR" = shipped ]; then
+    cp deploy/prometheus/regwatch.rules.yml "$prom_dir/rules.yml"
+else
+    sed -E "s/^( +for: ).*/\\1$PROM_FOR/" deploy/prometheus/regwatch.rules.yml >"$prom_dir/rules.yml"
+fi
+cat >"$prom_dir/prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+  - $prom_dir/rules.yml
+scrape_configs:
+  - job_name: asterisk
+    static_configs:
+      - targets: ['127.0.0.1:8088']
+YML
+promtool check config "$prom_dir/prometheus.yml" >/dev/null || die "prometheus.yml does not pass promtool check config"
+prom_start=$(wall)
+prometheus --config.file="$prom_dir/prometheus.yml" --storage.tsdb.path="$prom_dir/data" \
+    --web.listen-address=127.0.0.1:9090 >"$OUT/prometheus.log" 2>&1 &
+prom_pid=$!
+pids+=("$prom_pid")
+no_password_in "'$OUT'/*.txt '$OUT'/*.jsonl '$OUT'/*.prom '$ROOT/var/log/regwatch-e2e/messages.log'"
 
 # --- outage: the registrar stops, then comes back ------------------------------
 say "stopping the outage registrar"
@@ -433,6 +519,47 @@ check "every field of the Regwatch* AMI events seen is documented" \
     grep -v '^FAIL\|^done$' "$OUT/soak-verdict.txt" | sed 's/^/soak: /'
 } | tee -a "$OUT/figures.txt" >&2
 
+# --- /metrics over the soak and through module unloads and reloads -------------
+python3 tests/asterisk/metrics.py alerts http://127.0.0.1:9090 "$prom_dir/rules.yml" "$prom_start" \
+    >"$OUT/prometheus-alerts.txt" 2>&1 && prom_ok=yes || prom_ok=no
+kill "$prom_pid" 2>/dev/null || true
+wait "$prom_pid" 2>/dev/null || true
+cat "$OUT/prometheus-alerts.txt" >&2
+check "Prometheus scraping Asterisk's /metrics fires the shipped rules (for: $PROM_FOR) for each failing trunk, none for the healthy ones" \
+    test "$prom_ok" = yes
+grep -v '^FAIL' "$OUT/prometheus-alerts.txt" | tee -a "$OUT/figures.txt" >/dev/null
+# has_trunks N: /metrics answers 200 with N trunks in regwatch_trunk_up.
+has_trunks() {
+    python3 tests/asterisk/metrics.py fetch "$METRICS_URL" "$OUT/metrics-now.prom" >/dev/null &&
+        [ "$(python3 tests/asterisk/metrics.py count "$OUT/metrics-now.prom")" -eq "$1" ]
+}
+# res_prometheus unloaded under res_regwatch: completely (nothing pins
+# it), /metrics gone, regwatch working; loaded again, its series come
+# with a refresh of res_regwatch.
+ast "module unload res_prometheus.so" >"$OUT/metrics-modules.txt"
+ast "module show like res_prometheus" >>"$OUT/metrics-modules.txt"
+check "module unload res_prometheus.so under res_regwatch: unloaded completely" \
+    sh -c "grep -q 'Unloaded res_prometheus.so' '$OUT/metrics-modules.txt' && grep -q '^0 modules loaded' '$OUT/metrics-modules.txt'"
+python3 tests/asterisk/metrics.py fetch "$METRICS_URL" "$OUT/metrics-unloaded.prom" >"$OUT/metrics-unloaded-fetch.txt" || true
+check "  ... /metrics is Asterisk's 404" grep -q '^404 ' "$OUT/metrics-unloaded-fetch.txt"
+regwatch_works() { cause_is good healthy && cause_is wrongpw credentials_rejected; }
+check "  ... good healthy, wrongpw credentials_rejected" regwatch_works
+ast "regwatch show metrics" >"$OUT/show-metrics-unloaded.txt"
+check "  ... regwatch show metrics has the $ntrunks trunks" \
+    test "$(python3 tests/asterisk/metrics.py count "$OUT/show-metrics-unloaded.txt")" -eq "$ntrunks"
+ast "module load res_prometheus.so" >>"$OUT/metrics-modules.txt"
+check "res_prometheus loaded again: /metrics answers, without regwatch's series until res_regwatch is refreshed" has_trunks 0
+ast "module refresh res_regwatch.so" >>"$OUT/metrics-modules.txt"
+wait_for 10 has_trunks "$ntrunks" || true
+check "module refresh res_regwatch.so: its $ntrunks trunks back on /metrics" has_trunks "$ntrunks"
+ast "module reload res_prometheus.so" >>"$OUT/metrics-modules.txt"
+check "module reload res_prometheus.so: regwatch's $ntrunks trunks still on /metrics" has_trunks "$ntrunks"
+ast "module unload res_regwatch.so" >>"$OUT/metrics-modules.txt"
+check "res_regwatch unloaded: /metrics answers, without regwatch's series" has_trunks 0
+ast "module load res_regwatch.so" >>"$OUT/metrics-modules.txt"
+wait_for 10 has_trunks "$ntrunks" || true
+check "res_regwatch loaded again: its $ntrunks trunks back on /metrics" has_trunks "$ntrunks"
+
 # --- unload/load/reload cycles under load ------------------------------------------
 proc() { proc_field "$AST_PID" "$1"; }
 fds() { open_files "$AST_PID"; }
@@ -446,6 +573,10 @@ fi
 ast "regwatch show trunks" >/dev/null
 rss0=$(proc VmRSS) thr0=$(proc Threads) fd0=$(fds)
 ls -l "/proc/$AST_PID/fd" >"$OUT/fds-before-cycles.txt" 2>&1 || true
+# /metrics scraped every 0.1 s through the cycles.
+python3 tests/asterisk/metrics.py watch "$METRICS_URL" "$OUT/metrics-watch.stop" "$OUT/metrics-watch.json" &
+metrics_watch=$!
+pids+=("$metrics_watch")
 cyc_start=$(mono)
 # A pause of 0-0.5 s after each load: unloads land at every point of the
 # keep-alive cycle, some while OPTIONS are in flight (the UDP-blocked
@@ -457,6 +588,8 @@ for i in $(seq "$CYCLES"); do
     ast "module reload res_regwatch" >>"$OUT/cycles.txt"
 done
 cyc_end=$(mono)
+touch "$OUT/metrics-watch.stop"
+wait "$metrics_watch" || true
 wait_for 20 cause_is good healthy || true
 # A console connection's socket can outlive the client by a moment; a
 # leaked descriptor never goes away.
@@ -478,22 +611,49 @@ sipp_total=$(tail -n 1 "$OUT/sipp-load.csv" 2>/dev/null | cut -d';' -f13 || true
 sipp_ok=$(tail -n 1 "$OUT/sipp-load.csv" 2>/dev/null | cut -d';' -f16 || true)
 [ -n "$sipp_pid" ] && kill "$sipp_pid" 2>/dev/null || true
 check "Asterisk alive after $CYCLES cycles" kill -0 "$AST_PID"
-check "res_regwatch running after the cycles" sh -c "chroot '$ROOT' /usr/sbin/asterisk -C $ETC/asterisk.conf -rx 'module show like regwatch' | grep -q Running"
+ast "module show like regwatch" >"$OUT/module-after-cycles.txt"
+check "res_regwatch running after the cycles" running res_regwatch.so "$OUT/module-after-cycles.txt"
 check "good healthy again after the cycles" cause_is good healthy
 check "no thread left behind by the cycles" test "$thr1" -le "$thr0"
 check "no file descriptor left behind by the cycles" test "$fd1" -le "$fd0"
+check "/metrics scraped through the cycles: every page a 200, regwatch's families once, its trunks all there or none" \
+    python3 -c 'import json, sys; n = json.load(open(sys.argv[1])); sys.exit(n["bad"] or not n["with_trunks"] or n["trunks"] != int(sys.argv[2]))' \
+    "$OUT/metrics-watch.json" "$ntrunks"
 {
     printf 'cycles: %d unload/load/reload in %s s under %s\n' "$CYCLES" "$(seconds "$cyc_start" "$cyc_end")" \
         "$([ -n "$sipp_pid" ] && echo "100 OPTIONS/s from SIPp to Asterisk (${sipp_total:-?} sent, ${sipp_ok:-?} answered)" || echo "keep-alives only (no SIPp)")"
     printf 'cycles: RSS %s -> %s kB, threads %s -> %s, fds %s -> %s\n' "$rss0" "$rss1" "$thr0" "$thr1" "$fd0" "$fd1"
     printf 'cycles: the same %d cycles of res_pjsip_logger (baseline): RSS %s -> %s kB\n' "$CYCLES" "$rss1" "$rss2"
+    python3 -c 'import json, sys; n = json.load(open(sys.argv[1])); print("cycles: /metrics scraped %(scrapes)d times meanwhile: %(with_trunks)d with regwatch'"'"'s %(trunks)d trunks, %(without_trunks)d while it was unloaded, %(bad)d bad %(examples)s" % n)' \
+        "$OUT/metrics-watch.json"
 } | tee -a "$OUT/figures.txt" >&2
 grep -c "Unloaded res_regwatch\|Loaded res_regwatch" "$OUT/cycles.txt" >/dev/null || true
 
-cp "$ROOT/var/log/regwatch-e2e/messages.log" "$OUT/messages.log" 2>/dev/null || true
 ast "core stop now" >/dev/null || true
 for _ in $(seq 100); do kill -0 "$AST_PID" 2>/dev/null || break; sleep 0.1; done
 AST_PID_DONE=$AST_PID
 unset AST_PID
 check "Asterisk stopped cleanly" sh -c "! kill -0 $AST_PID_DONE 2>/dev/null"
+
+# --- Asterisk again, res_prometheus failing to load ------------------------------
+# Without a prometheus.conf res_prometheus declines; res_regwatch must not
+# go with it (what Asterisk's loader does to a module that lists the
+# declined one among its optional modules).
+say "Asterisk again, without prometheus.conf: res_prometheus declines"
+rm "$ROOT$ETC/prometheus.conf"
+chroot "$ROOT" /usr/sbin/asterisk -C $ETC/asterisk.conf -f -n >"$OUT/asterisk-stdout-noprom.txt" 2>&1 &
+AST_PID=$!
+wait_for 60 ast "core waitfullybooted" || die "Asterisk did not start again (see $OUT/asterisk-stdout-noprom.txt)"
+ast "module show like re" >"$OUT/module-noprom.txt"
+check "res_prometheus declined (no prometheus.conf)" grep -q "res_prometheus.so .*Not Running" "$OUT/module-noprom.txt"
+check "  ... res_regwatch running" running res_regwatch.so "$OUT/module-noprom.txt"
+wait_for 20 cause_is good healthy || true
+check "  ... good healthy" cause_is good healthy
+check "  ... wrongpw credentials_rejected" cause_is wrongpw credentials_rejected
+ast "core stop now" >/dev/null || true
+for _ in $(seq 100); do kill -0 "$AST_PID" 2>/dev/null || break; sleep 0.1; done
+AST_PID_DONE=$AST_PID
+unset AST_PID
+check "Asterisk (res_prometheus declined) stopped cleanly" sh -c "! kill -0 $AST_PID_DONE 2>/dev/null"
+cp "$ROOT/var/log/regwatch-e2e/messages.log" "$OUT/messages.log" 2>/dev/null || true
 [ "$failures" -eq 0 ] || die "$failures check(s) failed"
