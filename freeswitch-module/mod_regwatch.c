@@ -553,17 +553,22 @@ static void print(switch_stream_handle_t *stream, regwatch_status st, char *text
 	free(text);
 }
 
+/* The metrics, for `regwatch metrics` and `regwatch_metrics`. */
+static void print_metrics(switch_stream_handle_t *stream)
+{
+	char *text = NULL;
+	regwatch_status st = locked(metrics_text, NULL, &text);
+
+	print(stream, st, text, NULL);
+}
+
 /* `regwatch metrics` under a name that takes no argument, for Prometheus
  * through mod_xml_rpc: GET /txtapi/regwatch_metrics. */
 SWITCH_STANDARD_API(regwatch_metrics_api)
 {
-	char *text = NULL;
-	regwatch_status st;
-
 	(void) session;
 	(void) cmd;
-	st = locked(metrics_text, NULL, &text);
-	print(stream, st, text, NULL);
+	print_metrics(stream);
 	return SWITCH_STATUS_SUCCESS;
 }
 
@@ -586,8 +591,7 @@ SWITCH_STANDARD_API(regwatch_api)
 		st = locked(findings_text, NULL, &text);
 		print(stream, st, text, NULL);
 	} else if (!strcasecmp(argv[0], "metrics") && argc == 1) {
-		st = locked(metrics_text, NULL, &text);
-		print(stream, st, text, NULL);
+		print_metrics(stream);
 	} else if (!strcasecmp(argv[0], "show") && argc == 2) {
 		st = locked(trunk_text, argv[1], &text);
 		print(stream, st, text, argv[1]);

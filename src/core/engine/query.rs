@@ -41,11 +41,12 @@ impl Engine {
         let Some(t) = self.slots.get_mut(id) else {
             return;
         };
-        if !std::mem::take(&mut t.query_wanted) {
+        // A query already out answers for this 403 too (its answer
+        // settles the deferred failure).
+        if !std::mem::take(&mut t.query_wanted) || t.ka.query.is_some() {
             return;
         }
-        let target = t.ka.target.as_ref().filter(|_| t.ka.query.is_none());
-        let Some((transport, port)) = target.map(|g| (g.transport, g.port)) else {
+        let Some((transport, port)) = t.ka.target.as_ref().map(|g| (g.transport, g.port)) else {
             // No query goes out: the failure counts as it was classified.
             t.counters.settle_failure(None);
             return;

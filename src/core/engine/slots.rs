@@ -136,6 +136,7 @@ impl Slots {
     pub(super) fn insert(&mut self, trunk: Trunk) {
         let slot = trunk.id.slot;
         let name = trunk.config.name.clone();
+        debug_assert!(self.slot(slot).is_some(), "insert without vacant");
         if let Some(s) = self.slot_mut(slot) {
             s.trunk = Some(trunk);
             self.by_name.insert(name, slot);
