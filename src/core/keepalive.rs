@@ -302,8 +302,10 @@ pub struct RttStats {
     pub ewma_us: u64,
     /// The last one.
     pub last_us: u64,
+    /// The sum of all (saturated: at 2^64 µs, some 584,000 years, the
+    /// mean stops being exact; a u64 keeps the trunk's record 8-aligned).
     #[serde(skip)]
-    sum_us: u128,
+    sum_us: u64,
 }
 
 impl RttStats {
@@ -316,13 +318,15 @@ impl RttStats {
         } else {
             self.min_us = self.min_us.min(rtt_us);
             self.max_us = self.max_us.max(rtt_us);
-            // ewma += (rtt - ewma) / 8, in integers.
-            self.ewma_us = (self.ewma_us * 7 + rtt_us) / 8;
+            // ewma += (rtt - ewma) / 8, in integers (wide: a host may
+            // report any u64).
+            let ewma = (u128::from(self.ewma_us) * 7 + u128::from(rtt_us)) / 8;
+            self.ewma_us = u64::try_from(ewma).unwrap_or(u64::MAX);
         }
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
         self.last_us = rtt_us;
-        self.sum_us += u128::from(rtt_us);
-        self.avg_us = u64::try_from(self.sum_us / u128::from(self.count)).unwrap_or(u64::MAX);
+        self.sum_us = self.sum_us.saturating_add(rtt_us);
+        self.avg_us = self.sum_us / self.count.max(1);
     }
 }
 
@@ -421,6 +425,25 @@ mod tests {
         );
         // 800 → (800·7+1200)/8 = 850 → (850·7+1000)/8 = 868
         assert_eq!(s.ewma_us, 868);
+    }
+
+    /// A host may report any round trip (the C ABI takes a u64): the
+    /// largest neither overflows the average nor the smoothed value.
+    #[test]
+    fn rtt_stats_take_the_largest_values() {
+        let mut s = RttStats::default();
+        for _ in 0..3 {
+            s.add(u64::MAX);
+        }
+        assert_eq!(
+            (s.max_us, s.ewma_us, s.last_us, s.count),
+            (u64::MAX, u64::MAX, u64::MAX, 3)
+        );
+        // The sum saturates: the mean is then an underestimate, never a wrap.
+        assert_eq!(s.avg_us, u64::MAX / 3);
+        s.add(1);
+        assert_eq!((s.min_us, s.last_us), (1, 1));
+        assert_eq!(s.ewma_us, ((u128::from(u64::MAX) * 7 + 1) / 8) as u64);
     }
 
     #[test]

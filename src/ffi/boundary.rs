@@ -26,6 +26,7 @@ pub(crate) fn guard(f: impl FnOnce() -> regwatch_status) -> regwatch_status {
 /// after an earlier panic, the handle's log dispatcher for the call, and a
 /// panic caught, logged through that dispatcher (never on stderr) and
 /// turned into `REGWATCH_STATUS_PANIC`, poisoning the handle.
+#[inline(always)]
 pub(crate) fn with_handle<H: Handle>(
     p: *mut H,
     f: impl FnOnce(&mut H) -> regwatch_status,

@@ -13,6 +13,7 @@ use crate::hosts::asterisk::AsteriskSession;
 use crate::hosts::freeswitch::FreeswitchSession;
 use crate::hosts::render::{origin, render, reregister, Origin};
 use crate::hosts::settings::HostSettings;
+use std::ffi::CStr;
 use std::ffi::{c_char, c_void};
 
 /// The sans-IO engine (a Box).
@@ -94,11 +95,21 @@ pub(crate) fn trunk_id(
     h: &regwatch_engine,
     name: *const c_char,
 ) -> Result<TrunkId, regwatch_status> {
-    // SAFETY: C string per the contract of the calling export.
-    let name = unsafe { req_str(name) }?;
-    h.engine
-        .find_trunk(name)
-        .ok_or(regwatch_status::REGWATCH_STATUS_NOT_FOUND)
+    if name.is_null() {
+        return Err(regwatch_status::REGWATCH_STATUS_NULL_ARGUMENT);
+    }
+    // SAFETY: non-NULL, and NUL-terminated per the contract of the calling
+    // export.
+    let name = unsafe { CStr::from_ptr(name) }.to_bytes();
+    // Looked up as bytes: a name found is a trunk's, so UTF-8; only a name
+    // not found is checked, so that bad text still says so.
+    match h.engine.find_trunk_bytes(name) {
+        Some(id) => Ok(id),
+        None if std::str::from_utf8(name).is_err() => {
+            Err(regwatch_status::REGWATCH_STATUS_INVALID_UTF8)
+        }
+        None => Err(regwatch_status::REGWATCH_STATUS_NOT_FOUND),
+    }
 }
 
 pub(crate) fn engine_err(e: crate::core::Error) -> regwatch_status {

@@ -13,8 +13,9 @@
 //! trunk at the load, and no cause `unknown` for a trunk whose cause was
 //! known. (FreeSWITCH's module seeds from `sofia xmlstatus` first: that
 //! feed only fills trunks still unknown, so the carry then agrees or not.)
-use super::alert::{alert_wanted, Transition};
+use super::alert::alert_wanted;
 use super::timer::TimerKind;
+use super::transition::Transition;
 use super::trunk::Binding;
 use super::Engine;
 use crate::core::history::HistoryKind;

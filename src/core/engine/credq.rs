@@ -29,10 +29,10 @@
 //! [`Engine::handle_probe_response`].
 //!
 //! [`Probe::request`]: crate::core::Probe::request
-use super::alert::Transition;
 use super::classify::{classify, AttemptSoFar, Outcome, Verdict};
 use super::keepalive::Outstanding;
 use super::timer::{first_offset, TimerKind};
+use super::transition::Transition;
 use super::wire::{holds_contact, register_response};
 use super::{Engine, Error, TrunkId};
 use crate::core::config::{Secret, TrunkConfig};

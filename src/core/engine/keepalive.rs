@@ -2,10 +2,10 @@
 //! confirmation probe after a first failure, alternate transports after a
 //! UDP failure, N/M hysteresis, and the "re-register now" action on
 //! recovery. See [`crate::core::keepalive`] for the types.
-use super::alert::Transition;
 use super::classify::reachability_only;
 use super::classify::ANSWER_FRESH_MS;
 use super::timer::{first_offset, TimerKind};
+use super::transition::Transition;
 use super::{Engine, TrunkId};
 use crate::core::event::{Action, Output};
 use crate::core::history::HistoryKind;
@@ -660,6 +660,7 @@ impl Engine {
                 // The outage's cause stands (and its alert) until the
                 // REGISTER is answered.
                 let cause = t.ka.status.down.take().unwrap_or(t.reg_cause);
+                t.ka_down = None;
                 let mut tr = Transition::new(
                     now,
                     HistoryKind::KeepAliveUp,
@@ -683,6 +684,7 @@ impl Engine {
             return;
         }
         t.ka.status.down = down;
+        t.ka_down = down;
         let (state, reg_cause) = (t.state, t.reg_cause);
         let kind = if down.is_some() {
             HistoryKind::KeepAliveDown

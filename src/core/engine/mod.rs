@@ -30,9 +30,9 @@ mod registration;
 mod slots;
 mod snapshot;
 mod timer;
+mod transition;
 mod trunk;
 mod wire;
-use alert::Transition;
 pub use classify::{ExchangeOutcome, Verdict};
 pub use counters::{TrunkCounters, DELAY_BUCKETS_MS};
 pub use deferred::JOB_QUEUE_GRACE_MS;
@@ -42,6 +42,7 @@ use registration::Step;
 use slots::Slots;
 pub use snapshot::TrunkSnapshot;
 use timer::{TimerKind, Timers};
+use transition::Transition;
 use trunk::{Attempt, Trunk};
 pub use wire::{Direction, SipObserved};
 
@@ -193,6 +194,7 @@ impl Engine {
         let trunk = Trunk {
             id,
             profile: self.domains.profile(&config),
+            ka_down: None,
             config,
             findings: Vec::new(),
             host_notes: Vec::new(),
@@ -372,6 +374,12 @@ impl Engine {
 
     /// The id of the trunk with this name.
     pub fn find_trunk(&self, name: &str) -> Option<TrunkId> {
+        self.slots.find(name.as_bytes())
+    }
+
+    /// The id of the trunk whose name is these bytes (a name as a C host
+    /// passes it, not yet checked to be UTF-8: no trunk's name is not).
+    pub fn find_trunk_bytes(&self, name: &[u8]) -> Option<TrunkId> {
         self.slots.find(name)
     }
 
@@ -394,17 +402,8 @@ impl Engine {
     }
 
     fn set_timer(&mut self, id: TrunkId, timer: Option<(u64, TimerKind)>) {
-        let Some(t) = self.slots.get_mut(id) else {
-            return;
-        };
-        let old = std::mem::replace(&mut t.timer, timer);
-        if old == timer {
-            return;
-        }
-        match (timer, old) {
-            (Some((at, kind)), _) => self.timers.arm(at, id.slot, kind),
-            (None, Some((_, kind))) => self.timers.disarm(id.slot, kind),
-            (None, None) => {}
+        if let Some(t) = self.slots.get_mut(id) {
+            set_timer(&mut self.timers, t, timer);
         }
     }
 
@@ -432,7 +431,7 @@ impl Engine {
         };
         // Only a response asks for an account query (an unexplained 403).
         let query = t.query_wanted;
-        self.apply(id, step);
+        apply(t, step, &mut self.timers, &self.cfg, now, &mut self.out);
         if query {
             self.maybe_query(now, id);
         }
@@ -442,11 +441,15 @@ impl Engine {
     /// Applies what a registration input asked for: the binding timer,
     /// then the transition.
     fn apply(&mut self, id: TrunkId, step: Step) {
-        if let Some(timer) = step.timer {
-            self.set_timer(id, timer);
-        }
-        if let Some(tr) = step.transition {
-            self.transition(id, tr);
+        if let Some(t) = self.slots.get_mut(id) {
+            apply(
+                t,
+                step,
+                &mut self.timers,
+                &self.cfg,
+                self.now_ms,
+                &mut self.out,
+            );
         }
     }
 
@@ -534,5 +537,35 @@ impl Engine {
     pub fn diagnose(&self, id: TrunkId) -> Result<Diagnosis, Error> {
         let t = self.trunk_ref(id)?;
         Ok(diagnosis::render(t.cause, &t.facts(self.now_ms, &self.cfg)))
+    }
+}
+
+/// [`Engine::apply`] on a trunk already in hand.
+fn apply(
+    t: &mut Trunk,
+    step: Step,
+    timers: &mut Timers,
+    cfg: &EngineConfig,
+    now: u64,
+    out: &mut VecDeque<Output>,
+) {
+    if let Some(timer) = step.timer {
+        set_timer(timers, t, timer);
+    }
+    if let Some(tr) = step.transition {
+        alert::record(t, tr, cfg, now, out);
+    }
+}
+
+/// Sets a trunk's binding timer, arming or disarming it in the queue.
+fn set_timer(timers: &mut Timers, t: &mut Trunk, timer: Option<(u64, TimerKind)>) {
+    let old = std::mem::replace(&mut t.timer, timer);
+    if old == timer {
+        return;
+    }
+    match (timer, old) {
+        (Some((at, kind)), _) => timers.arm(at, t.id.slot, kind),
+        (None, Some((_, kind))) => timers.disarm(t.id.slot, kind),
+        (None, None) => {}
     }
 }

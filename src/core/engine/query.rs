@@ -18,7 +18,7 @@
 //! new configuration, and later 403s of the same kind use it. It needs a
 //! host that sends the engine's transmits (keep-alive on); without one the
 //! diagnosis names both candidates with Medium confidence.
-use super::alert::Transition;
+use super::transition::Transition;
 use super::{Engine, TrunkId};
 use crate::core::history::HistoryKind;
 use crate::core::keepalive::{ProbePurpose, ProbeResult};

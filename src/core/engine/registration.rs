@@ -5,11 +5,11 @@
 //! apply); the engine applies it, so the alert policy and the timer queue
 //! are touched in one place. What a final outcome means is decided by
 //! [`classify`](super::classify).
-use super::alert::Transition;
 use super::classify::{
     self, reachability_only, AttemptSoFar, ExchangeOutcome, Outcome, Verdict, ANSWER_FRESH_MS,
 };
 use super::timer::TimerKind;
+use super::transition::Transition;
 use super::trunk::{
     set_opt_string, set_string, Attempt, Binding, LastResponse, StoredChallenge, Trunk,
 };
@@ -46,6 +46,7 @@ impl Step {
 
 impl Trunk {
     /// A REGISTER was sent.
+    #[inline]
     pub(super) fn on_register_sent(&mut self, now: u64, s: RegisterSent) -> Step {
         let bound = self.state.is_bound();
         // A REGISTER with credentials right after a challenge continues the

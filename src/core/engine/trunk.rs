@@ -109,6 +109,10 @@ pub(super) struct Trunk {
     /// until a success or a new configuration.
     pub(super) query_wanted: bool,
     pub(super) profile: Profile,
+    /// `ka.status.down` (the keep-alive's alert), copied here where every
+    /// transition reads it: the keep-alive's own record is cold. Both change
+    /// together, in `keepalive.rs` only.
+    pub(super) ka_down: Option<Cause>,
     pub(super) attempt: Attempt,
     pub(super) refresh_late_by: Option<u64>,
     pub(super) timer: Option<(u64, TimerKind)>,
