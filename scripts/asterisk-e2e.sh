@@ -23,7 +23,18 @@
 # them) and must fire them for the failing trunks only; res_prometheus
 # unloaded leaves the module working, loaded again and the module
 # refreshed brings the series back, its reload and the module's
-# unload/load keep /metrics right. Then 50 unload/load/reload cycles of
+# unload/load keep /metrics right. The same Prometheus also scrapes a
+# `regwatch watch --metrics` (the CLI built here) with a trunk on the
+# outage registrar and one on the main one, and sends its alerts to
+# Debian's Alertmanager (deploy/alertmanager/alertmanager.yml, group_wait
+# and group_interval 1 s) and on to a webhook of the test
+# (scripts/alert-chain.sh): when the registrar stops, the
+# RegwatchTrunkDown page of Asterisk's outage trunk and that of the
+# watch's must reach the webhook, with the cause regwatch gives, within
+# scrape interval + for: + group_wait + PROMETHEUS_E2E_SLACK (default
+# 15 s, for the source's own detection and the delivery); their resolved
+# notifications within scrape interval + group_interval + the slack of
+# its return; the times go to figures.txt. Then 50 unload/load/reload cycles of
 # the module under SIP load while /metrics is scraped, and Asterisk once
 # more with a res_prometheus that fails to load (no prometheus.conf): the
 # module runs. Transcripts of the CLI, the AMI events, the scraped pages
@@ -35,10 +46,13 @@ TOP=$PWD
 if [ "${1:-}" != "--inside" ]; then OUT=${1:-$TOP/target/asterisk/e2e}; fi
 CYCLES=${REGWATCH_E2E_CYCLES:-50}
 PROM_FOR=${PROMETHEUS_E2E_FOR:-5s}
+CHAIN_SLACK=${PROMETHEUS_E2E_SLACK:-15}
 SOAK_CYCLES=${REGWATCH_E2E_SOAK_CYCLES:-4}
 ETC=/etc/regwatch-e2e
 # shellcheck source=scripts/e2e-lib.sh
 . scripts/e2e-lib.sh
+# shellcheck source=scripts/alert-chain.sh
+. scripts/alert-chain.sh
 
 say() { printf 'asterisk-e2e: %s\n' "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
@@ -50,20 +64,26 @@ if [ "${1:-}" != "--inside" ]; then
     for tool in prometheus promtool; do
         command -v "$tool" >/dev/null || die "$tool is missing (Debian: prometheus; scripts/install-deps.sh)"
     done
+    for tool in amtool "$(chain_alertmanager_binary || echo alertmanager)"; do
+        command -v "$tool" >/dev/null || die "$tool is missing (Debian: prometheus-alertmanager; scripts/install-deps.sh)"
+    done
     cached=no
     [ -f "${ASTERISK_BASE:-$TOP/target/asterisk}/.ready" ] && cached=yes
     ROOT=$(scripts/asterisk-chroot.sh) || die "no Asterisk chroot"
     BASE=$(dirname "$ROOT")
     t1=$(date +%s)
 
-    say "building libregwatch.a and res_regwatch.so"
-    cargo build --release --lib --quiet
+    say "building libregwatch.a, res_regwatch.so and the regwatch command"
+    cargo build --release --lib --bin regwatch --quiet
+    # Cargo's target directory (CARGO_TARGET_DIR, or the configured one).
+    TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
     PJ=""
     for d in pjlib pjlib-util pjnath pjmedia pjsip; do PJ="$PJ -I$BASE/pjproject/$d/include"; done
     make -s -C asterisk-module clean
-    make -s -C asterisk-module ASTERISK_INCLUDE="$BASE/include" PJPROJECT_CFLAGS="$PJ"
+    make -s -C asterisk-module ASTERISK_INCLUDE="$BASE/include" PJPROJECT_CFLAGS="$PJ" \
+        REGWATCH_LIB="$TARGET/release/libregwatch.a"
     make -s -C asterisk-module install DESTDIR="$ROOT" MODULES_DIR=/usr/lib/x86_64-linux-gnu/asterisk/modules \
-        ASTERISK_DATA_DIR=/usr/share/asterisk
+        ASTERISK_DATA_DIR=/usr/share/asterisk REGWATCH_LIB="$TARGET/release/libregwatch.a"
     t2=$(date +%s)
 
     rm -rf "$OUT"
@@ -78,7 +98,7 @@ if [ "${1:-}" != "--inside" ]; then
     scripts/asterisk-chroot.sh --mount >/dev/null
     ip netns add "$NS"
     status=0
-    ip netns exec "$NS" env ROOT="$ROOT" OUT="$OUT" "$0" --inside || status=$?
+    ip netns exec "$NS" env ROOT="$ROOT" OUT="$OUT" REGWATCH_BIN="$TARGET/release/regwatch" "$0" --inside || status=$?
     t3=$(date +%s)
     printf 'chroot %ss (cached: %s), build %ss, test %ss, total %ss\n' $((t1 - t0)) \
         "$cached" $((t2 - t1)) $((t3 - t2)) $((t3 - t0)) \
@@ -89,11 +109,11 @@ if [ "${1:-}" != "--inside" ]; then
 fi
 
 # --- inside the namespace ------------------------------------------------
-: "${ROOT:?}" "${OUT:?}"
+: "${ROOT:?}" "${OUT:?}" "${REGWATCH_BIN:?}"
 ip link set lo up
 pids=()
 cleanup_inside() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}" "${chain_pids[@]}"; do kill "$p" 2>/dev/null || true; done
     if [ -n "${AST_PID:-}" ]; then
         kill "$AST_PID" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$AST_PID" 2>/dev/null || break; sleep 0.1; done
@@ -262,23 +282,58 @@ check "promtool check metrics on the whole page: parses; lint notes only on Aste
 
 # A Prometheus scrapes Asterisk every second and evaluates the shipped
 # rules (for: shortened unless PROMETHEUS_E2E_FOR=shipped); its alerts are
-# checked after the soak.
+# checked after the soak. It also scrapes a `regwatch watch --metrics`
+# (host regwatch-e2e-watch) with two trunks, watch-outage on the outage
+# registrar and watch-main on the main one (so that the watch's host is
+# never all down), and sends its alerts to an Alertmanager with the
+# shipped routes, which notifies a webhook of this script
+# (OUT/webhook.jsonl, each notification with its receive time): the
+# outage below measures the whole chain for both sources.
 prom_dir=$(mktemp -d)
-if [ "$PROM_FOR" = shipped ]; then
-    cp deploy/prometheus/regwatch.rules.yml "$prom_dir/rules.yml"
-else
-    sed -E "s/^( +for: ).*/\\1$PROM_FOR/" deploy/prometheus/regwatch.rules.yml >"$prom_dir/rules.yml"
-fi
+chain_rules "$PROM_FOR" "$prom_dir/rules.yml" || die "the rules copy"
+CHAIN_SCRAPE=1 CHAIN_WAIT=1  # scrape and evaluation interval; group_wait and group_interval (s)
+WATCH_HOST=regwatch-e2e-watch
+cat >"$prom_dir/watch.toml" <<TOML
+[[trunk]]
+name = "watch-outage"
+domain = "acme.sip.twilio.com"
+username = "alice"
+password = "Alice-Passw0rd-1"
+proxy = "$OUTAGE"
+transport = "udp"
+register_interval = 5
+
+[[trunk]]
+name = "watch-main"
+domain = "acme.sip.twilio.com"
+username = "erin"
+password = "Erin-Passw0rd-5"
+proxy = "$MAIN"
+transport = "udp"
+register_interval = 5
+TOML
+"$REGWATCH_BIN" watch --json --config "$prom_dir/watch.toml" --interval 1 --metrics 127.0.0.1:9477 \
+    --metrics-host "$WATCH_HOST" >"$OUT/watch.jsonl" 2>"$OUT/watch-stderr.txt" &
+watch_pid=$!
+pids+=("$watch_pid")
+chain_alertmanager "$prom_dir" "$OUT" "$CHAIN_WAIT" 9093 9095 || die "Alertmanager or the webhook did not start"
 cat >"$prom_dir/prometheus.yml" <<YML
 global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
+  scrape_interval: ${CHAIN_SCRAPE}s
+  evaluation_interval: ${CHAIN_SCRAPE}s
 rule_files:
   - $prom_dir/rules.yml
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['127.0.0.1:9093']
 scrape_configs:
   - job_name: asterisk
     static_configs:
       - targets: ['127.0.0.1:8088']
+  - job_name: regwatch
+    static_configs:
+      - targets: ['127.0.0.1:9477']
 YML
 promtool check config "$prom_dir/prometheus.yml" >/dev/null || die "prometheus.yml does not pass promtool check config"
 prom_start=$(wall)
@@ -289,9 +344,62 @@ pids+=("$prom_pid")
 no_password_in "'$OUT'/*.txt '$OUT'/*.jsonl '$OUT'/*.prom '$ROOT/var/log/regwatch-e2e/messages.log'"
 
 # --- outage: the registrar stops, then comes back ------------------------------
+# The alert chain's sources: Asterisk's outage trunk (job asterisk) and the
+# watch's watch-outage (job regwatch), both on the outage registrar, whose
+# RegwatchTrunkDown page must reach the webhook when it stops. A firing
+# page may come CHAIN_SLACK s after scrape + for: + group_wait, a resolved
+# one CHAIN_SLACK s after scrape + group_interval: the slack is for the
+# source's own detection (Asterisk here: keep-alives every 3 s, a 1.5 s
+# timeout, two failures 1 s apart, up to ~7 s; the watch's every 1 s) and
+# for the delivery on a loaded machine.
+CHAIN_FOR=$(python3 scripts/alert-chain.py for "$prom_dir/rules.yml" RegwatchTrunkDown)
+fire_limit=$((CHAIN_SCRAPE + CHAIN_FOR + CHAIN_WAIT + CHAIN_SLACK))
+resolve_limit=$((CHAIN_SCRAPE + CHAIN_WAIT + CHAIN_SLACK))
+CHAIN_AST=(job=asterisk trunk=outage "host=$HOST_LABEL")
+CHAIN_WATCH=(job=regwatch trunk=watch-outage "host=$WATCH_HOST")
+# chain_page STATUS SKIP SINCE LIMIT FROM LABEL=VALUE...: waits for the
+# RegwatchTrunkDown page with STATUS and the labels at the webhook (after
+# its first SKIP lines, at most LIMIT s after the Unix time SINCE, the
+# moment of FROM; what came meanwhile to OUT/chain.txt) and checks that it
+# came in time; the seconds it took in chain_took ("none": it never came).
+chain_page() {
+    local status=$1 skip=$2 since=$3 limit=$4 from=$5 out ok=yes kv sel="" trunk=""
+    shift 5
+    for kv in "$@"; do
+        case $kv in host=*) ;; *) sel+="${sel:+,}${kv%%=*}=\"${kv#*=}\"" ;; esac
+        case $kv in trunk=*) trunk=${kv#*=} ;; esac
+    done
+    out=$(python3 scripts/alert-chain.py notified "$OUT/webhook.jsonl" --name "chain: $trunk" --skip "$skip" \
+        --since "$since" --limit "$limit" --status "$status" --path /page alertname=RegwatchTrunkDown severity=page "$@" 2>&1) ||
+        ok=no
+    { grep -v '^TOOK' <<<"$out" || true; } | tee -a "$OUT/chain.txt" >&2
+    chain_took=$(sed -n 's/^TOOK //p' <<<"$out")
+    chain_took=${chain_took:-none}
+    check "chain: RegwatchTrunkDown{$sel} $status at the webhook (/page) within $limit s of $from ($chain_took s)" test "$ok" = yes
+}
+# chain_pages: the RegwatchTrunkDown notifications of either source so far.
+chain_pages() {
+    python3 -c 'import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    for a in json.loads(line)["body"]["alerts"]:
+        l = a["labels"]
+        n += l.get("alertname") == "RegwatchTrunkDown" and (l.get("trunk"), l.get("job")) in (("outage", "asterisk"), ("watch-outage", "regwatch"))
+print(n)' "$OUT/webhook.jsonl"
+}
+chain_up() {
+    python3 scripts/alert-chain.py query http://127.0.0.1:9090 "regwatch_trunk_up{job=\"asterisk\",trunk=\"outage\"} == 1" >/dev/null &&
+        python3 scripts/alert-chain.py query http://127.0.0.1:9090 \
+            "regwatch_trunk_up{job=\"regwatch\",trunk=\"watch-outage\"} == 1 and on (trunk, host) regwatch_trunk_credentials_ok == 1" >/dev/null
+}
+check "chain: Prometheus has outage (job asterisk) and watch-outage (job regwatch) up before the outage" chain_up
+check "chain: no RegwatchTrunkDown of either at the webhook before the outage" test "$(chain_pages)" -eq 0
+
 say "stopping the outage registrar"
 outage_dir=$OUT/registrar-outage
 before=$(wc -l <"$outage_dir/kamailio.log")
+chain_skip=$(wc -l <"$OUT/webhook.jsonl")
+stop_wall=$(wall)
 stop_at=$(mono)
 outage_down
 alert_seen() { has "$(grep '"Event": "RegwatchAlert"' "$OUT/ami.jsonl" | grep '"Trunk": "outage"')" '"Alert": "raised"'; }
@@ -301,8 +409,19 @@ alert_at=$(grep '"Event": "RegwatchAlert"' "$OUT/ami.jsonl" | grep '"Trunk": "ou
     python3 -c 'import json,sys; print(json.loads(sys.stdin.read() or "{}").get("_mono", 0))')
 ast "regwatch show trunk outage" >"$OUT/show-trunk-outage-down.txt"
 check "outage: registrar_unreachable or connection_refused while down" grep -Eq "Cause: (registrar_unreachable|connection_refused)" "$OUT/show-trunk-outage-down.txt"
+# The chain: each source's page, with the cause regwatch gives the trunk
+# (`regwatch show trunk outage` just now; the watch's is connection_refused:
+# its own UDP socket gets the ICMP port unreachable).
+ast_cause=$(sed -n 's/.*Cause: \([a-z_]*\).*/\1/p' "$OUT/show-trunk-outage-down.txt" | head -n 1)
+say "chain: waiting up to $fire_limit s from the stop for both pages (scrape $CHAIN_SCRAPE s + for: $CHAIN_FOR s + group_wait $CHAIN_WAIT s + slack $CHAIN_SLACK s)"
+chain_page firing "$chain_skip" "$stop_wall" "$fire_limit" "the stop" "${CHAIN_AST[@]}" "cause=$ast_cause"
+fire_ast=$chain_took
+chain_page firing "$chain_skip" "$stop_wall" "$fire_limit" "the stop" "${CHAIN_WATCH[@]}" cause=connection_refused
+fire_watch=$chain_took
 sleep 2
 say "starting the outage registrar again"
+chain_skip=$(wc -l <"$OUT/webhook.jsonl")
+resume_wall=$(wall)
 resume_at=$(mono)
 resumed=$(wc -l <"$outage_dir/kamailio.log")
 outage_up
@@ -333,10 +452,33 @@ wait_for 20 cause_is outagewrongpw credentials_rejected || true
 check "outagewrongpw: credentials_rejected after the registrar's return" cause_is outagewrongpw credentials_rejected
 ast "regwatch show trunk outagewrongpw" >"$OUT/show-trunk-outagewrongpw-back.txt"
 check "outage: alert cleared" sh -c "grep '\"Event\": \"RegwatchAlert\"' '$OUT/ami.jsonl' | grep '\"Trunk\": \"outage\"' | grep -q '\"Alert\": \"cleared\"'"
+# The chain: each page resolved. The webhook has stamped each notification
+# as it came, so the waits after the checks above measure the same.
+chain_page resolved "$chain_skip" "$resume_wall" "$resolve_limit" "the registrar's return" "${CHAIN_AST[@]}" "cause=$ast_cause"
+resolve_ast=$chain_took
+chain_page resolved "$chain_skip" "$resume_wall" "$resolve_limit" "the registrar's return" "${CHAIN_WATCH[@]}" cause=connection_refused
+resolve_watch=$chain_took
+# When the watch raised its alert (its JSON lines' "time"), for the figures.
+watch_raised=$(python3 -c 'import datetime, json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("event") == "alert_raised" and e.get("trunk") == "watch-outage":
+        t = datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() - float(sys.argv[2])
+        if t >= 0:
+            print("%.1f" % t)
+            break' "$OUT/watch.jsonl" "$stop_wall" || true)
+no_password_in "'$OUT'/watch.jsonl '$OUT'/watch-stderr.txt '$OUT'/webhook.jsonl '$OUT'/alertmanager.log '$OUT'/chain.txt" \
+    "the alert chain's output (watch, webhook, Alertmanager)"
 {
     printf 'outage: registrar stopped at +%s s after Asterisk started\n' "$(seconds "$start_mono" "$stop_at")"
     printf 'outage: RegwatchAlert raised %s s after the registrar stopped\n' "$(seconds "$stop_at" "$alert_at")"
     printf 'outage: binding back %s s after the registrar returned (regwatch re-registered)\n' "$(seconds "$resume_at" "$rereg_at")"
+    printf 'chain: Prometheus (scrape and evaluation every %s s, the shipped rules with for: %s s) -> Alertmanager (the shipped routes, group_wait and group_interval %s s) -> webhook; bounds: firing %s s (scrape + for: + group_wait + slack %s s), resolved %s s (scrape + group_interval + slack)\n' \
+        "$CHAIN_SCRAPE" "$CHAIN_FOR" "$CHAIN_WAIT" "$fire_limit" "$CHAIN_SLACK" "$resolve_limit"
+    printf 'chain: Asterisk'"'"'s outage (job asterisk): RegwatchTrunkDown cause=%s at the webhook %s s after the registrar stopped (RegwatchAlert after %s s), resolved %s s after it returned\n' \
+        "$ast_cause" "$fire_ast" "$(seconds "$stop_at" "$alert_at")" "$resolve_ast"
+    printf 'chain: regwatch watch'"'"'s watch-outage (job regwatch): RegwatchTrunkDown cause=connection_refused at the webhook %s s after the registrar stopped (alert_raised after %s s), resolved %s s after it returned\n' \
+        "$fire_watch" "${watch_raised:-?}" "$resolve_watch"
     printf 'plain (Asterisk alone): %s REGISTERs in the same window; its next one in %s s (pjsip show registrations), the registrar holding no binding until then\n' "$plain_rereg" "${plain_next:-?}"
     printf 'outage: REGISTERs received (challenged, rejected or saved) from the stop to return + 10 s: outage (carol) %s, plain (dave) %s, outagewrongpw (judy) %s; from the return: %s, %s, %s\n' \
         "$(recv_of "$recv_stop" carol)" "$(recv_of "$recv_stop" dave)" "$(recv_of "$recv_stop" judy)" \
@@ -522,8 +664,11 @@ check "every field of the Regwatch* AMI events seen is documented" \
 # --- /metrics over the soak and through module unloads and reloads -------------
 python3 tests/asterisk/metrics.py alerts http://127.0.0.1:9090 "$prom_dir/rules.yml" "$prom_start" \
     >"$OUT/prometheus-alerts.txt" 2>&1 && prom_ok=yes || prom_ok=no
-kill "$prom_pid" 2>/dev/null || true
-wait "$prom_pid" 2>/dev/null || true
+# Prometheus, then the rest of the alert chain: Alertmanager, the webhook, the watch.
+for p in "$prom_pid" "${chain_pids[@]}" "$watch_pid"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+done
 cat "$OUT/prometheus-alerts.txt" >&2
 check "Prometheus scraping Asterisk's /metrics fires the shipped rules (for: $PROM_FOR) for each failing trunk, none for the healthy ones" \
     test "$prom_ok" = yes

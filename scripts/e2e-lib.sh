@@ -74,11 +74,13 @@ stop_registrars() {
     for r in "${regs[@]}"; do scripts/registrar.sh stop "$r" || true; done
 }
 
-# no_password_in FILE...: checks every case password against the files.
+# no_password_in FILES [WHAT]: checks every case password against the
+# files (FILES one word, quoted for sh; WHAT names them, "the output" by
+# default).
 no_password_in() {
     local pw
     for pw in $E2E_PASSWORDS; do
-        check "no password ($pw) in the output" sh -c "! grep -q -- '$pw' $*"
+        check "no password ($pw) in ${2:-the output}" sh -c "! grep -q -- '$pw' $1"
     done
 }
 

@@ -28,6 +28,8 @@
 #     5m: a resolved notification would wait for the 5 m group_interval),
 #     the receivers' URLs pointed at the webhook; routes, grouping and
 #     inhibitions as shipped.
+# The copies, Alertmanager and the webhook come from scripts/alert-chain.sh
+# and scripts/alert-chain.py, which scripts/asterisk-e2e.sh uses too.
 #
 #   scripts/prometheus-e2e.sh REGWATCH_BINARY
 #
@@ -44,8 +46,9 @@ for tool in prometheus promtool amtool python3 /usr/sbin/kamailio openssl; do
         exit 1
     fi
 done
-am=$(command -v prometheus-alertmanager || command -v alertmanager || true)
-if [ -z "$am" ]; then
+# shellcheck source=scripts/alert-chain.sh
+. scripts/alert-chain.sh
+if ! chain_alertmanager_binary >/dev/null; then
     echo "prometheus-e2e: alertmanager is missing (Debian: prometheus-alertmanager)" >&2
     exit 1
 fi
@@ -61,8 +64,8 @@ reg=$tmp/registrar
 cleanup() {
     local status=$?
     scripts/registrar.sh stop "$reg" 2>/dev/null || true
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}" "${chain_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}" "${chain_pids[@]}"; do wait "$p" 2>/dev/null || true; done
     if [ "$status" -ne 0 ]; then
         for f in watch.log prometheus.log alertmanager.log webhook.log webhook.jsonl; do
             if [ -s "$tmp/$f" ]; then
@@ -83,64 +86,14 @@ fail() { echo "prometheus-e2e: $*" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 
-# The rules, with every for: shortened (unless "shipped").
+# The rules (every for: shortened unless "shipped"), Alertmanager and the
+# webhook (scripts/alert-chain.sh).
 rules=$tmp/regwatch.rules.yml
-if [ "$for_value" = shipped ]; then
-    cp deploy/prometheus/regwatch.rules.yml "$rules"
-    echo "prometheus-e2e: rules: deploy/prometheus/regwatch.rules.yml as shipped"
-else
-    sed -E "s/^( +for: ).*/\\1$for_value/" deploy/prometheus/regwatch.rules.yml >"$rules"
-    echo "prometheus-e2e: rules: deploy/prometheus/regwatch.rules.yml with every for: set to $for_value (PROMETHEUS_E2E_FOR; 'shipped' keeps them):"
-    diff deploy/prometheus/regwatch.rules.yml "$rules" | grep '^>' | sort | uniq -c || true
-fi
-promtool check rules "$rules" >/dev/null || fail "the rules copy does not pass promtool check rules"
-# The for: of RegwatchTrunkDown in seconds, from the copy Prometheus runs.
-trunk_for=$(python3 - "$rules" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-m = re.search(r"- alert: RegwatchTrunkDown\n(?:(?!  - alert:).*\n)*?\s+for: (\S+)", text)
-if not m:
-    sys.exit("no for: for RegwatchTrunkDown")
-secs = 0
-for n, unit in re.findall(r"(\d+)(ms|s|m|h)", m.group(1)):
-    secs += int(n) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
-print(int(secs))
-PY
-)
-
-# The Alertmanager example, group timings short and receivers at the webhook.
+chain_rules "$for_value" "$rules" || fail "the rules copy"
+trunk_for=$(python3 scripts/alert-chain.py for "$rules" RegwatchTrunkDown)
 webhook_port=$(free_port)
-amconf=$tmp/alertmanager.yml
-sed -E -e "s/^( +group_wait: ).*/\\1${group_wait}s/" \
-    -e "s/^( +group_interval: ).*/\\1${group_wait}s/" \
-    -e "s#http://127\\.0\\.0\\.1:9095/#http://127.0.0.1:$webhook_port/#" \
-    deploy/alertmanager/alertmanager.yml >"$amconf"
-echo "prometheus-e2e: Alertmanager: deploy/alertmanager/alertmanager.yml with:"
-diff deploy/alertmanager/alertmanager.yml "$amconf" | grep '^>' || true
-grep -q "group_interval: ${group_wait}s" "$amconf" || fail "group_interval not found in the Alertmanager example"
-[ "$(grep -c "127.0.0.1:$webhook_port/" "$amconf")" -eq 2 ] || fail "the two receiver URLs not found in the Alertmanager example"
-amtool check-config "$amconf" >/dev/null || fail "the Alertmanager copy does not pass amtool check-config"
-
-# The webhook receiver: each POST as a JSON line {"t": receive time, "path", "body"}.
-cat >"$tmp/webhook.py" <<'PY'
-import json, sys, time
-from http.server import BaseHTTPRequestHandler, HTTPServer
-out = sys.argv[2]
-class H(BaseHTTPRequestHandler):
-    def do_POST(self):
-        t = time.time()
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open(out, "a") as f:
-            f.write(json.dumps({"t": t, "path": self.path, "body": json.loads(body)}) + "\n")
-        self.send_response(200)
-        self.end_headers()
-    def log_message(self, fmt, *args):
-        sys.stderr.write("webhook: " + fmt % args + "\n")
-HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
-: >"$tmp/webhook.jsonl"
-python3 "$tmp/webhook.py" "$webhook_port" "$tmp/webhook.jsonl" 2>"$tmp/webhook.log" &
-pids+=($!)
+am_port=$(free_port)
+chain_alertmanager "$tmp" "$tmp" "$group_wait" "$am_port" "$webhook_port" || fail "Alertmanager or the webhook did not start"
 
 # The registrar and the trunk file.
 scripts/registrar.sh start "$reg" >/dev/null
@@ -164,7 +117,6 @@ pids+=($!)
 
 # Prometheus: scrape and evaluate every second, alerts to the Alertmanager.
 prom_port=$(free_port)
-am_port=$(free_port)
 cat >"$tmp/prometheus.yml" <<YML
 global:
   scrape_interval: ${scrape}s
@@ -181,64 +133,23 @@ scrape_configs:
       - targets: ['127.0.0.1:$metrics_port']
 YML
 promtool check config "$tmp/prometheus.yml" >/dev/null || fail "prometheus.yml does not pass promtool check config"
-"$am" --config.file="$amconf" --storage.path="$tmp/am" \
-    --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= >"$tmp/alertmanager.log" 2>&1 &
-pids+=($!)
 prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/prom" \
     --web.listen-address="127.0.0.1:$prom_port" >"$tmp/prometheus.log" 2>&1 &
 pids+=($!)
 
-# Waits (python) for a condition; prints how long it took.
-python3 - "$prom_port" <<'PY' || fail "the trunk never showed up healthy in Prometheus"
-import json, sys, time, urllib.parse, urllib.request
-base = f"http://127.0.0.1:{sys.argv[1]}/api/v1/query?query="
-q = 'regwatch_trunk_up{trunk="e2e",host="e2e-host"} == 1 and on (trunk, host) regwatch_trunk_credentials_ok == 1'
-start = time.monotonic()
-while True:
-    try:
-        r = json.load(urllib.request.urlopen(base + urllib.parse.quote(q), timeout=5))
-        if r["data"]["result"]:
-            break
-    except OSError:
-        pass
-    if time.monotonic() - start > 60:
-        sys.exit("prometheus-e2e: after 60 s Prometheus has no healthy regwatch_trunk_up for e2e")
-    time.sleep(0.2)
-print(f"prometheus-e2e: the trunk is up, credentials accepted, in Prometheus after {time.monotonic() - start:.1f} s")
-PY
+took=$(python3 scripts/alert-chain.py query "http://127.0.0.1:$prom_port" \
+    'regwatch_trunk_up{trunk="e2e",host="e2e-host"} == 1 and on (trunk, host) regwatch_trunk_credentials_ok == 1') ||
+    fail "the trunk never showed up healthy in Prometheus"
+echo "prometheus-e2e: the trunk is up, credentials accepted, in Prometheus after $took s"
 
-# Waits for a notification in the webhook file after line $1, for alert
-# RegwatchTrunkDown, cause connection_refused, status $2; at most $3 s
-# after time $4 (epoch). Prints the delay.
+# wait_notification SKIP STATUS LIMIT SINCE: the RegwatchTrunkDown page of
+# the trunk, cause connection_refused, with STATUS, in the webhook's file
+# after line SKIP, at most LIMIT s after SINCE (epoch). Prints the alerts
+# seen, then "TOOK SECONDS".
 wait_notification() {
-    python3 - "$tmp/webhook.jsonl" "$@" <<'PY'
-import json, sys, time
-path, skip, status, limit, since = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
-want = {"alertname": "RegwatchTrunkDown", "cause": "connection_refused", "trunk": "e2e",
-        "host": "e2e-host", "severity": "page"}
-seen = set()
-while True:
-    lines = open(path).read().splitlines()[skip:]
-    for i, line in enumerate(lines):
-        n = json.loads(line)
-        for a in n["body"]["alerts"]:
-            key = (i, a["labels"].get("alertname"), a["status"])
-            if key not in seen:
-                seen.add(key)
-                print(f"prometheus-e2e:   {n['t'] - since:6.2f} s  {n['path']}: {a['labels'].get('alertname')} "
-                      f"{a['status']} cause={a['labels'].get('cause', '-')}")
-            if a["status"] == status and all(a["labels"].get(k) == v for k, v in want.items()):
-                took = n["t"] - since
-                if took > limit:
-                    sys.exit(f"prometheus-e2e: the {status} RegwatchTrunkDown came {took:.2f} s after, over the {limit:.0f} s allowed")
-                if n["path"] != "/page":
-                    sys.exit(f"prometheus-e2e: the page went to {n['path']}, not /page")
-                print(f"TOOK {took:.2f}")
-                sys.exit(0)
-    if time.time() - since > limit:
-        sys.exit(f"prometheus-e2e: no {status} RegwatchTrunkDown cause=connection_refused at the webhook within {limit:.0f} s")
-    time.sleep(0.1)
-PY
+    python3 scripts/alert-chain.py notified "$tmp/webhook.jsonl" --name prometheus-e2e --skip "$1" --status "$2" \
+        --limit "$3" --since "$4" --path /page alertname=RegwatchTrunkDown cause=connection_refused trunk=e2e \
+        host=e2e-host severity=page
 }
 
 early=$(grep -c RegwatchTrunkDown "$tmp/webhook.jsonl" || true)
