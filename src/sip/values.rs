@@ -221,11 +221,24 @@ mod tests {
         let v = r#""A, \"B\"" <sip:a@b;x=1,2>;tag=3 , <sip:c@d>, "unterminated, x"#;
         assert_eq!(
             split_outside(v, ',').collect::<Vec<_>>(),
-            [r#""A, \"B\"" <sip:a@b;x=1,2>;tag=3"#, "<sip:c@d>", r#""unterminated, x"#]
+            [
+                r#""A, \"B\"" <sip:a@b;x=1,2>;tag=3"#,
+                "<sip:c@d>",
+                r#""unterminated, x"#
+            ]
         );
-        assert_eq!(split_outside("a;b=1;;c", ';').collect::<Vec<_>>(), ["a", "b=1", "c"]);
-        assert_eq!(split_outside("<sip:x;y", ';').collect::<Vec<_>>(), ["<sip:x;y"]);
-        assert_eq!(split_outside(r#"a="\"#, ';').collect::<Vec<_>>(), [r#"a="\"#]);
+        assert_eq!(
+            split_outside("a;b=1;;c", ';').collect::<Vec<_>>(),
+            ["a", "b=1", "c"]
+        );
+        assert_eq!(
+            split_outside("<sip:x;y", ';').collect::<Vec<_>>(),
+            ["<sip:x;y"]
+        );
+        assert_eq!(
+            split_outside(r#"a="\"#, ';').collect::<Vec<_>>(),
+            [r#"a="\"#]
+        );
     }
 
     proptest::proptest! {
