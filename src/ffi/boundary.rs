@@ -25,7 +25,9 @@ pub(crate) fn guard(f: impl FnOnce() -> regwatch_status) -> regwatch_status {
 /// Runs `f` on the handle behind `p`: `NULL_ARGUMENT` for NULL, `POISONED`
 /// after an earlier panic, the handle's log dispatcher for the call, and a
 /// panic caught, logged through that dispatcher (never on stderr) and
-/// turned into `REGWATCH_STATUS_PANIC`, poisoning the handle.
+/// turned into `REGWATCH_STATUS_PANIC`, poisoning the handle. Always
+/// inlined: every export passes through it, and out of line it copies the
+/// export's closure once more.
 #[inline(always)]
 pub(crate) fn with_handle<H: Handle>(
     p: *mut H,
